@@ -1,0 +1,95 @@
+"""Where tensors live: device choice, CPU threads, seeding, and what this hardware is good at.
+
+Device order is CUDA > MPS > CPU; set `PTLAB_DEVICE=cpu` (or `cuda`, `cuda:1`, `mps`) to override.
+"""
+
+import os
+import random
+from dataclasses import dataclass
+
+import torch
+
+DEVICE_ENV = "PTLAB_DEVICE"
+THREADS_ENV = "PTLAB_THREADS"
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    kind: str            # "cuda", "mps" or "cpu"
+    name: str            # e.g. "NVIDIA H200" or the CPU model
+    threads: int         # intra-op threads torch uses on the CPU
+    bf16_fast: bool      # the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (respects cgroups/affinity, unlike os.cpu_count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows
+        return os.cpu_count() or 1
+
+
+def set_cpu_threads(threads: int | None = None) -> int:
+    """Use one intra-op thread per usable core (or `PTLAB_THREADS`); returns the number set."""
+    wanted = threads or int(os.environ.get(THREADS_ENV, "0")) or usable_cores()
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
+    return wanted
+
+
+def pick_device() -> torch.device:
+    """CUDA if present, else Apple's MPS, else the CPU; `PTLAB_DEVICE` overrides."""
+    override = os.environ.get(DEVICE_ENV, "").strip()
+    if override:
+        return torch.device(override)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags Linux reports (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def describe(device: torch.device | None = None) -> DeviceInfo:
+    """What the demos will run on, for the home page and the benchmarks."""
+    device = device or pick_device()
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    elif device.type == "mps":
+        name = "Apple GPU (MPS)"
+    else:
+        name = cpu_name()
+    # Without these instructions bf16 matmuls are emulated and run slower than fp32 (pytorch#86270).
+    bf16_fast = bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return DeviceInfo(device.type, name, torch.get_num_threads(), bf16_fast)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, torch (all devices) and return a CPU generator for data order."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

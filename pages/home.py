@@ -1,0 +1,44 @@
+"""Home: what the app is, the ten concepts, and the machine the demos run on. Never imports torch."""
+
+import streamlit as st
+
+from ui.catalog import CONCEPTS, concept_title
+from ui.i18n import text
+from ui.state import device_probe
+
+probe = device_probe()    # starts importing torch in the background while this page paints
+
+st.title(text("home.title"))
+st.markdown(text("home.tagline"))
+
+with st.expander(text("home.how_title"), expanded=True):
+    st.markdown(text("home.how"))
+
+st.header(text("home.concepts_title"))
+columns = st.columns(5)
+for index, concept in enumerate(CONCEPTS):
+    with columns[index % 5].container(border=True, height="stretch"):
+        st.markdown(f"**{concept_title(concept)}**")
+        st.caption(text(f"home.summary_{concept.slug}"))
+        if concept.available:
+            st.page_link(concept.page_path, label=text("home.open_page"), icon=concept.icon)
+        else:
+            st.caption(text("home.not_yet"))
+
+left, right = st.columns(2)
+with left:
+    st.subheader(text("home.data_title"))
+    st.markdown(text("home.data"))
+with right:
+    st.subheader(text("home.machine_title"))
+    with st.spinner(text("home.device_detecting")):
+        try:
+            device = probe.result(timeout=120)
+        except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
+            device = None
+            st.error(text("home.device_failed", error=f"{type(exc).__name__}: {exc}"))
+    if device:
+        st.markdown(text(f"home.device_{device['kind']}", **device))
+        if device["kind"] == "cpu" and device["bf16_fast"]:
+            st.markdown(text("home.device_bf16"))
+    st.caption(text("home.device_override"))

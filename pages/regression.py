@@ -1,0 +1,211 @@
+"""63 · Regression: fit a line, a polynomial or a small MLP live, and compare with exact least squares."""
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine import regression
+from engine.errors import InputError
+from engine.tabular import paired_finite, read_numeric_csv
+from ui.charts import history_figure
+from ui.i18n import text
+from ui.widgets import misconceptions_and_prompts, number_format, show_input_error, show_source
+
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
+MODELS_TEX = (r"\hat y = w x + b \qquad \hat y = b + \sum_{k=1}^{d} w_k x^k \qquad "
+              r"\theta^\star = \arg\min_\theta \lVert X\theta - y \rVert^2")
+LOSSES_TEX = (r"\mathrm{MSE} = \frac1N\sum_i (\hat y_i - y_i)^2 \qquad "
+              r"\mathrm{MAE} = \frac1N\sum_i |\hat y_i - y_i|")
+HUBER_TEX = (r"\mathrm{Huber}_\delta(r) = \begin{cases} \tfrac12 r^2 & |r| \le \delta \\ "
+             r"\delta\,(|r| - \tfrac12\delta) & |r| > \delta \end{cases}")
+SCALING_TEX = (r"z = \frac{x - \mu_{\text{train}}}{\sigma_{\text{train}}} \qquad \eta < \frac{2}{\lambda_{\max}}, "
+               r"\quad \text{steps} \propto \kappa = \frac{\lambda_{\max}}{\lambda_{\min}}")
+
+
+@dataclass(frozen=True)
+class Result:
+    step: object                                 # the latest engine.training.TrainingStep
+    config: regression.RegressionConfig
+    data: regression.RegressionData
+    source: object                               # what the data came from, to spot stale results
+    fit: regression.LeastSquaresFit | None
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def generated(config: regression.DataConfig) -> regression.RegressionData:
+    return regression.make_data(config)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def uploaded_table(data: bytes):
+    return read_numeric_csv(data)
+
+
+def data_ui() -> tuple[regression.RegressionData | None, object]:
+    """Sidebar: generated data or an uploaded CSV; returns the data (None after an error) and its source."""
+    source = st.radio(text("regression.source"), ["generated", "csv"], key="regression_source",
+                      format_func=lambda s: text(f"regression.source_{s}"), horizontal=True)
+    train_share = st.slider(text("regression.train_share"), 0.5, 0.9, 0.75, 0.05, key="regression_train_share")
+    if source == "generated":
+        config = regression.DataConfig(
+            function=st.selectbox(text("regression.function"), list(regression.TRUE_FUNCTIONS),
+                                  key="regression_function", index=2,
+                                  format_func=lambda f: text(f"regression.function_{f}")),
+            noise=st.slider(text("regression.noise"), 0.0, 3.0, 0.5, 0.1, key="regression_noise"),
+            num_points=st.slider(text("regression.points"), 10, 2000, 200, 10, key="regression_points"),
+            outlier_share=st.slider(text("regression.outliers"), 0.0, 0.3, 0.0, 0.01, key="regression_outliers"),
+            train_share=train_share,
+            seed=st.number_input(text("regression.seed"), 0, 10_000, 0, key="regression_seed"),
+        )
+        return generated(config), config
+    upload = st.file_uploader(text("regression.csv_upload"), type=["csv", "txt", "tsv"], key="act_regression_csv")
+    try:
+        if upload is not None:
+            st.session_state.regression_table = (upload.name, uploaded_table(upload.getvalue()))
+        if "regression_table" not in st.session_state:
+            st.info(text("regression.csv_hint"))
+            return None, None
+        name, table = st.session_state.regression_table
+        st.caption(text("regression.csv_loaded", name=name, rows=table.total_rows))
+        if table.sampled:
+            st.caption(text("regression.csv_sampled", rows=len(next(iter(table.columns.values())))))
+        names = list(table.columns)
+        x_name = st.selectbox(text("regression.x_column"), names, key="regression_x_column")
+        y_name = st.selectbox(text("regression.y_column"), names, index=1, key="regression_y_column")
+        if x_name == y_name:
+            raise InputError("same_column")
+        x, y, dropped = paired_finite(table.columns[x_name], table.columns[y_name])
+        if dropped:
+            st.caption(text("regression.csv_dropped", count=dropped))
+        return regression.from_arrays(x, y, train_share), (name, x_name, y_name, train_share)
+    except InputError as error:
+        show_input_error(error)
+        return None, None
+
+
+def model_ui() -> regression.RegressionConfig:
+    """Sidebar: model, loss and optimizer settings as one frozen config."""
+    model = st.selectbox(text("regression.model"), ["linear", "polynomial", "mlp"], index=1,
+                         key="regression_model", format_func=lambda m: text(f"regression.model_{m}"))
+    degree, width, layers = 1, 32, 2
+    if model == "polynomial":
+        degree = st.slider(text("regression.degree"), 1, 15, 5, key="regression_degree")
+    if model == "mlp":
+        width = st.slider(text("regression.width"), 4, 128, 32, 4, key="regression_width")
+        layers = st.slider(text("regression.layers"), 1, 4, 2, key="regression_layers")
+    loss = st.selectbox(text("regression.loss"), ["mse", "mae", "huber"], key="regression_loss",
+                        format_func=lambda name: text(f"regression.loss_{name}"))
+    delta = 1.0
+    if loss == "huber":
+        delta = st.slider(text("regression.huber_delta"), 0.1, 5.0, 1.0, 0.1, key="regression_huber_delta")
+    optimizer = st.selectbox(text("regression.optimizer"), ["sgd", "momentum", "adam"], index=2,
+                             key="regression_optimizer", format_func=lambda o: text(f"regression.optimizer_{o}"))
+    return regression.RegressionConfig(
+        model=model, degree=degree, hidden_width=width, hidden_layers=layers, loss=loss, huber_delta=delta,
+        optimizer=optimizer,
+        learning_rate=st.select_slider(text("regression.learning_rate"), LEARNING_RATES, 0.05,
+                                       key="regression_learning_rate"),
+        num_steps=st.slider(text("regression.steps"), 10, 5000, 800, 10, key="regression_steps"),
+        normalize=st.toggle(text("regression.normalize"), True, key="regression_normalize"),
+    )
+
+
+def fit_figure(result: Result) -> go.Figure:
+    data, extras = result.data, result.step.extras
+    figure = go.Figure()
+    inliers = ~data.outliers
+    figure.add_scatter(x=data.x_train[inliers, 0], y=data.y_train[inliers, 0], mode="markers",
+                       name=text("regression.train_points"), marker={"size": 6, "opacity": 0.7})
+    if data.outliers.any():
+        figure.add_scatter(x=data.x_train[data.outliers, 0], y=data.y_train[data.outliers, 0], mode="markers",
+                           name=text("regression.outlier_points"), marker={"size": 8, "symbol": "x"})
+    figure.add_scatter(x=data.x_test[:, 0], y=data.y_test[:, 0], mode="markers", name=text("regression.test_points"),
+                       marker={"size": 6, "symbol": "diamond-open"})
+    if data.function:
+        figure.add_scatter(x=extras["grid_x"], y=regression.TRUE_FUNCTIONS[data.function](extras["grid_x"]),
+                           name=text("regression.true_curve"), line={"dash": "dot", "color": "grey"})
+    if result.fit:
+        figure.add_scatter(x=result.fit.grid_x, y=result.fit.grid_y, name=text("regression.lstsq_curve"),
+                           line={"dash": "dash", "width": 3})
+    figure.add_scatter(x=extras["grid_x"], y=extras["grid_y"], name=text("regression.gd_curve"), line={"width": 3})
+    y_all = data.y_train[inliers, 0].tolist() + data.y_test[:, 0].tolist()
+    span = max(y_all) - min(y_all) or 1.0
+    figure.update_layout(title=text("regression.fit_title", step=result.step.step, total=result.step.total),
+                         xaxis_title="x", yaxis_title="y", height=430, margin={"t": 50, "b": 10},
+                         yaxis_range=[min(y_all) - 0.25 * span, max(y_all) + 0.25 * span])
+    return figure
+
+
+def draw(result: Result, metrics_slot, fit_slot, loss_slot) -> None:
+    step = result.step
+    with metrics_slot.container():
+        columns = st.columns(4)
+        columns[0].metric(text("regression.metric_train"), number_format(step.metrics["train_mse"]))
+        columns[1].metric(text("regression.metric_test"), number_format(step.metrics["test_mse"]))
+        if result.fit:
+            gap = 100 * (step.metrics["train_mse"] / max(result.fit.train_mse, 1e-12) - 1)
+            columns[2].metric(text("regression.metric_lstsq"), number_format(result.fit.train_mse))
+            columns[3].metric(text("regression.metric_gap"), f"{gap:+.2f} %")
+        else:
+            columns[2].caption(text("regression.no_closed_form"))
+        if step.extras["diverged"]:
+            st.error(text("regression.diverged"))
+    fit_slot.plotly_chart(fit_figure(result), width="stretch")
+    history = step.extras["history"]
+    series = {f"{part}_{kind}": text(f"regression.curve_{part}_{kind}") for part in ("train", "test")
+              for kind in (("loss", "mse") if result.config.loss != "mse" else ("mse",))}
+    reference = {text("regression.lstsq_train_line"): result.fit.train_mse} if result.fit else {}
+    loss_slot.plotly_chart(history_figure(history, series, text("regression.loss_title"),
+                                          text("regression.step_axis"), reference), width="stretch")
+
+
+st.title(f"63 · {text('catalog.regression')}")
+st.markdown(text("regression.intro"))
+with st.expander(text("regression.workflow_title"), expanded=False):
+    st.markdown(text("regression.workflow"))
+with st.expander(text("regression.models_title")):
+    st.markdown(text("regression.models"))
+    st.latex(MODELS_TEX)
+with st.expander(text("regression.losses_title")):
+    st.latex(LOSSES_TEX)
+    st.latex(HUBER_TEX)
+    st.markdown(text("regression.losses"))
+with st.expander(text("regression.normalization_title")):
+    st.markdown(text("regression.normalization"))
+    st.latex(SCALING_TEX)
+
+with st.sidebar:
+    st.header(text("regression.data_header"))
+    data, source = data_ui()
+    st.header(text("regression.model_header"))
+    config = model_ui()
+
+st.header(text("common.experiment_title"))
+train_clicked = st.button(text("common.train"), type="primary", key="act_regression_train", disabled=data is None)
+progress_slot, metrics_slot, fit_slot, loss_slot = st.empty(), st.empty(), st.empty(), st.empty()
+if train_clicked and data is not None:
+    fit = regression.least_squares(config, data)
+    for step in regression.train(config, data):
+        result = Result(step, config, data, source, fit)
+        st.session_state.regression_result = result     # kept if the run is stopped by a rerun
+        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
+        draw(result, metrics_slot, fit_slot, loss_slot)
+elif "regression_result" in st.session_state:
+    result = st.session_state.regression_result
+    if result.config != config or result.source != source:
+        progress_slot.caption(text("common.stale_result"))
+    draw(result, metrics_slot, fit_slot, loss_slot)
+else:
+    progress_slot.info(text("regression.press_train"))
+
+result = st.session_state.get("regression_result")
+if result is not None and "model" in result.step.extras:
+    st.subheader(text("regression.predict_title"))
+    x_value = st.number_input(text("regression.predict_x"), value=5.0, key="regression_predict_x")
+    y_value = regression.predict(result.step.extras["model"], [x_value])[0]
+    st.markdown(text("regression.predict_y", x=number_format(x_value), y=number_format(y_value)))
+
+misconceptions_and_prompts("regression")
+show_source(regression.train, regression.Regressor, regression.Features, regression.least_squares,
+            regression.make_data)

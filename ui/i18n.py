@@ -1,0 +1,66 @@
+"""Every visible string, in English and Simplified Chinese, from ui/locales/*.toml.
+
+Each file holds tables `[name]` with `en` and `zh`; the key is `<file>.<name>`, e.g.
+`regression.title`. Placeholders use `{name}` and are filled only when arguments are given,
+so explanations can hold LaTeX braces freely.
+"""
+
+import tomllib
+from functools import cache
+from pathlib import Path
+
+import streamlit as st
+
+LOCALES = Path(__file__).with_name("locales")
+LANGUAGES = {"en": "English", "zh": "简体中文"}
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_KEY = "lang"     # session-state key and URL parameter (?lang=zh)
+
+
+@cache
+def catalog() -> dict[str, dict[str, str]]:
+    """All entries of all locale files: "file.name" -> {"en": ..., "zh": ...}."""
+    entries = {}
+    for path in sorted(LOCALES.glob("*.toml")):
+        with path.open("rb") as handle:
+            for name, languages in tomllib.load(handle).items():
+                entries[f"{path.stem}.{name}"] = languages
+    return entries
+
+
+def translate(key: str, language: str, **params: object) -> str:
+    """The entry in `language`; a missing key shows itself (and fails the completeness test)."""
+    entry = catalog().get(key)
+    if entry is None:
+        return key
+    message = entry.get(language) or entry[DEFAULT_LANGUAGE]
+    return message.format(**params) if params else message
+
+
+def language() -> str:
+    value = st.session_state.get(LANGUAGE_KEY, DEFAULT_LANGUAGE)
+    return value if value in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def text(key: str, **params: object) -> str:
+    """`key` in the user's current language."""
+    return translate(key, language(), **params)
+
+
+def language_switch() -> str:
+    """English / 简体中文 in the sidebar, kept in `?lang=` so links open in the same language.
+
+    Streamlit's `bind="query-params"` would put the displayed label ("简体中文") in the URL, and
+    page switches clear the URL, so the parameter is read on a session's first run and written
+    back on every run instead.
+    """
+    requested = st.query_params.get(LANGUAGE_KEY)
+    if LANGUAGE_KEY not in st.session_state and requested in LANGUAGES:
+        st.session_state[LANGUAGE_KEY] = requested
+    chosen = st.sidebar.radio("Language · 语言", list(LANGUAGES), format_func=LANGUAGES.__getitem__,
+                              key=LANGUAGE_KEY, horizontal=True)
+    if chosen == DEFAULT_LANGUAGE:
+        st.query_params.pop(LANGUAGE_KEY, None)
+    elif requested != chosen:
+        st.query_params[LANGUAGE_KEY] = chosen
+    return chosen

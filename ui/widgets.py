@@ -1,0 +1,57 @@
+"""Small UI pieces every page uses: source listings, translated input errors, live-run helpers."""
+
+import inspect
+from collections.abc import Callable
+
+import streamlit as st
+
+from engine.errors import InputError
+from ui.i18n import text
+
+
+def show_source(*objects: Callable | type) -> None:
+    """The code the demo really runs, read from the engine at run time so it cannot drift."""
+    st.header(text("common.code_title"))
+    st.caption(text("common.code_caption", module=inspect.getmodule(objects[0]).__name__))
+    for tab, obj in zip(st.tabs([obj.__name__ for obj in objects]), objects, strict=True):
+        tab.code(inspect.getsource(obj), language="python", line_numbers=True)
+
+
+def show_input_error(error: InputError) -> None:
+    """An engine InputError as a message in the user's language, never a traceback."""
+    st.error(text(f"errors.{error.key}", **error.params), icon=":material/error:")
+
+
+def show_notes(notes: tuple[str, ...]) -> None:
+    """What the loader did to an upload (rotated, flattened, converted), one line each."""
+    for note in notes:
+        st.caption(text(f"errors.note_{note}"))
+
+
+def number_format(value: float) -> str:
+    """Readable for values from 1e-6 to 1e6 alike."""
+    return f"{value:.4g}"
+
+
+def misconceptions_and_prompts(slug: str) -> None:
+    """The page's 'What to try' prompts and its 'Common misconceptions' box."""
+    st.header(text("common.try_title"))
+    st.markdown(text(f"{slug}.try"))
+    with st.container(border=True):
+        st.subheader(text("common.misconceptions_title"))
+        st.markdown(text(f"{slug}.misconceptions"))
+
+
+def uploaded_bytes(key: str, types: list[str], label_key: str) -> tuple[str, bytes] | None:
+    """A file uploader whose file survives reruns; returns (name, bytes) of the current file."""
+    upload = st.file_uploader(text(label_key), type=types, key=key)
+    return (upload.name, upload.getvalue()) if upload is not None else None
+
+
+def call_with_input_errors(function: Callable, *args, **kwargs):
+    """Run `function`; on InputError show the translated message and return None."""
+    try:
+        return function(*args, **kwargs)
+    except InputError as error:
+        show_input_error(error)
+        return None
