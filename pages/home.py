@@ -4,8 +4,10 @@ import streamlit as st
 
 from ui.catalog import CONCEPTS, concept_title
 from ui.i18n import text
+from ui.router import ensure_routed
 from ui.state import device_probe
 
+ensure_routed()
 probe = device_probe()    # starts importing torch in the background while this page paints
 
 st.title(text("home.title"))

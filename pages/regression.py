@@ -10,7 +10,7 @@ from engine.errors import InputError
 from engine.tabular import paired_finite, read_numeric_csv
 from ui.charts import history_figure
 from ui.i18n import text
-from ui.widgets import misconceptions_and_prompts, number_format, show_input_error, show_source
+from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
 MODELS_TEX = (r"\hat y = w x + b \qquad \hat y = b + \sum_{k=1}^{d} w_k x^k \qquad "
@@ -160,7 +160,7 @@ def draw(result: Result, metrics_slot, fit_slot, loss_slot) -> None:
                                           text("regression.step_axis"), reference), width="stretch")
 
 
-st.title(f"63 · {text('catalog.regression')}")
+page_title(63, "regression")
 st.markdown(text("regression.intro"))
 with st.expander(text("regression.workflow_title"), expanded=False):
     st.markdown(text("regression.workflow"))

@@ -7,6 +7,13 @@ import streamlit as st
 
 from engine.errors import InputError
 from ui.i18n import text
+from ui.router import ensure_routed
+
+
+def page_title(number: int, slug: str) -> None:
+    """The page's title (and, first, the router check every page needs)."""
+    ensure_routed()
+    st.title(f"{number} · {text(f'catalog.{slug}')}")
 
 
 def show_source(*objects: Callable | type) -> None:
