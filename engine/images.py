@@ -88,6 +88,8 @@ def load_image(data: bytes, mode: Literal["RGB", "L"] = "RGB",
                 notes.append("first_frame")
             image.seek(0)
             image.load()
+        except InputError:
+            raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise InputError("decompression_bomb") from exc
         except UnidentifiedImageError as exc:

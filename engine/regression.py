@@ -63,6 +63,20 @@ class RegressionConfig:
     grid_points: int = 200         # where the fitted curve is drawn
 
 
+def points(data: RegressionData) -> dict[str, list[float]]:
+    """The data as plain lists for drawing: inlier, outlier and test x/y, and the true curve."""
+    inliers = ~data.outliers
+    result = {
+        "train_x": data.x_train[inliers, 0].tolist(), "train_y": data.y_train[inliers, 0].tolist(),
+        "outlier_x": data.x_train[data.outliers, 0].tolist(), "outlier_y": data.y_train[data.outliers, 0].tolist(),
+        "test_x": data.x_test[:, 0].tolist(), "test_y": data.y_test[:, 0].tolist(),
+    }
+    if data.function:
+        x = torch.linspace(*X_RANGE, 200)
+        result["true_x"], result["true_y"] = x.tolist(), TRUE_FUNCTIONS[data.function](x).tolist()
+    return result
+
+
 def make_data(config: DataConfig) -> RegressionData:
     """Sample x uniformly on X_RANGE, y = f(x) + noise, split, then add outliers to the training part."""
     if config.num_points < 4:

@@ -112,24 +112,24 @@ def model_ui() -> regression.RegressionConfig:
 
 
 def fit_figure(result: Result) -> go.Figure:
-    data, extras = result.data, result.step.extras
+    data, extras = regression.points(result.data), result.step.extras
     figure = go.Figure()
-    inliers = ~data.outliers
-    figure.add_scatter(x=data.x_train[inliers, 0], y=data.y_train[inliers, 0], mode="markers",
-                       name=text("regression.train_points"), marker={"size": 6, "opacity": 0.7})
-    if data.outliers.any():
-        figure.add_scatter(x=data.x_train[data.outliers, 0], y=data.y_train[data.outliers, 0], mode="markers",
+    figure.add_scatter(x=data["train_x"], y=data["train_y"], mode="markers", name=text("regression.train_points"),
+                       marker={"size": 6, "opacity": 0.7})
+    if data["outlier_x"]:
+        figure.add_scatter(x=data["outlier_x"], y=data["outlier_y"], mode="markers",
                            name=text("regression.outlier_points"), marker={"size": 8, "symbol": "x"})
-    figure.add_scatter(x=data.x_test[:, 0], y=data.y_test[:, 0], mode="markers", name=text("regression.test_points"),
+    figure.add_scatter(x=data["test_x"], y=data["test_y"], mode="markers", name=text("regression.test_points"),
                        marker={"size": 6, "symbol": "diamond-open"})
-    if data.function:
-        figure.add_scatter(x=extras["grid_x"], y=regression.TRUE_FUNCTIONS[data.function](extras["grid_x"]),
-                           name=text("regression.true_curve"), line={"dash": "dot", "color": "grey"})
+    if "true_x" in data:
+        figure.add_scatter(x=data["true_x"], y=data["true_y"], name=text("regression.true_curve"),
+                           line={"dash": "dot", "color": "grey"})
     if result.fit:
-        figure.add_scatter(x=result.fit.grid_x, y=result.fit.grid_y, name=text("regression.lstsq_curve"),
-                           line={"dash": "dash", "width": 3})
-    figure.add_scatter(x=extras["grid_x"], y=extras["grid_y"], name=text("regression.gd_curve"), line={"width": 3})
-    y_all = data.y_train[inliers, 0].tolist() + data.y_test[:, 0].tolist()
+        figure.add_scatter(x=result.fit.grid_x.tolist(), y=result.fit.grid_y.tolist(),
+                           name=text("regression.lstsq_curve"), line={"dash": "dash", "width": 3})
+    figure.add_scatter(x=extras["grid_x"].tolist(), y=extras["grid_y"].tolist(), name=text("regression.gd_curve"),
+                       line={"width": 3})
+    y_all = data["train_y"] + data["test_y"]
     span = max(y_all) - min(y_all) or 1.0
     figure.update_layout(title=text("regression.fit_title", step=result.step.step, total=result.step.total),
                          xaxis_title="x", yaxis_title="y", height=430, margin={"t": 50, "b": 10},

@@ -1,0 +1,35 @@
+"""Shared fixtures: clean Streamlit caches before every test, and an AppTest factory."""
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY = ROOT / "streamlit_app.py"
+APP_TIMEOUT = 120          # seconds per run: allows for the cold `import torch` (2-4 s) on a busy CI box
+
+
+@pytest.fixture(autouse=True)
+def clear_streamlit_caches():
+    """st.cache_* entries survive between AppTest runs in one process; start each test clean."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+@pytest.fixture
+def app():
+    """Factory: an AppTest of the real entry file, opened on `page` in `lang`."""
+
+    def open_page(page: str | None = None, lang: str = "en") -> AppTest:
+        test = AppTest.from_file(str(ENTRY), default_timeout=APP_TIMEOUT)
+        if lang != "en":
+            test.query_params["lang"] = lang
+        test.run()
+        if page:
+            test.switch_page(page).run()
+        return test
+
+    return open_page

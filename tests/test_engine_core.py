@@ -1,0 +1,95 @@
+"""The shared engine pieces: device choice, the throttled step protocol, in-memory data."""
+
+import time
+import urllib.error
+
+import pytest
+import torch
+
+from engine import data, device
+from engine.errors import InputError
+from engine.training import Throttle, TrainingStep
+
+
+def test_device_override_and_threads(monkeypatch):
+    monkeypatch.setenv(device.DEVICE_ENV, "cpu")
+    assert device.pick_device() == torch.device("cpu")
+    monkeypatch.setenv(device.THREADS_ENV, "1")
+    previous = torch.get_num_threads()
+    try:
+        assert device.set_cpu_threads() == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(previous)
+    info = device.describe(torch.device("cpu"))
+    assert info.kind == "cpu" and info.threads >= 1 and info.name
+
+
+def test_seeding_makes_runs_repeatable():
+    first = torch.randn(5, generator=device.seed_everything(3))
+    second = torch.randn(5, generator=device.seed_everything(3))
+    assert torch.equal(first, second)
+
+
+def _slow_training(throttle: Throttle, steps: int, step_seconds: float):
+    for step in range(steps):
+        time.sleep(step_seconds)
+        if throttle.due(step):
+            with throttle.reporting():
+                yield TrainingStep(step + 1, steps, {"loss": 1.0 / (step + 1)})
+
+
+def test_throttle_keeps_drawing_a_small_share_of_training():
+    draw_seconds, steps = 0.02, 150
+    throttle = Throttle(steps, max_share=0.1)
+    reports = []
+    for step in _slow_training(throttle, steps, step_seconds=0.002):
+        time.sleep(draw_seconds)          # the caller "draws" each report
+        reports.append(step)
+    assert reports[0].step == 1 and reports[-1].finished and reports[-1].fraction_done == 1.0
+    assert 2 < len(reports) < steps / 5
+    # Apart from the forced first and last reports, drawing stays within 10 % of training time.
+    assert throttle.drawing_seconds - 2 * draw_seconds <= 0.1 * throttle.training_seconds + draw_seconds
+
+
+def test_caller_stops_early_by_not_asking():
+    throttle = Throttle(1000, min_interval=0.0)
+    run = _slow_training(throttle, 1000, 0.0)
+    first = next(run)
+    run.close()
+    assert first.step == 1 and throttle.reports == 1
+
+
+def test_minibatches_cover_every_item_once_per_epoch():
+    generator = torch.Generator().manual_seed(0)
+    stream = data.minibatches(10, 3, generator)
+    epoch = torch.cat([next(stream) for _ in range(3)])       # 3 full batches, last partial dropped
+    assert len(epoch) == 9 and len(set(epoch.tolist())) == 9
+    assert len(next(data.minibatches(2, 8, generator))) == 2  # smaller than a batch: one short batch
+
+
+def test_bundled_digits_are_real_balanced_mnist():
+    split = data.load_digits()
+    assert split.train_x.shape == (4000, 1, 28, 28) and split.test_x.shape == (1000, 1, 28, 28)
+    assert split.train_x.dtype == torch.float32 and split.train_x.min() >= 0.0 and split.train_x.max() <= 1.0
+    assert torch.bincount(split.train_y).tolist() == [400] * 10
+    assert torch.bincount(split.test_y).tolist() == [100] * 10
+    # Real digits, not noise: dark borders, and a nearest-class-mean classifier, which scores
+    # about 80 % on MNIST, works on the held-out split.
+    assert split.train_x[:, :, :2, :].mean() < 0.01 < split.train_x[:, :, 10:18, 10:18].mean()
+    centroids = torch.stack([split.train_x[split.train_y == k].mean(0).flatten() for k in range(10)])
+    predicted = torch.cdist(split.test_x.flatten(1), centroids).argmin(1)
+    assert (predicted == split.test_y).float().mean() > 0.75
+
+
+def test_download_offline_gives_a_clear_error(monkeypatch, tmp_path):
+    from torchvision import datasets
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(datasets, "MNIST", offline)
+    with pytest.raises(InputError) as error:
+        data.download_dataset("MNIST", tmp_path)
+    assert error.value.key == "download_failed" and "no network" in error.value.params["reason"]
+    with pytest.raises(InputError, match="unknown_dataset"):
+        data.download_dataset("CIFAR10", tmp_path)

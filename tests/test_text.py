@@ -1,0 +1,84 @@
+"""Bilingual text: every entry in both languages, every key the code uses exists, and the engine stays UI-free."""
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from ui.catalog import CONCEPTS
+from ui.i18n import LANGUAGES, catalog, translate
+
+ROOT = Path(__file__).resolve().parents[1]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def test_every_entry_has_both_languages():
+    for key, entry in catalog().items():
+        assert set(entry) == set(LANGUAGES), key
+        assert entry["en"].strip() and entry["zh"].strip(), key
+        if len(entry["en"]) > 25:                           # prose, not a technical name like "Adam"
+            assert CJK.search(entry["zh"]), f"{key}: the Chinese text is not Chinese"
+            assert not CJK.search(entry["en"]), f"{key}: the English text has Chinese in it"
+
+
+def test_placeholders_agree_between_languages():
+    for key, entry in catalog().items():
+        assert set(PLACEHOLDER.findall(entry["en"])) == set(PLACEHOLDER.findall(entry["zh"])), key
+
+
+def _python_files(*folders: str) -> list[Path]:
+    return [path for folder in folders for path in (ROOT / folder).rglob("*.py")] + [ROOT / "streamlit_app.py"]
+
+
+def test_every_literal_key_used_in_the_ui_exists():
+    used = set()
+    for path in _python_files("pages", "ui"):
+        used |= set(re.findall(r"""\btext\(\s*["']([a-z_]+\.[a-z0-9_]+)["']""", path.read_text()))
+    assert used, "no text() calls found"
+    missing = sorted(used - set(catalog()))
+    assert not missing, missing
+
+
+def test_every_engine_error_and_note_has_a_message():
+    engine_source = "\n".join(path.read_text() for path in (ROOT / "engine").glob("*.py"))
+    for key in re.findall(r'InputError\(\s*"([a-z_]+)"', engine_source):
+        assert f"errors.{key}" in catalog(), key
+    for note in re.findall(r'notes\.append\("([a-z0-9_]+)"\)', engine_source):
+        assert f"errors.note_{note}" in catalog(), note
+
+
+def test_every_concept_has_a_name_and_a_summary():
+    for concept in CONCEPTS:
+        assert f"catalog.{concept.slug}" in catalog() and f"home.summary_{concept.slug}" in catalog()
+
+
+def test_translate_fills_placeholders_and_falls_back():
+    assert translate("common.progress", "zh", step=3, total=9) == "第 3 / 9 步"
+    assert translate("no.such_key", "zh") == "no.such_key"
+
+
+def test_engine_never_imports_streamlit():
+    for path in (ROOT / "engine").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(name.split(".")[0] == "streamlit" for name in names), path
+    modules = [f"engine.{path.stem}" for path in (ROOT / "engine").glob("*.py") if path.stem != "__init__"]
+    script = (f"import sys, importlib\nfor m in {modules!r}: importlib.import_module(m)\n"
+              "print('streamlit' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_pages_and_ui_do_not_import_torch():
+    """Tensor math lives in engine/; pages and UI helpers draw plain numbers."""
+    for path in _python_files("pages", "ui"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(name.split(".")[0] == "torch" for name in names), path
