@@ -9,7 +9,7 @@ from engine import regression
 from engine.errors import InputError
 from engine.tabular import paired_finite, read_numeric_csv
 from ui.charts import history_figure
-from ui.i18n import text
+from ui.i18n import option_labels, text
 from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
@@ -45,13 +45,13 @@ def uploaded_table(data: bytes):
 def data_ui() -> tuple[regression.RegressionData | None, object]:
     """Sidebar: generated data or an uploaded CSV; returns the data (None after an error) and its source."""
     source = st.radio(text("regression.source"), ["generated", "csv"], key="regression_source",
-                      format_func=lambda s: text(f"regression.source_{s}"), horizontal=True)
+                      format_func=option_labels("regression.source_"), horizontal=True)
     train_share = st.slider(text("regression.train_share"), 0.5, 0.9, 0.75, 0.05, key="regression_train_share")
     if source == "generated":
         config = regression.DataConfig(
             function=st.selectbox(text("regression.function"), list(regression.TRUE_FUNCTIONS),
                                   key="regression_function", index=2,
-                                  format_func=lambda f: text(f"regression.function_{f}")),
+                                  format_func=option_labels("regression.function_")),
             noise=st.slider(text("regression.noise"), 0.0, 3.0, 0.5, 0.1, key="regression_noise"),
             num_points=st.slider(text("regression.points"), 10, 2000, 200, 10, key="regression_points"),
             outlier_share=st.slider(text("regression.outliers"), 0.0, 0.3, 0.0, 0.01, key="regression_outliers"),
@@ -87,7 +87,7 @@ def data_ui() -> tuple[regression.RegressionData | None, object]:
 def model_ui() -> regression.RegressionConfig:
     """Sidebar: model, loss and optimizer settings as one frozen config."""
     model = st.selectbox(text("regression.model"), ["linear", "polynomial", "mlp"], index=1,
-                         key="regression_model", format_func=lambda m: text(f"regression.model_{m}"))
+                         key="regression_model", format_func=option_labels("regression.model_"))
     degree, width, layers = 1, 32, 2
     if model == "polynomial":
         degree = st.slider(text("regression.degree"), 1, 15, 5, key="regression_degree")
@@ -95,12 +95,12 @@ def model_ui() -> regression.RegressionConfig:
         width = st.slider(text("regression.width"), 4, 128, 32, 4, key="regression_width")
         layers = st.slider(text("regression.layers"), 1, 4, 2, key="regression_layers")
     loss = st.selectbox(text("regression.loss"), ["mse", "mae", "huber"], key="regression_loss",
-                        format_func=lambda name: text(f"regression.loss_{name}"))
+                        format_func=option_labels("regression.loss_"))
     delta = 1.0
     if loss == "huber":
         delta = st.slider(text("regression.huber_delta"), 0.1, 5.0, 1.0, 0.1, key="regression_huber_delta")
     optimizer = st.selectbox(text("regression.optimizer"), ["sgd", "momentum", "adam"], index=2,
-                             key="regression_optimizer", format_func=lambda o: text(f"regression.optimizer_{o}"))
+                             key="regression_optimizer", format_func=option_labels("regression.optimizer_"))
     return regression.RegressionConfig(
         model=model, degree=degree, hidden_width=width, hidden_layers=layers, loss=loss, huber_delta=delta,
         optimizer=optimizer,

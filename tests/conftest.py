@@ -1,9 +1,11 @@
 """Shared fixtures: clean Streamlit caches before every test, and an AppTest factory."""
 
+import runpy
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +19,15 @@ def clear_streamlit_caches():
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def run_like_a_warm_server(monkeypatch):
+    """AppTest resets Streamlit's "pages/ folder means v1 multipage app" flag before every run, so
+    each run would take the path a real server takes only for its very first request (which
+    ui/router.py handles, and the browser tests cover). Run the entry file directly instead, as
+    a real server does from then on."""
+    monkeypatch.setattr(script_runner, "_mpa_v1", lambda main_script_path: runpy.run_path(main_script_path))
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ so explanations can hold LaTeX braces freely.
 """
 
 import tomllib
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -47,20 +48,28 @@ def text(key: str, **params: object) -> str:
     return translate(key, language(), **params)
 
 
+def option_labels(prefix: str) -> Callable[[object], str]:
+    """A widget `format_func`: option -> text(prefix + option), fixed to this run's language
+    (a function that looked the language up later could label options in the wrong one)."""
+    current = language()
+    return lambda option: translate(f"{prefix}{option}", current)
+
+
 def language_switch() -> str:
     """English / 简体中文 in the sidebar, kept in `?lang=` so links open in the same language.
 
     Streamlit's `bind="query-params"` would put the displayed label ("简体中文") in the URL, and
-    page switches clear the URL, so the parameter is read on a session's first run and written
-    back on every run instead.
+    page switches clear the URL, so the parameter is read once per session (it becomes the
+    widget's fixed default) and written back on every run.
     """
-    requested = st.query_params.get(LANGUAGE_KEY)
-    if LANGUAGE_KEY not in st.session_state and requested in LANGUAGES:
-        st.session_state[LANGUAGE_KEY] = requested
-    chosen = st.sidebar.radio("Language · 语言", list(LANGUAGES), format_func=LANGUAGES.__getitem__,
-                              key=LANGUAGE_KEY, horizontal=True)
+    if "lang_default" not in st.session_state:
+        requested = st.query_params.get(LANGUAGE_KEY)
+        st.session_state.lang_default = requested if requested in LANGUAGES else DEFAULT_LANGUAGE
+    codes = list(LANGUAGES)
+    chosen = st.sidebar.radio("Language · 语言", codes, index=codes.index(st.session_state.lang_default),
+                              format_func=LANGUAGES.__getitem__, key=LANGUAGE_KEY, horizontal=True)
     if chosen == DEFAULT_LANGUAGE:
         st.query_params.pop(LANGUAGE_KEY, None)
-    elif requested != chosen:
+    elif st.query_params.get(LANGUAGE_KEY) != chosen:
         st.query_params[LANGUAGE_KEY] = chosen
     return chosen

@@ -1,10 +1,11 @@
 """Make sure every page runs under the router in streamlit_app.py.
 
-Because a `pages/` folder sits beside the entry file, Streamlit starts each server in its old
-(v1) multipage mode and only leaves it when a run calls `st.navigation`. If the first request a
-fresh server gets is a page URL (a shared link to /regression), that page file would run on its
-own: no language switch, no sections, the wrong sidebar. `ensure_routed()` spots that case and
-reruns through the entry file.
+Because a `pages/` folder sits beside the entry file, a fresh Streamlit server starts in its old
+(v1) multipage mode and leaves it only when a run calls `st.navigation`. If the server's first
+request is a page URL (a shared link to /regression), that page file runs on its own: no
+language switch, no sections, and widget identities that differ from every later run.
+`ensure_routed()` leaves v1 mode for good and reruns through the entry file. It can only
+trigger on a session's first run, before the user has clicked anything, so nothing is lost.
 """
 
 import streamlit as st
