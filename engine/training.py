@@ -38,7 +38,7 @@ class Throttle:
     run `1 / max_share` times as long as the last drawing took.
     """
 
-    def __init__(self, total: int, max_share: float = 0.1, min_interval: float = 0.05) -> None:
+    def __init__(self, total: int, max_share: float = 0.05, min_interval: float = 0.05) -> None:
         self.total = total
         self.max_share = max_share
         self.min_interval = min_interval

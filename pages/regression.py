@@ -2,13 +2,12 @@
 
 from dataclasses import dataclass
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from engine import regression
 from engine.errors import InputError
 from engine.tabular import paired_finite, read_numeric_csv
-from ui.charts import history_figure
+from ui.charts import history_figure, regression_fit_figure, update_history, update_regression_fit
 from ui.i18n import option_labels, text
 from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
 
@@ -111,33 +110,16 @@ def model_ui() -> regression.RegressionConfig:
     )
 
 
-def fit_figure(result: Result) -> go.Figure:
-    data, extras = regression.points(result.data), result.step.extras
-    figure = go.Figure()
-    figure.add_scatter(x=data["train_x"], y=data["train_y"], mode="markers", name=text("regression.train_points"),
-                       marker={"size": 6, "opacity": 0.7})
-    if data["outlier_x"]:
-        figure.add_scatter(x=data["outlier_x"], y=data["outlier_y"], mode="markers",
-                           name=text("regression.outlier_points"), marker={"size": 8, "symbol": "x"})
-    figure.add_scatter(x=data["test_x"], y=data["test_y"], mode="markers", name=text("regression.test_points"),
-                       marker={"size": 6, "symbol": "diamond-open"})
-    if "true_x" in data:
-        figure.add_scatter(x=data["true_x"], y=data["true_y"], name=text("regression.true_curve"),
-                           line={"dash": "dot", "color": "grey"})
-    if result.fit:
-        figure.add_scatter(x=result.fit.grid_x.tolist(), y=result.fit.grid_y.tolist(),
-                           name=text("regression.lstsq_curve"), line={"dash": "dash", "width": 3})
-    figure.add_scatter(x=extras["grid_x"].tolist(), y=extras["grid_y"].tolist(), name=text("regression.gd_curve"),
-                       line={"width": 3})
-    y_all = data["train_y"] + data["test_y"]
-    span = max(y_all) - min(y_all) or 1.0
-    figure.update_layout(title=text("regression.fit_title", step=result.step.step, total=result.step.total),
-                         xaxis_title="x", yaxis_title="y", height=430, margin={"t": 50, "b": 10},
-                         yaxis_range=[min(y_all) - 0.25 * span, max(y_all) + 0.25 * span])
-    return figure
+def figures(result: Result) -> tuple:
+    """The run's two figures, built once; `draw` updates them at every step."""
+    kinds = ("loss", "mse") if result.config.loss != "mse" else ("mse",)
+    series = {f"{part}_{kind}": text(f"regression.curve_{part}_{kind}") for part in ("train", "test") for kind in kinds}
+    reference = {text("regression.lstsq_train_line"): result.fit.train_mse} if result.fit else {}
+    return (regression_fit_figure(result.data, result.fit),
+            history_figure(series, text("regression.loss_title"), text("regression.step_axis"), reference))
 
 
-def draw(result: Result, metrics_slot, fit_slot, loss_slot) -> None:
+def draw(result: Result, charts: tuple, metrics_slot, fit_slot, loss_slot) -> None:
     step = result.step
     with metrics_slot.container():
         columns = st.columns(4)
@@ -151,13 +133,9 @@ def draw(result: Result, metrics_slot, fit_slot, loss_slot) -> None:
             columns[2].caption(text("regression.no_closed_form"))
         if step.extras["diverged"]:
             st.error(text("regression.diverged"))
-    fit_slot.plotly_chart(fit_figure(result), width="stretch")
-    history = step.extras["history"]
-    series = {f"{part}_{kind}": text(f"regression.curve_{part}_{kind}") for part in ("train", "test")
-              for kind in (("loss", "mse") if result.config.loss != "mse" else ("mse",))}
-    reference = {text("regression.lstsq_train_line"): result.fit.train_mse} if result.fit else {}
-    loss_slot.plotly_chart(history_figure(history, series, text("regression.loss_title"),
-                                          text("regression.step_axis"), reference), width="stretch")
+    fit_chart, loss_chart = charts
+    fit_slot.plotly_chart(update_regression_fit(fit_chart, step), width="stretch")
+    loss_slot.plotly_chart(update_history(loss_chart, step.extras["history"]), width="stretch")
 
 
 page_title(63, "regression")
@@ -186,16 +164,18 @@ train_clicked = st.button(text("common.train"), type="primary", key="act_regress
 progress_slot, metrics_slot, fit_slot, loss_slot = st.empty(), st.empty(), st.empty(), st.empty()
 if train_clicked and data is not None:
     fit = regression.least_squares(config, data)
+    charts = None
     for step in regression.train(config, data):
         result = Result(step, config, data, source, fit)
         st.session_state.regression_result = result     # kept if the run is stopped by a rerun
+        charts = charts or figures(result)
         progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-        draw(result, metrics_slot, fit_slot, loss_slot)
+        draw(result, charts, metrics_slot, fit_slot, loss_slot)
 elif "regression_result" in st.session_state:
     result = st.session_state.regression_result
     if result.config != config or result.source != source:
         progress_slot.caption(text("common.stale_result"))
-    draw(result, metrics_slot, fit_slot, loss_slot)
+    draw(result, figures(result), metrics_slot, fit_slot, loss_slot)
 else:
     progress_slot.info(text("regression.press_train"))
 

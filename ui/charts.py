@@ -1,20 +1,75 @@
-"""Plotly figures shared by the pages (curves over training steps)."""
+"""Plotly figures for the pages: curves over training steps, and each concept's own views.
+
+A live run redraws many times, and building a Plotly figure (it validates every property) costs
+10-30 ms, far more than updating one. So each figure is built once per run with its static parts,
+and an `update_*` function swaps in the values that change.
+"""
+
+import math
 
 import plotly.graph_objects as go
 
+from engine import regression
+from engine.training import TrainingStep
+from ui.i18n import text
 
-def history_figure(history: dict[str, list[float]], series: dict[str, str], title: str, x_title: str,
+
+def history_figure(series: dict[str, str], title: str, x_title: str,
                    references: dict[str, float] | None = None, log_y: bool = True) -> go.Figure:
-    """Lines of `history[key]` against `history["step"]` for each key in `series` (key -> label),
-    plus horizontal reference lines (label -> value)."""
-    figure = go.Figure()
-    for key, label in series.items():
-        figure.add_scatter(x=history["step"], y=history[key], name=label, mode="lines")
-    for label, value in (references or {}).items():
-        figure.add_hline(y=value, line_dash="dash", line_color="grey", annotation_text=label,
-                         annotation_position="top left")
-    figure.update_layout(title=title, xaxis_title=x_title, height=330, margin={"t": 50, "b": 10},
-                         legend={"orientation": "h", "y": -0.25})
-    if log_y:
-        figure.update_yaxes(type="log")
+    """One line per `series` entry (history key -> label) plus dashed horizontal reference lines
+    (label -> value); empty until `update_history` fills it. Built from one dict: Plotly validates
+    a whole spec about 3x faster than a figure assembled with add_* calls."""
+    lines = [{"type": "scatter", "mode": "lines", "x": [], "y": [], "name": label, "meta": key}
+             for key, label in series.items()]
+    shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": value, "y1": value,
+               "line": {"dash": "dash", "color": "grey"}} for value in (references or {}).values()]
+    notes = [{"xref": "paper", "x": 0, "y": value, "yref": "y", "text": label, "showarrow": False,
+              "xanchor": "left", "yanchor": "bottom"} for label, value in (references or {}).items()]
+    if log_y:    # log axes place annotations by log10 of the value
+        notes = [{**note, "y": math.log10(note["y"]) if note["y"] > 0 else 0} for note in notes]
+    return go.Figure({"data": lines, "layout": {
+        "title": {"text": title}, "xaxis": {"title": {"text": x_title}},
+        "yaxis": {"type": "log" if log_y else "linear"}, "height": 330, "margin": {"t": 50, "b": 10},
+        "legend": {"orientation": "h", "y": -0.25},
+        "shapes": shapes, "annotations": notes}})
+
+
+def update_history(figure: go.Figure, history: dict[str, list[float]]) -> go.Figure:
+    """Plot `history[key]` against `history["step"]` on each line built by `history_figure`."""
+    for trace in figure.data:
+        trace.x, trace.y = history["step"], history[trace.meta]
+    return figure
+
+
+def regression_fit_figure(data: regression.RegressionData, fit: regression.LeastSquaresFit | None) -> go.Figure:
+    """Training, outlier and test points, the true curve, the least-squares fit, and an empty
+    last trace for the model's fit (see `update_regression_fit`)."""
+    points = regression.points(data)
+
+    def trace(x: list[float], y: list[float], label: str, **style) -> dict:
+        return {"type": "scatter", "x": x, "y": y, "name": text(f"regression.{label}"), **style}
+
+    traces = [trace(points["train_x"], points["train_y"], "train_points", mode="markers",
+                    marker={"size": 6, "opacity": 0.7})]
+    if points["outlier_x"]:
+        traces.append(trace(points["outlier_x"], points["outlier_y"], "outlier_points", mode="markers",
+                            marker={"size": 8, "symbol": "x"}))
+    traces.append(trace(points["test_x"], points["test_y"], "test_points", mode="markers",
+                        marker={"size": 6, "symbol": "diamond-open"}))
+    if "true_x" in points:
+        traces.append(trace(points["true_x"], points["true_y"], "true_curve", line={"dash": "dot", "color": "grey"}))
+    if fit:
+        traces.append(trace(fit.grid_x.tolist(), fit.grid_y.tolist(), "lstsq_curve", line={"dash": "dash", "width": 3}))
+    traces.append(trace([], [], "gd_curve", line={"width": 3}))
+    y_all = points["train_y"] + points["test_y"]
+    span = max(y_all) - min(y_all) or 1.0
+    return go.Figure({"data": traces, "layout": {
+        "xaxis": {"title": {"text": "x"}}, "height": 430, "margin": {"t": 50, "b": 10},
+        "yaxis": {"title": {"text": "y"}, "range": [min(y_all) - 0.25 * span, max(y_all) + 0.25 * span]}}})
+
+
+def update_regression_fit(figure: go.Figure, step: TrainingStep) -> go.Figure:
+    """Show the model's curve and the step count of `step`."""
+    figure.data[-1].x, figure.data[-1].y = step.extras["grid_x"].tolist(), step.extras["grid_y"].tolist()
+    figure.layout.title.text = text("regression.fit_title", step=step.step, total=step.total)
     return figure

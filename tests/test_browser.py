@@ -1,0 +1,93 @@
+"""Real Chromium against `streamlit run`: the home page paints, a shared page link works on a fresh
+server, the regression demo trains, and the language switch holds across pages.
+
+On CI (`CI` set) a missing browser is a failure; elsewhere these tests skip with the install hint.
+"""
+
+import os
+
+import pytest
+
+from tests.browser import CHROMIUM_FLAGS, SCREENSHOTS, chromium_path, streamlit_server, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_path()
+    if executable is None:
+        message = "Chromium not found: apt-get install -y chromium (see .ci/run)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    playwright_api = pytest.importorskip("playwright.sync_api") if not os.environ.get("CI") else __import__(
+        "playwright.sync_api", fromlist=["sync_playwright"])
+    with playwright_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def server():
+    """A fresh server per test: the first request each test makes is the server's first request."""
+    with streamlit_server() as url:
+        yield url
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    wait_for_app(page)
+    return page
+
+
+def settle(page) -> None:
+    """After an interaction: let the rerun start, then wait until it has finished."""
+    page.wait_for_timeout(300)
+    wait_for_app(page)
+
+
+def no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_home_page_paints_and_links_to_regression(browser, server):
+    page = open_page(browser, server)
+    assert page.locator("h1").first.inner_text() == "PyTorch Concepts Lab"
+    assert page.get_by_text("63 · Regression").count() >= 1
+    page.get_by_text("This machine").wait_for()
+    no_exception(page)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "home-en.png", full_page=True)
+    page.get_by_role("link", name="Open the page").click()
+    settle(page)
+    assert "Regression" in page.locator("h1").first.inner_text()
+    page.close()
+
+
+def test_shared_chinese_link_to_a_page_on_a_fresh_server(browser, server):
+    page = open_page(browser, f"{server}/regression?lang=zh")
+    assert page.locator("h1").first.inner_text() == "63 · 回归"
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("简体中文").wait_for()        # the router's language switch and sections are there
+    sidebar.get_by_text("基础").wait_for()
+    page.get_by_role("button", name="开始训练").click()
+    settle(page)
+    no_exception(page)
+    assert page.locator('[data-testid="stMetric"]').count() == 4
+    assert page.locator(".js-plotly-plot").count() == 2
+    page.screenshot(path=SCREENSHOTS / "regression-zh.png", full_page=True)
+    page.close()
+
+
+def test_language_switch_holds_across_pages(browser, server):
+    page = open_page(browser, f"{server}/regression")
+    page.locator('[data-testid="stSidebar"]').get_by_text("简体中文").click()
+    settle(page)
+    assert page.locator("h1").first.inner_text() == "63 · 回归" and page.url.endswith("?lang=zh")
+    page.locator('[data-testid="stSidebar"]').get_by_text("首页").click()
+    settle(page)
+    assert page.locator("h1").first.inner_text() == "PyTorch 概念实验室" and "lang=zh" in page.url
+    page.close()
