@@ -13,15 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import streamlit.logger
 
-import streamlit.logger  # noqa: E402
-
-streamlit.logger.set_log_level("error")   # the chart labels are read outside a Streamlit session here
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runnable from anywhere as a plain script
 from engine import regression
 from engine.device import set_cpu_threads
 from ui.charts import history_figure, regression_fit_figure, update_history, update_regression_fit
+
+streamlit.logger.set_log_level("error")   # chart labels are read outside a Streamlit session here
 
 
 def undrawn(config, data) -> float:

@@ -29,12 +29,6 @@ def show_input_error(error: InputError) -> None:
     st.error(text(f"errors.{error.key}", **error.params), icon=":material/error:")
 
 
-def show_notes(notes: tuple[str, ...]) -> None:
-    """What the loader did to an upload (rotated, flattened, converted), one line each."""
-    for note in notes:
-        st.caption(text(f"errors.note_{note}"))
-
-
 def number_format(value: float) -> str:
     """Readable for values from 1e-6 to 1e6 alike."""
     return f"{value:.4g}"
@@ -47,18 +41,3 @@ def misconceptions_and_prompts(slug: str) -> None:
     with st.container(border=True):
         st.subheader(text("common.misconceptions_title"))
         st.markdown(text(f"{slug}.misconceptions"))
-
-
-def uploaded_bytes(key: str, types: list[str], label_key: str) -> tuple[str, bytes] | None:
-    """A file uploader whose file survives reruns; returns (name, bytes) of the current file."""
-    upload = st.file_uploader(text(label_key), type=types, key=key)
-    return (upload.name, upload.getvalue()) if upload is not None else None
-
-
-def call_with_input_errors(function: Callable, *args, **kwargs):
-    """Run `function`; on InputError show the translated message and return None."""
-    try:
-        return function(*args, **kwargs)
-    except InputError as error:
-        show_input_error(error)
-        return None
