@@ -61,6 +61,17 @@ def download_dataset(name: str, root: Path) -> ImageSplit:
     return _as_split(images, labels, len(train.data), name)
 
 
+def load_dataset(name: str, root: Path) -> tuple[ImageSplit, InputError | None]:
+    """"subset" (bundled) or a downloadable dataset; if the download fails, the bundled subset
+    and the error, so the page can explain the fallback instead of failing."""
+    if name == "subset":
+        return load_digits(), None
+    try:
+        return download_dataset(name, root), None
+    except InputError as error:
+        return load_digits(), error
+
+
 def minibatches(num_items: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     """Endless stream of index batches: a fresh random permutation per epoch, last partial batch dropped
     unless the data is smaller than one batch."""

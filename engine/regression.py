@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from engine.device import seed_everything
+from engine.device import seed_everything, set_cpu_threads
 from engine.errors import InputError
 from engine.training import Throttle, TrainingStep
 
@@ -205,6 +205,7 @@ def train(config: RegressionConfig, data: RegressionData) -> Iterator[TrainingSt
     Each step's `extras` hold the evaluation history so far (`history`: step, train and test loss
     and MSE), the fitted curve on a grid (`grid_x`, `grid_y`) and, on the last step, the model.
     """
+    set_cpu_threads()
     seed_everything(config.seed)
     model = Regressor(config, data)
     optimizer = make_optimizer(config, model.parameters())

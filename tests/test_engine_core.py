@@ -93,3 +93,6 @@ def test_download_offline_gives_a_clear_error(monkeypatch, tmp_path):
     assert error.value.key == "download_failed" and "no network" in error.value.params["reason"]
     with pytest.raises(InputError, match="unknown_dataset"):
         data.download_dataset("CIFAR10", tmp_path)
+    fallback, error = data.load_dataset("MNIST", tmp_path)        # what a page uses: subset + reason
+    assert fallback.source == "subset" and len(fallback.train_x) == 4000 and error.key == "download_failed"
+    assert data.load_dataset("subset", tmp_path)[1] is None
