@@ -138,3 +138,10 @@ def to_image(tensor: torch.Tensor) -> Image.Image:
     if array.ndim == 3:
         array = array.permute(1, 2, 0).squeeze(-1)
     return Image.fromarray(array.numpy())
+
+
+def png_bytes(tensor: torch.Tensor) -> bytes:
+    """float (C, H, W) in [0, 1] -> PNG file contents."""
+    buffer = io.BytesIO()
+    to_image(tensor).save(buffer, "PNG")
+    return buffer.getvalue()

@@ -231,3 +231,16 @@ def _result_image(config: StyleConfig, image: torch.Tensor, content: torch.Tenso
     if config.preserve_colors:
         result = preserve_colors(result.cpu(), content.cpu())
     return result[0].cpu()
+
+
+@torch.no_grad()
+def gram_heatmaps(extractor: FeatureExtractor, image: torch.Tensor, layers: tuple[str, ...] = STYLE_LAYERS,
+                  channels: int = 48, size: int = 256) -> dict[str, torch.Tensor]:
+    """The Gram matrix of each layer for a (3, H, W) image, first `channels` channels, each scaled
+    to its largest entry: (channels, channels) per layer, for drawing."""
+    features = extractor(resize_to(image, size), layers)
+    grams = {}
+    for layer in layers:
+        gram = gram_matrix(features[layer])[0, :channels, :channels]
+        grams[layer] = gram / gram.abs().max().clamp_min(1e-12)
+    return grams

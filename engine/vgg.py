@@ -144,3 +144,9 @@ class FeatureExtractor(nn.Module):
                 if len(out) == len(wanted):
                     break                             # nothing deeper is needed
         return out
+
+
+def load_extractor(source: WeightsSource, last_layer: str = "relu5_1") -> FeatureExtractor:
+    """A frozen, channels-last feature extractor for `source`, cut after `last_layer`."""
+    features = load_features(source, last_layer).to(memory_format=torch.channels_last)
+    return FeatureExtractor(features, source.preprocessing).eval().requires_grad_(False)

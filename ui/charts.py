@@ -73,3 +73,19 @@ def update_regression_fit(figure: go.Figure, step: TrainingStep) -> go.Figure:
     figure.data[-1].x, figure.data[-1].y = step.extras["grid_x"].tolist(), step.extras["grid_y"].tolist()
     figure.layout.title.text = text("regression.fit_title", step=step.step, total=step.total)
     return figure
+
+
+def heatmap_pair(left: list[list[float]], right: list[list[float]], titles: tuple[str, str]) -> go.Figure:
+    """Two matrices side by side on one colour scale (for Gram matrices)."""
+    cell = {"type": "heatmap", "colorscale": "Magma", "zmin": 0, "zmax": 1, "showscale": False}
+    return go.Figure({"data": [{**cell, "z": left, "xaxis": "x", "yaxis": "y"},
+                               {**cell, "z": right, "xaxis": "x2", "yaxis": "y2", "showscale": True}],
+                      "layout": {"height": 340, "margin": {"t": 40, "b": 10},
+                                 "xaxis": {"domain": [0, 0.45], "showticklabels": False},
+                                 "xaxis2": {"domain": [0.52, 0.97], "showticklabels": False},
+                                 "yaxis": {"autorange": "reversed", "showticklabels": False},
+                                 "yaxis2": {"autorange": "reversed", "showticklabels": False, "anchor": "x2"},
+                                 "annotations": [{"text": titles[0], "x": 0.22, "y": 1.08, "xref": "paper",
+                                                  "yref": "paper", "showarrow": False},
+                                                 {"text": titles[1], "x": 0.75, "y": 1.08, "xref": "paper",
+                                                  "yref": "paper", "showarrow": False}]}})

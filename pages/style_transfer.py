@@ -1,0 +1,188 @@
+"""70 · Neural style transfer: repaint a photo in the style of another image with a pretrained VGG19."""
+
+import streamlit as st
+
+from engine import artwork, images, style_transfer, vgg
+from engine.errors import InputError
+from ui.charts import heatmap_pair, history_figure, update_history
+from ui.i18n import option_labels, text
+from ui.widgets import misconceptions_and_prompts, page_title, show_input_error, show_source
+
+CONTENT_SOURCES = ("photo", "upload", "camera")
+STYLE_SOURCES = ("artwork", "texture", "photo", "upload")
+SAMPLES = {"photo": images.PHOTOS, "texture": images.TEXTURES, "artwork": artwork.ARTWORKS}
+WEIGHTS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+TV_WEIGHTS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
+OBJECTIVE_TEX = (r"\mathcal{L}(x) = \alpha\,\frac{\lVert F^{c}(x) - F^{c}(p)\rVert^2}{\lVert F^{c}(p)\rVert^2}"
+                 r" + \beta \sum_{l} w_l \frac{\lVert G^{l}(x) - G^{l}(a)\rVert^2}{\lVert G^{l}(a)\rVert^2}"
+                 r" + \gamma\, \mathrm{TV}(x)")
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def feature_extractor(source: vgg.WeightsSource) -> vgg.FeatureExtractor:
+    """Shared by every user and never trained (all parameters frozen): read-only."""
+    return vgg.load_extractor(source)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sample_image(kind: str, name: str):
+    if kind == "artwork":
+        return artwork.make(name, size=384)
+    return images.to_tensor(images.fit_within(images.load_sample(name), 512))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def decoded_upload(data: bytes):
+    loaded = images.load_image(data)
+    return images.to_tensor(images.fit_within(loaded.image, 1024)), loaded.notes
+
+
+def image_ui(role: str, sources: tuple[str, ...]):
+    """Sidebar picker for the content or style image; returns (3, H, W) or None. An upload is kept
+    in the session, so a later bad upload or a page switch does not lose it."""
+    st.subheader(text(f"style_transfer.{role}_header"))
+    source = st.radio(text("style_transfer.source"), sources, key=f"style_transfer_{role}_source",
+                      format_func=option_labels("style_transfer.source_"), horizontal=True)
+    if source in SAMPLES:
+        name = st.selectbox(text("style_transfer.sample"), SAMPLES[source], key=f"style_transfer_{role}_{source}",
+                            format_func=option_labels("style_transfer.sample_"))
+        return sample_image(source, name)
+    widget = st.camera_input if source == "camera" else st.file_uploader
+    label = text("style_transfer.camera") if source == "camera" else text("style_transfer.upload")
+    upload = widget(label, key=f"act_style_transfer_{role}_{source}")
+    kept = f"style_transfer_{role}_upload"
+    if upload is not None:
+        try:
+            tensor, notes = decoded_upload(upload.getvalue())
+            st.session_state[kept] = (upload.name, tensor)
+            for note in notes:
+                st.caption(text(f"errors.note_{note}"))
+        except InputError as error:
+            show_input_error(error)
+    if kept in st.session_state:
+        name, tensor = st.session_state[kept]
+        if upload is None or st.session_state[kept][0] != upload.name:
+            st.caption(text("style_transfer.kept_upload", name=name))
+        return tensor
+    st.info(text("style_transfer.need_upload"))
+    return None
+
+
+def apply_preset() -> None:
+    size, steps, _ = style_transfer.PRESETS[st.session_state.style_transfer_preset]
+    st.session_state.style_transfer_size, st.session_state.style_transfer_steps = size, steps
+
+
+def settings_ui() -> style_transfer.StyleConfig:
+    st.subheader(text("style_transfer.settings_header"))
+    preset = st.selectbox(text("style_transfer.preset"), list(style_transfer.PRESETS), index=1,
+                          key="style_transfer_preset", on_change=apply_preset,
+                          format_func=option_labels("style_transfer.preset_"))
+    size = st.slider(text("style_transfer.size"), 128, 512, 256, 32, key="style_transfer_size")
+    steps = st.slider(text("style_transfer.steps"), 5, 150, 15, 5, key="style_transfer_steps")
+    coarse = st.toggle(text("style_transfer.coarse"), True, key="style_transfer_coarse")
+    weights = {name: st.select_slider(text(f"style_transfer.{name}"), options, default, key=f"style_transfer_{name}")
+               for name, options, default in (("content_weight", WEIGHTS, 1.0), ("style_weight", WEIGHTS, 1.0),
+                                              ("tv_weight", TV_WEIGHTS, 0.1))}
+    with st.expander(text("style_transfer.layer_weights")):
+        layer_weights = tuple(st.slider(layer, 0.0, 2.0, 1.0, 0.1, key=f"style_transfer_w_{layer}")
+                              for layer in style_transfer.STYLE_LAYERS)
+    optimizer = st.radio(text("style_transfer.optimizer"), ["lbfgs", "adam"], key="style_transfer_optimizer",
+                         format_func=option_labels("style_transfer.optimizer_"), horizontal=True)
+    init = st.radio(text("style_transfer.init"), ["content", "noise"], key="style_transfer_init",
+                    format_func=option_labels("style_transfer.init_"), horizontal=True)
+    coarse_steps = style_transfer.PRESETS[preset][2] if coarse else ()
+    return style_transfer.StyleConfig(
+        size=size, steps=steps, coarse_steps=coarse_steps, layer_weights=layer_weights, optimizer=optimizer,
+        init=init, preserve_colors=st.toggle(text("style_transfer.preserve_colors"), False,
+                                             key="style_transfer_preserve_colors"), **weights)
+
+
+def weights_status() -> vgg.FeatureExtractor:
+    source = vgg.find_weights()
+    try:
+        extractor = feature_extractor(source)
+    except (OSError, RuntimeError, KeyError) as exc:      # a damaged or foreign weights file
+        st.warning(text("style_transfer.weights_failed", error=str(exc)[:160]))
+        return feature_extractor(vgg.WeightsSource("random", None, "torchvision"))
+    message = text(f"style_transfer.weights_{source.kind}", path=source.path)
+    (st.caption if source.pretrained else st.warning)(message)
+    return extractor
+
+
+def loss_chart():
+    series = {name: text(f"style_transfer.curve_{name}") for name in ("total", "content", "style", "tv")}
+    return history_figure(series, text("style_transfer.losses_title"), text("style_transfer.axis_step"))
+
+
+def show_result(result: dict, extractor: vgg.FeatureExtractor) -> None:
+    step = result["step"]
+    st.header(text("style_transfer.result_title"))
+    st.image(images.to_image(step.extras["image"]), width="content")
+    st.caption(text("style_transfer.timing", seconds=step.seconds, per_step=1000 * step.seconds / step.step,
+                    fast=text("style_transfer.yes" if step.extras["fast_math"] else "style_transfer.no")))
+    st.download_button(text("style_transfer.download"), images.png_bytes(step.extras["image"]),
+                       file_name="stylised.png", mime="image/png", key="act_style_transfer_download")
+    st.subheader(text("style_transfer.filmstrip_title"))
+    frames = step.extras["snapshots"]
+    for column, (number, thumbnail) in zip(st.columns(len(frames)), frames, strict=True):
+        column.image(images.to_image(thumbnail), caption=text("style_transfer.preview", step=number))
+    st.subheader(text("style_transfer.gram_title"))
+    layer = st.selectbox(text("style_transfer.gram_layer"), style_transfer.STYLE_LAYERS, key="style_transfer_gram")
+    style_grams = style_transfer.gram_heatmaps(extractor, result["style"], (layer,))
+    result_grams = style_transfer.gram_heatmaps(extractor, step.extras["image"], (layer,))
+    st.plotly_chart(heatmap_pair(style_grams[layer].tolist(), result_grams[layer].tolist(),
+                                 (text("style_transfer.gram_style"), text("style_transfer.gram_result"))),
+                    width="stretch")
+    st.caption(text("style_transfer.gram_caption"))
+
+
+page_title(70, "style_transfer")
+st.markdown(text("style_transfer.intro"))
+with st.expander(text("style_transfer.idea_title")):
+    st.markdown(text("style_transfer.idea"))
+    st.latex(OBJECTIVE_TEX)
+    st.markdown(text("style_transfer.idea_after"))
+for part in ("layers", "optimise", "context"):
+    with st.expander(text(f"style_transfer.{part}_title")):
+        st.markdown(text(f"style_transfer.{part}"))
+
+with st.sidebar:
+    content = image_ui("content", CONTENT_SOURCES)
+    style = image_ui("style", STYLE_SOURCES)
+    config = settings_ui()
+
+st.header(text("common.experiment_title"))
+extractor = weights_status()
+left, right = st.columns(2)
+for column, tensor, role in ((left, content, "content"), (right, style, "style")):
+    if tensor is not None:
+        column.image(images.to_image(tensor), caption=text(f"style_transfer.{role}_header"), width="stretch")
+
+buttons = st.columns([1, 1, 4])
+run = buttons[0].button(text("style_transfer.run"), type="primary", key="act_style_transfer_run",
+                        disabled=content is None or style is None)
+buttons[1].button(text("style_transfer.stop"), key="act_style_transfer_stop")   # any click ends a run
+progress_slot, preview_slot, chart_slot = st.empty(), st.empty(), st.empty()
+if run and content is not None and style is not None:
+    chart = loss_chart()
+    for step in style_transfer.transfer(config, extractor, content, style):
+        st.session_state.style_transfer_result = {"step": step, "style": style, "config": config}
+        progress_slot.progress(step.fraction_done, text=text("style_transfer.progress", step=step.step,
+                                                              total=step.total, stage=step.extras["stage"]))
+        preview_slot.image(images.to_image(step.extras["image"]), width="content",
+                           caption=text("style_transfer.preview", step=step.step))
+        chart_slot.plotly_chart(update_history(chart, step.extras["history"]), width="stretch")
+elif "style_transfer_result" in st.session_state:
+    result = st.session_state.style_transfer_result
+    chart_slot.plotly_chart(update_history(loss_chart(), result["step"].extras["history"]), width="stretch")
+else:
+    progress_slot.info(text("style_transfer.press_run"))
+if "style_transfer_result" in st.session_state:
+    if run:
+        preview_slot.empty()
+    show_result(st.session_state.style_transfer_result, extractor)
+
+misconceptions_and_prompts("style_transfer")
+show_source(style_transfer.transfer, style_transfer.Objective, style_transfer.gram_matrix,
+            vgg.load_features, vgg.Preprocess)
