@@ -196,8 +196,9 @@ def transfer(config: StyleConfig, extractor: FeatureExtractor, content: torch.Te
         optimizer = _optimizer(config, image)
         stage_end = terms.get("evaluations", 0) + steps
         while (done := terms.get("evaluations", 0)) < stage_end:
-            if config.optimizer == "lbfgs":       # never run past the stage's budget
-                optimizer.param_groups[0]["max_iter"] = min(10, stage_end - done)
+            if config.optimizer == "lbfgs":       # a short first step gives an early preview; never
+                first = done == 0                 # run past the stage's budget
+                optimizer.param_groups[0]["max_iter"] = min(3 if first else 10, stage_end - done)
             optimizer.step(partial(_evaluate, objective, image, optimizer, terms))
             with torch.no_grad():
                 image.clamp_(0, 1)

@@ -100,3 +100,50 @@ def test_home_page_renders_without_torch():
     result = subprocess.run([sys.executable, "-c", HOME_WITHOUT_TORCH, str(ENTRY)], capture_output=True,
                             text=True, timeout=300)
     assert result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+def _encoded(image, fmt: str) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_style_transfer_with_two_uploads_and_a_bad_one(app, lang):
+    from PIL import Image
+
+    app_test = app("pages/style_transfer.py", lang)
+    app_test.radio(key="style_transfer_content_source").set_value("upload")
+    app_test.radio(key="style_transfer_style_source").set_value("upload").run()
+    content = Image.new("RGBA", (120, 80), (200, 30, 30, 255))
+    content.paste((0, 0, 0, 0), (0, 0, 60, 80))                              # half transparent
+    style = Image.new("CMYK", (90, 90), (0, 200, 100, 0))
+    app_test.file_uploader(key="act_style_transfer_content_upload").set_value(
+        ("content.png", _encoded(content, "PNG"), "image/png"))
+    app_test.file_uploader(key="act_style_transfer_style_upload").set_value(
+        ("style.jpg", _encoded(style, "JPEG"), "image/jpeg"))
+    app_test.run()
+    assert_clean(app_test)
+    captions = [c.value for c in app_test.caption]
+    assert translate("errors.note_transparency_flattened", lang) in captions
+    assert translate("errors.note_converted_cmyk", lang) in captions
+    app_test.slider(key="style_transfer_size").set_value(128)
+    app_test.slider(key="style_transfer_steps").set_value(5)
+    app_test.toggle(key="style_transfer_coarse").set_value(False).run()
+    app_test.button(key="act_style_transfer_run").click().run()
+    assert_clean(app_test)
+    result = app_test.session_state["style_transfer_result"]["step"]
+    assert result.finished and max(result.extras["image"].shape) == 128
+    assert len(app_test.get("download_button")) == 1
+    assert len(app_test.get("plotly_chart")) == 2                            # losses and Gram matrices
+    # A broken upload: a clear message in the user's language, and the earlier style image is kept.
+    app_test.file_uploader(key="act_style_transfer_style_upload").set_value(
+        ("notes.jpg", b"just some text", "image/jpeg"))
+    app_test.run()
+    assert_clean(app_test)
+    assert translate("errors.not_an_image", lang, formats="PNG, JPEG, WEBP, GIF, BMP, TIFF") in [
+        e.value for e in app_test.error]
+    assert translate("style_transfer.kept_upload", lang, name="style.jpg") in [c.value for c in app_test.caption]
+    assert not app_test.button(key="act_style_transfer_run").proto.disabled
