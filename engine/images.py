@@ -6,6 +6,7 @@ orientation, and normalise every mode (RGBA, palette, CMYK, 16-bit) to 8-bit RGB
 Problems raise `InputError` with a key the UI translates.
 """
 
+import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -145,3 +146,8 @@ def png_bytes(tensor: torch.Tensor) -> bytes:
     buffer = io.BytesIO()
     to_image(tensor).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def digest(tensor: torch.Tensor) -> str:
+    """A content hash of a tensor, to use as a cache key."""
+    return hashlib.sha1(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()

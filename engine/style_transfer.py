@@ -82,8 +82,8 @@ def resize_to(image: torch.Tensor, long_side: int) -> torch.Tensor:
 def use_fast_math(config: StyleConfig, device: torch.device) -> bool:
     if config.fast_math is not None:
         return config.fast_math
-    if device.type == "cuda":
-        return True
+    if device.type in ("cuda", "mps"):
+        return device.type == "cuda"      # MPS autocast support for bf16 varies by macOS version
     return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})   # elsewhere bf16 is emulated and slower
 
 

@@ -37,6 +37,14 @@ def decoded_upload(data: bytes):
     return images.to_tensor(images.fit_within(loaded.image, 1024)), loaded.notes
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def gram_pair(_extractor: vgg.FeatureExtractor, _style, _result, key: tuple) -> tuple:
+    """Gram heatmaps of style and result for one layer; `key` = (weights, layer, content digests)."""
+    layer = key[1]
+    return tuple(style_transfer.gram_heatmaps(_extractor, image, (layer,))[layer].tolist()
+                 for image in (_style, _result))
+
+
 def image_ui(role: str, sources: tuple[str, ...]):
     """Sidebar picker for the content or style image; returns (3, H, W) or None. An upload is kept
     in the session, so a later bad upload or a page switch does not lose it."""
@@ -129,9 +137,9 @@ def show_result(result: dict, extractor: vgg.FeatureExtractor) -> None:
         column.image(images.to_image(thumbnail), caption=text("style_transfer.preview", step=number))
     st.subheader(text("style_transfer.gram_title"))
     layer = st.selectbox(text("style_transfer.gram_layer"), style_transfer.STYLE_LAYERS, key="style_transfer_gram")
-    style_grams = style_transfer.gram_heatmaps(extractor, result["style"], (layer,))
-    result_grams = style_transfer.gram_heatmaps(extractor, step.extras["image"], (layer,))
-    st.plotly_chart(heatmap_pair(style_grams[layer].tolist(), result_grams[layer].tolist(),
+    key = (vgg.find_weights(), layer, images.digest(result["style"]), images.digest(step.extras["image"]))
+    style_gram, result_gram = gram_pair(extractor, result["style"], step.extras["image"], key)
+    st.plotly_chart(heatmap_pair(style_gram, result_gram,
                                  (text("style_transfer.gram_style"), text("style_transfer.gram_result"))),
                     width="stretch")
     st.caption(text("style_transfer.gram_caption"))
