@@ -61,7 +61,7 @@ def test_home_page_paints_and_links_to_regression(browser, server):
     no_exception(page)
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "home-en.png", full_page=True)
-    page.get_by_role("link", name="Open the page").click()
+    page.locator('a[data-testid="stPageLink-NavLink"][href="regression"]').click()
     settle(page)
     assert "Regression" in page.locator("h1").first.inner_text()
     page.close()
@@ -90,4 +90,24 @@ def test_language_switch_holds_across_pages(browser, server):
     page.locator('[data-testid="stSidebar"]').get_by_text("首页").click()
     settle(page)
     assert page.locator("h1").first.inner_text() == "PyTorch 概念实验室" and "lang=zh" in page.url
+    page.close()
+
+
+def test_style_transfer_with_a_real_upload(browser, server, tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "portrait.png"
+    Image.new("RGB", (300, 200), (40, 120, 200)).save(photo)
+    page = open_page(browser, f"{server}/style_transfer?lang=zh")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("上传").first.click()                      # content image: upload
+    settle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(photo))
+    settle(page)
+    page.get_by_role("button", name="开始风格化").click()
+    page.get_by_text("下载结果（PNG）").wait_for(timeout=120_000)
+    settle(page)
+    no_exception(page)
+    assert page.get_by_role("heading", name="结果", exact=True).count() == 1
+    page.screenshot(path=SCREENSHOTS / "style-transfer-zh.png", full_page=True)
     page.close()
