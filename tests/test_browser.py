@@ -7,6 +7,7 @@ On CI (`CI` set) a missing browser is a failure; elsewhere these tests skip with
 import os
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tests.browser import CHROMIUM_FLAGS, SCREENSHOTS, chromium_path, streamlit_server, wait_for_app
 
@@ -20,10 +21,8 @@ def browser():
         message = "Chromium not found: apt-get install -y chromium (see .ci/run)"
         if os.environ.get("CI"):
             pytest.fail(message)
-        pytest.skip(message)
-    playwright_api = pytest.importorskip("playwright.sync_api") if not os.environ.get("CI") else __import__(
-        "playwright.sync_api", fromlist=["sync_playwright"])
-    with playwright_api.sync_playwright() as playwright:
+        pytest.skip(message)            # a developer machine without Chromium; CI installs it
+    with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield instance
         instance.close()
