@@ -23,6 +23,7 @@ SAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "images"
 PHOTOS = ("astronaut", "chelsea", "coffee", "camera")
 TEXTURES = ("brick", "gravel", "grass")
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")   # decoders we let Pillow use
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")   # the uploader's hint only
 
 
 @dataclass(frozen=True)
@@ -151,3 +152,54 @@ def png_bytes(tensor: torch.Tensor) -> bytes:
 def digest(tensor: torch.Tensor) -> str:
     """A content hash of a tensor, to use as a cache key."""
     return hashlib.sha1(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DigitInput:
+    tensor: torch.Tensor                 # (1, 28, 28) in [0, 1], white digit on black like MNIST
+    stages: dict[str, Image.Image]       # greyscale, inverted (if needed), cropped, centred
+
+
+def to_digit(image: Image.Image) -> DigitInput:
+    """Any image -> an MNIST-like 28x28 input, the way MNIST itself was made: greyscale, light ink
+    on a dark ground, the ink's bounding box scaled to fit 20x20, centred by its centre of mass."""
+    grey = image.convert("L")
+    array = np.asarray(grey, dtype=np.float32) / 255.0
+    stages = {"greyscale": grey}
+    border = np.concatenate([array[0], array[-1], array[:, 0], array[:, -1]])
+    if border.mean() > 0.5:                        # dark ink on a light page: invert
+        array = 1.0 - array
+        stages["inverted"] = Image.fromarray(np.uint8(array * 255))
+    background = float(np.median(array))           # paper grain and shadows -> 0, ink stays bright
+    array = np.clip((array - background) / max(1.0 - background, 1e-6), 0, 1)
+    ink = np.argwhere(array > 0.2)
+    if len(ink):
+        (top, left), (bottom, right) = ink.min(0), ink.max(0) + 1
+        array = array[top:bottom, left:right]
+    cropped = Image.fromarray(np.uint8(array * 255))
+    stages["cropped"] = cropped
+    scale = 20 / max(cropped.size)
+    small = cropped.resize((max(1, round(cropped.width * scale)), max(1, round(cropped.height * scale))),
+                           Image.Resampling.LANCZOS)
+    canvas = np.zeros((28, 28), dtype=np.float32)
+    patch = np.asarray(small, dtype=np.float32) / 255.0
+    top, left = (28 - patch.shape[0]) // 2, (28 - patch.shape[1]) // 2
+    canvas[top:top + patch.shape[0], left:left + patch.shape[1]] = patch
+    total = canvas.sum()
+    if total > 0:                                  # shift the centre of mass to the middle
+        rows, cols = np.indices(canvas.shape)
+        dy, dx = 13.5 - (rows * canvas).sum() / total, 13.5 - (cols * canvas).sum() / total
+        canvas = np.roll(canvas, (round(dy), round(dx)), axis=(0, 1))
+    stages["centred"] = Image.fromarray(np.uint8(canvas * 255)).resize((112, 112), Image.Resampling.NEAREST)
+    return DigitInput(torch.from_numpy(canvas).unsqueeze(0), stages)
+
+
+def tile(batch: torch.Tensor, columns: int) -> torch.Tensor:
+    """(N, C, H, W) -> one (C, rows*H, columns*W) image, row by row, with a 1-pixel gap."""
+    n, c, h, w = batch.shape
+    rows = -(-n // columns)
+    canvas = torch.ones(c, rows * (h + 1) - 1, columns * (w + 1) - 1) * 0.5
+    for i in range(n):
+        r, col = divmod(i, columns)
+        canvas[:, r * (h + 1):r * (h + 1) + h, col * (w + 1):col * (w + 1) + w] = batch[i]
+    return canvas

@@ -89,3 +89,29 @@ def heatmap_pair(left: list[list[float]], right: list[list[float]], titles: tupl
                                                   "yref": "paper", "showarrow": False},
                                                  {"text": titles[1], "x": 0.75, "y": 1.08, "xref": "paper",
                                                   "yref": "paper", "showarrow": False}]}})
+
+
+def latent_scatter(points: list[list[float]], labels: list[int], title: str) -> go.Figure:
+    """Test codes coloured by digit: 3-D for three coordinates, else 2-D (1-D codes get y = 0)."""
+    columns = list(zip(*points, strict=True))
+    three_d = len(columns) == 3
+    traces = []
+    for digit in sorted(set(labels)):
+        chosen = [i for i, label in enumerate(labels) if label == digit]
+        trace = {"type": "scatter3d" if three_d else "scatter", "mode": "markers", "name": str(digit),
+                 "x": [columns[0][i] for i in chosen],
+                 "y": [columns[1][i] for i in chosen] if len(columns) > 1 else [0.0] * len(chosen),
+                 "marker": {"size": 3 if three_d else 5}}
+        if three_d:
+            trace["z"] = [columns[2][i] for i in chosen]
+        traces.append(trace)
+    return go.Figure({"data": traces, "layout": {"title": {"text": title}, "height": 520,
+                                                  "margin": {"t": 50, "b": 10, "l": 0, "r": 0}}})
+
+
+def histogram_with_marker(values: list[float], marker: float, title: str) -> go.Figure:
+    """A histogram of `values` and a vertical line at `marker`."""
+    return go.Figure({"data": [{"type": "histogram", "x": values, "nbinsx": 50, "showlegend": False}],
+                      "layout": {"title": {"text": title}, "height": 300, "margin": {"t": 50, "b": 10},
+                                 "shapes": [{"type": "line", "x0": marker, "x1": marker, "yref": "paper",
+                                             "y0": 0, "y1": 1, "line": {"color": "red", "width": 3}}]}})

@@ -1,0 +1,143 @@
+"""67 · Autoencoder: squeeze real digits through a bottleneck, explore the latent space, compare with PCA."""
+
+import streamlit as st
+
+from engine import autoencoder, images
+from engine.errors import InputError
+from ui.charts import histogram_with_marker, history_figure, latent_scatter, update_history
+from ui.data_widgets import dataset_ui
+from ui.i18n import option_labels, text
+from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+
+LEARNING_RATES = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
+
+
+def settings_ui() -> autoencoder.AutoencoderConfig:
+    model = st.selectbox(text("autoencoder.model"), ["classic", "mlp", "conv", "linear"], key="autoencoder_model",
+                         format_func=option_labels("autoencoder.model_"))
+    latent = 3
+    if model != "classic":
+        latent = st.slider(text("autoencoder.latent"), 1, 32, 8, key="autoencoder_latent")
+    variational = st.toggle(text("autoencoder.variational"), False, key="autoencoder_variational",
+                            disabled=model == "linear")
+    beta = 1.0
+    if variational and model != "linear":
+        beta = st.select_slider(text("autoencoder.beta"), (0.1, 0.3, 1.0, 3.0), 1.0, key="autoencoder_beta")
+    return autoencoder.AutoencoderConfig(
+        model=model, latent=latent, variational=variational and model != "linear", beta=beta,
+        noise=st.slider(text("autoencoder.noise"), 0.0, 0.6, 0.0, 0.05, key="autoencoder_noise"),
+        steps=st.slider(text("autoencoder.steps"), 50, 4000, 1500, 50, key="autoencoder_steps"),
+        learning_rate=st.select_slider(text("autoencoder.learning_rate"), LEARNING_RATES, 2e-3,
+                                       key="autoencoder_learning_rate"),
+    )
+
+
+def loss_chart(pca: float):
+    series = {"train": text("autoencoder.curve_train"), "test": text("autoencoder.curve_test")}
+    return history_figure(series, text("autoencoder.losses_title"), text("autoencoder.step_axis"),
+                          {text("autoencoder.pca_line"): pca})
+
+
+def draw(step, config, chart, grid_slot, metrics_slot, chart_slot) -> None:
+    """The input/reconstruction grid, the metrics and the loss curves for one step."""
+    pairs = autoencoder.comparison_grid(step.extras["inputs"], step.extras["outputs"])
+    grid_slot.image(images.to_image(pairs), width=560, caption=text(
+        "autoencoder.grid_caption", step=step.step, noisy=text("autoencoder.noisy") if config.noise else ""))
+    with metrics_slot.container():
+        columns = st.columns(3)
+        columns[0].metric(text("autoencoder.metric_test"), number_format(step.metrics["test_mse"]))
+        columns[1].metric(text("autoencoder.metric_pca"), number_format(step.metrics["pca_mse"]))
+        if "kl" in step.metrics:
+            columns[2].metric(text("autoencoder.metric_kl"), number_format(step.metrics["kl"]))
+    chart_slot.plotly_chart(update_history(chart, step.extras["history"]), width="stretch")
+
+
+def latent_section(model, data) -> None:
+    st.header(text("autoencoder.latent_title"))
+    points = autoencoder.latent_points(model, data.test_x)
+    st.plotly_chart(latent_scatter(points.tolist(), data.test_y.tolist(),
+                                   text("autoencoder.latent_caption", count=len(points))), width="stretch")
+    codes = autoencoder.encode(model, data.test_x)
+    k = codes.shape[1]
+    if k > 3:
+        st.caption(text("autoencoder.latent_projected", k=k))
+    st.subheader(text("autoencoder.explorer_title"))
+    low, high, middle = codes.min(0).values.tolist(), codes.max(0).values.tolist(), codes.median(0).values.tolist()
+    left, right = st.columns([2, 1])
+    with left:
+        chosen = [st.slider(text("autoencoder.coordinate", index=i + 1), float(low[i]), float(high[i]),
+                            float(middle[i]), key=f"autoencoder_z{i}") for i in range(min(k, 8))]
+    right.image(images.to_image(autoencoder.decode_point(model, chosen + middle[len(chosen):])), width=196)
+    st.subheader(text("autoencoder.interpolation_title"))
+    a, b = st.columns(2)
+    first = a.number_input(text("autoencoder.first_digit"), 0, len(data.test_x) - 1, 3, key="autoencoder_first")
+    second = b.number_input(text("autoencoder.second_digit"), 0, len(data.test_x) - 1, 2, key="autoencoder_second")
+    frames = autoencoder.interpolate(model, data.test_x[first], data.test_x[second], steps=10)
+    st.image(images.to_image(images.tile(frames, 10)), width=700)
+    if model.variational:
+        st.subheader(text("autoencoder.samples_title"))
+        st.image(images.to_image(images.tile(autoencoder.sample(model, 32), 16)), width=700)
+
+
+def upload_section(model, data) -> None:
+    st.header(text("autoencoder.upload_title"))
+    upload = st.file_uploader(text("autoencoder.upload"), type=list(images.UPLOAD_TYPES), key="act_autoencoder_upload")
+    if upload is None:
+        return
+    try:
+        loaded = images.load_image(upload.getvalue())
+    except InputError as error:
+        show_input_error(error)
+        return
+    digit = images.to_digit(loaded.image)
+    columns = st.columns(len(digit.stages) + 1)
+    for column, (name, picture) in zip(columns, digit.stages.items(), strict=False):
+        column.image(picture, caption=text(f"autoencoder.stage_{name}"), width="stretch")
+    reconstruction = autoencoder.reconstruct(model, digit.tensor)
+    columns[-1].image(images.to_image(reconstruction).resize((112, 112)), caption=text("autoencoder.reconstruction"))
+    st.caption(text("autoencoder.stages_caption"))
+    errors = autoencoder.reconstruction_errors(model, data.test_x)
+    error = autoencoder.reconstruction_errors(model, digit.tensor.unsqueeze(0))[0].item()
+    st.markdown(text("autoencoder.anomaly", error=error, percentile=autoencoder.percentile_of(error, errors)))
+    st.plotly_chart(histogram_with_marker(errors.tolist(), error, text("autoencoder.anomaly_chart")), width="stretch")
+
+
+page_title(67, "autoencoder")
+st.markdown(text("autoencoder.intro"))
+st.latex(r"\hat x = g_\phi(f_\theta(x)), \qquad \min_{\theta,\phi}\; \frac{1}{N}\sum_i \lVert \hat x_i - x_i \rVert^2")
+for part in ("pca", "variants"):
+    with st.expander(text(f"autoencoder.{part}_title")):
+        st.markdown(text(f"autoencoder.{part}"))
+
+with st.sidebar:
+    data = dataset_ui("autoencoder")
+    config = settings_ui()
+
+st.header(text("common.experiment_title"))
+train_clicked = st.button(text("common.train"), type="primary", key="act_autoencoder_train")
+progress_slot, grid_slot, metrics_slot, chart_slot = st.empty(), st.empty(), st.empty(), st.empty()
+if train_clicked:
+    chart = None
+    for step in autoencoder.train(config, data):
+        st.session_state.autoencoder_result = {"step": step, "config": config, "data": data.source}
+        chart = chart or loss_chart(step.metrics["pca_mse"])
+        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
+        draw(step, config, chart, grid_slot, metrics_slot, chart_slot)
+elif "autoencoder_result" in st.session_state:
+    result = st.session_state.autoencoder_result
+    if result["config"] != config or result["data"] != data.source:
+        progress_slot.caption(text("common.stale_result"))
+    draw(result["step"], result["config"], loss_chart(result["step"].metrics["pca_mse"]), grid_slot, metrics_slot,
+         chart_slot)
+else:
+    progress_slot.info(text("autoencoder.press_train"))
+
+result = st.session_state.get("autoencoder_result")
+if result is not None and "model" in result["step"].extras and result["data"] == data.source:
+    latent_section(result["step"].extras["model"], data)
+    upload_section(result["step"].extras["model"], data)
+else:
+    st.caption(text("autoencoder.need_model"))
+
+misconceptions_and_prompts("autoencoder")
+show_source(autoencoder.train, autoencoder.Autoencoder, autoencoder.loss_terms, autoencoder.pca_error)

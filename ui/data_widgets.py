@@ -1,0 +1,29 @@
+"""The digit-dataset picker shared by the pages that train on MNIST-like data."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from engine import data
+from ui.i18n import option_labels, text
+from ui.widgets import show_input_error
+
+DOWNLOAD_ROOT = Path(__file__).resolve().parents[1] / "data_cache"     # git-ignored
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def dataset(name: str) -> tuple[data.ImageSplit, object]:
+    """Shared by every user and only ever indexed (which copies), never changed in place."""
+    return data.load_dataset(name, DOWNLOAD_ROOT)
+
+
+def dataset_ui(prefix: str) -> data.ImageSplit:
+    """Bundled subset by default; full MNIST / Fashion-MNIST only when the user asks (needs internet)."""
+    name = st.selectbox(text("data.dataset"), ["subset", *data.DOWNLOADABLE], key=f"{prefix}_dataset",
+                        format_func=option_labels("data.dataset_"))
+    with st.spinner(text("data.loading")):
+        split, error = dataset(name)
+    if error is not None:
+        show_input_error(error)
+    st.caption(text("data.summary", train=len(split.train_x), test=len(split.test_x)))
+    return split
