@@ -147,3 +147,26 @@ def test_style_transfer_with_two_uploads_and_a_bad_one(app, lang):
         e.value for e in app_test.error]
     assert translate("style_transfer.kept_upload", lang, name="style.jpg") in [c.value for c in app_test.caption]
     assert not app_test.button(key="act_style_transfer_run").proto.disabled
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_autoencoder_trains_explores_and_scores_an_upload(app, lang):
+    from PIL import Image, ImageDraw
+
+    app_test = app("pages/autoencoder.py", lang)
+    app_test.slider(key="autoencoder_steps").set_value(200).run()
+    app_test.button(key="act_autoencoder_train").click().run()
+    assert_clean(app_test)
+    assert len(app_test.metric) == 2 and len(app_test.get("plotly_chart")) == 2   # losses and latent space
+    app_test.slider(key="autoencoder_z1").set_value(0.0).run()                      # the explorer decodes live
+    assert_clean(app_test)
+    drawing = Image.new("RGB", (90, 120), "white")
+    ImageDraw.Draw(drawing).ellipse((15, 15, 75, 105), outline="black", width=10)    # a zero
+    app_test.file_uploader(key="act_autoencoder_upload").set_value(
+        ("zero.png", _encoded(drawing, "PNG"), "image/png")).run()
+    assert_clean(app_test)
+    assert any(m.value.startswith(translate("autoencoder.anomaly", lang, error=0, percentile=0)[:8])
+               for m in app_test.markdown)
+    app_test.file_uploader(key="act_autoencoder_upload").set_value(("bad.png", b"\x89PNG\r\n", "image/png")).run()
+    assert_clean(app_test)
+    assert app_test.error and len(app_test.metric) == 2                              # message; result kept

@@ -1,0 +1,89 @@
+"""Autoencoder engine: PCA as the reference, the VAE's KL term, and upload preprocessing."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from engine import autoencoder, data, images
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load_digits()
+
+
+def test_linear_autoencoder_matches_pca_and_no_better(digits):
+    config = autoencoder.AutoencoderConfig(model="linear", latent=8, steps=1500, learning_rate=3e-3)
+    *_, last = autoencoder.train(config, digits)
+    pca = autoencoder.pca_error(digits.train_x, digits.test_x, 8)
+    assert last.metrics["pca_mse"] == pytest.approx(pca)
+    assert pca * 0.99 < last.metrics["test_mse"] < pca * 1.05
+
+
+def test_pca_error_equals_a_direct_projection(digits):
+    x = digits.train_x[:500].flatten(1).double()
+    mean = x.mean(0)
+    covariance = (x - mean).T @ (x - mean)
+    _, vectors = torch.linalg.eigh(covariance)
+    top = vectors[:, -5:]                                       # eigenvectors of the 5 largest eigenvalues
+    y = digits.test_x[:200].flatten(1).double() - mean
+    direct = ((y @ top @ top.T - y) ** 2).mean().item()
+    assert autoencoder.pca_error(digits.train_x[:500], digits.test_x[:200], 5) == pytest.approx(direct, rel=1e-6)
+
+
+def test_nonlinear_bottleneck_of_three_beats_pca_with_three(digits):
+    *_, last = autoencoder.train(autoencoder.AutoencoderConfig(model="classic"), digits)
+    assert last.metrics["test_mse"] < 0.9 * last.metrics["pca_mse"]
+    codes = autoencoder.encode(last.extras["model"], digits.test_x[:10])
+    assert codes.shape == (10, 3)
+
+
+def test_vae_kl_is_non_negative_and_samples_decode(digits):
+    mean, log_var = torch.randn(64, 4) * 3, torch.randn(64, 4)
+    assert (autoencoder.kl_divergence(mean, log_var) >= 0).all()
+    assert autoencoder.kl_divergence(torch.zeros(2, 4), torch.zeros(2, 4)).abs().max() < 1e-7
+    config = autoencoder.AutoencoderConfig(model="mlp", latent=4, variational=True, steps=200)
+    *_, last = autoencoder.train(config, digits)
+    assert last.metrics["kl"] >= 0
+    samples = autoencoder.sample(last.extras["model"], 6, torch.Generator().manual_seed(0))
+    assert samples.shape == (6, 1, 28, 28) and samples.min() >= 0 and samples.max() <= 1
+
+
+def test_denoising_and_conv_models_train(digits):
+    for config in (autoencoder.AutoencoderConfig(model="conv", latent=8, steps=150),
+                   autoencoder.AutoencoderConfig(model="mlp", latent=16, noise=0.4, steps=300)):
+        steps = list(autoencoder.train(config, digits))
+        assert steps[-1].metrics["test_mse"] < steps[0].metrics["test_mse"]
+        assert steps[-1].extras["outputs"].shape == (config.grid, 1, 28, 28)
+
+
+def _seven(mode: str) -> bytes:
+    canvas = Image.new("L", (120, 160), 255)
+    ImageDraw.Draw(canvas).line([(25, 30), (95, 30), (50, 140)], fill=0, width=12)
+    if mode == "RGBA":
+        image = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
+        image.paste((20, 20, 20, 255), mask=canvas.point(lambda v: 255 - v))   # ink only, transparent paper
+    elif mode == "P":
+        image = canvas.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    else:   # 16-bit greyscale
+        image = Image.fromarray(np.asarray(canvas, dtype=np.uint16) * 257)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "I;16"])
+def test_uploads_become_mnist_like_digits(mode, digits):
+    digit = images.to_digit(images.load_image(_seven(mode)).image).tensor
+    assert digit.shape == (1, 28, 28)
+    assert digit[0, :3].max() < 0.05 and digit[0, :, :3].max() < 0.05   # dark border, like MNIST
+    assert 0.05 < digit.mean() < 0.3 and digit.max() > 0.9               # a bright stroke
+    rows, cols = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    centre = ((rows * digit[0]).sum() / digit.sum(), (cols * digit[0]).sum() / digit.sum())
+    assert abs(centre[0] - 13.5) <= 1 and abs(centre[1] - 13.5) <= 1     # centred by mass
+    sevens = digits.train_x[digits.train_y == 7].mean(0)
+    others = digits.train_x[digits.train_y == 0].mean(0)
+    assert (digit - sevens).pow(2).mean() < (digit - others).pow(2).mean()   # looks like a 7
