@@ -115,3 +115,23 @@ def histogram_with_marker(values: list[float], marker: float, title: str) -> go.
                       "layout": {"title": {"text": title}, "height": 300, "margin": {"t": 50, "b": 10},
                                  "shapes": [{"type": "line", "x0": marker, "x1": marker, "yref": "paper",
                                              "y0": 0, "y1": 1, "line": {"color": "red", "width": 3}}]}})
+
+
+def lines_figure(x: list[float], lines: dict[str, list[float]], title: str, x_title: str, y_title: str,
+                 y_range: tuple[float, float] | None = None) -> go.Figure:
+    """A few named lines over the same x values (markers on each point)."""
+    return go.Figure({"data": [{"type": "scatter", "mode": "lines+markers", "x": x, "y": y, "name": name}
+                               for name, y in lines.items()],
+                      "layout": {"title": {"text": title}, "height": 360, "margin": {"t": 50, "b": 10},
+                                 "xaxis": {"title": {"text": x_title}},
+                                 "yaxis": {"title": {"text": y_title}, "range": list(y_range) if y_range else None},
+                                 "legend": {"orientation": "h", "y": -0.25}}})
+
+
+def bars_figure(categories: list[str], groups: dict[str, list[float]], title: str) -> go.Figure:
+    """Grouped bars: one bar per group for each category."""
+    return go.Figure({"data": [{"type": "bar", "x": categories, "y": values, "name": name}
+                               for name, values in groups.items()],
+                      "layout": {"title": {"text": title}, "height": 260, "margin": {"t": 40, "b": 10},
+                                 "barmode": "group", "yaxis": {"range": [0, 1]},
+                                 "legend": {"orientation": "h", "y": -0.3}}})

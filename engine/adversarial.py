@@ -1,0 +1,204 @@
+"""Adversarial examples and adversarial training on real digits.
+
+FGSM: Goodfellow, Shlens & Szegedy (2015), "Explaining and Harnessing Adversarial Examples".
+PGD and adversarial training as a min-max problem: Madry et al. (2018), "Towards Deep Learning
+Models Resistant to Adversarial Attacks". FGSM with a random start ("fast is better than free"):
+Wong, Rice & Kolter (2020). All attacks here are L-infinity bounded and keep pixels in [0, 1].
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.data import ImageSplit, minibatches
+from engine.device import seed_everything, set_cpu_threads
+from engine.training import Throttle, TrainingStep
+
+EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)     # where the accuracy curve is measured
+
+
+@dataclass(frozen=True)
+class AdversarialConfig:
+    defence: Literal["fgsm_rs", "pgd"] = "fgsm_rs"   # how the robust model's training batches are attacked
+    epsilon: float = 0.25           # L-infinity budget used in adversarial training
+    adversarial_share: float = 0.5  # share of each robust-training batch that is attacked (rest clean)
+    pgd_steps: int = 5              # PGD iterations when defence == "pgd"
+    steps: int = 400                # minibatch steps for each model
+    batch_size: int = 64
+    learning_rate: float = 2e-3     # Adam
+    eval_size: int = 300            # test digits used for the live accuracy-vs-epsilon curves
+    seed: int = 0
+
+
+class SmallCNN(nn.Module):
+    """Two conv blocks and a small classifier: about 99 % on MNIST with enough data."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),          # 28 -> 14
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),         # 14 -> 7
+            nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)                          # (N, 10) logits
+
+
+def _input_gradient(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, target: bool) -> torch.Tensor:
+    """d loss / d x; for a targeted attack the loss is towards `labels` and we will descend it."""
+    x = x.detach().requires_grad_(True)
+    loss = F.cross_entropy(model(x), labels)
+    (gradient,) = torch.autograd.grad(loss, x)
+    return -gradient if target else gradient
+
+
+def fgsm(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float,
+         target: torch.Tensor | None = None) -> torch.Tensor:
+    """One step of size epsilon along the sign of the input gradient, clipped to [0, 1].
+    Untargeted: raise the loss of the true `labels`; targeted: lower the loss of `target`."""
+    direction = _input_gradient(model, x, labels if target is None else target, target is not None)
+    return (x + epsilon * direction.sign()).clamp(0, 1).detach()
+
+
+def pgd(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float, steps: int = 10,
+        step_size: float | None = None, target: torch.Tensor | None = None, random_start: bool = True,
+        generator: torch.Generator | None = None) -> torch.Tensor:
+    """Projected gradient descent: repeated small sign steps, each projected back onto the
+    epsilon-ball around x and the [0, 1] box."""
+    step_size = step_size if step_size is not None else 2.5 * epsilon / max(steps, 1)
+    adversarial = x.clone()
+    if random_start:
+        adversarial = adversarial + (torch.rand(x.shape, generator=generator) * 2 - 1) * epsilon
+    for _ in range(steps):
+        adversarial = adversarial.clamp(0, 1)
+        direction = _input_gradient(model, adversarial, labels if target is None else target, target is not None)
+        adversarial = adversarial + step_size * direction.sign()
+        adversarial = torch.max(torch.min(adversarial, x + epsilon), x - epsilon)   # project onto the ball
+    return adversarial.clamp(0, 1).detach()
+
+
+def fgsm_random_start(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """Wong et al.'s FGSM-RS: a uniform random start, one step of 1.25 epsilon, projected."""
+    return pgd(model, x, labels, epsilon, steps=1, step_size=1.25 * epsilon, generator=generator)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
+    return (model(x).argmax(1) == labels).float().mean().item()
+
+
+def accuracy_under_attack(model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
+                          epsilons: tuple[float, ...] = EPSILONS, attack: str = "fgsm") -> list[float]:
+    """Accuracy on FGSM (or 10-step PGD) examples for each epsilon."""
+    model.eval()
+    results = []
+    for epsilon in epsilons:
+        if epsilon == 0:
+            attacked = x
+        elif attack == "pgd":
+            attacked = pgd(model, x, labels, epsilon, steps=10, generator=torch.Generator().manual_seed(0))
+        else:
+            attacked = fgsm(model, x, labels, epsilon)
+        results.append(accuracy(model, attacked, labels))
+    return results
+
+
+def _robust_batch(config: AdversarialConfig, model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
+                  generator: torch.Generator) -> torch.Tensor:
+    """The robust model's batch: the first `adversarial_share` of it attacked, the rest clean."""
+    count = round(config.adversarial_share * len(x))
+    if count == 0:
+        return x
+    model.eval()                   # attack the current model without touching any training state
+    if config.defence == "pgd":
+        attacked = pgd(model, x[:count], labels[:count], config.epsilon, steps=config.pgd_steps, generator=generator)
+    else:
+        attacked = fgsm_random_start(model, x[:count], labels[:count], config.epsilon, generator)
+    model.train()
+    return torch.cat([attacked, x[count:]])
+
+
+def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]:
+    """Train a standard and an adversarially trained CNN side by side on the same batches.
+
+    Metrics: clean test accuracy of each; extras: `curves` {"standard", "robust"} = accuracy under
+    FGSM at each of EPSILONS (on `eval_size` test digits), `history`, and on the last step `models`.
+    """
+    set_cpu_threads()
+    generator = seed_everything(config.seed)
+    models = {"standard": SmallCNN(), "robust": SmallCNN()}
+    models["robust"].load_state_dict(models["standard"].state_dict())       # same start
+    optimizers = {name: torch.optim.Adam(m.parameters(), lr=config.learning_rate) for name, m in models.items()}
+    batches = minibatches(len(data.train_x), config.batch_size, generator)
+    eval_x, eval_y = data.test_x[: config.eval_size], data.test_y[: config.eval_size]
+    history: dict[str, list[float]] = {"step": [], "standard": [], "robust": []}
+    throttle = Throttle(config.steps, max_share=0.2)    # the curves are the point of this page: update often
+    for step in range(config.steps):
+        index = next(batches)
+        x, labels = data.train_x[index], data.train_y[index]
+        inputs = {"standard": x, "robust": _robust_batch(config, models["robust"], x, labels, generator)}
+        for name, model in models.items():
+            model.train()
+            loss = F.cross_entropy(model(inputs[name]), labels)
+            optimizers[name].zero_grad(set_to_none=True)
+            loss.backward()
+            optimizers[name].step()
+        if throttle.due(step):
+            with throttle.reporting():     # the attack evaluation counts as reporting, so it is throttled too
+                curves = {name: accuracy_under_attack(model, eval_x, eval_y) for name, model in models.items()}
+                history["step"].append(step + 1)
+                for name in models:
+                    history[name].append(curves[name][0])
+                nearest = min(range(len(EPSILONS)), key=lambda i: abs(EPSILONS[i] - config.epsilon))
+                metrics = {f"{name}_clean": curves[name][0] for name in models}
+                metrics |= {f"{name}_attacked": curves[name][nearest] for name in models}
+                extras = {"curves": curves, "history": {k: list(v) for k, v in history.items()}}
+                if step == config.steps - 1:
+                    extras["models"] = {name: model.eval() for name, model in models.items()}
+                yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    adversarial: torch.Tensor          # (1, 28, 28)
+    perturbation: torch.Tensor         # (1, 28, 28), adversarial - original, within [-epsilon, epsilon]
+    original_probabilities: list[float]
+    adversarial_probabilities: list[float]
+
+
+def attack_one(model: nn.Module, image: torch.Tensor, label: int, epsilon: float,
+               method: Literal["fgsm", "pgd"] = "fgsm", steps: int = 10, step_size: float | None = None,
+               target: int | None = None) -> AttackResult:
+    """Attack one (1, 28, 28) image; `label` is its true class (or the model's guess for uploads)."""
+    model.eval()
+    x = image.unsqueeze(0)
+    labels = torch.tensor([label])
+    goal = None if target is None else torch.tensor([target])
+    if method == "pgd":
+        adversarial = pgd(model, x, labels, epsilon, steps, step_size, goal, generator=torch.Generator().manual_seed(0))
+    else:
+        adversarial = fgsm(model, x, labels, epsilon, goal)
+    with torch.no_grad():
+        before, after = F.softmax(model(x), 1)[0].tolist(), F.softmax(model(adversarial), 1)[0].tolist()
+    return AttackResult(adversarial[0], (adversarial - x)[0], before, after)
+
+
+@torch.no_grad()
+def fooled(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """Indices of test digits classified correctly when clean but wrongly under FGSM at epsilon."""
+    model.eval()
+    with torch.enable_grad():
+        attacked = fgsm(model, x, labels, epsilon)
+    clean_ok = model(x).argmax(1) == labels
+    wrong = model(attacked).argmax(1) != labels
+    return torch.nonzero(clean_ok & wrong).flatten()
+
+
+@torch.no_grad()
+def predict(model: nn.Module, image: torch.Tensor) -> int:
+    return model.eval()(image.unsqueeze(0)).argmax(1).item()

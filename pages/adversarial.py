@@ -1,0 +1,150 @@
+"""65 · Adversarial examples and adversarial training, on real digits."""
+
+import streamlit as st
+
+from engine import adversarial, images
+from engine.errors import InputError
+from ui.charts import bars_figure, lines_figure
+from ui.data_widgets import dataset_ui
+from ui.i18n import option_labels, text
+from ui.widgets import misconceptions_and_prompts, page_title, show_input_error, show_source
+
+FGSM_TEX = (r"x_{\text{adv}} = \operatorname{clip}_{[0,1]}\!\big(x + \epsilon\,"
+            r"\operatorname{sign}(\nabla_x \mathcal{L}(f_\theta(x), y))\big)")
+MINMAX_TEX = (r"\min_\theta\; \mathbb{E}_{(x,y)} \Big[\max_{\lVert \delta \rVert_\infty \le \epsilon}"
+              r" \mathcal{L}(f_\theta(x + \delta), y)\Big]")
+MODELS = ("standard", "robust")
+
+
+def settings_ui() -> adversarial.AdversarialConfig:
+    return adversarial.AdversarialConfig(
+        defence=st.radio(text("adversarial.defence"), ["fgsm_rs", "pgd"], key="adversarial_defence",
+                         format_func=option_labels("adversarial.defence_")),
+        epsilon=st.slider(text("adversarial.epsilon"), 0.05, 0.35, 0.25, 0.05, key="adversarial_epsilon"),
+        adversarial_share=st.slider(text("adversarial.share"), 0.0, 1.0, 0.5, 0.1, key="adversarial_share"),
+        steps=st.slider(text("adversarial.steps"), 50, 2000, 400, 50, key="adversarial_steps"),
+    )
+
+
+def draw(step, config, metrics_slot, chart_slot) -> None:
+    with metrics_slot.container():
+        columns = st.columns(4)
+        for i, name in enumerate(MODELS):
+            model = text(f"adversarial.{name}")
+            columns[2 * i].metric(text("adversarial.metric_clean", model=model), f"{step.metrics[f'{name}_clean']:.1%}")
+            columns[2 * i + 1].metric(text("adversarial.metric_attacked", model=model, epsilon=config.epsilon),
+                                      f"{step.metrics[f'{name}_attacked']:.1%}")
+    curves = {text(f"adversarial.{name}"): step.extras["curves"][name] for name in MODELS}
+    chart_slot.plotly_chart(lines_figure(list(adversarial.EPSILONS), curves,
+                                         text("adversarial.curve_title", step=step.step, total=step.total),
+                                         text("adversarial.curve_x"), text("adversarial.curve_y"), (0, 1)),
+                            width="stretch")
+
+
+def chosen_image(data, standard):
+    """The lab's input: a test digit with its label, or an upload labelled by the standard model."""
+    source = st.radio(text("adversarial.input"), ["test", "upload"], key="adversarial_input", horizontal=True,
+                      format_func=option_labels("adversarial.input_"))
+    if source == "test":
+        index = st.number_input(text("adversarial.index"), 0, len(data.test_x) - 1, 0, key="adversarial_index")
+        return data.test_x[index], int(data.test_y[index])
+    upload = st.file_uploader(text("adversarial.upload"), type=list(images.UPLOAD_TYPES), key="act_adversarial_upload")
+    if upload is None:
+        return None, None
+    try:
+        digit = images.to_digit(images.load_image(upload.getvalue()).image).tensor
+    except InputError as error:
+        show_input_error(error)
+        return None, None
+    label = adversarial.predict(standard, digit)
+    st.caption(text("adversarial.upload_label", label=label))
+    return digit, label
+
+
+def attack_lab(models: dict, data) -> None:
+    st.header(text("adversarial.lab_title"))
+    left, right = st.columns([1, 2])
+    with left:
+        image, label = chosen_image(data, models["standard"])
+        epsilon = st.slider(text("adversarial.attack_epsilon"), 0.0, 0.5, 0.2, 0.01, key="adversarial_attack_epsilon")
+        method = st.radio(text("adversarial.method"), ["fgsm", "pgd"], key="adversarial_method", horizontal=True,
+                          format_func=option_labels("adversarial.method_"))
+        steps, size = 10, 0.25
+        if method == "pgd":
+            steps = st.slider(text("adversarial.pgd_steps"), 1, 50, 10, key="adversarial_pgd_steps")
+            size = st.slider(text("adversarial.step_size"), 0.05, 1.0, 0.25, 0.05, key="adversarial_step_size")
+        goal = st.selectbox(text("adversarial.target"), [None, *range(10)], key="adversarial_goal",
+                            format_func=lambda g: text("adversarial.untargeted") if g is None
+                            else text("adversarial.targeted", digit=g))
+    if image is None:
+        return
+    with right:
+        for name in MODELS:
+            result = adversarial.attack_one(models[name], image, label, epsilon, method, steps, size * epsilon, goal)
+            st.markdown(f"**{text(f'adversarial.{name}')}**")
+            columns = st.columns(3)
+            before, after = result.original_probabilities, result.adversarial_probabilities
+            size_max = float(result.perturbation.abs().max())
+            scale = 0.5 / max(size_max, 1e-6)
+            columns[0].image(images.to_image(image).resize((112, 112)), caption=text(
+                "adversarial.original", label=before.index(max(before)), p=max(before)))
+            columns[1].image(images.to_image(result.perturbation * scale + 0.5).resize((112, 112)),
+                             caption=text("adversarial.perturbation", scale=scale, size=size_max))
+            columns[2].image(images.to_image(result.adversarial).resize((112, 112)), caption=text(
+                "adversarial.adversarial", label=after.index(max(after)), p=max(after)))
+            st.plotly_chart(bars_figure([str(d) for d in range(10)], {text("adversarial.before"): before,
+                                                                       text("adversarial.after"): after},
+                                        text("adversarial.probabilities")), width="stretch", key=f"bars_{name}")
+
+
+def gallery(models: dict, data, epsilon: float) -> None:
+    st.header(text("adversarial.gallery_title", epsilon=epsilon))
+    total = 300
+    for name in MODELS:
+        wrong = adversarial.fooled(models[name], data.test_x[:total], data.test_y[:total], epsilon)
+        st.caption(text("adversarial.gallery_caption", count=len(wrong), total=total,
+                        model=text(f"adversarial.{name}")))
+        if len(wrong):
+            st.image(images.to_image(images.tile(data.test_x[wrong[:32]], 16)), width=16 * 40)
+
+
+page_title(65, "adversarial")
+st.markdown(text("adversarial.intro"))
+with st.expander(text("adversarial.why_title")):
+    st.markdown(text("adversarial.why"))
+    st.latex(FGSM_TEX)
+with st.expander(text("adversarial.attacks_title")):
+    st.markdown(text("adversarial.attacks"))
+with st.expander(text("adversarial.training_title")):
+    st.latex(MINMAX_TEX)
+    st.markdown(text("adversarial.training"))
+
+with st.sidebar:
+    data = dataset_ui("adversarial")
+    config = settings_ui()
+
+st.header(text("common.experiment_title"))
+train_clicked = st.button(text("common.train"), type="primary", key="act_adversarial_train")
+progress_slot, metrics_slot, chart_slot = st.empty(), st.empty(), st.empty()
+if train_clicked:
+    for step in adversarial.train(config, data):
+        st.session_state.adversarial_result = {"step": step, "config": config, "data": data.source}
+        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
+        draw(step, config, metrics_slot, chart_slot)
+elif "adversarial_result" in st.session_state:
+    result = st.session_state.adversarial_result
+    if result["config"] != config or result["data"] != data.source:
+        progress_slot.caption(text("common.stale_result"))
+    draw(result["step"], result["config"], metrics_slot, chart_slot)
+else:
+    progress_slot.info(text("adversarial.press_train"))
+
+result = st.session_state.get("adversarial_result")
+if result is not None and "models" in result["step"].extras and result["data"] == data.source:
+    attack_lab(result["step"].extras["models"], data)
+    gallery(result["step"].extras["models"], data, result["config"].epsilon)
+else:
+    st.caption(text("adversarial.need_models"))
+
+misconceptions_and_prompts("adversarial")
+show_source(adversarial.fgsm, adversarial.pgd, adversarial.train, adversarial.SmallCNN)
