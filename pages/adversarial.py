@@ -73,9 +73,9 @@ def attack_lab(models: dict, data) -> None:
         if method == "pgd":
             steps = st.slider(text("adversarial.pgd_steps"), 1, 50, 10, key="adversarial_pgd_steps")
             size = st.slider(text("adversarial.step_size"), 0.05, 1.0, 0.25, 0.05, key="adversarial_step_size")
-        goal = st.selectbox(text("adversarial.target"), [None, *range(10)], key="adversarial_goal",
-                            format_func=lambda g: text("adversarial.untargeted") if g is None
-                            else text("adversarial.targeted", digit=g))
+        goals = {None: text("adversarial.untargeted")} | {d: text("adversarial.targeted", digit=d) for d in range(10)}
+        goal = st.selectbox(text("adversarial.target"), list(goals), key="adversarial_goal",
+                            format_func=goals.__getitem__)
     if image is None:
         return
     with right:

@@ -170,3 +170,27 @@ def test_autoencoder_trains_explores_and_scores_an_upload(app, lang):
     app_test.file_uploader(key="act_autoencoder_upload").set_value(("bad.png", b"\x89PNG\r\n", "image/png")).run()
     assert_clean(app_test)
     assert app_test.error and len(app_test.metric) == 2                              # message; result kept
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_adversarial_trains_attacks_and_takes_an_upload(app, lang):
+    from PIL import Image, ImageDraw
+
+    app_test = app("pages/adversarial.py", lang)
+    app_test.slider(key="adversarial_steps").set_value(100).run()
+    app_test.button(key="act_adversarial_train").click().run()
+    assert_clean(app_test)
+    assert len(app_test.metric) == 4 and len(app_test.get("plotly_chart")) == 3     # curves + two probability charts
+    app_test.radio(key="adversarial_method").set_value("pgd").run()
+    app_test.selectbox(key="adversarial_goal").set_value(3).run()
+    assert_clean(app_test)
+    app_test.radio(key="adversarial_input").set_value("upload").run()
+    drawing = Image.new("RGB", (100, 140), "white")
+    ImageDraw.Draw(drawing).line([(50, 10), (50, 130)], fill="black", width=14)        # a one
+    app_test.file_uploader(key="act_adversarial_upload").set_value(
+        ("one.png", _encoded(drawing, "PNG"), "image/png")).run()
+    assert_clean(app_test)
+    assert len(app_test.get("plotly_chart")) == 3
+    app_test.file_uploader(key="act_adversarial_upload").set_value(("x.gif", b"GIF89a", "image/gif")).run()
+    assert_clean(app_test)
+    assert app_test.error and len(app_test.metric) == 4
