@@ -7,7 +7,7 @@ from engine.errors import InputError
 from ui.charts import bars_figure, lines_figure
 from ui.data_widgets import dataset_ui
 from ui.i18n import option_labels, text
-from ui.widgets import misconceptions_and_prompts, page_title, show_input_error, show_source
+from ui.widgets import clamp_state, misconceptions_and_prompts, page_title, show_input_error, show_source
 
 FGSM_TEX = (r"x_{\text{adv}} = \operatorname{clip}_{[0,1]}\!\big(x + \epsilon\,"
             r"\operatorname{sign}(\nabla_x \mathcal{L}(f_\theta(x), y))\big)")
@@ -46,6 +46,7 @@ def chosen_image(data, standard):
     source = st.radio(text("adversarial.input"), ["test", "upload"], key="adversarial_input", horizontal=True,
                       format_func=option_labels("adversarial.input_"))
     if source == "test":
+        clamp_state("adversarial_index", 0, len(data.test_x) - 1)
         index = st.number_input(text("adversarial.index"), 0, len(data.test_x) - 1, 0, key="adversarial_index")
         return data.test_x[index], int(data.test_y[index])
     upload = st.file_uploader(text("adversarial.upload"), type=list(images.UPLOAD_TYPES), key="act_adversarial_upload")

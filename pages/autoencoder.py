@@ -7,7 +7,7 @@ from engine.errors import InputError
 from ui.charts import histogram_with_marker, history_figure, latent_scatter, update_history
 from ui.data_widgets import dataset_ui
 from ui.i18n import option_labels, text
-from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
 
 LEARNING_RATES = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 
@@ -64,12 +64,18 @@ def latent_section(model, data) -> None:
     st.subheader(text("autoencoder.explorer_title"))
     low, high, middle = codes.min(0).values.tolist(), codes.max(0).values.tolist(), codes.median(0).values.tolist()
     left, right = st.columns([2, 1])
+    chosen = []
     with left:
-        chosen = [st.slider(text("autoencoder.coordinate", index=i + 1), float(low[i]), float(high[i]),
-                            float(middle[i]), key=f"autoencoder_z{i}") for i in range(min(k, 8))]
+        for i in range(min(k, 8)):
+            lo, hi = float(low[i]), max(float(high[i]), float(low[i]) + 1e-3)     # a dead unit has no range
+            clamp_state(f"autoencoder_z{i}", lo, hi)
+            chosen.append(st.slider(text("autoencoder.coordinate", index=i + 1), lo, hi,
+                                    min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
     right.image(images.to_image(autoencoder.decode_point(model, chosen + middle[len(chosen):])), width=196)
     st.subheader(text("autoencoder.interpolation_title"))
     a, b = st.columns(2)
+    for key in ("autoencoder_first", "autoencoder_second"):
+        clamp_state(key, 0, len(data.test_x) - 1)
     first = a.number_input(text("autoencoder.first_digit"), 0, len(data.test_x) - 1, 3, key="autoencoder_first")
     second = b.number_input(text("autoencoder.second_digit"), 0, len(data.test_x) - 1, 2, key="autoencoder_second")
     frames = autoencoder.interpolate(model, data.test_x[first], data.test_x[second], steps=10)

@@ -170,6 +170,13 @@ def test_autoencoder_trains_explores_and_scores_an_upload(app, lang):
     app_test.file_uploader(key="act_autoencoder_upload").set_value(("bad.png", b"\x89PNG\r\n", "image/png")).run()
     assert_clean(app_test)
     assert app_test.error and len(app_test.metric) == 2                              # message; result kept
+    app_test.slider(key="autoencoder_z0").set_value(app_test.slider(key="autoencoder_z0").max).run()
+    app_test.selectbox(key="autoencoder_model").set_value("linear").run()            # a new latent range:
+    app_test.slider(key="autoencoder_latent").set_value(2).run()                     # the remembered explorer
+    app_test.button(key="act_autoencoder_train").click().run()                       # values are clamped into it
+    assert_clean(app_test)
+    explorer = app_test.slider(key="autoencoder_z0")
+    assert explorer.min <= explorer.value <= explorer.max
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -41,3 +41,10 @@ def misconceptions_and_prompts(slug: str) -> None:
     with st.container(border=True):
         st.subheader(text("common.misconceptions_title"))
         st.markdown(text(f"{slug}.misconceptions"))
+
+
+def clamp_state(key: str, low: float, high: float) -> None:
+    """Keep a remembered widget value inside a range that may have changed (a retrained model's
+    latent range, a smaller dataset); Streamlit refuses a value outside min..max."""
+    if key in st.session_state:
+        st.session_state[key] = type(st.session_state[key])(min(max(st.session_state[key], low), high))
