@@ -105,8 +105,12 @@ def latent_scatter(points: list[list[float]], labels: list[int], title: str) -> 
         if three_d:
             trace["z"] = [columns[2][i] for i in chosen]
         traces.append(trace)
-    return go.Figure({"data": traces, "layout": {"title": {"text": title}, "height": 520,
-                                                  "margin": {"t": 50, "b": 10, "l": 0, "r": 0}}})
+    layout = {"title": {"text": title}, "height": 560, "margin": {"t": 50, "b": 10}}
+    if three_d:
+        layout["scene"] = {"aspectmode": "cube", "domain": {"x": [0, 1], "y": [0, 1]},
+                           "xaxis": {"title": {"text": "z1"}}, "yaxis": {"title": {"text": "z2"}},
+                           "zaxis": {"title": {"text": "z3"}}}
+    return go.Figure({"data": traces, "layout": layout})
 
 
 def histogram_with_marker(values: list[float], marker: float, title: str) -> go.Figure:
@@ -133,5 +137,5 @@ def bars_figure(categories: list[str], groups: dict[str, list[float]], title: st
     return go.Figure({"data": [{"type": "bar", "x": categories, "y": values, "name": name}
                                for name, values in groups.items()],
                       "layout": {"title": {"text": title}, "height": 260, "margin": {"t": 40, "b": 10},
-                                 "barmode": "group", "yaxis": {"range": [0, 1]},
+                                 "barmode": "group", "yaxis": {"range": [0, 1]}, "xaxis": {"type": "category"},
                                  "legend": {"orientation": "h", "y": -0.3}}})
