@@ -1,9 +1,11 @@
 """Every listed page through the real entry file (AppTest), in both languages."""
 
+import io
 import subprocess
 import sys
 
 import pytest
+from PIL import Image, ImageDraw
 
 from tests.conftest import ENTRY
 from ui.catalog import CONCEPTS
@@ -102,9 +104,16 @@ def test_home_page_renders_without_torch():
     assert result.stdout.strip().endswith("ok"), result.stderr[-2000:]
 
 
-def _encoded(image, fmt: str) -> bytes:
-    import io
+def open_and_train(app, slug: str, lang: str, steps: int):
+    """Open pages/<slug>.py in `lang`, set `<slug>_steps`, press `act_<slug>_train`, check it ran clean."""
+    app_test = app(f"pages/{slug}.py", lang)
+    app_test.slider(key=f"{slug}_steps").set_value(steps).run()
+    app_test.button(key=f"act_{slug}_train").click().run()
+    assert_clean(app_test)
+    return app_test
 
+
+def _encoded(image, fmt: str) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt)
     return buffer.getvalue()
@@ -112,8 +121,6 @@ def _encoded(image, fmt: str) -> bytes:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_style_transfer_with_two_uploads_and_a_bad_one(app, lang):
-    from PIL import Image
-
     app_test = app("pages/style_transfer.py", lang)
     app_test.radio(key="style_transfer_content_source").set_value("upload")
     app_test.radio(key="style_transfer_style_source").set_value("upload").run()
@@ -151,12 +158,7 @@ def test_style_transfer_with_two_uploads_and_a_bad_one(app, lang):
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_autoencoder_trains_explores_and_scores_an_upload(app, lang):
-    from PIL import Image, ImageDraw
-
-    app_test = app("pages/autoencoder.py", lang)
-    app_test.slider(key="autoencoder_steps").set_value(200).run()
-    app_test.button(key="act_autoencoder_train").click().run()
-    assert_clean(app_test)
+    app_test = open_and_train(app, "autoencoder", lang, steps=200)
     assert len(app_test.metric) == 2 and len(app_test.get("plotly_chart")) == 2   # losses and latent space
     app_test.slider(key="autoencoder_z1").set_value(0.0).run()                      # the explorer decodes live
     assert_clean(app_test)
@@ -181,12 +183,7 @@ def test_autoencoder_trains_explores_and_scores_an_upload(app, lang):
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_adversarial_trains_attacks_and_takes_an_upload(app, lang):
-    from PIL import Image, ImageDraw
-
-    app_test = app("pages/adversarial.py", lang)
-    app_test.slider(key="adversarial_steps").set_value(100).run()
-    app_test.button(key="act_adversarial_train").click().run()
-    assert_clean(app_test)
+    app_test = open_and_train(app, "adversarial", lang, steps=100)
     assert len(app_test.metric) == 4 and len(app_test.get("plotly_chart")) == 3     # curves + two probability charts
     app_test.radio(key="adversarial_method").set_value("pgd").run()
     app_test.selectbox(key="adversarial_goal").set_value(3).run()
