@@ -1,0 +1,179 @@
+"""Optimizers: the update rules of SGD, momentum, Nesterov, Adagrad, Adadelta, RMSprop, Adam and AdamW,
+raced on 2-D loss surfaces with the real `torch.optim` classes.
+
+`reference_step` restates each rule exactly as the page writes it; the tests check it against
+torch.optim, so the equations on the page are proven to be what PyTorch runs.
+Adagrad: Duchi, Hazan & Singer (2011). Adadelta: Zeiler (2012). RMSprop: Hinton's lecture 6e (2012).
+Adam: Kingma & Ba (2015). AdamW: Loshchilov & Hutter (2019). Nesterov momentum: Sutskever et al. (2013).
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
+DEFAULTS: dict[str, dict[str, float]] = {     # PyTorch's defaults, momentum 0.9 for the momentum methods
+    "sgd": {"lr": 0.01},
+    "momentum": {"lr": 0.01, "momentum": 0.9},
+    "nesterov": {"lr": 0.01, "momentum": 0.9},
+    "adagrad": {"lr": 0.01, "eps": 1e-10},
+    "adadelta": {"lr": 1.0, "rho": 0.9, "eps": 1e-6},
+    "rmsprop": {"lr": 0.01, "alpha": 0.99, "eps": 1e-8},
+    "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "adamw": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01},
+}
+
+
+def make(name: str, params, settings: dict[str, float] | None = None) -> torch.optim.Optimizer:
+    """The torch.optim optimizer for `name`, with DEFAULTS overridden by `settings`."""
+    s = {**DEFAULTS[name], **(settings or {})}
+    if name == "sgd":                      # foreach=False: one tiny tensor, the plain loop is fastest
+        return torch.optim.SGD(params, lr=s["lr"], foreach=False)
+    if name in ("momentum", "nesterov"):
+        return torch.optim.SGD(params, lr=s["lr"], momentum=s["momentum"], nesterov=name == "nesterov",
+                               foreach=False)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=s["lr"], eps=s["eps"], foreach=False)
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=s["lr"], rho=s["rho"], eps=s["eps"], foreach=False)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=s["lr"], alpha=s["alpha"], eps=s["eps"], foreach=False)
+    betas = (s["beta1"], s["beta2"])
+    if name == "adam":
+        return torch.optim.Adam(params, lr=s["lr"], betas=betas, eps=s["eps"], foreach=False)
+    return torch.optim.AdamW(params, lr=s["lr"], betas=betas, eps=s["eps"], weight_decay=s["weight_decay"],
+                             foreach=False)
+
+
+def reference_step(name: str, p: torch.Tensor, g: torch.Tensor, state: dict, settings: dict[str, float]) -> None:
+    """One update of parameter `p` (in place) with gradient `g`, written as the page's equations."""
+    s = {**DEFAULTS[name], **settings}
+    lr = s["lr"]
+    t = state["t"] = state.get("t", 0) + 1
+    if name == "sgd":
+        p -= lr * g
+    elif name in ("momentum", "nesterov"):
+        v = state["v"] = g.clone() if t == 1 else s["momentum"] * state["v"] + g          # velocity
+        p -= lr * (g + s["momentum"] * v if name == "nesterov" else v)
+    elif name == "adagrad":
+        G = state["G"] = state.get("G", torch.zeros_like(p)) + g * g                     # sum of g², only grows
+        p -= lr * g / (G.sqrt() + s["eps"])
+    elif name == "adadelta":
+        Eg = state["Eg"] = s["rho"] * state.get("Eg", torch.zeros_like(p)) + (1 - s["rho"]) * g * g
+        Edx = state.get("Edx", torch.zeros_like(p))
+        dx = (Edx + s["eps"]).sqrt() / (Eg + s["eps"]).sqrt() * g                        # units of p, no lr needed
+        state["Edx"] = s["rho"] * Edx + (1 - s["rho"]) * dx * dx
+        p -= lr * dx
+    elif name == "rmsprop":
+        Eg = state["Eg"] = s["alpha"] * state.get("Eg", torch.zeros_like(p)) + (1 - s["alpha"]) * g * g
+        p -= lr * g / (Eg.sqrt() + s["eps"])
+    else:                                                                                # adam, adamw
+        if name == "adamw":
+            p *= 1 - lr * s["weight_decay"]                                              # decoupled decay
+        m = state["m"] = s["beta1"] * state.get("m", torch.zeros_like(p)) + (1 - s["beta1"]) * g
+        v = state["v"] = s["beta2"] * state.get("v", torch.zeros_like(p)) + (1 - s["beta2"]) * g * g
+        m_hat, v_hat = m / (1 - s["beta1"] ** t), v / (1 - s["beta2"] ** t)
+        p -= lr * m_hat / (v_hat.sqrt() + s["eps"])
+
+
+@dataclass(frozen=True)
+class Surface:
+    function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    start: tuple[float, float]
+    minima: tuple[tuple[float, float], ...]           # empty: no minimum (the saddle falls forever)
+    recommended: dict[str, dict[str, float]] = field(default_factory=dict)   # per optimizer settings
+    steps: int = 500                                  # a race long enough to tell the racers apart
+
+
+def _rosenbrock(x, y):
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+SURFACES = {
+    "bowl": Surface(lambda x, y: 0.5 * (x**2 + 50 * y**2), (-5, 5), (-2, 2), (-4.5, 1.5), ((0.0, 0.0),),
+                    {"sgd": {"lr": 0.035}, "momentum": {"lr": 0.01}, "nesterov": {"lr": 0.01},
+                     "adagrad": {"lr": 1.0}, "adadelta": {"lr": 10.0}, "rmsprop": {"lr": 0.05},
+                     "adam": {"lr": 0.2}, "adamw": {"lr": 0.2}}),
+    "rosenbrock": Surface(_rosenbrock, (-2, 2), (-1, 3), (-1.5, 2.5), ((1.0, 1.0),),
+                          {"sgd": {"lr": 0.0015}, "momentum": {"lr": 0.0015}, "nesterov": {"lr": 0.001},
+                           "adagrad": {"lr": 0.5}, "adadelta": {"lr": 10.0}, "rmsprop": {"lr": 0.01},
+                           "adam": {"lr": 0.1}, "adamw": {"lr": 0.1}}, steps=1000),
+    "beale": Surface(lambda x, y: (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2,
+                     (-4.5, 4.5), (-4.5, 4.5), (1.0, 1.4), ((3.0, 0.5),),
+                     {"sgd": {"lr": 0.01}, "momentum": {"lr": 0.002}, "nesterov": {"lr": 0.002},
+                      "adagrad": {"lr": 0.5}, "adadelta": {"lr": 10.0}, "rmsprop": {"lr": 0.01},
+                      "adam": {"lr": 0.05}, "adamw": {"lr": 0.05}}),
+    "himmelblau": Surface(lambda x, y: (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2, (-5, 5), (-5, 5), (0.0, -0.5),
+                          ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)),
+                          {"sgd": {"lr": 0.01}, "momentum": {"lr": 0.002}, "nesterov": {"lr": 0.002},
+                           "adagrad": {"lr": 0.5}, "adadelta": {"lr": 10.0}, "rmsprop": {"lr": 0.05},
+                           "adam": {"lr": 0.1}, "adamw": {"lr": 0.1}}),
+    "saddle": Surface(lambda x, y: x**2 - y**2, (-2, 2), (-2, 2), (-1.5, 1e-3), (),
+                      {name: {"lr": 0.01} for name in OPTIMIZERS} | {"adadelta": {"lr": 1.0}}),
+    "plateau": Surface(lambda x, y: 1 - torch.exp(-0.5 * (x**2 + y**2)), (-6, 6), (-6, 6), (-4.5, 3.5),
+                       ((0.0, 0.0),),
+                       {"sgd": {"lr": 1.0}, "momentum": {"lr": 0.5}, "nesterov": {"lr": 0.5},
+                        "adagrad": {"lr": 0.5}, "adadelta": {"lr": 10.0}, "rmsprop": {"lr": 0.05},
+                        "adam": {"lr": 0.1}, "adamw": {"lr": 0.1}}),
+}
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    points: torch.Tensor          # (steps + 1, 2): the start, then the point after each step
+    losses: torch.Tensor          # (steps + 1,)
+    distances: torch.Tensor       # (steps + 1,) to the nearest minimum (NaN on the saddle)
+    steps_to_tolerance: int | None   # first step within `tolerance` of a minimum, if any
+
+
+def race(surface: str, settings: dict[str, dict[str, float]], steps: int = 500,
+         start: tuple[float, float] | None = None, tolerance: float = 1e-2) -> dict[str, Trajectory]:
+    """Run each optimizer in `settings` (name -> hyperparameters) from the same start on a 2-parameter
+    tensor, with the real torch.optim class; returns each one's trajectory."""
+    spec = SURFACES[surface]
+    start = start or spec.start
+    minima = torch.tensor(spec.minima) if spec.minima else None
+    params = {name: torch.tensor(start, dtype=torch.float64, requires_grad=True) for name in settings}
+    optimizers = {name: make(name, [params[name]], hp) for name, hp in settings.items()}
+    points = {name: [params[name].detach().clone()] for name in settings}
+    losses = {name: [] for name in settings}
+    names = list(params)
+    for _ in range(steps):
+        # One forward and one backward for all racers: the loss is evaluated row-wise on the stacked
+        # points, so each racer's leaf tensor still gets exactly its own gradient.
+        stacked = torch.stack([params[name] for name in names])                  # (K, 2)
+        values = spec.function(stacked[:, 0], stacked[:, 1])                       # (K,)
+        for optimizer in optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        values.sum().backward()
+        for name, value in zip(names, values.tolist(), strict=True):
+            optimizers[name].step()
+            losses[name].append(value)
+            points[name].append(params[name].detach().clone())
+    result = {}
+    for name, p in params.items():
+        path = torch.stack(points[name])
+        with torch.no_grad():
+            final = spec.function(p[0], p[1]).item()
+        if minima is not None:
+            distance = torch.cdist(path, minima.double()).min(dim=1).values
+            within = torch.nonzero(distance <= tolerance).flatten()
+            first = int(within[0]) if len(within) else None
+        else:
+            distance, first = torch.full((len(path),), math.nan, dtype=torch.float64), None
+        result[name] = Trajectory(path, torch.tensor([*losses[name], final]), distance, first)
+    return result
+
+
+def contour_grid(surface: str, resolution: int = 120) -> tuple[list[float], list[float], list[list[float]]]:
+    """x values, y values and log(1 + loss) on a grid, for a contour plot."""
+    spec = SURFACES[surface]
+    xs = torch.linspace(*spec.x_range, resolution, dtype=torch.float64)
+    ys = torch.linspace(*spec.y_range, resolution, dtype=torch.float64)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+    values = spec.function(gx, gy)
+    return xs.tolist(), ys.tolist(), torch.log1p(values - values.min()).tolist()
