@@ -8,10 +8,15 @@ Adam: Kingma & Ba (2015). AdamW: Loshchilov & Hutter (2019). Nesterov momentum: 
 """
 
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
+
+from engine.data import ImageSplit, minibatches
+from engine.device import seed_everything, set_cpu_threads
+from engine.training import Throttle, TrainingStep
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 DEFAULTS: dict[str, dict[str, float]] = {     # PyTorch's defaults, momentum 0.9 for the momentum methods
@@ -177,3 +182,119 @@ def contour_grid(surface: str, resolution: int = 120) -> tuple[list[float], list
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")
     values = spec.function(gx, gy)
     return xs.tolist(), ys.tolist(), torch.log1p(values - values.min()).tolist()
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    optimizers: tuple[str, ...] = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
+    settings: tuple[tuple[str, float], ...] = ()   # (optimizer, learning rate) overrides of NETWORK_LR
+    hidden: int = 64                 # one hidden layer: 784 -> hidden -> 10
+    steps: int = 600                 # minibatch steps for each optimizer
+    batch_size: int = 64
+    seed: int = 0
+
+
+NETWORK_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05, "adadelta": 1.0,
+              "rmsprop": 0.001, "adam": 0.002, "adamw": 0.002}     # sensible starting points for this MLP
+
+
+def _network(hidden: int) -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, hidden), torch.nn.ReLU(),
+                               torch.nn.Linear(hidden, 10))
+
+
+def state_bytes(optimizer: torch.optim.Optimizer) -> int:
+    """Bytes of tensors the optimizer keeps per parameter (momentum buffers, moment estimates...)."""
+    return sum(v.numel() * v.element_size() for s in optimizer.state.values() for v in s.values()
+               if isinstance(v, torch.Tensor) and v.dim() > 0)
+
+
+def effective_steps(name: str, optimizer: torch.optim.Optimizer, settings: dict[str, float]) -> torch.Tensor | None:
+    """Per-parameter effective learning rate of an adaptive method right now (None for the others):
+    Adagrad lr/(sqrt(G)+eps), RMSprop lr/(sqrt(E[g^2])+eps), Adam lr/(sqrt(v_hat)+eps). Parameters
+    that have never had a gradient (the weights of always-blank pixels) are left out."""
+    s = {**DEFAULTS[name], **settings}
+    squares = []
+    for state in optimizer.state.values():
+        if name == "adagrad":
+            squares.append(state["sum"])
+        elif name == "rmsprop":
+            squares.append(state["square_avg"])
+        elif name in ("adam", "adamw"):
+            squares.append(state["exp_avg_sq"] / (1 - s["beta2"] ** float(state["step"])))
+        else:
+            return None
+    if not squares:
+        return None
+    second = torch.cat([q.flatten() for q in squares])
+    return s["lr"] / (second[second > 0].sqrt() + s["eps"])
+
+
+def compare_on_network(config: NetworkConfig, data: ImageSplit) -> Iterator[TrainingStep]:
+    """Train the same MLP (identical initial weights, identical batches) once per optimizer, in
+    lockstep; yields TrainingSteps with each optimizer's loss, test accuracy, time per step, state
+    bytes and (adaptive ones) the current effective step sizes."""
+    set_cpu_threads()
+    seed_everything(config.seed)
+    initial = _network(config.hidden).state_dict()
+    lrs = NETWORK_LR | dict(config.settings)
+    models, opts, seconds = {}, {}, {}
+    for name in config.optimizers:
+        models[name] = _network(config.hidden)
+        models[name].load_state_dict(initial)
+        opts[name] = make(name, models[name].parameters(), {"lr": lrs[name]})
+        seconds[name] = 0.0
+    order = minibatches(len(data.train_x), config.batch_size, torch.Generator().manual_seed(config.seed))
+    history: dict[str, dict[str, list[float]]] = {name: {"step": [], "loss": [], "eval_step": [], "accuracy": []}
+                                                  for name in config.optimizers}
+    throttle = Throttle(config.steps, max_share=0.25)     # the test-accuracy curves are the point here
+    for step in range(config.steps):
+        index = next(order)                          # one batch, shared by every optimizer
+        x, y = data.train_x[index], data.train_y[index]
+        losses = {}
+        for name, model in models.items():
+            start = time.perf_counter()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opts[name].zero_grad(set_to_none=True)
+            loss.backward()
+            opts[name].step()
+            seconds[name] += time.perf_counter() - start
+            losses[name] = loss.item()
+            history[name]["step"].append(step + 1)
+            history[name]["loss"].append(losses[name])
+        if throttle.due(step):
+            with throttle.reporting():
+                metrics, extras = {}, {"history": history, "effective": {}, "state_bytes": {},
+                                       "ms_per_step": {}}
+                for name, model in models.items():
+                    with torch.no_grad():
+                        accuracy = (model(data.test_x).argmax(1) == data.test_y).float().mean().item()
+                    history[name]["eval_step"].append(step + 1)
+                    history[name]["accuracy"].append(accuracy)
+                    metrics[f"{name}_accuracy"] = accuracy
+                    extras["state_bytes"][name] = state_bytes(opts[name])
+                    extras["ms_per_step"][name] = 1000 * seconds[name] / (step + 1)
+                    effective = effective_steps(name, opts[name], {"lr": lrs[name]})
+                    if effective is not None:
+                        extras["effective"][name] = effective
+                yield TrainingStep(step + 1, config.steps, metrics,
+                                   {**extras, "history": {k: {m: list(v) for m, v in h.items()}
+                                                          for k, h in history.items()}},
+                                   throttle.training_seconds)
+
+
+def log_heights(surface: str, points: list[list[float]], resolution: int = 120) -> list[float]:
+    """log(1 + loss - grid minimum) at each point: the 3-D paths' heights on contour_grid's scale."""
+    spec = SURFACES[surface]
+    xs = torch.linspace(*spec.x_range, resolution, dtype=torch.float64)
+    ys = torch.linspace(*spec.y_range, resolution, dtype=torch.float64)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+    floor = spec.function(gx, gy).min()
+    path = torch.tensor(points, dtype=torch.float64).reshape(-1, 2)
+    return torch.log1p((spec.function(path[:, 0], path[:, 1]) - floor).clamp_min(0)).tolist()
+
+
+def log10_list(values: torch.Tensor, limit: int = 20000) -> list[float]:
+    """log10 of (up to `limit` evenly strided) positive values, for a histogram."""
+    stride = max(1, len(values) // limit)
+    return values[::stride].log10().tolist()

@@ -63,3 +63,18 @@ def test_race_starts_together_and_reports_distances():
         assert trajectory.distances[-1] < trajectory.distances[0]
     saddle = optimizers.race("saddle", {"sgd": {"lr": 0.01}}, 50)["sgd"]
     assert math.isnan(saddle.distances[-1]) and saddle.losses[-1] < saddle.losses[0]   # it slides off forever
+
+
+def test_network_comparison_shares_start_and_reports_state_sizes():
+    from engine import data
+
+    digits = data.load_digits()
+    config = optimizers.NetworkConfig(optimizers=("sgd", "momentum", "adam"), steps=120)
+    steps = list(optimizers.compare_on_network(config, digits))
+    last = steps[-1]
+    parameters = (784 * 64 + 64 + 64 * 10 + 10) * 4                        # float32 bytes of the MLP
+    assert last.extras["state_bytes"] == {"sgd": 0, "momentum": parameters, "adam": 2 * parameters}
+    first_losses = {name: history["loss"][0] for name, history in last.extras["history"].items()}
+    assert len(set(first_losses.values())) == 1                             # identical weights, identical batch
+    assert all(last.metrics[f"{name}_accuracy"] > 0.8 for name in config.optimizers)
+    assert set(last.extras["effective"]) == {"adam"} and (last.extras["effective"]["adam"] > 0).all()

@@ -198,3 +198,19 @@ def test_adversarial_trains_attacks_and_takes_an_upload(app, lang):
     app_test.file_uploader(key="act_adversarial_upload").set_value(("x.gif", b"GIF89a", "image/gif")).run()
     assert_clean(app_test)
     assert app_test.error and len(app_test.metric) == 4
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_optimizers_race_and_network(app, lang):
+    app_test = app("pages/optimizers.py", lang)
+    assert len(app_test.get("plotly_chart")) == 3                                   # paths, loss, distance
+    app_test.selectbox(key="optimizers_surface").set_value("rosenbrock").run()
+    assert app_test.slider(key="optimizers_steps").value == 1000                     # recommended settings
+    app_test.slider(key="optimizers_steps").set_value(200).run()
+    app_test.toggle(key="optimizers_3d").set_value(True).run()
+    app_test.slider(key="optimizers_scrub").set_value(50).run()
+    assert_clean(app_test)
+    app_test.slider(key="optimizers_network_steps").set_value(40).run()
+    app_test.button(key="act_optimizers_network").click().run()
+    assert_clean(app_test)
+    assert len(app_test.get("plotly_chart")) == 6 and len(app_test.dataframe) == 2   # + loss, accuracy, histogram

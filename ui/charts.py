@@ -139,3 +139,38 @@ def bars_figure(categories: list[str], groups: dict[str, list[float]], title: st
                       "layout": {"title": {"text": title}, "height": 260, "margin": {"t": 40, "b": 10},
                                  "barmode": "group", "yaxis": {"range": [0, 1]}, "xaxis": {"type": "category"},
                                  "legend": {"orientation": "h", "y": -0.3}}})
+
+
+def contour_paths(grid: tuple[list[float], list[float], list[list[float]]], paths: dict[str, list[list[float]]],
+                  minima: list[tuple[float, float]], title: str, surface_3d: bool = False,
+                  heights: dict[str, list[float]] | None = None) -> go.Figure:
+    """Contours (or a 3-D surface) of log(1 + loss) with each optimizer's path up to now."""
+    xs, ys, z = grid
+    base = {"x": xs, "y": ys, "z": z, "colorscale": "Viridis", "showscale": False}
+    data: list[dict] = [{**base, "type": "surface", "opacity": 0.85} if surface_3d
+                        else {**base, "type": "contour", "ncontours": 30}]
+    for name, path in paths.items():
+        px, py = [p[0] for p in path], [p[1] for p in path]
+        if surface_3d:
+            data.append({"type": "scatter3d", "mode": "lines", "x": px, "y": py, "z": heights[name], "name": name,
+                         "line": {"width": 6}})
+        else:
+            data.append({"type": "scatter", "mode": "lines+markers", "x": px, "y": py, "name": name,
+                         "marker": {"size": 3}, "line": {"width": 2}})
+    if minima and not surface_3d:
+        data.append({"type": "scatter", "mode": "markers", "x": [m[0] for m in minima], "y": [m[1] for m in minima],
+                     "name": "min", "marker": {"symbol": "star", "size": 14, "color": "white",
+                                               "line": {"color": "black", "width": 1}}})
+    layout = {"title": {"text": title}, "height": 520, "margin": {"t": 50, "b": 10},
+              "legend": {"orientation": "h", "y": -0.12}}
+    if not surface_3d:
+        layout |= {"xaxis": {"range": [xs[0], xs[-1]]}, "yaxis": {"range": [ys[0], ys[-1]]}}
+    return go.Figure({"data": data, "layout": layout})
+
+
+def overlaid_histograms(values: dict[str, list[float]], title: str, x_title: str) -> go.Figure:
+    return go.Figure({"data": [{"type": "histogram", "x": v, "name": name, "opacity": 0.6, "nbinsx": 60}
+                               for name, v in values.items()],
+                      "layout": {"title": {"text": title}, "barmode": "overlay", "height": 320,
+                                 "margin": {"t": 50, "b": 10}, "xaxis": {"title": {"text": x_title}},
+                                 "legend": {"orientation": "h", "y": -0.3}}})

@@ -1,0 +1,171 @@
+"""64 · Optimizers: race SGD, momentum, Nesterov, Adagrad, Adadelta, RMSprop, Adam and AdamW."""
+
+import streamlit as st
+
+from engine import optimizers
+from ui.charts import contour_paths, lines_figure, overlaid_histograms
+from ui.data_widgets import dataset_ui
+from ui.i18n import option_labels, text
+from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_source
+
+RULES = {   # exactly what reference_step (and torch.optim) computes; g = gradient, t = step
+    "sgd": r"\theta \leftarrow \theta - \eta\, g",
+    "momentum": r"v \leftarrow \mu v + g, \qquad \theta \leftarrow \theta - \eta\, v",
+    "nesterov": r"v \leftarrow \mu v + g, \qquad \theta \leftarrow \theta - \eta\,(g + \mu v)",
+    "adagrad": r"G \leftarrow G + g^2, \qquad \theta \leftarrow \theta - \frac{\eta\, g}{\sqrt{G} + \epsilon}",
+    "adadelta": (r"E[g^2] \leftarrow \rho E[g^2] + (1-\rho) g^2,\quad \Delta = "
+                 r"\frac{\sqrt{E[\Delta^2] + \epsilon}}{\sqrt{E[g^2] + \epsilon}}\, g,\quad "
+                 r"E[\Delta^2] \leftarrow \rho E[\Delta^2] + (1-\rho)\Delta^2,\quad "
+                 r"\theta \leftarrow \theta - \eta\Delta"),
+    "rmsprop": (r"E[g^2] \leftarrow \alpha E[g^2] + (1-\alpha) g^2, \qquad "
+                r"\theta \leftarrow \theta - \frac{\eta\, g}{\sqrt{E[g^2]} + \epsilon}"),
+    "adam": (r"m \leftarrow \beta_1 m + (1-\beta_1) g,\quad v \leftarrow \beta_2 v + (1-\beta_2) g^2,\quad "
+             r"\hat m = \frac{m}{1-\beta_1^t},\ \hat v = \frac{v}{1-\beta_2^t},\quad "
+             r"\theta \leftarrow \theta - \frac{\eta\, \hat m}{\sqrt{\hat v} + \epsilon}"),
+    "adamw": (r"\theta \leftarrow \theta\,(1 - \eta\lambda), \quad\text{then the Adam step}"),
+}
+RATES = (1e-4, 3e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 0.01, 0.02, 0.035, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 3.0, 10.0)
+DEFAULT_RACERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+
+
+def recommend() -> None:
+    """Button callback: the chosen surface's recommended learning rates, start and steps."""
+    spec = optimizers.SURFACES[st.session_state.optimizers_surface]
+    for name in optimizers.OPTIMIZERS:
+        st.session_state[f"optimizers_lr_{name}"] = spec.recommended[name]["lr"]
+    st.session_state.optimizers_start_x, st.session_state.optimizers_start_y = spec.start
+    st.session_state.optimizers_steps = spec.steps
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def run_race(surface: str, settings: tuple, steps: int, start: tuple[float, float]) -> dict:
+    result = optimizers.race(surface, {name: dict(hp) for name, hp in settings}, steps, start)
+    return {name: {"points": t.points.tolist(), "losses": t.losses.tolist(), "distances": t.distances.tolist(),
+                   "tolerance": t.steps_to_tolerance} for name, t in result.items()}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def surface_grid(surface: str) -> tuple:
+    return optimizers.contour_grid(surface)
+
+
+def race_settings_ui() -> tuple[str, tuple, int, tuple[float, float]]:
+    st.subheader(text("optimizers.race_title"))
+    surface = st.selectbox(text("optimizers.surface"), list(optimizers.SURFACES), key="optimizers_surface",
+                           format_func=option_labels("optimizers.surface_"), on_change=recommend)
+    spec = optimizers.SURFACES[surface]
+    racers = st.multiselect(text("optimizers.racers"), list(optimizers.OPTIMIZERS), DEFAULT_RACERS,
+                            key="optimizers_racers", format_func=option_labels("optimizers.name_"))
+    st.button(text("optimizers.recommended"), on_click=recommend, key="act_optimizers_recommend")
+    with st.expander(text("optimizers.hyperparameters")):
+        rates = {name: st.select_slider(text("optimizers.lr_of", name=text(f"optimizers.name_{name}")), RATES,
+                                        spec.recommended[name]["lr"], key=f"optimizers_lr_{name}")
+                 for name in racers}
+        mu = st.slider(text("optimizers.momentum_value"), 0.0, 0.99, 0.9, 0.01, key="optimizers_mu")
+        beta2 = st.select_slider(text("optimizers.beta2_value"), (0.9, 0.99, 0.999, 0.9999), 0.999,
+                                 key="optimizers_beta2")
+    clamp_state("optimizers_start_x", *spec.x_range)
+    clamp_state("optimizers_start_y", *spec.y_range)
+    x = st.slider(text("optimizers.start_x"), float(spec.x_range[0]), float(spec.x_range[1]), float(spec.start[0]),
+                  key="optimizers_start_x")
+    y = st.slider(text("optimizers.start_y"), float(spec.y_range[0]), float(spec.y_range[1]), float(spec.start[1]),
+                  key="optimizers_start_y")
+    steps = st.slider(text("optimizers.steps"), 10, 2000, spec.steps, 10, key="optimizers_steps")
+    settings = []
+    for name in racers:
+        hp = {"lr": rates[name]}
+        if name in ("momentum", "nesterov"):
+            hp["momentum"] = mu
+        if name in ("adam", "adamw"):
+            hp["beta2"] = beta2
+        settings.append((name, tuple(sorted(hp.items()))))
+    return surface, tuple(settings), steps, (x, y)
+
+
+def show_race(surface: str, settings: tuple, steps: int, start: tuple[float, float]) -> None:
+    if not settings:
+        return
+    result = run_race(surface, settings, steps, start)
+    label = {name: text(f"optimizers.name_{name}") for name in result}
+    clamp_state("optimizers_scrub", 0, steps)
+    at = st.slider(text("optimizers.scrub"), 0, steps, steps, key="optimizers_scrub")
+    three_d = st.toggle(text("optimizers.show_3d"), False, key="optimizers_3d")
+    spec = optimizers.SURFACES[surface]
+    paths = {label[n]: r["points"][: at + 1] for n, r in result.items()}
+    heights = {name: optimizers.log_heights(surface, path) for name, path in paths.items()} if three_d else None
+    st.plotly_chart(contour_paths(surface_grid(surface), paths, list(spec.minima), text("optimizers.contour_title"),
+                                  three_d, heights), width="stretch")
+    left, right = st.columns(2)
+    steps_axis = list(range(steps + 1))
+    left.plotly_chart(lines_figure(steps_axis, {label[n]: r["losses"] for n, r in result.items()},
+                                   text("optimizers.loss_title"), text("regression.step_axis"), ""), width="stretch")
+    if spec.minima:
+        right.plotly_chart(lines_figure(steps_axis, {label[n]: r["distances"] for n, r in result.items()},
+                                        text("optimizers.distance_title"), text("regression.step_axis"), ""),
+                           width="stretch")
+    st.dataframe({"": [label[n] for n in result],
+                  text("optimizers.table_final"): [number_format(r["losses"][-1]) for r in result.values()],
+                  text("optimizers.table_tolerance"): [str(r["tolerance"]) if r["tolerance"] is not None
+                                                       else text("optimizers.never") for r in result.values()]},
+                 hide_index=True)
+
+
+def draw_network(step, charts_slot, table_slot, histogram_slot) -> None:
+    history = step.extras["history"]
+    label = {name: text(f"optimizers.name_{name}") for name in history}
+    with charts_slot.container():
+        left, right = st.columns(2)
+        for column, metric, x in ((left, "loss", "step"), (right, "accuracy", "eval_step")):
+            column.plotly_chart(lines_figure(next(iter(history.values()))[x],
+                                             {label[n]: h[metric] for n, h in history.items()},
+                                             text(f"optimizers.network_{metric}"), text("regression.step_axis"), ""),
+                                width="stretch")
+    table_slot.dataframe({"": [label[n] for n in history],
+                          text("optimizers.network_table_accuracy"): [f"{step.metrics[f'{n}_accuracy']:.1%}"
+                                                                      for n in history],
+                          text("optimizers.network_table_time"): [f"{step.extras['ms_per_step'][n]:.2f}"
+                                                                  for n in history],
+                          text("optimizers.network_table_state"): [f"{step.extras['state_bytes'][n] / 1024:.0f}"
+                                                                   for n in history]}, hide_index=True)
+    effective = {label[n]: optimizers.log10_list(v) for n, v in step.extras["effective"].items()}
+    if effective:
+        with histogram_slot.container():
+            st.plotly_chart(overlaid_histograms(effective, text("optimizers.effective_title"), "log10"),
+                            width="stretch")
+            st.caption(text("optimizers.effective_caption"))
+
+
+page_title(64, "optimizers")
+st.markdown(text("optimizers.intro"))
+with st.expander(text("optimizers.rules_title"), expanded=False):
+    for name in optimizers.OPTIMIZERS:
+        st.markdown(text(f"optimizers.{name}"))
+        st.latex(RULES[name])
+
+with st.sidebar:
+    race = race_settings_ui()
+st.header(text("optimizers.race_title"))
+show_race(*race)
+
+st.header(text("optimizers.network_title"))
+st.caption(text("optimizers.network_caption"))
+with st.sidebar:
+    st.subheader(text("optimizers.network_title"))
+    data = dataset_ui("optimizers")
+    network_steps = st.slider(text("optimizers.network_steps"), 20, 2000, 600, 20, key="optimizers_network_steps")
+racers = tuple(name for name, _ in race[1]) or tuple(DEFAULT_RACERS)
+config = optimizers.NetworkConfig(optimizers=racers, steps=network_steps)
+run = st.button(text("optimizers.network_run"), type="primary", key="act_optimizers_network")
+progress_slot, charts_slot, table_slot, histogram_slot = st.empty(), st.empty(), st.empty(), st.empty()
+if run:
+    for step in optimizers.compare_on_network(config, data):
+        st.session_state.optimizers_network = {"step": step, "config": config}
+        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
+        draw_network(step, charts_slot, table_slot, histogram_slot)
+elif "optimizers_network" in st.session_state:
+    if st.session_state.optimizers_network["config"] != config:
+        progress_slot.caption(text("common.stale_result"))
+    draw_network(st.session_state.optimizers_network["step"], charts_slot, table_slot, histogram_slot)
+
+misconceptions_and_prompts("optimizers")
+show_source(optimizers.reference_step, optimizers.race, optimizers.compare_on_network)
