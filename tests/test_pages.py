@@ -214,3 +214,21 @@ def test_optimizers_race_and_network(app, lang):
     app_test.button(key="act_optimizers_network").click().run()
     assert_clean(app_test)
     assert len(app_test.get("plotly_chart")) == 6 and len(app_test.dataframe) == 2   # + loss, accuracy, histogram
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_unet_segments_takes_an_upload_and_denoises(app, lang):
+    app_test = open_and_train(app, "unet", lang, steps=40)
+    assert len(app_test.metric) == 2
+    drawing = Image.new("RGB", (120, 90), "white")
+    ImageDraw.Draw(drawing).ellipse((10, 10, 60, 60), fill="black")
+    app_test.file_uploader(key="act_unet_shapes").set_value(("shapes.png", _encoded(drawing, "PNG"), "image/png"))
+    app_test.run()
+    assert_clean(app_test)
+    app_test.slider(key="unet_denoise_steps").set_value(50).run()
+    app_test.button(key="act_unet_denoise").click().run()
+    assert_clean(app_test)
+    assert app_test.session_state["unet_denoised"]["step"].finished
+    app_test.file_uploader(key="act_unet_shapes").set_value(("bad.png", b"not an image", "image/png")).run()
+    assert_clean(app_test)
+    assert app_test.error and len(app_test.metric) == 2

@@ -1,0 +1,59 @@
+"""UNet engine: exact generated masks, shapes for odd sizes, the skip-connection gap, and denoising."""
+
+import pytest
+import torch
+
+from engine import images, unet
+
+
+def test_generated_masks_match_the_drawn_shapes_exactly():
+    config = unet.ShapesConfig(noise=0.0, blur=0.0, texture=0.0, objects=5, seed=3)
+    shapes = unet.make_shapes(config, 16)
+    assert shapes.images.shape == (16, 1, 64, 64) and shapes.masks.shape == (16, 64, 64)
+    for image, mask in zip(shapes.images[:, 0], shapes.masks, strict=True):
+        background = image[mask == 0]
+        assert background.numel() and (background == background[0]).all()     # one flat background
+        foreground = mask > 0
+        # Every labelled pixel differs from the background, and the label regions are the only
+        # places that do: the mask is exactly what was drawn.
+        assert ((image != background[0]) == foreground).all()
+    assert set(shapes.masks.unique().tolist()) == {0, 1, 2, 3}
+    again = unet.make_shapes(config, 16)
+    assert torch.equal(again.masks, shapes.masks)                               # deterministic
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 64), (37, 51), (29, 100)])
+@pytest.mark.parametrize("skips", [True, False])
+def test_output_has_the_input_size_for_odd_shapes(height, width, skips):
+    model = unet.UNet(depth=3, base=4, skips=skips, upsampling="bilinear" if skips else "transpose").eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 1, height, width)).shape == (2, len(unet.CLASSES), height, width)
+    maps = unet.feature_maps(model, torch.rand(1, height, width))
+    assert list(maps) == ["encoder 1", "encoder 2", "encoder 3", "bottleneck", "decoder 3", "decoder 2", "decoder 1"]
+
+
+def test_dice_and_iou_against_hand_counts():
+    truth = torch.zeros(1, 4, 4, dtype=torch.int64)
+    truth[0, :2, :2] = 1                                    # 4 pixels of class 1
+    predicted = torch.zeros(1, 4, 4, dtype=torch.int64)
+    predicted[0, :2, :3] = 1                                # 6 pixels, 4 of them right
+    result = unet.scores(predicted, truth)
+    assert result["dice"] == pytest.approx(2 * 4 / (6 + 4)) and result["iou"] == pytest.approx(4 / 6)
+    perfect = torch.nn.functional.one_hot(truth, 4).permute(0, 3, 1, 2).float() * 50
+    assert unet.dice_loss(perfect, truth).item() < 1e-3
+
+
+def test_default_training_segments_well_and_skips_matter():
+    *_, with_skips = unet.train(unet.SegmentationConfig())
+    *_, without = unet.train(unet.SegmentationConfig(skips=False))
+    assert with_skips.metrics["dice"] >= 0.9
+    assert without.metrics["dice"] < with_skips.metrics["dice"] - 0.02      # the page's claim: boundaries blur
+    assert with_skips.extras["predicted"].shape == (4, 64, 64)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee"])
+def test_denoiser_gains_at_least_3_db_on_sample_photos(name):
+    clean = images.to_tensor(images.fit_within(images.load_sample(name), 256))
+    *_, last = unet.denoise(unet.DenoiseConfig(), clean)
+    assert last.metrics["denoised_psnr"] >= last.metrics["noisy_psnr"] + 3
+    assert last.extras["denoised"].shape == clean.shape
