@@ -11,19 +11,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from timing import timed_run
+
 from engine import adversarial, autoencoder, data
 from engine.device import set_cpu_threads
-
-
-def timed_run(train, config, split) -> tuple[float, float, object]:
-    """Seconds to the first yielded step, seconds to the last, and the last step."""
-    start = time.perf_counter()
-    steps = iter(train(config, split))
-    last = next(steps)
-    first = time.perf_counter() - start
-    for last in steps:            # noqa: B007 - only the final step is needed
-        pass
-    return first, time.perf_counter() - start, last
 
 
 def main() -> None:
@@ -36,7 +27,7 @@ def main() -> None:
           f"median of {args.repeats}")
     for name, train, config in (("autoencoder (67)", autoencoder.train, autoencoder.AutoencoderConfig()),
                                 ("adversarial (65)", adversarial.train, adversarial.AdversarialConfig())):
-        runs = [timed_run(train, config, split) for _ in range(args.repeats)]
+        runs = [timed_run(train(config, split)) for _ in range(args.repeats)]
         first = statistics.median(r[0] for r in runs)
         total = statistics.median(r[1] for r in runs)
         print(f"  {name}: first chart update after {first:.2f} s (target 1 s), trained in {total:.1f} s "

@@ -7,22 +7,13 @@ prediction shown, and to the end).
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from timing import timed_run
+
 from engine import images, unet
 from engine.device import set_cpu_threads
-
-
-def timed(run) -> tuple[float, float, object]:
-    start = time.perf_counter()
-    steps = iter(run)
-    last = next(steps)
-    first = time.perf_counter() - start
-    for last in steps:            # noqa: B007 - only the final step is needed
-        pass
-    return first, time.perf_counter() - start, last
 
 
 def main() -> None:
@@ -34,7 +25,7 @@ def main() -> None:
     for name, make in (("segmentation", lambda: unet.train(unet.SegmentationConfig())),
                        ("segmentation, skips off", lambda: unet.train(unet.SegmentationConfig(skips=False))),
                        ("denoising (astronaut, 256 px)", lambda: unet.denoise(unet.DenoiseConfig(), clean))):
-        runs = [timed(make()) for _ in range(args.repeats)]
+        runs = [timed_run(make()) for _ in range(args.repeats)]
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in runs[-1][2].metrics.items())
         print(f"  {name}: first prediction after {statistics.median(r[0] for r in runs):.2f} s (target 2 s), "
               f"done in {statistics.median(r[1] for r in runs):.1f} s (target 30 s); {metrics}")

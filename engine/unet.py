@@ -201,6 +201,14 @@ class SegmentationConfig:
     seed: int = 0
 
 
+def _update(optimizer: torch.optim.Optimizer, schedule, loss: torch.Tensor) -> None:
+    """One Adam step on `loss`, then the one-cycle learning-rate schedule's step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+
+
 def train(config: SegmentationConfig) -> Iterator[TrainingStep]:
     """Generate the data, train the UNet; yields Dice/IoU on held-out images, predicted masks for
     the first `shown`, the history and, on the last step, the model and the validation data."""
@@ -219,10 +227,7 @@ def train(config: SegmentationConfig) -> Iterator[TrainingStep]:
         logits = model(train_set.images[index])
         masks = train_set.masks[index]
         loss = segmentation_loss(config.loss, logits, masks)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+        _update(optimizer, schedule, loss)
         if throttle.due(step):
             with throttle.reporting():
                 predicted = predict(model, val_set.images)
@@ -295,10 +300,7 @@ def denoise(config: DenoiseConfig, clean: torch.Tensor) -> Iterator[TrainingStep
                                                                                  strict=True)])
         corrupted = batch + config.sigma * torch.randn(batch.shape, generator=generator)
         loss = F.mse_loss(corrupted - model(corrupted), batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+        _update(optimizer, schedule, loss)
         if throttle.due(step):
             with throttle.reporting():
                 with torch.no_grad():
