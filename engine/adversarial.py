@@ -30,7 +30,7 @@ class AdversarialConfig:
     steps: int = 400                # minibatch steps for each model
     batch_size: int = 64
     learning_rate: float = 2e-3     # Adam
-    eval_size: int = 300            # test digits used for the live accuracy-vs-epsilon curves
+    eval_size: int = 200            # test digits used for the live accuracy-vs-epsilon curves
     seed: int = 0
 
 
