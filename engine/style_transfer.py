@@ -10,7 +10,7 @@ Artistic Style Transfer" (here the luminance-only variant, applied to the output
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
@@ -51,11 +51,6 @@ class StyleConfig:
     fast_math: bool | None = None        # bf16 autocast + channels_last; None = where the CPU has bf16
     seed: int = 0
     snapshots: int = 8                   # frames kept for the filmstrip
-
-
-def with_preset(config: StyleConfig, preset: str) -> StyleConfig:
-    size, steps, coarse = PRESETS[preset]
-    return replace(config, size=size, steps=steps, coarse_steps=coarse)
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:

@@ -6,12 +6,11 @@ import streamlit as st
 
 from ui.catalog import CONCEPTS
 
-ACTION_PREFIX = "act_"   # buttons and uploaders: Streamlit forbids setting them, so never re-assigned
-
 
 def keep_settings() -> None:
     """Streamlit drops a widget's value when its page is not shown; re-assigning every setting
-    key (`<slug>_...`) on each run keeps the user's choices when they come back to a page."""
+    key (`<slug>_...`) on each run keeps the user's choices when they come back to a page.
+    Buttons and uploaders use keys starting with `act_`: Streamlit forbids setting those."""
     prefixes = tuple(f"{concept.slug}_" for concept in CONCEPTS)
     for key in list(st.session_state):
         if isinstance(key, str) and key.startswith(prefixes):
