@@ -12,18 +12,20 @@ from engine.errors import InputError
 @dataclass(frozen=True)
 class TableLimits:
     max_bytes: int = 20_000_000     # refuse larger uploads outright
-    max_rows: int = 20_000          # keep a random sample of this many rows beyond it
+    max_rows: int = 20_000          # keep this many rows beyond it:
+    sample_rows: bool = True        # a random sample (scatter data), or the first ones (a time series)
 
 
 @dataclass(frozen=True)
 class NumericTable:
     columns: dict[str, np.ndarray]   # column name -> float64 values (may contain NaN / inf)
     total_rows: int                  # rows in the file
-    sampled: bool                    # True when only `max_rows` random rows were kept
+    sampled: bool                    # True when only `max_rows` rows were kept
 
 
-def read_numeric_csv(data: bytes, limits: TableLimits = TableLimits()) -> NumericTable:
-    """Parse a CSV (any common separator) and keep the columns that are mostly numbers."""
+def read_numeric_csv(data: bytes, limits: TableLimits = TableLimits(), min_columns: int = 2) -> NumericTable:
+    """Parse a CSV (any common separator) and keep the columns that are mostly numbers; fewer than
+    `min_columns` of them is an error."""
     if not data.strip():
         raise InputError("empty_file")
     if len(data) > limits.max_bytes:
@@ -37,14 +39,16 @@ def read_numeric_csv(data: bytes, limits: TableLimits = TableLimits()) -> Numeri
     total = len(frame)
     sampled = total > limits.max_rows
     if sampled:
-        frame = frame.sample(n=limits.max_rows, random_state=0).sort_index()
+        frame = (frame.sample(n=limits.max_rows, random_state=0).sort_index() if limits.sample_rows
+                 else frame.head(limits.max_rows))
     columns = {}
     for name in frame.columns:
         values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
         if np.isfinite(values).mean() >= 0.5:      # mostly numbers: a numeric column with a few gaps
             columns[str(name)] = values
-    if len(columns) < 2:
-        raise InputError("csv_need_two_numeric", found=len(columns))
+    if len(columns) < min_columns:
+        key = "csv_need_two_numeric" if min_columns == 2 else "csv_need_numeric"
+        raise InputError(key, found=len(columns))
     return NumericTable(columns, total, sampled)
 
 

@@ -1,0 +1,112 @@
+"""Page 62's engine: the adding problem, digits row by row, the gate read-out, forecasting."""
+
+import numpy as np
+import pytest
+import torch
+
+from engine import data, lstm
+from engine.errors import InputError
+
+
+def test_adding_problem_targets_and_the_mean_baseline():
+    x, y = lstm.adding_problem(20000, 50, torch.Generator().manual_seed(0))
+    markers = x[:, :, 1]
+    assert torch.equal(markers.sum(1), torch.full((20000,), 2.0))
+    assert (markers[:, :25].sum(1) == 1).all()                        # one marker in each half
+    assert torch.allclose(y, (x[:, :, 0] * markers).sum(1))
+    assert ((y - 1.0) ** 2).mean().item() == pytest.approx(lstm.MEAN_BASELINE, rel=0.03)   # Var(U1 + U2) = 1/6
+
+
+def test_lstm_solves_the_adding_problem_and_the_rnn_does_not():
+    # Each cell's model is seeded on its own and none draws from the batch stream, so the race
+    # without the GRU gives these two exactly what the page's default race gives them.
+    config = lstm.AddingConfig(cells=("rnn", "lstm"))
+    assert config.length == 50
+    *_, last = lstm.train_adding(config)
+    assert last.metrics["lstm"] < 0.05
+    assert last.metrics["rnn"] > 0.1
+
+
+def test_row_by_row_lstm_reads_digits():
+    *_, last = lstm.train_rows(lstm.RowsConfig(), data.load_digits())
+    assert last.metrics["accuracy"] >= 0.90           # all 1,000 held-out digits
+
+
+@pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, True)])
+def test_gate_read_out_matches_torch_lstm(layers, bidirectional):
+    torch.manual_seed(0)
+    model = lstm.SequenceModel(5, 7, 3, "lstm", layers, bidirectional)
+    x = torch.randn(4, 9, 5)
+    reference, (_, c_n) = model.rnn(x)
+    read = lstm.unroll(model.rnn, x)
+    mine = torch.cat([d.hidden for d in read[-1]], dim=2)
+    assert torch.allclose(mine, reference, atol=1e-6)
+    finals = [d.cell[:, -1] if k == 0 else d.cell[:, 0] for layer in read for k, d in enumerate(layer)]
+    assert torch.allclose(torch.stack(finals), c_n, atol=1e-6)        # final cell states, every layer and direction
+    for layer in read:
+        for direction in layer:
+            for name in ("input", "forget", "output"):
+                assert direction.gates[name].min() >= 0 and direction.gates[name].max() <= 1
+            assert direction.gates["candidate"].abs().max() <= 1
+
+
+def test_forget_gate_bias_starts_at_one():
+    model = lstm.SequenceModel(2, 6, 1, "lstm")
+    assert torch.equal(model.rnn.bias_ih_l0[6:12], torch.ones(6))
+
+
+def test_bidirectional_shapes_and_last_step_summary():
+    torch.manual_seed(1)
+    model = lstm.SequenceModel(28, 16, 10, "lstm", layers=2, bidirectional=True)
+    x = torch.randn(3, 28, 28)
+    out, (h_n, _) = model.rnn(x)
+    assert out.shape == (3, 28, 32) and h_n.shape == (4, 3, 16)       # (layers x directions, N, H)
+    assert model(x).shape == (3, 10)
+    # The summary joins each direction's state after its own last step: h_n of the top layer.
+    captured = {}
+    model.head.register_forward_hook(lambda module, inputs, output: captured.setdefault("x", inputs[0]))
+    model(x)
+    assert torch.allclose(captured["x"], torch.cat([h_n[-2], h_n[-1]], dim=1), atol=1e-6)
+
+
+def test_attention_weights_are_a_distribution_over_time():
+    model = lstm.SequenceModel(28, 16, 10, "lstm", bidirectional=True, pooling="attention")
+    output, weights = model(torch.randn(5, 28, 28), with_attention=True)
+    assert output.shape == (5, 10) and weights.shape == (5, 28)
+    assert torch.allclose(weights.sum(1), torch.ones(5)) and (weights >= 0).all()
+    inside = lstm.look_inside(model, torch.randn(28, 28))
+    assert inside["attention"].shape == (28,) and len(inside["layers"]) == 1 and len(inside["layers"][0]) == 2
+    assert inside["layers"][0][0].gates["forget"].shape == (28, 16)
+
+
+def test_gru_and_rnn_models_run():
+    for cell in ("rnn", "gru"):
+        model = lstm.SequenceModel(2, 8, 1, cell)
+        assert isinstance(model.rnn, lstm.CELLS[cell]) and model(torch.randn(2, 10, 2)).shape == (2, 1)
+
+
+def test_forecaster_beats_repeating_the_last_value():
+    values = lstm.synthetic_series(lstm.SeriesConfig())
+    *_, last = lstm.train_forecaster(lstm.ForecastConfig(), values)
+    assert last.metrics["one_step_rmse"] < 0.9 * last.metrics["naive_rmse"]
+    result = last.extras["forecast"]
+    assert len(result.one_step) == len(result.recursive) == len(values) - result.split
+    assert np.isfinite(result.recursive).all()
+
+
+def test_linear_autoregression_reference_is_exact_on_a_sine():
+    values = np.sin(np.arange(300) * 2 * np.pi / 17)        # obeys x_t = 2 cos(w) x_{t-1} - x_{t-2}
+    assert lstm.linear_autoregression_rmse(values, 5, 240) < 1e-9
+
+
+def test_series_checks():
+    with pytest.raises(InputError) as caught:
+        lstm.clean_series(np.arange(50.0), window=40)
+    assert caught.value.key == "series_too_short"
+    with pytest.raises(InputError) as caught:
+        lstm.clean_series(np.ones(500), window=10)
+    assert caught.value.key == "series_constant"
+    values = np.arange(500.0)
+    values[[3, 7]] = [np.nan, np.inf]
+    kept, dropped = lstm.clean_series(values, window=10)
+    assert dropped == 2 and len(kept) == 498
