@@ -254,7 +254,8 @@ class _Run:
         return {task: loss.item() for task, loss in losses.items()}, cosines
 
 
-def _check(config: MultitaskConfig) -> None:
+def check(config: MultitaskConfig) -> None:
+    """Settings that cannot train raise an InputError (the page disables its button on them)."""
     if not config.tasks:
         raise InputError("multitask_no_task")
     unknown = [t for t in config.tasks if t not in TASKS]
@@ -269,7 +270,7 @@ def train(config: MultitaskConfig, data: ImageSplit) -> Iterator[TrainingStep]:
     batches). Metrics: `<model>/<task>` test scores. Extras: `history` (per-task training loss,
     test scores, gradient cosines, learned weights), `seconds` per model, `parameters` per model;
     on the last step also `models`."""
-    _check(config)
+    check(config)
     set_cpu_threads()
     generator = seed_everything(config.seed)
     tasks = tuple(t for t in TASKS if t in config.tasks)
@@ -314,8 +315,31 @@ def train(config: MultitaskConfig, data: ImageSplit) -> Iterator[TrainingStep]:
                 extras = {"history": {k: list(v) for k, v in history.items()},
                           "seconds": {name: run.seconds for name, run in runs.items()},
                           "parameters": {name: parameter_count(run.model) for name, run in runs.items()},
-                          "tasks": tasks}
+                          "tasks": tasks, "scale": prepared.scale}
                 if last:
                     extras["models"] = {name: run.model.eval() for name, run in runs.items()}
                 metrics = {f"{name}/{t}": s for name, score in scores.items() for t, s in score.items()}
                 yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+
+
+@torch.no_grad()
+def predict_one(model: nn.Module, image: torch.Tensor, scale: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """A trained model's answers for one (1, 28, 28) image, in natural units: the digit, the
+    probability that it is odd, and the ink and slant undone from their standardisation."""
+    outputs = model.eval()(image.unsqueeze(0))
+    answers = {}
+    for task, output in outputs.items():
+        if KINDS[task] == "classification":
+            answers[task] = float(output[0].argmax())
+        elif KINDS[task] == "binary":
+            answers[task] = torch.sigmoid(output[0]).item()
+        else:
+            mean, std = scale[task]
+            answers[task] = output[0].item() * std + mean
+    return answers
+
+
+def measured(image: torch.Tensor) -> dict[str, float]:
+    """Ink and slant measured on one (1, 28, 28) image: the regression tasks' true values."""
+    x = image.unsqueeze(0)
+    return {"ink": x.mean().item(), "slant": slant(x)[0].item()}

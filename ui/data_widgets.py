@@ -17,9 +17,10 @@ def dataset(name: str) -> tuple[data.ImageSplit, object]:
     return data.load_dataset(name, DOWNLOAD_ROOT)
 
 
-def dataset_ui(prefix: str) -> data.ImageSplit:
-    """Bundled subset by default; full MNIST / Fashion-MNIST only when the user asks (needs internet)."""
-    name = st.selectbox(text("data.dataset"), ["subset", *data.DOWNLOADABLE], key=f"{prefix}_dataset",
+def dataset_ui(prefix: str, choices: tuple[str, ...] = ("subset", *data.DOWNLOADABLE)) -> data.ImageSplit:
+    """Bundled subset by default; full MNIST / Fashion-MNIST only when the user asks (needs internet).
+    A page whose tasks only make sense for digits passes `choices` without Fashion-MNIST."""
+    name = st.selectbox(text("data.dataset"), list(choices), key=f"{prefix}_dataset",
                         format_func=option_labels("data.dataset_"))
     with st.spinner(text("data.loading")):
         split, error = dataset(name)

@@ -1,0 +1,203 @@
+"""61 · Multi-task learning: one network, four tasks from the same digits, against separate networks."""
+
+import pandas as pd
+import streamlit as st
+
+from engine import images, multitask
+from engine.errors import InputError
+from ui.charts import history_figure, update_history
+from ui.data_widgets import dataset_ui
+from ui.i18n import option_labels, text
+from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+
+LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3)
+WIDTHS = (32, 64, 128, 256)
+DEFAULT_TASKS = ["digit", "parity", "ink"]
+
+
+def task_name(task: str) -> str:
+    return text(f"multitask.task_{task}")
+
+
+def model_name(name: str) -> str:
+    return text(f"multitask.architecture_{name}")
+
+
+def settings_ui() -> multitask.MultitaskConfig:
+    architecture = st.selectbox(text("multitask.architecture"), list(multitask.ARCHITECTURES),
+                                key="multitask_architecture", format_func=option_labels("multitask.architecture_"))
+    tasks = st.multiselect(text("multitask.tasks"), list(multitask.TASKS), DEFAULT_TASKS, key="multitask_tasks",
+                           format_func=option_labels("multitask.task_"))
+    weighting = st.radio(text("multitask.weighting_mode"), ["fixed", "uncertainty"], key="multitask_weighting",
+                         format_func=option_labels("multitask.weighting_"))
+    weights = dict.fromkeys(multitask.TASKS, 1.0)
+    if weighting == "fixed":
+        for task in tasks:
+            weights[task] = st.slider(text("multitask.weight", task=task_name(task)), 0.0, 10.0, 1.0, 0.1,
+                                      key=f"multitask_weight_{task}")
+    width = st.select_slider(text("multitask.width"), WIDTHS, 128, key="multitask_width")
+    baselines = st.toggle(text("multitask.baselines"), True, key="multitask_baselines",
+                          disabled=architecture == "separate")
+    return multitask.MultitaskConfig(
+        architecture=architecture, tasks=tuple(t for t in multitask.TASKS if t in tasks), weighting=weighting,
+        weights=weights, width=width, baselines=baselines and architecture != "separate",
+        steps=st.slider(text("multitask.steps"), 50, 1500, 400, 50, key="multitask_steps"),
+        learning_rate=st.select_slider(text("multitask.learning_rate"), LEARNING_RATES, 2e-3,
+                                       key="multitask_learning_rate"))
+
+
+def score_label(task: str) -> str:
+    kind = "accuracy" if multitask.KINDS[task] != "regression" else "r2"
+    return text(f"multitask.metric_{kind}", task=task_name(task))
+
+
+def score_text(task: str, value: float) -> str:
+    return f"{100 * value:.1f} %" if multitask.KINDS[task] != "regression" else f"{value:.3f}"
+
+
+def figures(config: multitask.MultitaskConfig) -> dict:
+    tasks = config.tasks
+    axis = text("multitask.step_axis")
+    scores = {f"{config.architecture}/{t}": task_name(t) for t in tasks}
+    if config.baselines:
+        scores |= {f"separate/{t}": f"{task_name(t)} · {text('multitask.separate_suffix')}" for t in tasks}
+    charts = {"losses": history_figure({f"loss/{t}": task_name(t) for t in tasks}, text("multitask.losses_title"),
+                                       axis),
+              "scores": history_figure(scores, text("multitask.scores_title"), axis, log_y=False)}
+    if config.architecture != "separate" and len(tasks) > 1:
+        pairs = [(a, b) for i, a in enumerate(tasks) for b in tasks[i + 1:]]
+        charts["cosines"] = history_figure({f"cosine/{a}|{b}": f"{task_name(a)} ↔ {task_name(b)}" for a, b in pairs},
+                                           text("multitask.cosines_title"), axis, {"0": 0.0}, log_y=False)
+    if config.weighting == "uncertainty":
+        charts["weights"] = history_figure({f"weight/{t}": task_name(t) for t in tasks},
+                                           text("multitask.weights_title"), axis)
+    return charts
+
+
+def draw(step, config, charts, slots) -> None:
+    with slots["metrics"].container():
+        columns = st.columns(len(config.tasks))
+        for column, task in zip(columns, config.tasks, strict=True):
+            value = step.metrics[f"{config.architecture}/{task}"]
+            delta = None
+            if config.baselines:
+                difference = value - step.metrics[f"separate/{task}"]
+                delta = (text("multitask.delta_points", value=f"{100 * difference:+.1f}")
+                         if multitask.KINDS[task] != "regression" else text("multitask.delta", value=f"{difference:+.3f}"))
+            column.metric(score_label(task), score_text(task, value), delta)
+        st.caption(text("multitask.scores_note"))
+    history = step.extras["history"]
+    slots["losses"].plotly_chart(update_history(charts["losses"], history), width="stretch")
+    slots["scores"].plotly_chart(update_history(charts["scores"], history), width="stretch")
+    if "cosines" in charts:
+        with slots["cosines"].container():
+            st.plotly_chart(update_history(charts["cosines"], history), width="stretch")
+            st.caption(text("multitask.cosines_caption"))
+    else:
+        slots["cosines"].info(text("multitask.no_cosines"))
+    if "weights" in charts:
+        slots["weights"].plotly_chart(update_history(charts["weights"], history), width="stretch")
+
+
+def comparison_table(step, config) -> None:
+    st.subheader(text("multitask.table_title"))
+    rows = []
+    for name, parameters in step.extras["parameters"].items():
+        row = {text("multitask.table_model"): model_name(name)}
+        row |= {score_label(t): score_text(t, step.metrics[f"{name}/{t}"]) for t in config.tasks}
+        row |= {text("multitask.table_parameters"): f"{parameters:,}",
+                text("multitask.table_seconds"): f"{step.extras['seconds'][name]:.1f}"}
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(text("multitask.table_caption"))
+
+
+def predict_section(step, config, data) -> None:
+    st.header(text("multitask.predict_title"))
+    source = st.radio(text("multitask.input"), ["test", "upload"], key="multitask_input", horizontal=True,
+                      format_func=option_labels("multitask.input_"))
+    truth: dict[str, float | None] = {}
+    if source == "test":
+        clamp_state("multitask_index", 0, len(data.test_x) - 1)
+        index = st.number_input(text("multitask.index"), 0, len(data.test_x) - 1, 0, key="multitask_index")
+        image, label = data.test_x[index], int(data.test_y[index])
+        truth = {"digit": float(label), "parity": float(label % 2)}
+    else:
+        upload = st.file_uploader(text("multitask.upload"), type=list(images.UPLOAD_TYPES), key="act_multitask_upload")
+        if upload is None:
+            return
+        try:
+            image = images.to_digit(images.load_image(upload.getvalue()).image).tensor
+        except InputError as error:
+            show_input_error(error)
+            return
+    truth |= multitask.measured(image)
+    left, right = st.columns([1, 4])
+    left.image(images.to_image(image).resize((112, 112)), width=112)
+    rows = [{text("multitask.table_model"): text("multitask.prediction_true"),
+             **{task_name(t): answer_text(t, truth.get(t), exact=True) for t in config.tasks}}]
+    for name, model in step.extras["models"].items():
+        answers = multitask.predict_one(model, image, step.extras["scale"])
+        rows.append({text("multitask.table_model"): text("multitask.prediction_model", model=model_name(name)),
+                     **{task_name(t): answer_text(t, answers[t]) for t in config.tasks}})
+    right.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def answer_text(task: str, value: float | None, exact: bool = False) -> str:
+    if value is None:
+        return text("multitask.unknown")
+    if task == "digit":
+        return str(int(value))
+    if task == "parity":
+        if exact:
+            return text("multitask.odd" if value else "multitask.even")
+        return f"{text('multitask.odd' if value > 0.5 else 'multitask.even')} ({100 * max(value, 1 - value):.0f} %)"
+    return number_format(value)
+
+
+page_title(61, "multitask")
+st.markdown(text("multitask.intro"))
+for part in ("designs", "weighting", "transfer"):
+    with st.expander(text(f"multitask.{part}_title")):
+        st.markdown(text(f"multitask.{part}"))
+
+with st.sidebar:
+    data = dataset_ui("multitask", choices=("subset", "MNIST"))     # the tasks are about digits
+    config = settings_ui()
+
+st.header(text("common.experiment_title"))
+error = None
+try:
+    multitask.check(config)
+except InputError as caught:
+    error = caught
+train_clicked = st.button(text("common.train"), type="primary", key="act_multitask_train", disabled=error is not None)
+if error is not None:
+    show_input_error(error)
+progress_slot = st.empty()
+slots = {name: st.empty() for name in ("metrics", "losses", "scores", "cosines", "weights")}
+if train_clicked and error is None:
+    charts = figures(config)
+    for step in multitask.train(config, data):
+        st.session_state.multitask_result = {"step": step, "config": config, "data": data.source}
+        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
+        draw(step, config, charts, slots)
+elif "multitask_result" in st.session_state:
+    result = st.session_state.multitask_result
+    if result["config"] != config or result["data"] != data.source:
+        progress_slot.caption(text("common.stale_result"))
+    draw(result["step"], result["config"], figures(result["config"]), slots)
+else:
+    progress_slot.info(text("multitask.press_train"))
+
+result = st.session_state.get("multitask_result")
+if result is not None and "models" in result["step"].extras:
+    comparison_table(result["step"], result["config"])
+    if result["data"] == data.source:
+        predict_section(result["step"], result["config"], data)
+else:
+    st.caption(text("multitask.need_model"))
+
+misconceptions_and_prompts("multitask")
+show_source(multitask.train, multitask.SharedNet, multitask.UncertaintyWeights, multitask.gradient_cosines,
+            multitask.slant)
