@@ -322,10 +322,22 @@ def train_adding(config: AddingConfig) -> Iterator[TrainingStep]:
                 history["step"].append(step + 1)
                 for cell, error in errors.items():
                     history[cell].append(error)
-                extras = {"history": {k: list(v) for k, v in history.items()}}
+                extras = {"history": {k: list(v) for k, v in history.items()}, "length": config.length}
                 if step == config.steps - 1:
                     extras["models"] = {cell: m.eval() for cell, m in models.items()}
                 yield TrainingStep(step + 1, config.steps, errors, extras, throttle.training_seconds)
+
+
+def example_sequence(length: int, number: int) -> tuple[torch.Tensor, float]:
+    """Held-out adding-problem sequence `number` (the same for every user): x (length, 2) and its sum."""
+    x, y = adding_problem(1, length, torch.Generator().manual_seed(10_000 + number))
+    return x[0], float(y[0])
+
+
+@torch.no_grad()
+def answers(models: dict[str, SequenceModel], x: torch.Tensor) -> dict[str, float]:
+    """Each trained model's answer for one sequence x (length, 2)."""
+    return {cell: float(model.eval()(x.unsqueeze(0))[0, 0]) for cell, model in models.items()}
 
 
 # ---------------------------------------------------------------- 3. digits read row by row
@@ -381,7 +393,8 @@ def train_rows(config: RowsConfig, data: ImageSplit) -> Iterator[TrainingStep]:
                 history["step"].append(step + 1)
                 history["train"].append(loss.item())
                 history["test"].append(accuracy)
-                extras = {"history": {k: list(v) for k, v in history.items()}}
+                extras = {"history": {k: list(v) for k, v in history.items()},
+                          "parameters": sum(p.numel() for p in model.parameters())}
                 if last:
                     extras["model"] = model.eval()
                 yield TrainingStep(step + 1, config.steps, {"accuracy": accuracy, "loss": loss.item()}, extras,

@@ -82,8 +82,10 @@ def draw(step, config, charts, slots) -> None:
             delta = None
             if config.baselines:
                 difference = value - step.metrics[f"separate/{task}"]
-                delta = (text("multitask.delta_points", value=f"{100 * difference:+.1f}")
-                         if multitask.KINDS[task] != "regression" else text("multitask.delta", value=f"{difference:+.3f}"))
+                if multitask.KINDS[task] == "regression":
+                    delta = text("multitask.delta", value=f"{difference:+.3f}")
+                else:
+                    delta = text("multitask.delta_points", value=f"{100 * difference:+.1f}")
             column.metric(score_label(task), score_text(task, value), delta)
         st.caption(text("multitask.scores_note"))
     history = step.extras["history"]

@@ -1,6 +1,7 @@
 """Every listed page through the real entry file (AppTest), in both languages."""
 
 import io
+import json
 import subprocess
 import sys
 
@@ -232,3 +233,86 @@ def test_unet_segments_takes_an_upload_and_denoises(app, lang):
     app_test.file_uploader(key="act_unet_shapes").set_value(("bad.png", b"not an image", "image/png")).run()
     assert_clean(app_test)
     assert app_test.error and len(app_test.metric) == 2
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_multitask_trains_compares_and_answers(app, lang):
+    app_test = open_and_train(app, "multitask", lang, steps=60)
+    assert len(app_test.metric) == 3 and len(app_test.get("plotly_chart")) == 3     # losses, scores, cosines
+    table = app_test.dataframe[0].value
+    assert list(table.iloc[:, 0]) == [translate("multitask.architecture_multihead", lang),
+                                      translate("multitask.architecture_separate", lang)]
+    parameters = [int(p.replace(",", "")) for p in table[translate("multitask.table_parameters", lang)]]
+    assert parameters[0] < parameters[1] / 2
+    assert len(app_test.dataframe[1].value) == 3                                    # truth + two models
+    app_test.radio(key="multitask_input").set_value("upload").run()
+    drawing = Image.new("RGB", (100, 140), "white")
+    ImageDraw.Draw(drawing).line([(40, 10), (60, 130)], fill="black", width=14)      # a slanted one
+    app_test.file_uploader(key="act_multitask_upload").set_value(
+        ("one.png", _encoded(drawing, "PNG"), "image/png")).run()
+    assert_clean(app_test)
+    assert len(app_test.dataframe) == 2
+    app_test.radio(key="multitask_weighting").set_value("uncertainty").run()
+    app_test.multiselect(key="multitask_tasks").set_value(["digit", "slant"]).run()
+    app_test.button(key="act_multitask_train").click().run()
+    assert_clean(app_test)
+    assert len(app_test.get("plotly_chart")) == 4                                   # + learned weights
+    app_test.multiselect(key="multitask_tasks").set_value([]).run()                  # nothing to train:
+    assert_clean(app_test)                                                          # a message, the button off,
+    assert translate("errors.multitask_no_task", lang) in [e.value for e in app_test.error]
+    assert app_test.button(key="act_multitask_train").proto.disabled
+    assert len(app_test.dataframe) >= 1                                              # and the last result stays
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_lstm_every_demo_and_a_look_inside(app, lang):
+    app_test = app("pages/lstm.py", lang)
+    app_test.slider(key="lstm_forecast_steps").set_value(60).run()
+    app_test.button(key="act_lstm_forecast_train").click().run()
+    assert_clean(app_test)
+    assert len(app_test.metric) == 4 and len(app_test.get("plotly_chart")) == 2
+    app_test.radio(key="lstm_demo").set_value("race").run()
+    app_test.slider(key="lstm_race_steps").set_value(50).run()
+    app_test.slider(key="lstm_race_length").set_value(20).run()
+    app_test.button(key="act_lstm_race_train").click().run()
+    assert_clean(app_test)
+    assert [m.label for m in app_test.metric] == [translate("lstm.race_metric", lang, cell=translate(
+        f"lstm.cell_{c}", lang)) for c in ("rnn", "gru", "lstm")]
+    app_test.radio(key="lstm_demo").set_value("rows").run()
+    app_test.slider(key="lstm_rows_steps").set_value(50).run()
+    app_test.toggle(key="lstm_rows_bidirectional").set_value(True)
+    app_test.radio(key="lstm_pooling").set_value("attention").run()
+    app_test.button(key="act_lstm_rows_train").click().run()
+    assert_clean(app_test)
+    app_test.radio(key="lstm_demo").set_value("inside").run()
+    assert_clean(app_test)
+    assert len(app_test.get("plotly_chart")) == 2                                   # attention bars + gate heatmaps
+    traces = json.loads(app_test.get("plotly_chart")[1].proto.spec)["data"]
+    assert [t["type"] for t in traces] == ["heatmap"] * 6                          # 3 gates, candidate, c, h
+    app_test.radio(key="lstm_inside_direction").set_value(1).run()
+    app_test.radio(key="lstm_inside_model").set_value("race").run()
+    assert_clean(app_test)
+    assert len(app_test.get("plotly_chart")) == 2                                   # the sequence + heatmaps
+    app_test.radio(key="lstm_demo").set_value("forecast").run()
+    assert len(app_test.metric) == 4                                                # the forecast is still there
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_lstm_forecasts_a_csv_column_and_explains_bad_ones(app, lang):
+    app_test = app("pages/lstm.py", lang)
+    app_test.radio(key="lstm_source").set_value("csv").run()
+    assert translate("lstm.need_csv", lang) in [i.value for i in app_test.info]
+    rows = "\n".join(f"{day},{10 + (day % 7)}" for day in range(300))
+    app_test.file_uploader(key="act_lstm_csv").set_value(("sales.csv", f"day,sales\n{rows}\n".encode(), "text/csv"))
+    app_test.run()
+    app_test.selectbox(key="lstm_column").set_value("sales")
+    app_test.slider(key="lstm_window").set_value(90).run()                            # 300 values are too few
+    assert translate("errors.series_too_short", lang, count=300, minimum=380) in [e.value for e in app_test.error]
+    app_test.slider(key="lstm_window").set_value(14)
+    app_test.slider(key="lstm_forecast_steps").set_value(100).run()
+    app_test.button(key="act_lstm_forecast_train").click().run()
+    assert_clean(app_test)
+    assert float(app_test.metric[3].value) < 1e-6          # a weekly cycle is an exact linear recurrence
+    app_test.file_uploader(key="act_lstm_csv").set_value(("words.csv", b"name\nann\nbob\n", "text/csv")).run()
+    assert_clean(app_test)
+    assert translate("errors.csv_need_numeric", lang) in [e.value for e in app_test.error]

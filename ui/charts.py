@@ -174,3 +174,60 @@ def overlaid_histograms(values: dict[str, list[float]], title: str, x_title: str
                       "layout": {"title": {"text": title}, "barmode": "overlay", "height": 320,
                                  "margin": {"t": 50, "b": 10}, "xaxis": {"title": {"text": x_title}},
                                  "legend": {"orientation": "h", "y": -0.3}}})
+
+
+def forecast_figure(series: list[float], split: int, labels: dict[str, str], title: str, x_title: str) -> go.Figure:
+    """The whole series, a dashed line where the held-out part starts, and two empty prediction
+    traces (one-step, recursive) for `update_forecast` to fill."""
+    data = [{"type": "scatter", "mode": "lines", "x": list(range(len(series))), "y": series,
+             "name": labels["series"], "line": {"color": "grey", "width": 1.5}},
+            {"type": "scatter", "mode": "lines", "x": [], "y": [], "name": labels["one_step"], "line": {"width": 2}},
+            {"type": "scatter", "mode": "lines", "x": [], "y": [], "name": labels["recursive"],
+             "line": {"width": 2, "dash": "dot"}}]
+    return go.Figure({"data": data, "layout": {
+        "title": {"text": title}, "height": 380, "margin": {"t": 50, "b": 10},
+        "xaxis": {"title": {"text": x_title}}, "legend": {"orientation": "h", "y": -0.2},
+        "shapes": [{"type": "line", "x0": split - 0.5, "x1": split - 0.5, "yref": "paper", "y0": 0, "y1": 1,
+                    "line": {"dash": "dash", "color": "black"}}],
+        "annotations": [{"x": split - 0.5, "y": 1, "yref": "paper", "text": labels["boundary"], "showarrow": False,
+                         "xanchor": "left", "yanchor": "bottom"}]}})
+
+
+def update_forecast(figure: go.Figure, split: int, one_step: list[float], recursive: list[float]) -> go.Figure:
+    x = list(range(split, split + len(one_step)))
+    figure.data[1].x, figure.data[1].y = x, one_step
+    figure.data[2].x, figure.data[2].y = x, recursive
+    return figure
+
+
+def stacked_heatmaps(panels: list[tuple[str, list[list[float]], float | None, float | None]],
+                     x_title: str) -> go.Figure:
+    """Matrices (rows = units, columns = time steps) one above the other, sharing the time axis;
+    each panel is (title, matrix, zmin, zmax): gates 0..1 in one scale, signed states in another."""
+    count = len(panels)
+    gap = 0.04
+    height = (1 - gap * (count - 1)) / count
+    data, layout = [], {"height": 150 * count + 60, "margin": {"t": 30, "b": 40, "l": 10, "r": 10},
+                        "annotations": []}
+    for k, (title, matrix, low, high) in enumerate(panels):
+        axis = "" if k == 0 else str(k + 1)
+        top = 1 - k * (height + gap)
+        signed = low is not None and low < 0
+        data.append({"type": "heatmap", "z": matrix, "xaxis": f"x{axis}", "yaxis": f"y{axis}",
+                     "zmin": low, "zmax": high, "colorscale": "RdBu" if signed else "Viridis",
+                     "reversescale": signed, "showscale": False})
+        layout[f"xaxis{axis}"] = {"anchor": f"y{axis}", "showticklabels": k == count - 1,
+                                  **({"title": {"text": x_title}} if k == count - 1 else {})}
+        if k:
+            layout[f"xaxis{axis}"]["matches"] = "x"
+        layout[f"yaxis{axis}"] = {"domain": [max(top - height, 0.0), min(top, 1.0)], "showticklabels": False}
+        layout["annotations"].append({"text": title, "xref": "paper", "yref": "paper", "x": 0, "y": top,
+                                      "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                                      "font": {"size": 12}})
+    return go.Figure({"data": data, "layout": layout})
+
+
+def bar_figure(x: list[float], y: list[float], title: str, x_title: str, height: int = 260) -> go.Figure:
+    return go.Figure({"data": [{"type": "bar", "x": x, "y": y, "showlegend": False}],
+                      "layout": {"title": {"text": title}, "height": height, "margin": {"t": 50, "b": 10},
+                                 "xaxis": {"title": {"text": x_title}}}})

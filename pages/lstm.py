@@ -1,0 +1,342 @@
+"""62 · LSTM: forecasting, the long-memory race, digits read row by row, and every gate on view."""
+
+import streamlit as st
+
+from engine import images, lstm, tabular
+from engine.errors import InputError
+from ui.charts import (
+    bar_figure,
+    forecast_figure,
+    history_figure,
+    lines_figure,
+    stacked_heatmaps,
+    update_forecast,
+    update_history,
+)
+from ui.data_widgets import dataset
+from ui.i18n import option_labels, text
+from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+
+DEMOS = ("forecast", "race", "rows", "inside")
+LEARNING_RATES = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2)
+CSV_LIMITS = tabular.TableLimits(max_rows=5000, sample_rows=False)     # a series keeps its order
+
+
+def run_live(generator, result_key: str, state: dict, draw) -> None:
+    """Draw every reported step and keep the latest as this user's result; an InputError from the
+    engine (a short series, no network chosen) becomes a message, and any earlier result stays."""
+    progress = st.empty()
+    try:
+        for step in generator:
+            st.session_state[result_key] = {"step": step, **state}
+            progress.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
+            draw(step)
+    except InputError as error:
+        progress.empty()
+        show_input_error(error)
+
+
+def previous(result_key: str, state: dict):
+    """This user's last result for a demo, with a note if the settings have changed since."""
+    result = st.session_state.get(result_key)
+    if result is not None and any(result.get(k) != v for k, v in state.items()):
+        st.caption(text("common.stale_result"))
+    return result
+
+
+# ---------------------------------------------------------------- 1. forecasting
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def csv_table(data: bytes) -> tabular.NumericTable:
+    return tabular.read_numeric_csv(data, CSV_LIMITS, min_columns=1)
+
+
+def series_ui():
+    """The series to forecast (synthetic or a CSV column) and its description for the stale check."""
+    source = st.radio(text("lstm.source"), ["synthetic", "csv"], key="lstm_source", horizontal=True,
+                      format_func=option_labels("lstm.source_"))
+    if source == "synthetic":
+        config = lstm.SeriesConfig(
+            length=st.slider(text("lstm.length"), 200, 2000, 600, 50, key="lstm_length"),
+            sine_amplitude=st.slider(text("lstm.sine_amplitude"), 0.0, 2.0, 1.0, 0.1, key="lstm_sine"),
+            second_amplitude=st.slider(text("lstm.second_amplitude"), 0.0, 2.0, 0.5, 0.1, key="lstm_second"),
+            trend=st.slider(text("lstm.trend"), -3.0, 3.0, 1.0, 0.1, key="lstm_trend"),
+            season_amplitude=st.slider(text("lstm.season_amplitude"), 0.0, 2.0, 0.8, 0.1, key="lstm_season"),
+            noise=st.slider(text("lstm.noise"), 0.0, 1.0, 0.1, 0.05, key="lstm_noise"))
+        return lstm.synthetic_series(config), config
+    upload = st.file_uploader(text("lstm.csv"), type=["csv", "txt", "tsv"], key="act_lstm_csv")
+    if upload is None:
+        st.info(text("lstm.need_csv"))
+        return None, None
+    try:
+        table = csv_table(upload.getvalue())
+    except InputError as error:
+        show_input_error(error)
+        return None, None
+    names = list(table.columns)
+    if st.session_state.get("lstm_column") not in names:
+        st.session_state.pop("lstm_column", None)
+    column = st.selectbox(text("lstm.csv_column"), names, key="lstm_column")
+    if table.sampled:
+        st.caption(text("lstm.csv_rows", kept=CSV_LIMITS.max_rows, total=table.total_rows))
+    return table.columns[column], (upload.file_id, column)
+
+
+def forecast_config_ui() -> lstm.ForecastConfig:
+    return lstm.ForecastConfig(
+        window=st.slider(text("lstm.window"), 5, 100, 40, key="lstm_window"),
+        hidden=st.select_slider(text("lstm.hidden"), (8, 16, 32, 64, 128), 32, key="lstm_forecast_hidden"),
+        layers=st.slider(text("lstm.layers"), 1, 3, 1, key="lstm_forecast_layers"),
+        bidirectional=st.toggle(text("lstm.bidirectional"), False, key="lstm_forecast_bidirectional"),
+        relative=st.toggle(text("lstm.relative"), True, key="lstm_relative", help=text("lstm.relative_help")),
+        steps=st.slider(text("lstm.steps"), 50, 3000, 600, 50, key="lstm_forecast_steps"),
+        learning_rate=st.select_slider(text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
+                                       key="lstm_forecast_learning_rate"))
+
+
+def forecast_demo(values, series_id, config: lstm.ForecastConfig) -> None:
+    st.markdown(text("lstm.forecast_intro"))
+    if values is None:
+        return
+    labels = {name: text(f"lstm.{key}") for name, key in
+              (("series", "series_values"), ("one_step", "one_step"), ("recursive", "recursive"),
+               ("boundary", "boundary"))}
+    clicked = st.button(text("common.train"), type="primary", key="act_lstm_forecast_train")
+    metrics_slot, series_slot, curve_slot = st.empty(), st.empty(), st.empty()
+    state = {"config": config, "series": series_id}
+    curves = {"train": text("lstm.curve_train"), "one_step": text("lstm.curve_one_step"),
+              "recursive": text("lstm.curve_recursive")}
+
+    def draw(step, figures) -> None:
+        result = step.extras["forecast"]
+        with metrics_slot.container():
+            columns = st.columns(4)
+            for column, key in zip(columns, ("one_step", "recursive", "naive", "linear"), strict=True):
+                column.metric(text(f"lstm.metric_{key}"), number_format(step.metrics[f"{key}_rmse"]))
+            if step.extras["dropped"]:
+                st.caption(text("lstm.csv_dropped", count=step.extras["dropped"]))
+        series_slot.plotly_chart(update_forecast(figures[0], result.split, result.one_step.tolist(),
+                                                 result.recursive.tolist()), width="stretch")
+        curve_slot.plotly_chart(update_history(figures[1], step.extras["history"]), width="stretch")
+
+    def new_figures(step):
+        return (forecast_figure(step.extras["series"].tolist(), step.extras["forecast"].split, labels,
+                                text("lstm.series_title"), text("lstm.time_axis")),
+                history_figure(curves, text("lstm.forecast_losses"), text("lstm.step_axis")))
+
+    if clicked:
+        figures: list = []
+
+        def live(step) -> None:
+            if not figures:
+                figures.extend(new_figures(step))
+            draw(step, figures)
+
+        run_live(lstm.train_forecaster(config, values), "lstm_forecast_result", state, live)
+    elif (result := previous("lstm_forecast_result", state)) is not None:
+        draw(result["step"], new_figures(result["step"]))
+    else:
+        try:
+            kept, _ = lstm.clean_series(values, config.window)
+        except InputError as error:
+            show_input_error(error)
+            return
+        split = len(kept) - max(int(len(kept) * config.test_share), config.window)
+        series_slot.plotly_chart(forecast_figure(kept.tolist(), split, labels, text("lstm.series_title"),
+                                                 text("lstm.time_axis")), width="stretch")
+        metrics_slot.info(text("lstm.press_forecast"))
+
+
+# ---------------------------------------------------------------- 2. the adding problem
+
+def race_config_ui() -> lstm.AddingConfig:
+    cells = st.multiselect(text("lstm.cells"), list(lstm.CELLS), list(lstm.CELLS), key="lstm_cells",
+                           format_func=option_labels("lstm.cell_"))
+    return lstm.AddingConfig(
+        length=st.slider(text("lstm.race_length"), 10, 200, 50, 10, key="lstm_race_length"),
+        cells=tuple(c for c in lstm.CELLS if c in cells),
+        hidden=st.select_slider(text("lstm.hidden"), (16, 32, 64, 128), 32, key="lstm_race_hidden"),
+        steps=st.slider(text("lstm.steps"), 50, 3000, 600, 50, key="lstm_race_steps"),
+        learning_rate=st.select_slider(text("lstm.learning_rate"), LEARNING_RATES, 2e-2,
+                                       key="lstm_race_learning_rate"))
+
+
+def race_demo(config: lstm.AddingConfig) -> None:
+    st.markdown(text("lstm.race_intro"))
+    clicked = st.button(text("common.train"), type="primary", key="act_lstm_race_train")
+    metrics_slot, chart_slot, example_slot = st.empty(), st.empty(), st.empty()
+    state = {"config": config}
+
+    def chart(cells):
+        return history_figure({c: text(f"lstm.cell_{c}") for c in cells}, text("lstm.race_title"),
+                              text("lstm.step_axis"), {text("lstm.mean_line"): lstm.MEAN_BASELINE})
+
+    def draw(step, figure) -> None:
+        with metrics_slot.container():
+            columns = st.columns(max(len(step.metrics), 1))
+            for column, (cell, error) in zip(columns, step.metrics.items(), strict=True):
+                verdict = "solved" if error < 0.05 else "stuck" if error > 0.1 else None
+                column.metric(text("lstm.race_metric", cell=text(f"lstm.cell_{cell}")), number_format(error),
+                              text(f"lstm.race_verdict_{verdict}") if verdict and step.finished else None,
+                              delta_color="normal" if verdict == "solved" else "inverse")
+        chart_slot.plotly_chart(update_history(figure, step.extras["history"]), width="stretch")
+        if "models" in step.extras:
+            with example_slot.container():
+                x, y = lstm.example_sequence(step.extras["length"], 0)
+                marked = x[:, 0][x[:, 1] == 1].tolist()
+                st.markdown(text("lstm.race_example", a=marked[0], b=marked[1], total=y))
+                answers = lstm.answers(step.extras["models"], x)
+                st.markdown(" · ".join(text("lstm.race_answer", cell=text(f"lstm.cell_{cell}"), value=value)
+                                       for cell, value in answers.items()))
+
+    if clicked:
+        figure = chart(config.cells)
+        run_live(lstm.train_adding(config), "lstm_race_result", state, lambda step: draw(step, figure))
+    elif (result := previous("lstm_race_result", state)) is not None:
+        draw(result["step"], chart(result["config"].cells))
+    else:
+        metrics_slot.info(text("lstm.press_race"))
+
+
+# ---------------------------------------------------------------- 3. digits row by row
+
+def rows_config_ui() -> lstm.RowsConfig:
+    return lstm.RowsConfig(
+        hidden=st.select_slider(text("lstm.hidden"), (16, 32, 64, 128), 64, key="lstm_rows_hidden"),
+        layers=st.slider(text("lstm.layers"), 1, 3, 1, key="lstm_rows_layers"),
+        bidirectional=st.toggle(text("lstm.bidirectional"), False, key="lstm_rows_bidirectional"),
+        pooling=st.radio(text("lstm.pooling"), ["last", "attention"], key="lstm_pooling",
+                         format_func=option_labels("lstm.pooling_")),
+        steps=st.slider(text("lstm.steps"), 50, 3000, 500, 50, key="lstm_rows_steps"),
+        learning_rate=st.select_slider(text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
+                                       key="lstm_rows_learning_rate"))
+
+
+def rows_demo(config: lstm.RowsConfig, digits) -> None:
+    st.markdown(text("lstm.rows_intro"))
+    clicked = st.button(text("common.train"), type="primary", key="act_lstm_rows_train")
+    metrics_slot, chart_slot = st.empty(), st.empty()
+    state = {"config": config}
+
+    def chart():
+        return history_figure({"test": text("lstm.curve_accuracy")}, text("lstm.rows_title"), text("lstm.step_axis"),
+                              log_y=False)
+
+    def draw(step, figure) -> None:
+        with metrics_slot.container():
+            left, right = st.columns(2)
+            left.metric(text("lstm.metric_accuracy"), f"{100 * step.metrics['accuracy']:.1f} %")
+            right.metric(text("lstm.metric_parameters"), f"{step.extras['parameters']:,}")
+            st.caption(text("lstm.rows_note", count=len(digits.test_x)))
+        chart_slot.plotly_chart(update_history(figure, step.extras["history"]), width="stretch")
+
+    if clicked:
+        figure = chart()
+        run_live(lstm.train_rows(config, digits), "lstm_rows_result", state, lambda step: draw(step, figure))
+    elif (result := previous("lstm_rows_result", state)) is not None:
+        draw(result["step"], chart())
+    else:
+        metrics_slot.info(text("lstm.press_rows"))
+
+
+# ---------------------------------------------------------------- 4. look inside
+
+def trained_models() -> dict[str, object]:
+    models = {}
+    rows = st.session_state.get("lstm_rows_result")
+    if rows and "model" in rows["step"].extras:
+        models["rows"] = rows["step"].extras["model"]
+    race = st.session_state.get("lstm_race_result")
+    if race and "lstm" in race["step"].extras.get("models", {}):
+        models["race"] = race["step"].extras["models"]["lstm"]
+    return models
+
+
+def inside_demo(digits) -> None:
+    st.markdown(text("lstm.inside_intro"))
+    models = trained_models()
+    if not models:
+        st.info(text("lstm.inside_need"))
+        return
+    if st.session_state.get("lstm_inside_model") not in models:
+        st.session_state.pop("lstm_inside_model", None)
+    chosen = st.radio(text("lstm.inside_model"), list(models), key="lstm_inside_model", horizontal=True,
+                      format_func=option_labels("lstm.inside_model_"))
+    model = models[chosen]
+    columns = st.columns(3)
+    if chosen == "rows":
+        clamp_state("lstm_inside_digit", 0, len(digits.test_x) - 1)
+        index = columns[0].number_input(text("lstm.inside_digit"), 0, len(digits.test_x) - 1, 0,
+                                        key="lstm_inside_digit")
+        x = lstm.as_rows(digits.test_x[index:index + 1])[0]
+    else:
+        number = columns[0].number_input(text("lstm.inside_sequence"), 0, 999, 0, key="lstm_inside_sequence")
+        length = st.session_state.lstm_race_result["config"].length
+        x, y = lstm.example_sequence(length, number)
+    layers = model.rnn.num_layers
+    clamp_state("lstm_inside_layer", 1, layers)
+    layer = columns[1].number_input(text("lstm.inside_layer"), 1, layers, 1, key="lstm_inside_layer") if layers > 1 \
+        else 1
+    direction = 0
+    if model.bidirectional:
+        direction = columns[2].radio(text("lstm.inside_direction"), [0, 1], key="lstm_inside_direction",
+                                     format_func=option_labels("lstm.direction_"), horizontal=True)
+    inside = lstm.look_inside(model, x)
+    read = inside["layers"][layer - 1][direction]
+    if chosen == "rows":
+        left, right = st.columns([1, 3])
+        left.image(images.to_image(x.unsqueeze(0)).resize((112, 112)), width=112)
+        probabilities = inside["output"].softmax(0)
+        right.markdown(text("lstm.inside_prediction", digit=int(probabilities.argmax()),
+                            confidence=100 * float(probabilities.max())))
+        if inside["attention"] is not None:
+            bars = bar_figure(list(range(1, 29)), inside["attention"].tolist(), text("lstm.attention_title"),
+                              text("lstm.attention_axis"), height=220)
+            right.plotly_chart(bars, width="stretch")
+    else:
+        marked = x[:, 0][x[:, 1] == 1].tolist()
+        st.markdown(text("lstm.inside_sum", a=marked[0], b=marked[1], total=y, value=float(inside["output"][0])))
+        steps = list(range(1, len(x) + 1))
+        st.plotly_chart(lines_figure(steps, {text("lstm.sequence_values"): x[:, 0].tolist(),
+                                             text("lstm.sequence_markers"): x[:, 1].tolist()},
+                                     "", text("lstm.time_axis"), ""), width="stretch")
+    panels = [(text(f"lstm.panel_{gate}"), read.gates[gate].T.tolist(), 0.0, 1.0)
+              for gate in ("input", "forget", "output")]
+    panels.append((text("lstm.panel_candidate"), read.gates["candidate"].T.tolist(), -1.0, 1.0))
+    bound = max(float(read.cell.abs().max()), 1e-6)
+    panels.append((text("lstm.panel_cell"), read.cell.T.tolist(), -bound, bound))
+    panels.append((text("lstm.panel_hidden"), read.hidden.T.tolist(), -1.0, 1.0))
+    st.plotly_chart(stacked_heatmaps(panels, text("lstm.time_axis")), width="stretch")
+
+
+# ---------------------------------------------------------------- the page
+
+page_title(62, "lstm")
+st.markdown(text("lstm.intro"))
+for part in ("cell", "variants"):
+    with st.expander(text(f"lstm.{part}_title")):
+        st.markdown(text(f"lstm.{part}"))
+
+st.header(text("common.experiment_title"))
+demo = st.radio(text("lstm.demo"), DEMOS, key="lstm_demo", horizontal=True, format_func=option_labels("lstm.demo_"))
+digits, _ = dataset("subset")
+with st.sidebar:
+    if demo == "forecast":
+        values, series_id = series_ui()
+        forecast_config = forecast_config_ui()
+    elif demo == "race":
+        race_config = race_config_ui()
+    elif demo == "rows":
+        rows_config = rows_config_ui()
+
+if demo == "forecast":
+    forecast_demo(values, series_id, forecast_config)
+elif demo == "race":
+    race_demo(race_config)
+elif demo == "rows":
+    rows_demo(rows_config, digits)
+else:
+    inside_demo(digits)
+
+misconceptions_and_prompts("lstm")
+show_source(lstm.unroll, lstm.SequenceModel, lstm.train_adding, lstm.train_forecaster, lstm.train_rows)
