@@ -1,11 +1,14 @@
 """PyTorch Concepts Lab: the entry file only configures the app, offers the language switch and routes."""
 
+import os
+
 import streamlit as st
 
 from ui.catalog import navigation
 from ui.i18n import language_switch
 from ui.state import keep_settings
 
+os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # training leaves a core to the server and the browser
 st.set_page_config(page_title="PyTorch Concepts Lab", page_icon=":material/school:", layout="wide")
 keep_settings()
 language_switch()

@@ -11,6 +11,7 @@ import torch
 
 DEVICE_ENV = "PTLAB_DEVICE"
 THREADS_ENV = "PTLAB_THREADS"
+RESERVE_ENV = "PTLAB_RESERVE_CORES"    # cores left to other work (the app sets 1: its server and browser)
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,14 @@ def usable_cores() -> int:
 
 
 def set_cpu_threads(threads: int | None = None) -> int:
-    """Use one intra-op thread per usable core (or `PTLAB_THREADS`); returns the number set."""
-    wanted = threads or int(os.environ.get(THREADS_ENV, "0")) or usable_cores()
+    """One intra-op thread per usable core, less `PTLAB_RESERVE_CORES` (at least one thread), or
+    exactly `PTLAB_THREADS`; returns the number set.
+
+    The app reserves one core: on a 2-core machine a browser drawing live charts beside two torch
+    threads stalled training about 2x (each intra-op barrier waits for the thread that lost its core);
+    measured on page 61's default run: 41.5 s with 2 threads, 20.0 s with 1, in Chromium on this box."""
+    reserve = int(os.environ.get(RESERVE_ENV, "0"))
+    wanted = threads or int(os.environ.get(THREADS_ENV, "0")) or max(1, usable_cores() - reserve)
     if torch.get_num_threads() != wanted:
         torch.set_num_threads(wanted)
     return wanted

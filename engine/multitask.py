@@ -94,15 +94,18 @@ def prepare(data: ImageSplit) -> TaskData:
 # ---------------------------------------------------------------- models
 
 def conv_features() -> nn.Sequential:
+    """Strided convolutions instead of convolution + max-pool: on one CPU core a forward + backward
+    pass over 64 digits measured 4.0 ms, against 10.7 ms for 3x3 convolutions + max-pooling with
+    half these channels; the digit accuracy of the default run stayed near 95 %."""
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),           # 28 -> 14
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),          # 14 -> 7
+        nn.Conv2d(1, 16, 5, stride=2, padding=2), nn.ReLU(),                # 28 -> 14
+        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),               # 14 -> 7
         nn.Flatten())
 
 
 def trunk(width: int) -> nn.Sequential:
     """Convolutional features and one dense layer: everything below the task heads."""
-    return nn.Sequential(conv_features(), nn.Linear(16 * 7 * 7, width), nn.ReLU())
+    return nn.Sequential(conv_features(), nn.Linear(32 * 7 * 7, width), nn.ReLU())
 
 
 def tower(width: int, task: str) -> nn.Sequential:

@@ -22,25 +22,24 @@ LEARNING_RATES = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2)
 CSV_LIMITS = tabular.TableLimits(max_rows=5000, sample_rows=False)     # a series keeps its order
 
 
-def run_live(generator, result_key: str, state: dict, draw) -> None:
+def run_live(generator, result_key: str, state: dict, draw, progress) -> None:
     """Draw every reported step and keep the latest as this user's result; an InputError from the
     engine (a short series, no network chosen) becomes a message, and any earlier result stays."""
-    progress = st.empty()
     try:
         for step in generator:
             st.session_state[result_key] = {"step": step, **state}
             progress.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
             draw(step)
     except InputError as error:
-        progress.empty()
-        show_input_error(error)
+        with progress.container():
+            show_input_error(error)
 
 
-def previous(result_key: str, state: dict):
+def previous(result_key: str, state: dict, note_slot):
     """This user's last result for a demo, with a note if the settings have changed since."""
     result = st.session_state.get(result_key)
     if result is not None and any(result.get(k) != v for k, v in state.items()):
-        st.caption(text("common.stale_result"))
+        note_slot.caption(text("common.stale_result"))
     return result
 
 
@@ -102,6 +101,7 @@ def forecast_demo(values, series_id, config: lstm.ForecastConfig) -> None:
               (("series", "series_values"), ("one_step", "one_step"), ("recursive", "recursive"),
                ("boundary", "boundary"))}
     clicked = st.button(text("common.train"), type="primary", key="act_lstm_forecast_train")
+    progress_slot = st.empty()
     metrics_slot, series_slot, curve_slot = st.empty(), st.empty(), st.empty()
     state = {"config": config, "series": series_id}
     curves = {"train": text("lstm.curve_train"), "one_step": text("lstm.curve_one_step"),
@@ -132,8 +132,8 @@ def forecast_demo(values, series_id, config: lstm.ForecastConfig) -> None:
                 figures.extend(new_figures(step))
             draw(step, figures)
 
-        run_live(lstm.train_forecaster(config, values), "lstm_forecast_result", state, live)
-    elif (result := previous("lstm_forecast_result", state)) is not None:
+        run_live(lstm.train_forecaster(config, values), "lstm_forecast_result", state, live, progress_slot)
+    elif (result := previous("lstm_forecast_result", state, progress_slot)) is not None:
         draw(result["step"], new_figures(result["step"]))
     else:
         try:
@@ -164,6 +164,7 @@ def race_config_ui() -> lstm.AddingConfig:
 def race_demo(config: lstm.AddingConfig) -> None:
     st.markdown(text("lstm.race_intro"))
     clicked = st.button(text("common.train"), type="primary", key="act_lstm_race_train")
+    progress_slot = st.empty()
     metrics_slot, chart_slot, example_slot = st.empty(), st.empty(), st.empty()
     state = {"config": config}
 
@@ -191,8 +192,9 @@ def race_demo(config: lstm.AddingConfig) -> None:
 
     if clicked:
         figure = chart(config.cells)
-        run_live(lstm.train_adding(config), "lstm_race_result", state, lambda step: draw(step, figure))
-    elif (result := previous("lstm_race_result", state)) is not None:
+        run_live(lstm.train_adding(config), "lstm_race_result", state, lambda step: draw(step, figure),
+                 progress_slot)
+    elif (result := previous("lstm_race_result", state, progress_slot)) is not None:
         draw(result["step"], chart(result["config"].cells))
     else:
         metrics_slot.info(text("lstm.press_race"))
@@ -215,6 +217,7 @@ def rows_config_ui() -> lstm.RowsConfig:
 def rows_demo(config: lstm.RowsConfig, digits) -> None:
     st.markdown(text("lstm.rows_intro"))
     clicked = st.button(text("common.train"), type="primary", key="act_lstm_rows_train")
+    progress_slot = st.empty()
     metrics_slot, chart_slot = st.empty(), st.empty()
     state = {"config": config}
 
@@ -232,8 +235,9 @@ def rows_demo(config: lstm.RowsConfig, digits) -> None:
 
     if clicked:
         figure = chart()
-        run_live(lstm.train_rows(config, digits), "lstm_rows_result", state, lambda step: draw(step, figure))
-    elif (result := previous("lstm_rows_result", state)) is not None:
+        run_live(lstm.train_rows(config, digits), "lstm_rows_result", state, lambda step: draw(step, figure),
+                 progress_slot)
+    elif (result := previous("lstm_rows_result", state, progress_slot)) is not None:
         draw(result["step"], chart())
     else:
         metrics_slot.info(text("lstm.press_rows"))

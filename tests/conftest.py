@@ -30,6 +30,13 @@ def run_like_a_warm_server(monkeypatch):
     monkeypatch.setattr(script_runner, "_mpa_v1", lambda main_script_path: runpy.run_path(main_script_path))
 
 
+@pytest.fixture(autouse=True)
+def keep_the_thread_policy(monkeypatch):
+    """The entry file sets PTLAB_RESERVE_CORES for a served app; inside pytest that would leak from
+    the first AppTest into every later test, so each test starts from the same environment."""
+    monkeypatch.setenv("PTLAB_RESERVE_CORES", "0")
+
+
 @pytest.fixture
 def app():
     """Factory: an AppTest of the real entry file, opened on `page` in `lang`."""

@@ -20,6 +20,15 @@ def test_device_override_and_threads(monkeypatch):
         assert device.set_cpu_threads() == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(previous)
+    monkeypatch.delenv(device.THREADS_ENV)
+    monkeypatch.setenv(device.RESERVE_ENV, "1")                 # the app keeps a core for its UI
+    monkeypatch.setattr(device, "usable_cores", lambda: 4)
+    try:
+        assert device.set_cpu_threads() == 3
+        monkeypatch.setattr(device, "usable_cores", lambda: 1)
+        assert device.set_cpu_threads() == 1                    # never fewer than one thread
+    finally:
+        torch.set_num_threads(previous)
     info = device.describe(torch.device("cpu"))
     assert info.kind == "cpu" and info.threads >= 1 and info.name
 

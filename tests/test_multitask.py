@@ -86,14 +86,14 @@ def test_multihead_defaults_learn_every_task(digits):
 
 
 def test_uncertainty_weights_are_trained_and_stay_finite(digits):
-    config = multitask.MultitaskConfig(weighting="uncertainty", baselines=False, steps=150,
+    config = multitask.MultitaskConfig(weighting="uncertainty", baselines=False, steps=300,
                                        tasks=("digit", "parity", "slant"))
     *_, last = multitask.train(config, digits)
     history = last.extras["history"]
     for task in config.tasks:
         weights = history[f"weight/{task}"]
         assert all(math.isfinite(w) and w > 0 for w in weights)
-        assert abs(weights[-1] - weights[0]) > 0.05          # they move
+        assert max(abs(w - weights[0]) for w in weights) > 0.1        # they move
     assert last.metrics["multihead/digit"] > 0.8
 
 
