@@ -36,7 +36,7 @@ def set_cpu_threads(threads: int | None = None) -> int:
 
     The app reserves one core: on a 2-core machine a browser drawing live charts beside two torch
     threads stalled training about 2x (each intra-op barrier waits for the thread that lost its core);
-    measured on page 61's default run: 41.5 s with 2 threads, 20.0 s with 1, in Chromium on this box."""
+    measured on page 61's default run in Chromium on a 2-core box: 68.9 s with 2 threads, 16.2 s with 1."""
     reserve = int(os.environ.get(RESERVE_ENV, "0"))
     wanted = threads or int(os.environ.get(THREADS_ENV, "0")) or max(1, usable_cores() - reserve)
     if torch.get_num_threads() != wanted:
