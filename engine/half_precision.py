@@ -4,10 +4,20 @@ The facts shown on the page come from `torch.finfo`, not from a table typed by h
 precision: Micikevicius et al. (2018), "Mixed Precision Training" (loss scaling, fp32 master weights).
 """
 
+import copy
 import struct
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.data import minibatches
+from engine.device import seed_everything, set_cpu_threads
+from engine.errors import InputError
+from engine.training import Throttle, TrainingStep
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 LAYOUT = {"fp32": (1, 8, 23), "fp16": (1, 5, 10), "bf16": (1, 8, 7)}     # sign, exponent, mantissa bits
@@ -116,3 +126,249 @@ def underflow_demo(scale: float = 1024.0, magnitude: float = 1e-8) -> dict[str, 
         loss.backward()
         results[label] = w.grad.float() / factor                # unscale in fp32, as GradScaler does
     return results
+
+
+# ---------------------------------------------------------------- the training race
+
+MODES = ("fp32", "bf16", "fp16_scaler", "fp16_autocast", "fp16_naive")
+FORMATS = {"fp32": "fp32", "bf16": "bf16", "fp16_scaler": "fp16", "fp16_autocast": "fp16", "fp16_naive": "fp16"}
+FACT_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16,
+               "fp8_e4m3": torch.float8_e4m3fn, "fp8_e5m2": torch.float8_e5m2}
+FACT_LAYOUT = {**LAYOUT, "fp8_e4m3": (1, 4, 3), "fp8_e5m2": (1, 5, 2)}
+
+
+def format_facts(name: str) -> FormatFacts:
+    """`facts` for any format in the table, fp8 included (torch.finfo knows them too)."""
+    info = torch.finfo(FACT_DTYPES[name])
+    sign, exponent, mantissa = FACT_LAYOUT[name]
+    assert info.bits == sign + exponent + mantissa
+    return FormatFacts(name, sign, exponent, mantissa, info.max, info.smallest_normal,
+                       info.smallest_normal * 2.0 ** -mantissa, info.eps)
+
+
+@dataclass(frozen=True)
+class ModeCheck:
+    runs: bool          # the mode ran a real training step on this device
+    note: str           # locale key suffix explaining the situation ("ok", "cpu_fp16_slow", ...)
+
+
+def _probe(device: torch.device, mode: str) -> bool:
+    """Run one tiny training step in `mode` on `device`; False if the device refuses it."""
+    try:
+        model = nn.Linear(8, 4).to(device)
+        x = torch.randn(16, 8, device=device)
+        step_once(mode, model, torch.optim.SGD(model.parameters(), lr=0.1), make_scaler(mode, device),
+                  x, torch.zeros(16, dtype=torch.long, device=device), 1.0)
+        return True
+    except (RuntimeError, TypeError, NotImplementedError):
+        return False
+
+
+def availability(device: torch.device, bf16_fast_cpu: bool = False) -> dict[str, ModeCheck]:
+    """Which modes run on this device, found by trying each one, and the note the page shows."""
+    results = {}
+    for mode in MODES:
+        runs = _probe(device, mode)
+        results[mode] = ModeCheck(runs, mode_note(device.type, mode, runs, bf16_fast_cpu))
+    return results
+
+
+def mode_note(device_type: str, mode: str, runs: bool, bf16_fast_cpu: bool = False) -> str:
+    """The explanation for a mode on a device type (separate from the probe so it can be tested)."""
+    if not runs:
+        return f"{device_type}_{mode}_unavailable" if device_type in ("cuda", "mps") else "unavailable"
+    if mode == "fp16_naive":
+        return "naive"
+    if device_type == "cpu":
+        if mode == "bf16":
+            return "cpu_bf16_fast" if bf16_fast_cpu else "cpu_bf16_slow"
+        if mode in ("fp16_scaler", "fp16_autocast"):
+            return "cpu_fp16_slow"
+    if device_type == "cuda" and mode != "fp32":
+        return "cuda_tensor_cores"
+    return "ok"
+
+
+def make_scaler(mode: str, device: torch.device) -> torch.amp.GradScaler:
+    """Loss scaling only for fp16 autocast with a scaler; elsewhere a disabled scaler (a no-op)."""
+    return torch.amp.GradScaler(device.type, enabled=mode == "fp16_scaler")
+
+
+def step_once(mode: str, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+              x: torch.Tensor, labels: torch.Tensor, loss_factor: float) -> torch.Tensor:
+    """One training step in `mode`; returns the loss (fp32, before scaling).
+
+    fp32: everything in fp32. bf16 / fp16 autocast: matmuls run in the low-precision type, weights
+    and optimizer state stay fp32; fp16 with a GradScaler multiplies the loss before backward,
+    unscales the gradients, skips the step if any is inf/NaN and adapts the scale. fp16_naive: the
+    model itself is fp16 (`.half()`), weights, gradients and Adam's state too, and no scaler."""
+    device = x.device
+    if mode == "fp16_naive":
+        loss = F.cross_entropy(model(x.half()).float(), labels) * loss_factor
+    else:
+        low = {"bf16": torch.bfloat16, "fp16_scaler": torch.float16, "fp16_autocast": torch.float16}.get(mode)
+        with torch.autocast(device.type, dtype=low or torch.float32, enabled=low is not None):
+            loss = F.cross_entropy(model(x), labels) * loss_factor
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.detach().float()
+
+
+class DigitMLP(nn.Module):
+    """784 -> hidden -> hidden -> 10, ReLU: small enough for fp16 on a CPU, big enough to matter."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                 nn.ReLU(), nn.Linear(hidden, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def training_bytes(mode: str, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                   labels: torch.Tensor) -> dict[str, int]:
+    """Memory a training step holds, measured on the tensors themselves (the CPU has no allocator
+    statistics): weights, gradients, optimizer state, and the activations autograd saves for
+    backward (caught with saved_tensors_hooks, each storage counted once)."""
+    saved: dict[int, int] = {}
+
+    def keep(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        if mode == "fp16_naive":
+            F.cross_entropy(model(x.half()).float(), labels)
+        else:
+            low = {"bf16": torch.bfloat16, "fp16_scaler": torch.float16, "fp16_autocast": torch.float16}.get(mode)
+            with torch.autocast(x.device.type, dtype=low or torch.float32, enabled=low is not None):
+                F.cross_entropy(model(x), labels)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    state = sum(v.numel() * v.element_size() for s in optimizer.state.values() for v in s.values()
+                if torch.is_tensor(v) and v.dim() > 0)
+    return {"weights": weights, "gradients": weights, "optimizer": state, "activations": sum(saved.values())}
+
+
+@dataclass(frozen=True)
+class RaceConfig:
+    modes: tuple[str, ...] = ("fp32", "bf16", "fp16_scaler", "fp16_naive")
+    hidden: int = 256
+    steps: int = 300
+    batch_size: int = 128
+    learning_rate: float = 1e-3          # Adam, eps 1e-8 (PyTorch's default)
+    loss_factor: float = 1.0             # < 1 makes every gradient that much smaller (a loss averaged
+                                         # over very many elements does this): the underflow setting
+    live_size: int = 300                 # held-out digits scored for the live curves (all at the end)
+    seed: int = 0
+
+
+def gradient_magnitudes(model: nn.Module) -> torch.Tensor:
+    """log10 of every non-zero gradient entry's magnitude (fp32)."""
+    values = torch.cat([p.grad.detach().float().abs().flatten() for p in model.parameters() if p.grad is not None])
+    values = values[values > 0]
+    return values.log10()
+
+
+def train_race(config: RaceConfig, data, device: torch.device | None = None) -> Iterator[TrainingStep]:
+    """Train the same model from the same start on the same batches in each mode.
+
+    Metrics: `<mode>/accuracy` and `<mode>/loss`. Extras: `history` (loss, accuracy and loss scale
+    per mode), `seconds_per_step`, `memory` (bytes per mode: measured tensors on the CPU, the
+    allocator's peak of one step on CUDA), `skipped` (steps the GradScaler skipped), `gradients`
+    (log10 |g| of the fp32 model's gradients, if fp32 races), `zero_gradients` (share of gradient
+    entries exactly 0 per mode)."""
+    if not config.modes:
+        raise InputError("half_no_mode")
+    set_cpu_threads()
+    device = device or torch.device("cpu")
+    generator = seed_everything(config.seed)
+    torch.manual_seed(config.seed)
+    start = DigitMLP(config.hidden).state_dict()
+    runs = {}
+    for mode in config.modes:
+        model = DigitMLP(config.hidden)
+        model.load_state_dict(start)
+        model = model.to(device)
+        if mode == "fp16_naive":
+            model = model.half()
+        runs[mode] = {"model": model, "optimizer": torch.optim.Adam(model.parameters(), lr=config.learning_rate),
+                      "scaler": make_scaler(mode, device), "seconds": 0.0, "skipped": 0}
+    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
+    test_x, test_y = data.test_x.to(device), data.test_y.to(device)
+    batches = minibatches(len(train_x), config.batch_size, generator)
+    history: dict[str, list[float]] = {"step": []}
+    memory: dict[str, int] = {}
+    throttle = Throttle(config.steps, max_share=0.1)
+    for step in range(config.steps):
+        index = next(batches).to(device)
+        x, labels = train_x[index], train_y[index]
+        losses = {}
+        for mode, run in runs.items():
+            if step == 0:
+                memory[mode] = _step_memory(mode, run, x, labels, config.loss_factor)
+            before = run["scaler"].get_scale() if run["scaler"].is_enabled() else None
+            began = time.perf_counter()
+            losses[mode] = step_once(mode, run["model"], run["optimizer"], run["scaler"], x, labels,
+                                     config.loss_factor)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            run["seconds"] += time.perf_counter() - began
+            if before is not None and run["scaler"].get_scale() < before:
+                run["skipped"] += 1                     # the scale only drops when the step was skipped
+        if throttle.due(step):
+            with throttle.reporting():
+                last = step == config.steps - 1
+                count = len(test_x) if last else config.live_size
+                record = {"step": step + 1}
+                metrics = {}
+                for mode, run in runs.items():
+                    accuracy = _accuracy(mode, run["model"], test_x[:count], test_y[:count])
+                    loss = losses[mode].item() / config.loss_factor
+                    metrics |= {f"{mode}/accuracy": accuracy, f"{mode}/loss": loss}
+                    record |= {f"loss/{mode}": loss, f"accuracy/{mode}": accuracy}
+                    if run["scaler"].is_enabled():
+                        record[f"scale/{mode}"] = run["scaler"].get_scale()
+                for key, value in record.items():
+                    history.setdefault(key, []).append(value)
+                extras = {"history": {k: list(v) for k, v in history.items()},
+                          "seconds_per_step": {m: r["seconds"] / (step + 1) for m, r in runs.items()},
+                          "memory": dict(memory), "skipped": {m: r["skipped"] for m, r in runs.items()},
+                          "zero_gradients": {m: _zero_share(r["model"]) for m, r in runs.items()},
+                          "device": device.type}
+                if "fp32" in runs:
+                    extras["gradients"] = gradient_magnitudes(runs["fp32"]["model"]).cpu()
+                yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+
+
+def _step_memory(mode: str, run: dict, x: torch.Tensor, labels: torch.Tensor, loss_factor: float) -> int:
+    """Bytes one training step needs in `mode`: the allocator's peak on CUDA, measured tensors elsewhere."""
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+        torch.cuda.reset_peak_memory_stats(x.device)
+        probe = copy.deepcopy(run["model"])
+        optimizer = torch.optim.Adam(probe.parameters(), lr=0.0)
+        step_once(mode, probe, optimizer, make_scaler(mode, x.device), x, labels, loss_factor)
+        torch.cuda.synchronize(x.device)
+        return torch.cuda.max_memory_allocated(x.device)
+    probe = copy.deepcopy(run["model"])
+    optimizer = torch.optim.Adam(probe.parameters(), lr=0.0)
+    step_once(mode, probe, optimizer, make_scaler(mode, x.device), x, labels, loss_factor)   # creates Adam's state
+    return sum(training_bytes(mode, probe, optimizer, x, labels).values())
+
+
+@torch.no_grad()
+def _accuracy(mode: str, model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
+    inputs = x.half() if mode == "fp16_naive" else x
+    return (model(inputs).argmax(1) == labels).float().mean().item()
+
+
+def _zero_share(model: nn.Module) -> float:
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return 0.0
+    zeros = sum((g == 0).sum().item() for g in grads)
+    return zeros / sum(g.numel() for g in grads)
