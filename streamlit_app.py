@@ -8,7 +8,7 @@ from ui.catalog import navigation
 from ui.i18n import language_switch
 from ui.state import keep_settings
 
-os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # training leaves a core to the server and the browser
+os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # small-kernel training leaves a core to the UI
 st.set_page_config(page_title="PyTorch Concepts Lab", page_icon=":material/school:", layout="wide")
 keep_settings()
 language_switch()

@@ -11,7 +11,7 @@ import torch
 
 DEVICE_ENV = "PTLAB_DEVICE"
 THREADS_ENV = "PTLAB_THREADS"
-RESERVE_ENV = "PTLAB_RESERVE_CORES"    # cores left to other work (the app sets 1: its server and browser)
+RESERVE_ENV = "PTLAB_RESERVE_CORES"    # cores small-kernel runs leave to other work (the app sets 1)
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,18 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def set_cpu_threads(threads: int | None = None) -> int:
-    """One intra-op thread per usable core, less `PTLAB_RESERVE_CORES` (at least one thread), or
-    exactly `PTLAB_THREADS`; returns the number set.
+def set_cpu_threads(threads: int | None = None, small_ops: bool = False) -> int:
+    """One intra-op thread per usable core, or exactly `PTLAB_THREADS`; returns the number set.
 
-    The app reserves one core: on a 2-core machine a browser drawing live charts beside two torch
-    threads stalled training about 2x (each intra-op barrier waits for the thread that lost its core);
-    measured on page 61's default run in Chromium on a 2-core box: 68.9 s with 2 threads, 16.2 s with 1."""
-    reserve = int(os.environ.get(RESERVE_ENV, "0"))
+    `small_ops`: the run is a stream of small kernels (layers of a few hundred units, recurrent
+    steps). Such runs stall when another process takes a core from one of the intra-op threads,
+    because every small parallel region waits for the descheduled thread; so they leave
+    `PTLAB_RESERVE_CORES` cores free (the app sets 1, for its server and the browser drawing the
+    live charts). Measured in Chromium on a 2-core machine, default runs, all cores vs one core
+    left free: page 61 68.9 s vs 16.2 s and page 62's forecast 9.4 s vs 4.6 s, while the
+    convolution-heavy pages were faster with both cores (style transfer 24.0 s vs 34.1 s, UNet
+    31.3 s vs 35.3 s, adversarial 20.3 s vs 25.8 s, autoencoder 14.0 s vs 15.3 s)."""
+    reserve = int(os.environ.get(RESERVE_ENV, "0")) if small_ops else 0
     wanted = threads or int(os.environ.get(THREADS_ENV, "0")) or max(1, usable_cores() - reserve)
     if torch.get_num_threads() != wanted:
         torch.set_num_threads(wanted)

@@ -219,7 +219,7 @@ def train_forecaster(config: ForecastConfig, values: np.ndarray) -> Iterator[Tra
     one-step and recursive forecasts, next to two references: the naive "repeat the last value"
     forecast and a linear autoregression on the same window.
     Extras: `series`, `forecast` (a Forecast, original units), `history`; on the last step `model`."""
-    set_cpu_threads()
+    set_cpu_threads(small_ops=True)
     values, dropped = clean_series(values, config.window)
     generator = seed_everything(config.seed)
     split = len(values) - max(int(len(values) * config.test_share), config.window)
@@ -297,7 +297,7 @@ def train_adding(config: AddingConfig) -> Iterator[TrainingStep]:
     cell; extras: `history` (test MSE per cell over steps); on the last step `models`."""
     if not config.cells:
         raise InputError("lstm_no_cell")
-    set_cpu_threads()
+    set_cpu_threads(small_ops=True)
     generator = seed_everything(config.seed)
     test_x, test_y = adding_problem(config.test_size, config.length, torch.Generator().manual_seed(config.seed + 1))
     models, optimizers = {}, {}
@@ -371,7 +371,7 @@ def row_accuracy(model: SequenceModel, images: torch.Tensor, labels: torch.Tenso
 def train_rows(config: RowsConfig, data: ImageSplit) -> Iterator[TrainingStep]:
     """An LSTM reads each digit one row per step and classifies it after the last row (or from
     attention pooling over all rows). Metrics: held-out accuracy; on the last step `model`."""
-    set_cpu_threads()
+    set_cpu_threads(small_ops=True)
     generator = seed_everything(config.seed)
     model = SequenceModel(28, config.hidden, 10, "lstm", config.layers, config.bidirectional, config.pooling)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)

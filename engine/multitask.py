@@ -274,7 +274,7 @@ def train(config: MultitaskConfig, data: ImageSplit) -> Iterator[TrainingStep]:
     test scores, gradient cosines, learned weights), `seconds` per model, `parameters` per model;
     on the last step also `models`."""
     check(config)
-    set_cpu_threads()
+    set_cpu_threads(small_ops=True)
     generator = seed_everything(config.seed)
     tasks = tuple(t for t in TASKS if t in config.tasks)
     prepared = prepare(data)

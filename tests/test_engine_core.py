@@ -24,9 +24,10 @@ def test_device_override_and_threads(monkeypatch):
     monkeypatch.setenv(device.RESERVE_ENV, "1")                 # the app keeps a core for its UI
     monkeypatch.setattr(device, "usable_cores", lambda: 4)
     try:
-        assert device.set_cpu_threads() == 3
+        assert device.set_cpu_threads(small_ops=True) == 3
+        assert device.set_cpu_threads() == 4                    # large kernels use every core
         monkeypatch.setattr(device, "usable_cores", lambda: 1)
-        assert device.set_cpu_threads() == 1                    # never fewer than one thread
+        assert device.set_cpu_threads(small_ops=True) == 1      # never fewer than one thread
     finally:
         torch.set_num_threads(previous)
     info = device.describe(torch.device("cpu"))
