@@ -40,7 +40,7 @@ def main() -> None:
     split = data.load_digits()
     for reserve in ("0", "1"):
         os.environ[RESERVE_ENV] = reserve
-        threads = set_cpu_threads()
+        threads = set_cpu_threads(small_ops=True)
         print(f"{threads} thread(s){' (as in the app)' if reserve == '1' else ''}, median of {args.repeats}:")
         for name, start, describe in runs(split):
             results = [timed_run(start()) for _ in range(args.repeats)]
