@@ -5,6 +5,7 @@ precision: Micikevicius et al. (2018), "Mixed Precision Training" (loss scaling,
 """
 
 import copy
+import math
 import struct
 import time
 from collections.abc import Iterator
@@ -156,6 +157,8 @@ def _probe(device: torch.device, mode: str) -> bool:
     """Run one tiny training step in `mode` on `device`; False if the device refuses it."""
     try:
         model = nn.Linear(8, 4).to(device)
+        if mode == "fp16_naive":
+            model = model.half()
         x = torch.randn(16, 8, device=device)
         step_once(mode, model, torch.optim.SGD(model.parameters(), lr=0.1), make_scaler(mode, device),
                   x, torch.zeros(16, dtype=torch.long, device=device), 1.0)
@@ -164,8 +167,9 @@ def _probe(device: torch.device, mode: str) -> bool:
         return False
 
 
-def availability(device: torch.device, bf16_fast_cpu: bool = False) -> dict[str, ModeCheck]:
+def availability(device: torch.device | str, bf16_fast_cpu: bool = False) -> dict[str, ModeCheck]:
     """Which modes run on this device, found by trying each one, and the note the page shows."""
+    device = torch.device(device)
     results = {}
     for mode in MODES:
         runs = _probe(device, mode)
@@ -256,7 +260,7 @@ def training_bytes(mode: str, model: nn.Module, optimizer: torch.optim.Optimizer
 @dataclass(frozen=True)
 class RaceConfig:
     modes: tuple[str, ...] = ("fp32", "bf16", "fp16_scaler", "fp16_naive")
-    hidden: int = 256
+    hidden: int = 128
     steps: int = 300
     batch_size: int = 128
     learning_rate: float = 1e-3          # Adam, eps 1e-8 (PyTorch's default)
@@ -271,6 +275,19 @@ def gradient_magnitudes(model: nn.Module) -> torch.Tensor:
     values = torch.cat([p.grad.detach().float().abs().flatten() for p in model.parameters() if p.grad is not None])
     values = values[values > 0]
     return values.log10()
+
+
+def fp16_shares(logs: torch.Tensor) -> tuple[float, float]:
+    """Of gradient magnitudes given as log10 |g|: the share below fp16's smallest subnormal (they
+    would become 0) and the share in its subnormal range (they would lose precision)."""
+    if len(logs) == 0:
+        return 0.0, 0.0
+    fp16 = torch.finfo(torch.float16)
+    zero_below = math.log10(fp16.smallest_normal * 2.0**-10)
+    normal_from = math.log10(fp16.smallest_normal)
+    below = (logs < zero_below).float().mean().item()
+    subnormal = ((logs >= zero_below) & (logs < normal_from)).float().mean().item()
+    return below, subnormal
 
 
 def train_race(config: RaceConfig, data, device: torch.device | None = None) -> Iterator[TrainingStep]:
@@ -340,7 +357,9 @@ def train_race(config: RaceConfig, data, device: torch.device | None = None) -> 
                           "zero_gradients": {m: _zero_share(r["model"]) for m, r in runs.items()},
                           "device": device.type}
                 if "fp32" in runs:
-                    extras["gradients"] = gradient_magnitudes(runs["fp32"]["model"]).cpu()
+                    logs = gradient_magnitudes(runs["fp32"]["model"]).cpu()
+                    extras["gradients"] = logs[:: max(1, len(logs) // 20000)].tolist()   # enough for a histogram
+                    extras["fp16_shares"] = fp16_shares(logs)
                 yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
@@ -372,3 +391,91 @@ def _zero_share(model: nn.Module) -> float:
         return 0.0
     zeros = sum((g == 0).sum().item() for g in grads)
     return zeros / sum(g.numel() for g in grads)
+
+
+# ---------------------------------------------------------------- is it faster here?
+
+@dataclass(frozen=True)
+class SpeedResult:
+    name: str                 # "fp32", "bf16" or "fp16"
+    matmul_gflops: float      # an n x n matrix product, GFLOP/s (2 n^3 operations)
+    conv_ms: float            # one 3x3 convolution, 64 -> 64 channels, batch 8 at 56 x 56, milliseconds
+    matmul_speedup: float     # against fp32 on the same device (> 1: faster)
+    conv_speedup: float
+
+
+def _median_seconds(work, device: torch.device, repeats: int, slow: float = 0.25) -> float:
+    """Median time of `work` after a warm-up run; a path slower than `slow` seconds (an emulated
+    dtype) is timed by its warm-up run alone, so the check stays a few seconds long."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    work()                                                   # warm-up: kernels chosen, caches filled
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    warm_up = time.perf_counter() - start
+    if warm_up > slow:
+        return warm_up
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        work()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+@torch.no_grad()
+def speed_check(device: torch.device, size: int = 768, repeats: int = 5) -> list[SpeedResult]:
+    """Time a matrix product and a convolution in fp32, bf16 and fp16 on `device`, each the
+    median of `repeats` runs after a warm-up, in the same process one after the other."""
+    set_cpu_threads()
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator).to(device)
+    b = torch.randn(size, size, generator=generator).to(device)
+    image = torch.randn(8, 64, 56, 56, generator=generator).to(device)
+    kernel = torch.randn(64, 64, 3, 3, generator=generator).to(device) * 0.05
+    rows = []
+    for name in ("fp32", "bf16", "fp16"):
+        dtype = DTYPES[name]
+        a_, b_, image_, kernel_ = a.to(dtype), b.to(dtype), image.to(dtype), kernel.to(dtype)
+        matmul = _median_seconds(lambda: a_ @ b_, device, repeats)           # noqa: B023 - used right away
+        conv = _median_seconds(lambda: F.conv2d(image_, kernel_, padding=1), device, repeats)   # noqa: B023
+        rows.append((name, 2 * size**3 / matmul / 1e9, conv * 1000))
+    base_matmul, base_conv = rows[0][1], rows[0][2]
+    return [SpeedResult(name, gflops, ms, gflops / base_matmul, base_conv / ms) for name, gflops, ms in rows]
+
+
+# ---------------------------------------------------------------- number-lab helpers
+
+EXAMPLES = (("300 × 300", lambda t: t(300.0) * t(300.0)),
+            ("exp(12)", lambda t: torch.exp(t(12.0))),
+            ("65504 + 16", lambda t: t(65504.0) + t(16.0)),
+            ("1e-4 × 1e-4", lambda t: t(1e-4) * t(1e-4)),
+            ("1 + 1e-3", lambda t: t(1.0) + t(1e-3)),
+            ("2048 + 1", lambda t: t(2048.0) + t(1.0)),
+            ("1e-8", lambda t: t(1e-8)))
+
+
+def examples() -> list[tuple[str, dict[str, float]]]:
+    """Overflow, underflow and rounding cases, each computed by torch in every format."""
+    rows = []
+    for label, compute in EXAMPLES:
+        values = {}
+        for name, dtype in DTYPES.items():
+            values[name] = compute(lambda v, dtype=dtype: torch.tensor(v, dtype=dtype)).item()
+        rows.append((label, values))
+    return rows
+
+
+def spacing_curve(name: str, low: float = 1e-8, high: float = 1e5,
+                  points: int = 200) -> tuple[list[float], list[float]]:
+    """Gap to the next number at log-spaced values from `low` to `high`, within the format's range
+    (values it cannot hold are left out)."""
+    largest = torch.finfo(DTYPES[name]).max
+    values = torch.logspace(math.log10(low), math.log10(high), points, dtype=torch.float64).tolist()
+    kept = [v for v in values if v < largest]
+    return kept, [spacing(v, name) for v in kept]

@@ -1,4 +1,4 @@
-"""Number formats (groundwork for page 68): facts from torch.finfo, exact bit round trips, underflow."""
+"""Page 68's engine: number formats from torch.finfo, exact bit round trips, underflow, the training race."""
 
 import math
 import random
@@ -6,6 +6,7 @@ import random
 import pytest
 import torch
 
+from engine import data
 from engine import half_precision as hp
 
 
@@ -53,3 +54,99 @@ def test_small_gradients_vanish_in_fp16_and_come_back_with_loss_scaling():
 def test_accumulating_in_fp16_stalls_where_an_fp32_accumulator_does_not():
     naive, wide = hp.accumulate(5000, 0.01, "fp16")
     assert abs(wide - 50) < 0.1 and naive < 40        # once the sum reaches 32, adding 0.01 rounds away
+
+
+@pytest.mark.parametrize("name", list(hp.FACT_DTYPES))
+def test_the_page_table_equals_torch_finfo_for_every_format(name):
+    info, facts = torch.finfo(hp.FACT_DTYPES[name]), hp.format_facts(name)
+    assert (facts.largest, facts.smallest_normal, facts.epsilon) == (info.max, info.smallest_normal, info.eps)
+    assert facts.sign_bits + facts.exponent_bits + facts.mantissa_bits == info.bits
+    assert facts.epsilon == 2.0 ** -facts.mantissa_bits
+    smallest = torch.tensor(facts.smallest_subnormal).to(hp.FACT_DTYPES[name]).float().item()
+    assert smallest == facts.smallest_subnormal                                  # representable
+    assert torch.tensor(facts.smallest_subnormal / 4).to(hp.FACT_DTYPES[name]).float().item() == 0.0
+
+
+def test_overflow_and_underflow_examples_are_computed_by_torch():
+    rows = dict(hp.examples())
+    assert rows["300 × 300"]["fp16"] == math.inf and rows["300 × 300"]["fp32"] == 90000.0
+    assert rows["1e-8"]["fp16"] == 0.0 and rows["1e-8"]["bf16"] > 0.0
+    assert rows["2048 + 1"]["fp16"] == 2048.0                                  # spacing 2 above 2048
+    assert rows["1 + 1e-3"]["bf16"] == 1.0                                     # below bf16's epsilon / 2
+
+
+def test_every_mode_runs_on_the_cpu_and_the_notes_are_right():
+    checks = hp.availability("cpu", bf16_fast_cpu=False)
+    assert all(check.runs for check in checks.values())                          # recent PyTorch: all on CPU
+    assert checks["bf16"].note == "cpu_bf16_slow" and checks["fp16_scaler"].note == "cpu_fp16_slow"
+    assert checks["fp16_naive"].note == "naive" and checks["fp32"].note == "ok"
+    assert hp.availability("cpu", bf16_fast_cpu=True)["bf16"].note == "cpu_bf16_fast"
+
+
+def test_mode_notes_for_cuda_and_refused_modes():
+    assert hp.mode_note("cuda", "fp16_scaler", True) == "cuda_tensor_cores"
+    assert hp.mode_note("cuda", "bf16", False) == "cuda_bf16_unavailable"         # pre-Ampere GPUs
+    assert hp.mode_note("cuda", "fp32", True) == "ok"
+    assert hp.mode_note("cpu", "fp16_scaler", False) == "unavailable"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (CI is CPU-only)")
+def test_cuda_modes_match_the_hardware():
+    checks = hp.availability("cuda")
+    assert checks["fp32"].runs and checks["fp16_scaler"].runs and checks["fp16_autocast"].runs
+    assert checks["bf16"].runs == torch.cuda.is_bf16_supported()
+
+
+@pytest.fixture(scope="module")
+def default_race():
+    *_, last = hp.train_race(hp.RaceConfig(), data.load_digits())
+    return last
+
+
+def test_low_precision_modes_reach_fp32_accuracy_and_pure_fp16_fails(default_race):
+    metrics = default_race.metrics
+    assert metrics["fp32/accuracy"] > 0.9
+    for mode in ("bf16", "fp16_scaler"):
+        assert abs(metrics[f"{mode}/accuracy"] - metrics["fp32/accuracy"]) <= 0.02
+    assert math.isnan(metrics["fp16_naive/loss"]) and metrics["fp16_naive/accuracy"] < 0.2
+
+
+def test_race_reports_time_memory_and_scale(default_race):
+    extras = default_race.extras
+    assert set(extras["seconds_per_step"]) == set(hp.RaceConfig().modes)
+    assert all(seconds > 0 for seconds in extras["seconds_per_step"].values())
+    memory = extras["memory"]
+    assert memory["fp16_naive"] < 0.6 * memory["fp32"]                          # every tensor half the bytes
+    assert memory["bf16"] < memory["fp32"]                                      # 16-bit activations saved
+    assert extras["history"]["scale/fp16_scaler"][0] == 2.0**16 and extras["skipped"]["fp16_scaler"] >= 0
+    assert len(extras["gradients"]) > 1000 and all(v < 0 for v in extras["gradients"])
+
+
+def test_tiny_gradients_vanish_without_a_scaler_and_come_back_with_one():
+    config = hp.RaceConfig(modes=("fp32", "fp16_scaler", "fp16_autocast"), loss_factor=2.0**-20, steps=60)
+    *_, last = hp.train_race(config, data.load_digits())
+    assert last.extras["zero_gradients"]["fp16_autocast"] == 1.0                # every gradient underflowed
+    assert last.extras["zero_gradients"]["fp16_scaler"] < 0.5
+    assert last.metrics["fp16_autocast/accuracy"] < 0.2
+    assert last.metrics["fp16_scaler/accuracy"] > 0.3
+    assert abs(last.metrics["fp16_scaler/accuracy"] - last.metrics["fp32/accuracy"]) < 0.05
+    below, _ = last.extras["fp16_shares"]
+    assert below > 0.9
+
+
+def test_training_bytes_counts_saved_activations():
+    model = hp.DigitMLP(64)
+    optimizer = torch.optim.Adam(model.parameters())
+    x, labels = torch.rand(32, 1, 28, 28), torch.zeros(32, dtype=torch.long)
+    measured = hp.training_bytes("fp32", model, optimizer, x, labels)
+    assert measured["weights"] == 4 * sum(p.numel() for p in model.parameters())
+    assert measured["optimizer"] == 0                                            # Adam's state comes with step 1
+    # Saved for backward: the flattened input (32 x 784), the two hidden pre/post activations
+    # (4 x 32 x 64) and the logits' softmax for cross-entropy (32 x 10), all fp32 — at least these.
+    assert measured["activations"] >= 4 * (32 * 784 + 2 * 32 * 64)
+
+
+def test_speed_check_reports_every_format():
+    results = hp.speed_check(torch.device("cpu"), size=128, repeats=2)
+    assert [r.name for r in results] == ["fp32", "bf16", "fp16"]
+    assert results[0].matmul_speedup == 1.0 and all(r.matmul_gflops > 0 and r.conv_ms > 0 for r in results)

@@ -231,3 +231,43 @@ def bar_figure(x: list[float], y: list[float], title: str, x_title: str, height:
     return go.Figure({"data": [{"type": "bar", "x": x, "y": y, "showlegend": False}],
                       "layout": {"title": {"text": title}, "height": height, "margin": {"t": 50, "b": 10},
                                  "xaxis": {"title": {"text": x_title}}}})
+
+
+def range_bars(names: list[str], subnormal: list[float], normal: list[float], largest: list[float],
+               labels: dict[str, str], title: str) -> go.Figure:
+    """For each format, a log-scale bar from its smallest subnormal to its smallest normal number,
+    then one from there to its largest number."""
+    def span(low: list[float], high: list[float], label: str, colour: str) -> dict:
+        return {"type": "bar", "orientation": "h", "y": names, "base": [math.log10(v) for v in low],
+                "x": [math.log10(h) - math.log10(v) for v, h in zip(low, high, strict=True)], "name": label,
+                "marker": {"color": colour}}
+    return go.Figure({"data": [span(subnormal, normal, labels["subnormal"], "#f2a65a"),
+                               span(normal, largest, labels["normal"], "#4c78a8")],
+                      "layout": {"title": {"text": title}, "height": 320, "margin": {"t": 50, "b": 10},
+                                 "barmode": "overlay", "xaxis": {"title": {"text": "log₁₀ |x|"}},
+                                 "yaxis": {"autorange": "reversed"}, "legend": {"orientation": "h", "y": -0.3}}})
+
+
+def spacing_figure(curves: dict[str, tuple[list[float], list[float]]], title: str, x_title: str,
+                   y_title: str) -> go.Figure:
+    """Gap to the next representable number against the value, log-log, one line per format."""
+    return go.Figure({"data": [{"type": "scatter", "mode": "lines", "x": x, "y": y, "name": name}
+                               for name, (x, y) in curves.items()],
+                      "layout": {"title": {"text": title}, "height": 320, "margin": {"t": 50, "b": 10},
+                                 "xaxis": {"type": "log", "title": {"text": x_title}},
+                                 "yaxis": {"type": "log", "title": {"text": y_title}},
+                                 "legend": {"orientation": "h", "y": -0.3}}})
+
+
+def histogram_with_lines(values: dict[str, list[float]], lines: dict[str, float], title: str,
+                         x_title: str) -> go.Figure:
+    """Overlaid histograms and labelled vertical lines (for example a format's limits)."""
+    shapes = [{"type": "line", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1,
+               "line": {"dash": "dash", "color": "black"}} for x in lines.values()]
+    notes = [{"x": x, "y": 1 - 0.08 * k, "yref": "paper", "text": label, "showarrow": False, "xanchor": "left",
+              "font": {"size": 11}} for k, (label, x) in enumerate(lines.items())]
+    return go.Figure({"data": [{"type": "histogram", "x": v, "name": name, "opacity": 0.6, "nbinsx": 80}
+                               for name, v in values.items()],
+                      "layout": {"title": {"text": title}, "barmode": "overlay", "height": 340,
+                                 "margin": {"t": 50, "b": 10}, "xaxis": {"title": {"text": x_title}},
+                                 "shapes": shapes, "annotations": notes, "legend": {"orientation": "h", "y": -0.3}}})
