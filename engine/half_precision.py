@@ -180,7 +180,7 @@ def availability(device: torch.device | str, bf16_fast_cpu: bool = False) -> dic
 def mode_note(device_type: str, mode: str, runs: bool, bf16_fast_cpu: bool = False) -> str:
     """The explanation for a mode on a device type (separate from the probe so it can be tested)."""
     if not runs:
-        return f"{device_type}_{mode}_unavailable" if device_type in ("cuda", "mps") else "unavailable"
+        return "cuda_bf16_unavailable" if (device_type, mode) == ("cuda", "bf16") else "unavailable"
     if mode == "fp16_naive":
         return "naive"
     if device_type == "cpu":
@@ -278,12 +278,12 @@ def gradient_magnitudes(model: nn.Module) -> torch.Tensor:
 
 
 def fp16_shares(logs: torch.Tensor) -> tuple[float, float]:
-    """Of gradient magnitudes given as log10 |g|: the share below fp16's smallest subnormal (they
-    would become 0) and the share in its subnormal range (they would lose precision)."""
+    """Of gradient magnitudes given as log10 |g|: the share below half of fp16's smallest subnormal
+    (they round to 0) and the share in its subnormal range (they keep fewer significant bits)."""
     if len(logs) == 0:
         return 0.0, 0.0
     fp16 = torch.finfo(torch.float16)
-    zero_below = math.log10(fp16.smallest_normal * 2.0**-10)
+    zero_below = math.log10(fp16.smallest_normal * 2.0**-11)      # half of 2^-24: rounds to 0
     normal_from = math.log10(fp16.smallest_normal)
     below = (logs < zero_below).float().mean().item()
     subnormal = ((logs >= zero_below) & (logs < normal_from)).float().mean().item()
@@ -300,7 +300,7 @@ def train_race(config: RaceConfig, data, device: torch.device | None = None) -> 
     entries exactly 0 per mode)."""
     if not config.modes:
         raise InputError("half_no_mode")
-    set_cpu_threads()
+    set_cpu_threads(small_ops=True)
     device = device or torch.device("cpu")
     generator = seed_everything(config.seed)
     torch.manual_seed(config.seed)
@@ -358,7 +358,7 @@ def train_race(config: RaceConfig, data, device: torch.device | None = None) -> 
                           "device": device.type}
                 if "fp32" in runs:
                     logs = gradient_magnitudes(runs["fp32"]["model"]).cpu()
-                    extras["gradients"] = logs[:: max(1, len(logs) // 20000)].tolist()   # enough for a histogram
+                    extras["gradients"] = logs[:: max(1, len(logs) // 5000)].tolist()    # enough for a histogram
                     extras["fp16_shares"] = fp16_shares(logs)
                 yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 

@@ -88,6 +88,7 @@ def test_mode_notes_for_cuda_and_refused_modes():
     assert hp.mode_note("cuda", "bf16", False) == "cuda_bf16_unavailable"         # pre-Ampere GPUs
     assert hp.mode_note("cuda", "fp32", True) == "ok"
     assert hp.mode_note("cpu", "fp16_scaler", False) == "unavailable"
+    assert hp.mode_note("mps", "fp16_naive", False) == "unavailable"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (CI is CPU-only)")
