@@ -1,0 +1,101 @@
+"""Page 69's engine: real DDP worker processes equal one process, run under torchrun, and never
+outlive their run."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from engine import distributed
+from engine.errors import InputError
+
+ROOT = distributed.ROOT
+CONFIG = distributed.DDPConfig(world_size=2, batch_size=16, steps=20)      # one process would use 32
+
+
+def gone(process) -> bool:
+    if process.poll() is None:
+        return False
+    try:
+        os.kill(process.pid, 0)
+    except ProcessLookupError:
+        return True
+    return False                                  # a zombie would still answer; poll() reaped it
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return distributed.single_process(CONFIG)
+
+
+def test_two_ranks_end_with_the_single_process_parameters(tmp_path, reference):
+    processes = []
+    steps = list(distributed.launch(CONFIG, out=tmp_path / "ddp.pt", processes=processes))
+    assert steps[-1].step == 20 and steps[-1].extras["startup"] > 0
+    ddp = torch.load(tmp_path / "ddp.pt")
+    assert distributed.max_difference(ddp, reference[0]) <= 1e-5
+    for step in steps:                           # every reported step: all ranks hold the same parameters
+        assert step.metrics["spread"] == 0.0
+        before = [record["before"] for record in step.extras["ranks"].values()]
+        after = [record["after"] for record in step.extras["ranks"].values()]
+        assert after[0] == after[1]                # the all-reduced gradient is the same everywhere
+        assert after[0] == pytest.approx([(a + b) / 2 for a, b in zip(*before, strict=True)], abs=1e-7)
+    shards = [set(record["shard"]) for record in steps[0].extras["ranks"].values()]
+    assert not shards[0] & shards[1]            # DistributedSampler: disjoint shards
+    assert all(gone(p) for p in processes)
+
+
+def test_torchrun_runs_the_same_module_with_the_same_result(tmp_path, reference):
+    port = distributed.free_port()
+    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
+               f"--master_port={port}", "-m", "engine.distributed_worker",
+               *distributed.worker_command(CONFIG, tmp_path / "torchrun.pt")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert distributed.max_difference(torch.load(tmp_path / "torchrun.pt"), reference[0]) <= 1e-5
+
+
+def test_a_crashed_worker_ends_the_run_and_no_worker_remains():
+    processes = []
+    config = distributed.DDPConfig(world_size=2, batch_size=16, steps=200, timeout=30)
+    with pytest.raises(InputError) as caught:
+        for _ in distributed.launch(config, crash_at=5, processes=processes):
+            pass
+    assert caught.value.key == "ddp_worker_failed" and caught.value.params["rank"] == 1
+    assert caught.value.params["code"] == 3
+    assert len(processes) == 2 and all(gone(p) for p in processes)
+
+
+def test_stopping_early_leaves_no_worker():
+    processes = []
+    run = distributed.launch(distributed.DDPConfig(world_size=2, batch_size=16, steps=5000), processes=processes)
+    first = next(run)
+    assert first.step >= 1
+    run.close()                                    # what leaving the page or pressing Stop does
+    assert all(gone(p) for p in processes)
+
+
+def test_impossible_settings():
+    with pytest.raises(InputError) as caught:
+        next(distributed.launch(distributed.DDPConfig(world_size=9)))
+    assert caught.value.key == "ddp_world_size"
+    if torch.cuda.device_count() < 2:
+        with pytest.raises(InputError) as caught:
+            next(distributed.launch(distributed.DDPConfig(world_size=2, backend="nccl")))
+        assert caught.value.key == "ddp_nccl_devices"
+
+
+@pytest.mark.parametrize("devices", [2, 3, 5, 8])
+def test_ring_all_reduce_schedule(devices):
+    frames = distributed.ring_schedule(devices)
+    assert len(frames) == 1 + 2 * (devices - 1)
+    middle = frames[devices - 1]["holds"]           # after scatter-reduce
+    for d in range(devices):
+        assert middle[d][(d + 1) % devices] == devices     # each device owns one fully reduced chunk
+    assert all(count == devices for row in frames[-1]["holds"] for count in row)
+    for frame in frames[1:]:                        # every device sends exactly one chunk per step
+        assert sorted(s for s, _, _ in frame["sends"]) == list(range(devices))
+    assert distributed.ring_bytes_per_device(devices, 100.0) == pytest.approx(200 * (devices - 1) / devices)
