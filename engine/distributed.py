@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -47,13 +48,19 @@ class DDPConfig:
     start_timeout: float = 120.0     # seconds for every rank to import torch and meet
 
 
+def gpus_for(world: int) -> bool:
+    """NCCL when there is a CUDA device for every rank; otherwise Gloo on the CPU."""
+    return torch.cuda.is_available() and torch.cuda.device_count() >= world
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def worker_command(config: DDPConfig, out: Path | None = None, crash_at: int = -1) -> list[str]:
+def worker_command(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
+                   pipeline: int = 0) -> list[str]:
     """The arguments after `python -m engine.distributed_worker` (also used for torchrun)."""
     command = ["--steps", str(config.steps), "--batch-size", str(config.batch_size), "--hidden", str(config.hidden),
                "--lr", str(config.learning_rate), "--seed", str(config.seed), "--backend", config.backend,
@@ -62,6 +69,8 @@ def worker_command(config: DDPConfig, out: Path | None = None, crash_at: int = -
         command += ["--out", str(out)]
     if crash_at >= 0:
         command += ["--crash-at", str(crash_at)]
+    if pipeline:
+        command += ["--pipeline", str(pipeline)]
     return command
 
 
@@ -102,27 +111,16 @@ def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
         raise InputError("ddp_world_size", low=1, high=MAX_WORLD)
     if config.backend == "nccl" and torch.cuda.device_count() < config.world_size:
         raise InputError("ddp_nccl_devices", needed=config.world_size, found=torch.cuda.device_count())
-    port = free_port()
     reports: queue.Queue = queue.Queue()
     errors = [deque(maxlen=25) for _ in range(config.world_size)]
     started = processes if processes is not None else []
-    threads = []
+    threads: list[threading.Thread] = []
     begin = time.perf_counter()
+    scratch = tempfile.TemporaryDirectory(prefix="ptlab-ddp-")
+    out = out or Path(scratch.name) / "parameters.pt"
     try:
-        for rank in range(config.world_size):
-            env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
-                   "LOCAL_RANK": str(rank), "WORLD_SIZE": str(config.world_size), "OMP_NUM_THREADS": "1",
-                   "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-            process = subprocess.Popen([sys.executable, "-m", "engine.distributed_worker",
-                                        *worker_command(config, out, crash_at)],
-                                       cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                       start_new_session=True)
-            started.append(process)
-            for stream, sink in ((process.stdout, reports), (process.stderr, errors[rank])):
-                thread = threading.Thread(target=_read, args=(stream, rank, sink), daemon=True)
-                thread.start()
-                threads.append(thread)
-        yield from _follow(config, started, reports, errors, begin)
+        _spawn(config.world_size, worker_command(config, out, crash_at), started, reports, errors, threads)
+        yield from _follow(config, started, reports, errors, begin, out)
         for process in started:                   # finished: let each exit on its own first
             try:
                 process.wait(timeout=10)
@@ -132,22 +130,89 @@ def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
         _stop(started)
         for thread in threads:
             thread.join(timeout=1.0)
+        scratch.cleanup()
 
 
-def _follow(config, processes, reports, errors, begin) -> Iterator[TrainingStep]:
+def _spawn(world: int, arguments: list[str], started: list, reports: queue.Queue, errors: list[deque],
+           threads: list[threading.Thread]) -> None:
+    """One `python -m engine.distributed_worker` per rank, each in its own process group (so it can
+    be stopped with everything it started), with reader threads for its stdout and stderr."""
+    port = free_port()
+    for rank in range(world):
+        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
+               "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world), "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        process = subprocess.Popen([sys.executable, "-m", "engine.distributed_worker", *arguments], cwd=ROOT,
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+        started.append(process)
+        for stream, sink in ((process.stdout, reports), (process.stderr, errors[rank])):
+            thread = threading.Thread(target=_read, args=(stream, rank, sink), daemon=True)
+            thread.start()
+            threads.append(thread)
+
+
+def _check_workers(processes: list, errors: list[deque]) -> None:
+    for rank, process in enumerate(processes):
+        code = process.poll()
+        if code not in (None, 0):
+            time.sleep(0.2)                                       # let its last words arrive
+            tail = " | ".join(list(errors[rank])[-3:])[-300:]
+            raise InputError("ddp_worker_failed", rank=rank, code=code, detail=tail or "-")
+
+
+def pipeline_timeline(micro_batches: int, hidden: int = 256, timeout: float = 120.0) -> dict[int, list[dict]]:
+    """Run one measured two-stage pipeline step in two worker processes; each stage's intervals."""
+    config = DDPConfig(world_size=2, hidden=hidden, timeout=timeout)
+    reports: queue.Queue = queue.Queue()
+    errors = [deque(maxlen=25) for _ in range(2)]
+    started: list = []
+    threads: list[threading.Thread] = []
+    timelines: dict[int, list[dict]] = {}
+    try:
+        _spawn(2, worker_command(config, pipeline=micro_batches), started, reports, errors, threads)
+        deadline = time.monotonic() + timeout
+        while len(timelines) < 2:
+            _check_workers(started, errors)
+            if time.monotonic() > deadline:
+                raise InputError("ddp_timeout", seconds=round(timeout))
+            try:
+                rank, line = reports.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if record.get("event") == "timeline":
+                timelines[rank] = record["events"]
+        return timelines
+    finally:
+        _stop(started)
+        for thread in threads:
+            thread.join(timeout=1.0)
+
+
+def bubble(timelines: dict[int, list[dict]]) -> float:
+    """Share of the stages' time spent idle between the step's first start and last end."""
+    events = [e for stage in timelines.values() for e in stage]
+    span = max(e["end"] for e in events) - min(e["start"] for e in events)
+    busy = sum(e["end"] - e["start"] for e in events)
+    return 1 - busy / (len(timelines) * span)
+
+
+def _follow(config, processes, reports, errors, begin, out: Path) -> Iterator[TrainingStep]:
     pending: dict[int, dict[int, dict]] = {}
     ready, done = set(), set()
     startup = None
-    history: dict[str, list[float]] = {"step": [], **{f"rank{r}": [] for r in range(config.world_size)}}
+    shards: dict[int, list[int]] = {}
+    final = None
+    history: dict[str, list[float]] = {"step": [], "spread": [],
+                                       **{f"rank{r}": [] for r in range(config.world_size)}}
     throttle = Throttle(config.steps, max_share=0.1)
     last_news = time.monotonic()
     while len(done) < config.world_size:
-        for rank, process in enumerate(processes):
-            code = process.poll()
-            if code not in (None, 0):
-                time.sleep(0.2)                                   # let its last words arrive
-                tail = " | ".join(list(errors[rank])[-3:])[-300:]
-                raise InputError("ddp_worker_failed", rank=rank, code=code, detail=tail or "-")
+        _check_workers(processes, errors)
         limit = config.start_timeout if startup is None else config.timeout
         if time.monotonic() - last_news > limit:
             raise InputError("ddp_timeout", seconds=round(limit))
@@ -173,16 +238,45 @@ def _follow(config, processes, reports, errors, begin) -> Iterator[TrainingStep]
                 continue
             records = pending.pop(step)
             history["step"].append(step)
+            history["spread"].append(max(r["spread"] for r in records.values()))
             for r, rec in records.items():
                 history[f"rank{r}"].append(rec["loss"])
-            if throttle.due(step - 1):
+                if "shard" in rec:
+                    shards[r] = rec["shard"]
+            metrics = {"loss": sum(r["loss"] for r in records.values()) / len(records),
+                       "spread": max(r["spread"] for r in records.values())}
+            extras = {"ranks": dict(sorted(records.items())), "startup": startup,
+                      "shards": dict(sorted(shards.items())), "history": {k: list(v) for k, v in history.items()},
+                      "pids": [p.pid for p in processes]}
+            if step == config.steps:                              # reported once rank 0 has saved the result
+                final = TrainingStep(step, config.steps, metrics, extras, time.perf_counter() - begin)
+            elif throttle.due(step - 1):
                 with throttle.reporting():
-                    metrics = {"loss": sum(r["loss"] for r in records.values()) / len(records),
-                               "spread": max(r["spread"] for r in records.values())}
-                    extras = {"ranks": dict(sorted(records.items())), "startup": startup,
-                              "history": {k: list(v) for k, v in history.items()},
-                              "pids": [p.pid for p in processes]}
                     yield TrainingStep(step, config.steps, metrics, extras, time.perf_counter() - begin)
+    if final is not None:
+        final.extras["parameters"] = torch.load(out, weights_only=True) if out.exists() else None
+        yield final
+
+
+def scaling(worlds: tuple[int, ...] = (1, 2, 4), steps: int = 40, batch_size: int = 32) -> list[dict]:
+    """Time per step (the slowest rank's median over the last half of the steps), throughput and
+    scaling efficiency = throughput(N) / (N x throughput(1)), and start-up time, per world size."""
+    rows = []
+    for world in worlds:
+        config = DDPConfig(world_size=world, batch_size=batch_size, steps=steps)
+        per_step: list[float] = []
+        startup = 0.0
+        for step in launch(config):
+            startup = step.extras["startup"] or startup
+            if step.step > steps // 2:
+                per_step.append(max(r["seconds"] for r in step.extras["ranks"].values()))
+        seconds = sorted(per_step)[len(per_step) // 2]
+        rows.append({"world": world, "step_seconds": seconds, "throughput": world * batch_size / seconds,
+                     "startup": startup})
+    base = rows[0]["throughput"] / rows[0]["world"]
+    for row in rows:
+        row["efficiency"] = row["throughput"] / (row["world"] * base)
+    return rows
 
 
 def single_process(config: DDPConfig) -> tuple[dict[str, torch.Tensor], list[float]]:

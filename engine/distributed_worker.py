@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a collective may wait")
     parser.add_argument("--out", default="", help="rank 0 saves the final parameters here")
     parser.add_argument("--crash-at", type=int, default=-1, help="testing: rank 1 exits at this step")
+    parser.add_argument("--pipeline", type=int, default=0, help="instead of DDP: a 2-stage pipeline step "
+                                                                  "with this many micro-batches")
     args = parser.parse_args(argv)
     die_with_parent()
     torch.set_num_threads(1)                     # one thread per worker: the ranks share the cores
@@ -108,6 +110,11 @@ def main(argv: list[str] | None = None) -> None:
         torch.cuda.set_device(device)
     began = time.perf_counter()
     dist.init_process_group(args.backend, timeout=timedelta(seconds=args.timeout))
+    if args.pipeline:
+        pipeline_step(args, rank)
+        dist.destroy_process_group()
+        print(json.dumps({"rank": rank, "event": "done"}), flush=True)
+        return
     data = load_digits()
     model = build_model(args.seed, args.hidden).to(device)
     ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -147,6 +154,64 @@ def main(argv: list[str] | None = None) -> None:
     dist.barrier()
     dist.destroy_process_group()
     print(json.dumps({"rank": rank, "event": "done"}), flush=True)
+
+
+def pipeline_step(args, rank: int, batch: int = 256) -> None:
+    """Model parallelism in two stages with GPipe's schedule: rank 0 holds the first layer, rank 1
+    the second and the loss; `args.pipeline` micro-batches go forward through both stages, then
+    backward in reverse. Prints every forward / backward interval, timed on the machine-wide
+    monotonic clock from a common origin (the second of two steps: the first warms up)."""
+    data = load_digits()
+    model = build_model(args.seed, args.hidden)
+    stage = model[:3] if rank == 0 else model[3:]
+    inputs = data.train_x[:batch].chunk(args.pipeline)
+    labels = data.train_y[:batch].chunk(args.pipeline)
+    for _ in range(2):
+        events = _pipeline_once(stage, inputs, labels, rank, args.hidden)
+        stage.zero_grad(set_to_none=True)
+    print(json.dumps({"rank": rank, "event": "timeline", "events": events}), flush=True)
+
+
+def _pipeline_once(stage, inputs, labels, rank: int, hidden: int) -> list[dict]:
+    origin = torch.tensor([time.monotonic()], dtype=torch.float64)
+    dist.barrier()
+    dist.broadcast(origin, src=0)
+    zero = origin.item()
+    events: list[dict] = []
+
+    def record(kind: str, index: int, start: float) -> None:
+        events.append({"kind": kind, "micro": index, "start": start - zero, "end": time.monotonic() - zero})
+
+    if rank == 0:
+        outputs = []
+        for i, x in enumerate(inputs):
+            start = time.monotonic()
+            activation = stage(x)
+            record("forward", i, start)
+            dist.send(activation.detach().contiguous(), dst=1)
+            outputs.append(activation)
+        for i in reversed(range(len(inputs))):
+            gradient = torch.empty_like(outputs[i])
+            dist.recv(gradient, src=1)
+            start = time.monotonic()
+            outputs[i].backward(gradient)
+            record("backward", i, start)
+        return events
+    received, losses = [], []
+    for i, y in enumerate(labels):
+        activation = torch.empty(len(y), hidden)
+        dist.recv(activation, src=0)
+        activation.requires_grad_(True)
+        start = time.monotonic()
+        losses.append(F.cross_entropy(stage(activation), y) / len(labels))
+        record("forward", i, start)
+        received.append(activation)
+    for i in reversed(range(len(labels))):
+        start = time.monotonic()
+        losses[i].backward()
+        record("backward", i, start)
+        dist.send(received[i].grad.contiguous(), dst=0)
+    return events
 
 
 if __name__ == "__main__":

@@ -99,3 +99,23 @@ def test_ring_all_reduce_schedule(devices):
     for frame in frames[1:]:                        # every device sends exactly one chunk per step
         assert sorted(s for s, _, _ in frame["sends"]) == list(range(devices))
     assert distributed.ring_bytes_per_device(devices, 100.0) == pytest.approx(200 * (devices - 1) / devices)
+
+
+def test_two_stage_pipeline_timeline():
+    timelines = distributed.pipeline_timeline(4, hidden=64)
+    assert set(timelines) == {0, 1}
+    for events in timelines.values():
+        assert sorted((e["kind"], e["micro"]) for e in events) == sorted(
+            [("forward", i) for i in range(4)] + [("backward", i) for i in range(4)])
+        assert all(e["end"] >= e["start"] >= -1.0 for e in events)
+    first_forward = {stage: min(e["start"] for e in events if e["kind"] == "forward")
+                     for stage, events in timelines.items()}
+    assert first_forward[1] >= min(e["end"] for e in timelines[0] if e["micro"] == 0)   # stage 1 waits for 0
+    assert 0.0 <= distributed.bubble(timelines) < 1.0
+
+
+def test_launch_reports_the_final_parameters_and_shards():
+    steps = list(distributed.launch(distributed.DDPConfig(world_size=2, batch_size=8, steps=4)))
+    final = steps[-1]
+    assert final.finished and final.extras["parameters"] is not None
+    assert set(final.extras["shards"]) == {0, 1} and len(final.extras["history"]["rank1"]) == 4

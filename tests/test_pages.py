@@ -339,3 +339,23 @@ def test_half_precision_lab_race_and_speed_check(app, lang):
     assert_clean(app_test)
     assert list(app_test.dataframe[-1].value.iloc[:, 0]) == ["fp32", "bf16", "fp16"]
     assert len(app_test.dataframe) == 5         # facts, examples, modes, race (kept), speed; no bits for "seventy"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_distributed_runs_two_real_ranks_and_a_pipeline(app, lang):
+    app_test = app("pages/distributed.py", lang)
+    app_test.slider(key="distributed_steps").set_value(10)
+    app_test.select_slider(key="distributed_batch").set_value(8).run()
+    app_test.button(key="act_distributed_train").click().run()
+    assert_clean(app_test)
+    assert app_test.metric[1].value == translate("distributed.in_sync", lang)
+    caption = translate("distributed.equivalence_caption", lang, global_batch=16, difference=0.0)
+    matched = [m.value for m in app_test.markdown if m.value.startswith(caption.split("**")[0])]
+    assert matched and float(matched[0].split("**")[1]) <= 1e-5                     # DDP = one process
+    app_test.slider(key="distributed_ring_devices").set_value(3).run()
+    app_test.slider(key="distributed_ring_step").set_value(4).run()                  # the last all-gather step
+    assert_clean(app_test)
+    app_test.select_slider(key="distributed_micro").set_value(2).run()
+    app_test.button(key="act_distributed_pipeline").click().run()
+    assert_clean(app_test)
+    assert len(app_test.get("plotly_chart")) == 4           # losses, equivalence, ring, pipeline schedule

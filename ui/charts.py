@@ -271,3 +271,39 @@ def histogram_with_lines(values: dict[str, list[float]], lines: dict[str, float]
                       "layout": {"title": {"text": title}, "barmode": "overlay", "height": 340,
                                  "margin": {"t": 50, "b": 10}, "xaxis": {"title": {"text": x_title}},
                                  "shapes": shapes, "annotations": notes, "legend": {"orientation": "h", "y": -0.3}}})
+
+
+def ring_figure(holds: list[list[int]], sends: list[tuple[int, int, int]], device_title: str,
+                chunk_title: str) -> go.Figure:
+    """Devices (rows) x chunks (columns): how many devices' gradients each copy of a chunk sums
+    (full = all of them); arrows mark this step's transfers (sender's chunk -> receiver)."""
+    devices = len(holds)
+    notes = [{"x": chunk, "y": receiver, "ax": chunk, "ay": sender, "xref": "x", "yref": "y", "axref": "x",
+              "ayref": "y", "showarrow": True, "arrowhead": 3, "arrowwidth": 2, "arrowcolor": "#d62728",
+              "text": ""} for sender, receiver, chunk in sends]
+    return go.Figure({"data": [{"type": "heatmap", "z": holds, "zmin": 1, "zmax": devices, "colorscale": "Blues",
+                                "text": [[f"{c}/{devices}" for c in row] for row in holds], "texttemplate": "%{text}",
+                                "showscale": False, "x": list(range(devices)), "y": list(range(devices))}],
+                      "layout": {"height": 90 + 45 * devices, "margin": {"t": 20, "b": 10},
+                                 "xaxis": {"title": {"text": chunk_title}, "dtick": 1, "side": "top"},
+                                 "yaxis": {"title": {"text": device_title}, "dtick": 1, "autorange": "reversed"},
+                                 "annotations": notes}})
+
+
+def timeline_figure(timelines: dict[int, list[dict]], labels: dict, title: str, x_title: str) -> go.Figure:
+    """A Gantt chart of measured intervals: one row per pipeline stage, forward and backward
+    micro-batches as bars (start / end in seconds, drawn in milliseconds)."""
+    colours = {"forward": "#4c78a8", "backward": "#f58518"}
+    data = []
+    for kind in ("forward", "backward"):
+        bars = [(stage, e) for stage, events in sorted(timelines.items()) for e in events if e["kind"] == kind]
+        data.append({"type": "bar", "orientation": "h", "name": labels[kind],
+                     "y": [labels["stage"][int(stage)] for stage, _ in bars],
+                     "base": [1000 * e["start"] for _, e in bars],
+                     "x": [1000 * (e["end"] - e["start"]) for _, e in bars],
+                     "text": [str(e["micro"] + 1) for _, e in bars], "textposition": "inside",
+                     "marker": {"color": colours[kind], "line": {"color": "white", "width": 1}}})
+    return go.Figure({"data": data, "layout": {"title": {"text": title}, "barmode": "overlay", "height": 260,
+                                               "margin": {"t": 50, "b": 10}, "xaxis": {"title": {"text": x_title}},
+                                               "yaxis": {"autorange": "reversed"},
+                                               "legend": {"orientation": "h", "y": -0.35}}})
