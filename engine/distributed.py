@@ -161,9 +161,9 @@ def _check_workers(processes: list, errors: list[deque]) -> None:
             raise InputError("ddp_worker_failed", rank=rank, code=code, detail=tail or "-")
 
 
-def pipeline_timeline(micro_batches: int, hidden: int = 256, timeout: float = 120.0) -> dict[int, list[dict]]:
+def pipeline_timeline(micro_batches: int, timeout: float = 120.0) -> dict[int, list[dict]]:
     """Run one measured two-stage pipeline step in two worker processes; each stage's intervals."""
-    config = DDPConfig(world_size=2, hidden=hidden, timeout=timeout)
+    config = DDPConfig(world_size=2, timeout=timeout)
     reports: queue.Queue = queue.Queue()
     errors = [deque(maxlen=25) for _ in range(2)]
     started: list = []

@@ -156,14 +156,18 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({"rank": rank, "event": "done"}), flush=True)
 
 
-def pipeline_step(args, rank: int, batch: int = 256) -> None:
+def pipeline_step(args, rank: int, batch: int = 1024) -> None:
     """Model parallelism in two stages with GPipe's schedule: rank 0 holds the first layer, rank 1
-    the second and the loss; `args.pipeline` micro-batches go forward through both stages, then
+    the next three and the loss; `args.pipeline` micro-batches go forward through both stages, then
     backward in reverse. Prints every forward / backward interval, timed on the machine-wide
     monotonic clock from a common origin (the second of two steps: the first warms up)."""
     data = load_digits()
-    model = build_model(args.seed, args.hidden)
-    stage = model[:3] if rank == 0 else model[3:]
+    torch.manual_seed(args.seed)
+    width = 512         # two stages of about equal work: 784x512 on rank 0, 2 x 512x512 (+ 512x10) on rank 1
+    stage = (torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, width), torch.nn.ReLU()) if rank == 0 else
+             torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, width),
+                                 torch.nn.ReLU(), torch.nn.Linear(width, 10)))
+    args.hidden = width
     inputs = data.train_x[:batch].chunk(args.pipeline)
     labels = data.train_y[:batch].chunk(args.pipeline)
     for _ in range(2):

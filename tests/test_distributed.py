@@ -102,7 +102,7 @@ def test_ring_all_reduce_schedule(devices):
 
 
 def test_two_stage_pipeline_timeline():
-    timelines = distributed.pipeline_timeline(4, hidden=64)
+    timelines = distributed.pipeline_timeline(4)
     assert set(timelines) == {0, 1}
     for events in timelines.values():
         assert sorted((e["kind"], e["micro"]) for e in events) == sorted(
