@@ -78,8 +78,9 @@ def run_section() -> None:
     if clicked:
         chart = loss_chart(config)
         progress.info(text("distributed.starting", world=config.world_size))
+        run = distributed.launch(config)
         try:
-            for step in distributed.launch(config):
+            for step in run:
                 st.session_state.distributed_result = {"step": step, "config": config}
                 progress.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
                 draw(step, config, chart, slots)
@@ -87,6 +88,8 @@ def run_section() -> None:
             with progress.container():
                 show_input_error(error)
             return
+        finally:        # Stop, a rerun or leaving the page raises here: the workers are stopped at once
+            run.close()
         st.session_state.distributed_reference = distributed.single_process(config)
     elif "distributed_result" in st.session_state:
         result = st.session_state.distributed_result
