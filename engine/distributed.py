@@ -60,7 +60,7 @@ def free_port() -> int:
 
 
 def worker_command(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
-                   pipeline: int = 0) -> list[str]:
+                   pipeline: int = 0, stall_at: int = -1) -> list[str]:
     """The arguments after `python -m engine.distributed_worker` (also used for torchrun)."""
     command = ["--steps", str(config.steps), "--batch-size", str(config.batch_size), "--hidden", str(config.hidden),
                "--lr", str(config.learning_rate), "--seed", str(config.seed), "--backend", config.backend,
@@ -71,6 +71,8 @@ def worker_command(config: DDPConfig, out: Path | None = None, crash_at: int = -
         command += ["--crash-at", str(crash_at)]
     if pipeline:
         command += ["--pipeline", str(pipeline)]
+    if stall_at >= 0:
+        command += ["--stall-at", str(stall_at)]
     return command
 
 
@@ -100,13 +102,14 @@ def _stop(processes: list[subprocess.Popen], grace: float = 3.0) -> None:
 
 
 def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
-           processes: list | None = None) -> Iterator[TrainingStep]:
+           processes: list | None = None, stall_at: int = -1) -> Iterator[TrainingStep]:
     """Run DDP with `config.world_size` worker processes and yield the merged per-step reports.
 
     Metrics: mean `loss` over ranks and the largest parameter-checksum `spread` between ranks.
     Extras: `ranks` (this step's record from each rank), `history` (per-rank loss), `startup`
     (seconds until every rank was ready), `pids`. `processes`, if given, receives the Popen objects
-    (tests use it to check that none is left). Raises InputError when a rank fails or stalls."""
+    (tests use it to check that none is left; `crash_at` / `stall_at` make rank 1 exit or hang).
+    Raises InputError when a rank fails or stalls."""
     if not 1 <= config.world_size <= MAX_WORLD:
         raise InputError("ddp_world_size", low=1, high=MAX_WORLD)
     if config.backend == "nccl" and torch.cuda.device_count() < config.world_size:
@@ -119,7 +122,8 @@ def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
     scratch = tempfile.TemporaryDirectory(prefix="ptlab-ddp-")
     out = out or Path(scratch.name) / "parameters.pt"
     try:
-        _spawn(config.world_size, worker_command(config, out, crash_at), started, reports, errors, threads)
+        _spawn(config.world_size, worker_command(config, out, crash_at, stall_at=stall_at), started, reports, errors,
+               threads)
         yield from _follow(config, started, reports, errors, begin, out)
         for process in started:                   # finished: let each exit on its own first
             try:

@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a collective may wait")
     parser.add_argument("--out", default="", help="rank 0 saves the final parameters here")
     parser.add_argument("--crash-at", type=int, default=-1, help="testing: rank 1 exits at this step")
+    parser.add_argument("--stall-at", type=int, default=-1, help="testing: rank 1 hangs at this step")
     parser.add_argument("--pipeline", type=int, default=0, help="instead of DDP: a 2-stage pipeline step "
                                                                   "with this many micro-batches")
     args = parser.parse_args(argv)
@@ -127,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     for step in range(args.steps):
         if step == args.crash_at and rank == 1:
             os._exit(3)                          # a worker dying without a word, as a crash would
+        if step == args.stall_at and rank == 1:
+            time.sleep(3600)                     # a worker hanging, as a deadlock would
         epoch, index = next(batches)
         x, labels = data.train_x[index].to(device), data.train_y[index].to(device)
         timer.seconds = 0.0

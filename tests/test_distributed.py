@@ -69,6 +69,17 @@ def test_a_crashed_worker_ends_the_run_and_no_worker_remains():
     assert len(processes) == 2 and all(gone(p) for p in processes)
 
 
+def test_a_hanging_worker_ends_the_run_within_the_timeout():
+    processes = []
+    config = distributed.DDPConfig(world_size=2, batch_size=16, steps=200, timeout=5)
+    with pytest.raises(InputError) as caught:
+        for _ in distributed.launch(config, stall_at=5, processes=processes):
+            pass
+    # rank 0's collective times out (its own error) or the launcher hears nothing for 5 s: either way
+    assert caught.value.key in ("ddp_timeout", "ddp_worker_failed")
+    assert all(gone(p) for p in processes)
+
+
 def test_stopping_early_leaves_no_worker():
     processes = []
     run = distributed.launch(distributed.DDPConfig(world_size=2, batch_size=16, steps=5000), processes=processes)
