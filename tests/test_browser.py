@@ -110,3 +110,49 @@ def test_style_transfer_with_a_real_upload(browser, server, tmp_path):
     assert page.get_by_role("heading", name="结果", exact=True).count() == 1
     page.screenshot(path=SCREENSHOTS / "style-transfer-zh.png", full_page=True)
     page.close()
+
+
+def _worker_processes() -> list[int]:
+    """Pids of running DDP workers (`python -m engine.distributed_worker ...`), read from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if b"engine.distributed_worker" in cmdline.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_leaving_the_distributed_page_mid_run_stops_every_worker(browser, server):
+    page = open_page(browser, f"{server}/distributed")
+    page.get_by_role("button", name="Train").click()
+    for _ in range(240):                              # until both ranks are running (each imports torch)
+        if len(_worker_processes()) == 2:
+            break
+        page.wait_for_timeout(250)
+    assert len(_worker_processes()) == 2
+    page.locator('[data-testid="stSidebar"]').get_by_text("63 · Regression").click()   # leave mid-run
+    settle(page)
+    for _ in range(80):
+        if not _worker_processes():
+            break
+        page.wait_for_timeout(250)
+    assert _worker_processes() == []
+    no_exception(page)
+    page.close()
+
+
+@pytest.mark.parametrize(("slug", "lang", "button", "charts"), [
+    ("multitask", "en", "Train", 3), ("lstm", "zh", "开始训练", 2), ("half_precision", "en", "Train", 6)])
+def test_new_pages_train_in_chromium(browser, server, slug, lang, button, charts):
+    suffix = "" if lang == "en" else "?lang=zh"
+    page = open_page(browser, f"{server}/{slug}{suffix}")
+    page.get_by_role("button", name=button).first.click()
+    settle(page)
+    no_exception(page)
+    assert page.locator(".js-plotly-plot").count() >= charts
+    page.screenshot(path=SCREENSHOTS / f"{slug}-{lang}.png", full_page=True)
+    page.close()
