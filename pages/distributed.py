@@ -48,8 +48,10 @@ def draw(step, config, chart, slots) -> None:
             st.caption(text("distributed.gradient_caption"))
         with right:
             st.subheader(text("distributed.timing_title"))
-            rows = [{"rank": rank, text("distributed.timing_compute"): f"{1000 * r['seconds']:.1f} ms",
-                     text("distributed.timing_comm"): f"{1000 * r['comm_seconds']:.1f} ms"}
+            rows = [{"rank": rank,
+                     text("distributed.timing_compute"): f"{1000 * max(r['seconds'] - r['comm_seconds'], 0.0):.1f} ms",
+                     text("distributed.timing_comm"): f"{1000 * r['comm_seconds']:.1f} ms",
+                     text("distributed.timing_step"): f"{1000 * r['seconds']:.1f} ms"}
                     for rank, r in ranks.items()]
             st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         if "shards" in step.extras:
