@@ -20,6 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,33 +115,39 @@ def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
         raise InputError("ddp_world_size", low=1, high=MAX_WORLD)
     if config.backend == "nccl" and torch.cuda.device_count() < config.world_size:
         raise InputError("ddp_nccl_devices", needed=config.world_size, found=torch.cuda.device_count())
-    reports: queue.Queue = queue.Queue()
-    errors = [deque(maxlen=25) for _ in range(config.world_size)]
     started = processes if processes is not None else []
-    threads: list[threading.Thread] = []
     begin = time.perf_counter()
-    scratch = tempfile.TemporaryDirectory(prefix="ptlab-ddp-")
-    out = out or Path(scratch.name) / "parameters.pt"
+    with tempfile.TemporaryDirectory(prefix="ptlab-ddp-") as scratch:
+        out = out or Path(scratch) / "parameters.pt"
+        arguments = worker_command(config, out, crash_at, stall_at=stall_at)
+        with _workers(config.world_size, arguments, started) as (reports, errors):
+            yield from _follow(config, started, reports, errors, begin, out)
+            for process in started:               # finished: let each exit on its own first
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    break
+
+
+@contextmanager
+def _workers(world: int, arguments: list[str], started: list) -> Iterator[tuple[queue.Queue, list[deque]]]:
+    """One `python -m engine.distributed_worker` per rank, each in its own process group (so it can
+    be stopped with everything it started), with reader threads for its stdout (JSON reports, into
+    the queue) and stderr (the last lines, per rank). However the block ends, every worker is stopped."""
+    reports: queue.Queue = queue.Queue()
+    errors = [deque(maxlen=25) for _ in range(world)]
+    threads: list[threading.Thread] = []
     try:
-        _spawn(config.world_size, worker_command(config, out, crash_at, stall_at=stall_at), started, reports, errors,
-               threads)
-        yield from _follow(config, started, reports, errors, begin, out)
-        for process in started:                   # finished: let each exit on its own first
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                break
+        _spawn(world, arguments, started, reports, errors, threads)
+        yield reports, errors
     finally:
         _stop(started)
         for thread in threads:
             thread.join(timeout=1.0)
-        scratch.cleanup()
 
 
 def _spawn(world: int, arguments: list[str], started: list, reports: queue.Queue, errors: list[deque],
            threads: list[threading.Thread]) -> None:
-    """One `python -m engine.distributed_worker` per rank, each in its own process group (so it can
-    be stopped with everything it started), with reader threads for its stdout and stderr."""
     port = free_port()
     for rank in range(world):
         env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
@@ -156,6 +163,18 @@ def _spawn(world: int, arguments: list[str], started: list, reports: queue.Queue
             threads.append(thread)
 
 
+def _next_record(reports: queue.Queue) -> tuple[int, dict] | None:
+    """The next JSON report of any rank, or None after 0.1 s of silence (stray lines are skipped)."""
+    try:
+        rank, line = reports.get(timeout=0.1)
+    except queue.Empty:
+        return None
+    try:
+        return rank, json.loads(line)
+    except json.JSONDecodeError:
+        return None                                               # a stray line (a library warning)
+
+
 def _check_workers(processes: list, errors: list[deque]) -> None:
     for rank, process in enumerate(processes):
         code = process.poll()
@@ -168,33 +187,18 @@ def _check_workers(processes: list, errors: list[deque]) -> None:
 def pipeline_timeline(micro_batches: int, timeout: float = 120.0) -> dict[int, list[dict]]:
     """Run one measured two-stage pipeline step in two worker processes; each stage's intervals."""
     config = DDPConfig(world_size=2, timeout=timeout)
-    reports: queue.Queue = queue.Queue()
-    errors = [deque(maxlen=25) for _ in range(2)]
-    started: list = []
-    threads: list[threading.Thread] = []
     timelines: dict[int, list[dict]] = {}
-    try:
-        _spawn(2, worker_command(config, pipeline=micro_batches), started, reports, errors, threads)
+    started: list = []
+    with _workers(2, worker_command(config, pipeline=micro_batches), started) as (reports, errors):
         deadline = time.monotonic() + timeout
         while len(timelines) < 2:
             _check_workers(started, errors)
             if time.monotonic() > deadline:
                 raise InputError("ddp_timeout", seconds=round(timeout))
-            try:
-                rank, line = reports.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if record.get("event") == "timeline":
-                timelines[rank] = record["events"]
-        return timelines
-    finally:
-        _stop(started)
-        for thread in threads:
-            thread.join(timeout=1.0)
+            news = _next_record(reports)
+            if news is not None and news[1].get("event") == "timeline":
+                timelines[news[0]] = news[1]["events"]
+    return timelines
 
 
 def bubble(timelines: dict[int, list[dict]]) -> float:
@@ -220,14 +224,10 @@ def _follow(config, processes, reports, errors, begin, out: Path) -> Iterator[Tr
         limit = config.start_timeout if startup is None else config.timeout
         if time.monotonic() - last_news > limit:
             raise InputError("ddp_timeout", seconds=round(limit))
-        try:
-            rank, line = reports.get(timeout=0.1)
-        except queue.Empty:
+        news = _next_record(reports)
+        if news is None:
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue                                              # a stray line (a library warning)
+        rank, record = news
         last_news = time.monotonic()
         if record["event"] == "ready":
             ready.add(rank)

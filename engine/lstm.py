@@ -64,6 +64,14 @@ class SequenceModel(nn.Module):
         return (result, weights) if with_attention else result
 
 
+def clipped_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One optimiser step with the gradient norm clipped at 1: recurrent nets' exploding gradients."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
 # ---------------------------------------------------------------- inside the LSTM
 
 @dataclass(frozen=True)
@@ -237,10 +245,7 @@ def train_forecaster(config: ForecastConfig, values: np.ndarray) -> Iterator[Tra
     for step in range(config.steps):
         index = next(batches)
         loss = F.mse_loss(predict_next(model, train_x[index], config.relative), train_y[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        clipped_step(model, optimizer, loss)
         if throttle.due(step):
             with throttle.reporting():
                 one_step, recursive = forecast(model, series, config.window, split, config.relative)
@@ -310,11 +315,7 @@ def train_adding(config: AddingConfig) -> Iterator[TrainingStep]:
     for step in range(config.steps):
         x, y = adding_problem(config.batch_size, config.length, generator)
         for cell, model in models.items():
-            loss = F.mse_loss(model(x).squeeze(1), y)
-            optimizers[cell].zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizers[cell].step()
+            clipped_step(model, optimizers[cell], F.mse_loss(model(x).squeeze(1), y))
         if throttle.due(step):
             with throttle.reporting():
                 with torch.no_grad():
@@ -381,10 +382,7 @@ def train_rows(config: RowsConfig, data: ImageSplit) -> Iterator[TrainingStep]:
     for step in range(config.steps):
         index = next(batches)
         loss = F.cross_entropy(model(as_rows(data.train_x[index])), data.train_y[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        clipped_step(model, optimizer, loss)
         if throttle.due(step):
             with throttle.reporting():
                 last = step == config.steps - 1

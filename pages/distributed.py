@@ -8,7 +8,15 @@ from engine.device import usable_cores
 from engine.errors import InputError
 from ui.charts import history_figure, lines_figure, ring_figure, timeline_figure, update_history
 from ui.i18n import text
-from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+from ui.widgets import (
+    misconceptions_and_prompts,
+    number_format,
+    page_title,
+    previous,
+    run_live,
+    show_input_error,
+    show_source,
+)
 
 LEARNING_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 
@@ -80,23 +88,11 @@ def run_section() -> None:
     if clicked:
         chart = loss_chart(config)
         progress.info(text("distributed.starting", world=config.world_size))
-        run = distributed.launch(config)
-        try:
-            for step in run:
-                st.session_state.distributed_result = {"step": step, "config": config}
-                progress.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-                draw(step, config, chart, slots)
-        except InputError as error:
-            with progress.container():
-                show_input_error(error)
+        if not run_live(distributed.launch(config), "distributed_result", {"config": config},
+                        lambda step: draw(step, config, chart, slots), progress):
             return
-        finally:        # Stop, a rerun or leaving the page raises here: the workers are stopped at once
-            run.close()
         st.session_state.distributed_reference = distributed.single_process(config)
-    elif "distributed_result" in st.session_state:
-        result = st.session_state.distributed_result
-        if result["config"] != config:
-            progress.caption(text("common.stale_result"))
+    elif (result := previous("distributed_result", {"config": config}, progress)) is not None:
         draw(result["step"], result["config"], loss_chart(result["config"]), slots)
     else:
         progress.info(text("distributed.press_train"))

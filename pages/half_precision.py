@@ -10,7 +10,7 @@ from engine.device import describe, pick_device
 from ui.charts import histogram_with_lines, history_figure, range_bars, spacing_figure, update_history
 from ui.data_widgets import dataset
 from ui.i18n import option_labels, text
-from ui.widgets import misconceptions_and_prompts, page_title, show_source
+from ui.widgets import misconceptions_and_prompts, page_title, previous, run_live, show_source
 
 LOSS_FACTORS = {"1": 1.0, "small": 2.0**-20}
 
@@ -197,14 +197,9 @@ def race_section(device, label: str, checks) -> None:
     if clicked and config.modes:
         figures = race_figures(config)
         digits, _ = dataset("subset")
-        for step in hp.train_race(config, digits, device):
-            st.session_state.half_precision_result = {"step": step, "config": config}
-            progress.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-            draw_race(step, config, figures, slots)
-    elif "half_precision_result" in st.session_state:
-        result = st.session_state.half_precision_result
-        if result["config"] != config:
-            progress.caption(text("common.stale_result"))
+        run_live(hp.train_race(config, digits, device), "half_precision_result", {"config": config},
+                 lambda step: draw_race(step, config, figures, slots), progress)
+    elif (result := previous("half_precision_result", {"config": config}, progress)) is not None:
         draw_race(result["step"], result["config"], race_figures(result["config"]), slots)
     else:
         progress.info(text("half_precision.press_race"))

@@ -15,32 +15,20 @@ from ui.charts import (
 )
 from ui.data_widgets import dataset
 from ui.i18n import option_labels, text
-from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+from ui.widgets import (
+    clamp_state,
+    misconceptions_and_prompts,
+    number_format,
+    page_title,
+    previous,
+    run_live,
+    show_input_error,
+    show_source,
+)
 
 DEMOS = ("forecast", "race", "rows", "inside")
 LEARNING_RATES = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2)
 CSV_LIMITS = tabular.TableLimits(max_rows=5000, sample_rows=False)     # a series keeps its order
-
-
-def run_live(generator, result_key: str, state: dict, draw, progress) -> None:
-    """Draw every reported step and keep the latest as this user's result; an InputError from the
-    engine (a short series, no network chosen) becomes a message, and any earlier result stays."""
-    try:
-        for step in generator:
-            st.session_state[result_key] = {"step": step, **state}
-            progress.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-            draw(step)
-    except InputError as error:
-        with progress.container():
-            show_input_error(error)
-
-
-def previous(result_key: str, state: dict, note_slot):
-    """This user's last result for a demo, with a note if the settings have changed since."""
-    result = st.session_state.get(result_key)
-    if result is not None and any(result.get(k) != v for k, v in state.items()):
-        note_slot.caption(text("common.stale_result"))
-    return result
 
 
 # ---------------------------------------------------------------- 1. forecasting

@@ -8,7 +8,16 @@ from engine.errors import InputError
 from ui.charts import history_figure, update_history
 from ui.data_widgets import dataset_ui
 from ui.i18n import option_labels, text
-from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+from ui.widgets import (
+    clamp_state,
+    misconceptions_and_prompts,
+    number_format,
+    page_title,
+    previous,
+    run_live,
+    show_input_error,
+    show_source,
+)
 
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3)
 WIDTHS = (32, 64, 128, 256)
@@ -178,16 +187,12 @@ if error is not None:
     show_input_error(error)
 progress_slot = st.empty()
 slots = {name: st.empty() for name in ("metrics", "losses", "scores", "cosines", "weights")}
+state = {"config": config, "data": data.source}
 if train_clicked and error is None:
     charts = figures(config)
-    for step in multitask.train(config, data):
-        st.session_state.multitask_result = {"step": step, "config": config, "data": data.source}
-        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-        draw(step, config, charts, slots)
-elif "multitask_result" in st.session_state:
-    result = st.session_state.multitask_result
-    if result["config"] != config or result["data"] != data.source:
-        progress_slot.caption(text("common.stale_result"))
+    run_live(multitask.train(config, data), "multitask_result", state, lambda step: draw(step, config, charts, slots),
+             progress_slot)
+elif (result := previous("multitask_result", state, progress_slot)) is not None:
     draw(result["step"], result["config"], figures(result["config"]), slots)
 else:
     progress_slot.info(text("multitask.press_train"))
