@@ -37,8 +37,9 @@ def make(name: str, params, settings: dict[str, float] | None = None) -> torch.o
     if name == "sgd":                      # foreach=False: one tiny tensor, the plain loop is fastest
         return torch.optim.SGD(params, lr=s["lr"], foreach=False)
     if name in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=s["lr"], momentum=s["momentum"], nesterov=name == "nesterov",
-                               foreach=False)
+        # With momentum 0 Nesterov's update is plain SGD; torch refuses nesterov=True there, so say it plainly.
+        return torch.optim.SGD(params, lr=s["lr"], momentum=s["momentum"],
+                               nesterov=name == "nesterov" and s["momentum"] > 0, foreach=False)
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=s["lr"], eps=s["eps"], foreach=False)
     if name == "adadelta":

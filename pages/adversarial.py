@@ -7,6 +7,7 @@ from engine.errors import InputError
 from ui.charts import bars_figure, lines_figure
 from ui.data_widgets import dataset_ui
 from ui.i18n import option_labels, text
+from ui.links import linked
 from ui.widgets import clamp_state, misconceptions_and_prompts, page_title, show_input_error, show_source
 
 FGSM_TEX = (r"x_{\text{adv}} = \operatorname{clip}_{[0,1]}\!\big(x + \epsilon\,"
@@ -18,11 +19,11 @@ MODELS = ("standard", "robust")
 
 def settings_ui() -> adversarial.AdversarialConfig:
     return adversarial.AdversarialConfig(
-        defence=st.radio(text("adversarial.defence"), ["fgsm_rs", "pgd"], key="adversarial_defence",
-                         format_func=option_labels("adversarial.defence_")),
-        epsilon=st.slider(text("adversarial.epsilon"), 0.05, 0.35, 0.25, 0.05, key="adversarial_epsilon"),
-        adversarial_share=st.slider(text("adversarial.share"), 0.0, 1.0, 0.5, 0.1, key="adversarial_share"),
-        steps=st.slider(text("adversarial.steps"), 50, 2000, 400, 50, key="adversarial_steps"),
+        defence=linked(st.radio, text("adversarial.defence"), ["fgsm_rs", "pgd"], key="adversarial_defence",
+                                 format_func=option_labels("adversarial.defence_")),
+        epsilon=linked(st.slider, text("adversarial.epsilon"), 0.05, 0.35, 0.25, 0.05, key="adversarial_epsilon"),
+        adversarial_share=linked(st.slider, text("adversarial.share"), 0.0, 1.0, 0.5, 0.1, key="adversarial_share"),
+        steps=linked(st.slider, text("adversarial.steps"), 50, 2000, 400, 50, key="adversarial_steps"),
     )
 
 
@@ -43,11 +44,11 @@ def draw(step, config, metrics_slot, chart_slot) -> None:
 
 def chosen_image(data, standard):
     """The lab's input: a test digit with its label, or an upload labelled by the standard model."""
-    source = st.radio(text("adversarial.input"), ["test", "upload"], key="adversarial_input", horizontal=True,
-                      format_func=option_labels("adversarial.input_"))
+    source = linked(st.radio, text("adversarial.input"), ["test", "upload"], key="adversarial_input", horizontal=True,
+                              format_func=option_labels("adversarial.input_"))
     if source == "test":
         clamp_state("adversarial_index", 0, len(data.test_x) - 1)
-        index = st.number_input(text("adversarial.index"), 0, len(data.test_x) - 1, 0, key="adversarial_index")
+        index = linked(st.number_input, text("adversarial.index"), 0, len(data.test_x) - 1, 0, key="adversarial_index")
         return data.test_x[index], int(data.test_y[index])
     upload = st.file_uploader(text("adversarial.upload"), type=list(images.UPLOAD_TYPES), key="act_adversarial_upload")
     if upload is None:
@@ -67,16 +68,18 @@ def attack_lab(models: dict, data) -> None:
     left, right = st.columns([1, 2])
     with left:
         image, label = chosen_image(data, models["standard"])
-        epsilon = st.slider(text("adversarial.attack_epsilon"), 0.0, 0.5, 0.2, 0.01, key="adversarial_attack_epsilon")
-        method = st.radio(text("adversarial.method"), ["fgsm", "pgd"], key="adversarial_method", horizontal=True,
-                          format_func=option_labels("adversarial.method_"))
+        epsilon = linked(st.slider, text("adversarial.attack_epsilon"), 0.0, 0.5, 0.2, 0.01,
+                         key="adversarial_attack_epsilon")
+        method = linked(st.radio, text("adversarial.method"), ["fgsm", "pgd"],
+                        key="adversarial_method", horizontal=True,
+                                  format_func=option_labels("adversarial.method_"))
         steps, size = 10, 0.25
         if method == "pgd":
-            steps = st.slider(text("adversarial.pgd_steps"), 1, 50, 10, key="adversarial_pgd_steps")
-            size = st.slider(text("adversarial.step_size"), 0.05, 1.0, 0.25, 0.05, key="adversarial_step_size")
+            steps = linked(st.slider, text("adversarial.pgd_steps"), 1, 50, 10, key="adversarial_pgd_steps")
+            size = linked(st.slider, text("adversarial.step_size"), 0.05, 1.0, 0.25, 0.05, key="adversarial_step_size")
         goals = {None: text("adversarial.untargeted")} | {d: text("adversarial.targeted", digit=d) for d in range(10)}
-        goal = st.selectbox(text("adversarial.target"), list(goals), key="adversarial_goal",
-                            format_func=goals.__getitem__)
+        goal = linked(st.selectbox, text("adversarial.target"), list(goals), key="adversarial_goal",
+                                    format_func=goals.__getitem__)
     if image is None:
         return
     with right:

@@ -7,28 +7,30 @@ from engine.errors import InputError
 from ui.charts import histogram_with_marker, history_figure, latent_scatter, update_history
 from ui.data_widgets import dataset_ui
 from ui.i18n import option_labels, text
+from ui.links import linked
 from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
 
 LEARNING_RATES = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 
 
 def settings_ui() -> autoencoder.AutoencoderConfig:
-    model = st.selectbox(text("autoencoder.model"), ["classic", "mlp", "conv", "linear"], key="autoencoder_model",
-                         format_func=option_labels("autoencoder.model_"))
+    model = linked(st.selectbox, text("autoencoder.model"), ["classic", "mlp", "conv", "linear"],
+                   key="autoencoder_model",
+                                 format_func=option_labels("autoencoder.model_"))
     latent = 3
     if model != "classic":
-        latent = st.slider(text("autoencoder.latent"), 1, 32, 8, key="autoencoder_latent")
-    variational = st.toggle(text("autoencoder.variational"), False, key="autoencoder_variational",
-                            disabled=model == "linear")
+        latent = linked(st.slider, text("autoencoder.latent"), 1, 32, 8, key="autoencoder_latent")
+    variational = linked(st.toggle, text("autoencoder.variational"), False, key="autoencoder_variational",
+                                    disabled=model == "linear")
     beta = 1.0
     if variational and model != "linear":
-        beta = st.select_slider(text("autoencoder.beta"), (0.1, 0.3, 1.0, 3.0), 1.0, key="autoencoder_beta")
+        beta = linked(st.select_slider, text("autoencoder.beta"), (0.1, 0.3, 1.0, 3.0), 1.0, key="autoencoder_beta")
     return autoencoder.AutoencoderConfig(
         model=model, latent=latent, variational=variational and model != "linear", beta=beta,
-        noise=st.slider(text("autoencoder.noise"), 0.0, 0.6, 0.0, 0.05, key="autoencoder_noise"),
-        steps=st.slider(text("autoencoder.steps"), 50, 4000, 1500, 50, key="autoencoder_steps"),
-        learning_rate=st.select_slider(text("autoencoder.learning_rate"), LEARNING_RATES, 2e-3,
-                                       key="autoencoder_learning_rate"),
+        noise=linked(st.slider, text("autoencoder.noise"), 0.0, 0.6, 0.0, 0.05, key="autoencoder_noise"),
+        steps=linked(st.slider, text("autoencoder.steps"), 50, 4000, 1500, 50, key="autoencoder_steps"),
+        learning_rate=linked(st.select_slider, text("autoencoder.learning_rate"), LEARNING_RATES, 2e-3,
+                                               key="autoencoder_learning_rate"),
     )
 
 
@@ -69,15 +71,16 @@ def latent_section(model, data) -> None:
         for i in range(min(k, 8)):
             lo, hi = float(low[i]), max(float(high[i]), float(low[i]) + 1e-3)     # a dead unit has no range
             clamp_state(f"autoencoder_z{i}", lo, hi)
-            chosen.append(st.slider(text("autoencoder.coordinate", index=i + 1), lo, hi,
-                                    min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
+            chosen.append(linked(st.slider, text("autoencoder.coordinate", index=i + 1), lo, hi,
+                                            min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
     right.image(images.to_image(autoencoder.decode_point(model, chosen + middle[len(chosen):])), width=196)
     st.subheader(text("autoencoder.interpolation_title"))
     a, b = st.columns(2)
     for key in ("autoencoder_first", "autoencoder_second"):
         clamp_state(key, 0, len(data.test_x) - 1)
-    first = a.number_input(text("autoencoder.first_digit"), 0, len(data.test_x) - 1, 3, key="autoencoder_first")
-    second = b.number_input(text("autoencoder.second_digit"), 0, len(data.test_x) - 1, 2, key="autoencoder_second")
+    first = linked(a.number_input, text("autoencoder.first_digit"), 0, len(data.test_x) - 1, 3, key="autoencoder_first")
+    second = linked(b.number_input, text("autoencoder.second_digit"), 0, len(data.test_x) - 1, 2,
+                    key="autoencoder_second")
     frames = autoencoder.interpolate(model, data.test_x[first], data.test_x[second], steps=10)
     st.image(images.to_image(images.tile(frames, 10)), width=700)
     if model.variational:

@@ -8,6 +8,7 @@ from engine.device import usable_cores
 from engine.errors import InputError
 from ui.charts import history_figure, lines_figure, ring_figure, timeline_figure, update_history
 from ui.i18n import text
+from ui.links import linked
 from ui.widgets import (
     misconceptions_and_prompts,
     number_format,
@@ -22,15 +23,15 @@ LEARNING_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 
 
 def settings_ui() -> distributed.DDPConfig:
-    world = st.slider(text("distributed.world_size"), 1, distributed.MAX_WORLD, 2, key="distributed_world")
+    world = linked(st.slider, text("distributed.world_size"), 1, distributed.MAX_WORLD, 2, key="distributed_world")
     return distributed.DDPConfig(
         world_size=world,
-        batch_size=st.select_slider(text("distributed.batch_size"), (8, 16, 32, 64, 128), 32,
-                                    key="distributed_batch"),
-        hidden=st.select_slider(text("distributed.hidden"), (32, 64, 128, 256), 64, key="distributed_hidden"),
-        steps=st.slider(text("distributed.steps"), 10, 500, 60, 10, key="distributed_steps"),
-        learning_rate=st.select_slider(text("distributed.learning_rate"), LEARNING_RATES, 0.05,
-                                       key="distributed_learning_rate"),
+        batch_size=linked(st.select_slider, text("distributed.batch_size"), (8, 16, 32, 64, 128), 32,
+                                            key="distributed_batch"),
+        hidden=linked(st.select_slider, text("distributed.hidden"), (32, 64, 128, 256), 64, key="distributed_hidden"),
+        steps=linked(st.slider, text("distributed.steps"), 10, 500, 60, 10, key="distributed_steps"),
+        learning_rate=linked(st.select_slider, text("distributed.learning_rate"), LEARNING_RATES, 0.05,
+                                               key="distributed_learning_rate"),
         backend="nccl" if distributed.gpus_for(world) else "gloo")
 
 
@@ -144,11 +145,11 @@ def ring_section() -> None:
     with st.expander(text("distributed.ring_title")):
         st.markdown(text("distributed.ring"))
     left, right = st.columns(2)
-    devices = left.slider(text("distributed.ring_devices"), 2, 8, 4, key="distributed_ring_devices")
+    devices = linked(left.slider, text("distributed.ring_devices"), 2, 8, 4, key="distributed_ring_devices")
     frames = distributed.ring_schedule(devices)
     if st.session_state.get("distributed_ring_step", 0) > len(frames) - 1:
         st.session_state.distributed_ring_step = len(frames) - 1
-    index = right.slider(text("distributed.ring_step"), 0, len(frames) - 1, 0, key="distributed_ring_step")
+    index = linked(right.slider, text("distributed.ring_step"), 0, len(frames) - 1, 0, key="distributed_ring_step")
     frame = frames[index]
     phase_step = index if frame["phase"] == "scatter_reduce" else index - (devices - 1)
     st.markdown(text(f"distributed.ring_phase_{frame['phase']}", n=devices, k=phase_step, total=devices - 1))
@@ -163,7 +164,7 @@ def pipeline_section() -> None:
     with st.expander(text("distributed.beyond_title")):
         st.markdown(text("distributed.beyond"))
     st.markdown(text("distributed.pipeline_intro"))
-    micro = st.select_slider(text("distributed.micro_batches"), (1, 2, 4, 8, 16), 4, key="distributed_micro")
+    micro = linked(st.select_slider, text("distributed.micro_batches"), (1, 2, 4, 8, 16), 4, key="distributed_micro")
     if st.button(text("distributed.pipeline_run"), key="act_distributed_pipeline"):
         try:
             with st.spinner():

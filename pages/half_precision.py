@@ -10,6 +10,7 @@ from engine.device import describe, pick_device
 from ui.charts import histogram_with_lines, history_figure, range_bars, spacing_figure, update_history
 from ui.data_widgets import dataset
 from ui.i18n import option_labels, text
+from ui.links import linked
 from ui.widgets import misconceptions_and_prompts, page_title, previous, run_live, show_source
 
 LOSS_FACTORS = {"1": 1.0, "small": 2.0**-20}
@@ -48,12 +49,18 @@ def facts_table() -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def bit_lab() -> None:
-    raw = st.text_input(text("half_precision.value"), "0.1", key="half_precision_value",
-                        help=text("half_precision.value_help"))
+def parse_number(typed: str) -> float | None:
     try:
-        value = float(raw.strip().replace(",", "").replace("_", ""))
+        return float(typed.strip().replace(",", "").replace("_", ""))
     except ValueError:
+        return None
+
+
+def bit_lab() -> None:
+    raw = linked(st.text_input, text("half_precision.value"), "0.1", key="half_precision_value",
+                 help=text("half_precision.value_help"), url_check=lambda typed: parse_number(typed) is not None)
+    value = parse_number(raw)
+    if value is None:
         st.error(text("half_precision.bad_value", value=raw[:40]), icon=":material/error:")
         return
     rows = []
@@ -84,12 +91,12 @@ def charts() -> None:
 def accumulation() -> None:
     st.subheader(text("half_precision.accumulate_title"))
     columns = st.columns(3)
-    count = columns[0].select_slider(text("half_precision.accumulate_count"), (100, 1000, 5000, 10000, 20000), 10000,
-                                     key="half_precision_count")
-    value = columns[1].select_slider(text("half_precision.accumulate_value"), (0.0001, 0.001, 0.01, 0.1, 1.0), 0.01,
-                                     key="half_precision_add")
-    name = columns[2].radio(text("half_precision.bits_format"), ["fp16", "bf16"], key="half_precision_sum_format",
-                            horizontal=True)
+    count = linked(columns[0].select_slider, text("half_precision.accumulate_count"),
+                   (100, 1000, 5000, 10000, 20000), 10000, key="half_precision_count")
+    value = linked(columns[1].select_slider, text("half_precision.accumulate_value"),
+                   (0.0001, 0.001, 0.01, 0.1, 1.0), 0.01, key="half_precision_add")
+    name = linked(columns[2].radio, text("half_precision.bits_format"), ["fp16", "bf16"],
+                  key="half_precision_sum_format", horizontal=True)
     naive, wide = hp.accumulate(count, value, name)
     st.markdown(text("half_precision.accumulate_result", exact=count * value, format=name, naive=naive, wide=wide))
     st.caption(text("half_precision.accumulate_why"))
@@ -109,15 +116,16 @@ def race_settings(checks: dict[str, hp.ModeCheck]) -> hp.RaceConfig:
     defaults = [m for m in hp.RaceConfig().modes if m in runnable]
     if any(m not in runnable for m in st.session_state.get("half_precision_modes", [])):
         st.session_state.half_precision_modes = [m for m in st.session_state.half_precision_modes if m in runnable]
-    modes = st.multiselect(text("half_precision.modes"), runnable, defaults, key="half_precision_modes",
-                           format_func=option_labels("half_precision.mode_"))
-    factor = st.radio(text("half_precision.loss_factor"), list(LOSS_FACTORS), key="half_precision_factor",
-                      format_func=option_labels("half_precision.factor_"), help=text("half_precision.loss_factor_help"),
-                      horizontal=True)
+    modes = linked(st.multiselect, text("half_precision.modes"), runnable, defaults, key="half_precision_modes",
+                                   format_func=option_labels("half_precision.mode_"))
+    factor = linked(st.radio, text("half_precision.loss_factor"), list(LOSS_FACTORS), key="half_precision_factor",
+                    format_func=option_labels("half_precision.factor_"), help=text("half_precision.loss_factor_help"),
+                    horizontal=True)
     return hp.RaceConfig(
         modes=tuple(m for m in hp.MODES if m in modes), loss_factor=LOSS_FACTORS[factor],
-        hidden=st.select_slider(text("half_precision.hidden"), (64, 128, 256, 512), 128, key="half_precision_hidden"),
-        steps=st.slider(text("half_precision.steps"), 20, 1000, 300, 20, key="half_precision_steps"))
+        hidden=linked(st.select_slider, text("half_precision.hidden"), (64, 128, 256, 512), 128,
+                      key="half_precision_hidden"),
+        steps=linked(st.slider, text("half_precision.steps"), 20, 1000, 300, 20, key="half_precision_steps"))
 
 
 def availability_table(checks: dict[str, hp.ModeCheck], label: str) -> None:

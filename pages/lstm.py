@@ -15,6 +15,7 @@ from ui.charts import (
 )
 from ui.data_widgets import dataset
 from ui.i18n import option_labels, text
+from ui.links import linked
 from ui.widgets import (
     clamp_state,
     misconceptions_and_prompts,
@@ -40,16 +41,16 @@ def csv_table(data: bytes) -> tabular.NumericTable:
 
 def series_ui():
     """The series to forecast (synthetic or a CSV column) and its description for the stale check."""
-    source = st.radio(text("lstm.source"), ["synthetic", "csv"], key="lstm_source", horizontal=True,
-                      format_func=option_labels("lstm.source_"))
+    source = linked(st.radio, text("lstm.source"), ["synthetic", "csv"], key="lstm_source", horizontal=True,
+                              format_func=option_labels("lstm.source_"))
     if source == "synthetic":
         config = lstm.SeriesConfig(
-            length=st.slider(text("lstm.length"), 200, 2000, 600, 50, key="lstm_length"),
-            sine_amplitude=st.slider(text("lstm.sine_amplitude"), 0.0, 2.0, 1.0, 0.1, key="lstm_sine"),
-            second_amplitude=st.slider(text("lstm.second_amplitude"), 0.0, 2.0, 0.5, 0.1, key="lstm_second"),
-            trend=st.slider(text("lstm.trend"), -3.0, 3.0, 1.0, 0.1, key="lstm_trend"),
-            season_amplitude=st.slider(text("lstm.season_amplitude"), 0.0, 2.0, 0.8, 0.1, key="lstm_season"),
-            noise=st.slider(text("lstm.noise"), 0.0, 1.0, 0.1, 0.05, key="lstm_noise"))
+            length=linked(st.slider, text("lstm.length"), 200, 2000, 600, 50, key="lstm_length"),
+            sine_amplitude=linked(st.slider, text("lstm.sine_amplitude"), 0.0, 2.0, 1.0, 0.1, key="lstm_sine"),
+            second_amplitude=linked(st.slider, text("lstm.second_amplitude"), 0.0, 2.0, 0.5, 0.1, key="lstm_second"),
+            trend=linked(st.slider, text("lstm.trend"), -3.0, 3.0, 1.0, 0.1, key="lstm_trend"),
+            season_amplitude=linked(st.slider, text("lstm.season_amplitude"), 0.0, 2.0, 0.8, 0.1, key="lstm_season"),
+            noise=linked(st.slider, text("lstm.noise"), 0.0, 1.0, 0.1, 0.05, key="lstm_noise"))
         return lstm.synthetic_series(config), config
     upload = st.file_uploader(text("lstm.csv"), type=["csv", "txt", "tsv"], key="act_lstm_csv")
     if upload is None:
@@ -71,14 +72,14 @@ def series_ui():
 
 def forecast_config_ui() -> lstm.ForecastConfig:
     return lstm.ForecastConfig(
-        window=st.slider(text("lstm.window"), 5, 100, 40, key="lstm_window"),
-        hidden=st.select_slider(text("lstm.hidden"), (8, 16, 32, 64, 128), 32, key="lstm_forecast_hidden"),
-        layers=st.slider(text("lstm.layers"), 1, 3, 1, key="lstm_forecast_layers"),
-        bidirectional=st.toggle(text("lstm.bidirectional"), False, key="lstm_forecast_bidirectional"),
-        relative=st.toggle(text("lstm.relative"), True, key="lstm_relative", help=text("lstm.relative_help")),
-        steps=st.slider(text("lstm.steps"), 50, 3000, 600, 50, key="lstm_forecast_steps"),
-        learning_rate=st.select_slider(text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
-                                       key="lstm_forecast_learning_rate"))
+        window=linked(st.slider, text("lstm.window"), 5, 100, 40, key="lstm_window"),
+        hidden=linked(st.select_slider, text("lstm.hidden"), (8, 16, 32, 64, 128), 32, key="lstm_forecast_hidden"),
+        layers=linked(st.slider, text("lstm.layers"), 1, 3, 1, key="lstm_forecast_layers"),
+        bidirectional=linked(st.toggle, text("lstm.bidirectional"), False, key="lstm_forecast_bidirectional"),
+        relative=linked(st.toggle, text("lstm.relative"), True, key="lstm_relative", help=text("lstm.relative_help")),
+        steps=linked(st.slider, text("lstm.steps"), 50, 3000, 600, 50, key="lstm_forecast_steps"),
+        learning_rate=linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
+                                               key="lstm_forecast_learning_rate"))
 
 
 def forecast_demo(values, series_id, config: lstm.ForecastConfig) -> None:
@@ -138,15 +139,15 @@ def forecast_demo(values, series_id, config: lstm.ForecastConfig) -> None:
 # ---------------------------------------------------------------- 2. the adding problem
 
 def race_config_ui() -> lstm.AddingConfig:
-    cells = st.multiselect(text("lstm.cells"), list(lstm.CELLS), list(lstm.CELLS), key="lstm_cells",
-                           format_func=option_labels("lstm.cell_"))
+    cells = linked(st.multiselect, text("lstm.cells"), list(lstm.CELLS), list(lstm.CELLS), key="lstm_cells",
+                                   format_func=option_labels("lstm.cell_"))
     return lstm.AddingConfig(
-        length=st.slider(text("lstm.race_length"), 10, 200, 50, 10, key="lstm_race_length"),
+        length=linked(st.slider, text("lstm.race_length"), 10, 200, 50, 10, key="lstm_race_length"),
         cells=tuple(c for c in lstm.CELLS if c in cells),
-        hidden=st.select_slider(text("lstm.hidden"), (16, 32, 64, 128), 32, key="lstm_race_hidden"),
-        steps=st.slider(text("lstm.steps"), 50, 3000, 600, 50, key="lstm_race_steps"),
-        learning_rate=st.select_slider(text("lstm.learning_rate"), LEARNING_RATES, 2e-2,
-                                       key="lstm_race_learning_rate"))
+        hidden=linked(st.select_slider, text("lstm.hidden"), (16, 32, 64, 128), 32, key="lstm_race_hidden"),
+        steps=linked(st.slider, text("lstm.steps"), 50, 3000, 600, 50, key="lstm_race_steps"),
+        learning_rate=linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 2e-2,
+                                               key="lstm_race_learning_rate"))
 
 
 def race_demo(config: lstm.AddingConfig) -> None:
@@ -192,14 +193,14 @@ def race_demo(config: lstm.AddingConfig) -> None:
 
 def rows_config_ui() -> lstm.RowsConfig:
     return lstm.RowsConfig(
-        hidden=st.select_slider(text("lstm.hidden"), (16, 32, 64, 128), 64, key="lstm_rows_hidden"),
-        layers=st.slider(text("lstm.layers"), 1, 3, 1, key="lstm_rows_layers"),
-        bidirectional=st.toggle(text("lstm.bidirectional"), False, key="lstm_rows_bidirectional"),
-        pooling=st.radio(text("lstm.pooling"), ["last", "attention"], key="lstm_pooling",
-                         format_func=option_labels("lstm.pooling_")),
-        steps=st.slider(text("lstm.steps"), 50, 3000, 500, 50, key="lstm_rows_steps"),
-        learning_rate=st.select_slider(text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
-                                       key="lstm_rows_learning_rate"))
+        hidden=linked(st.select_slider, text("lstm.hidden"), (16, 32, 64, 128), 64, key="lstm_rows_hidden"),
+        layers=linked(st.slider, text("lstm.layers"), 1, 3, 1, key="lstm_rows_layers"),
+        bidirectional=linked(st.toggle, text("lstm.bidirectional"), False, key="lstm_rows_bidirectional"),
+        pooling=linked(st.radio, text("lstm.pooling"), ["last", "attention"], key="lstm_pooling",
+                                 format_func=option_labels("lstm.pooling_")),
+        steps=linked(st.slider, text("lstm.steps"), 50, 3000, 500, 50, key="lstm_rows_steps"),
+        learning_rate=linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
+                                               key="lstm_rows_learning_rate"))
 
 
 def rows_demo(config: lstm.RowsConfig, digits) -> None:
@@ -252,27 +253,27 @@ def inside_demo(digits) -> None:
         return
     if st.session_state.get("lstm_inside_model") not in models:
         st.session_state.pop("lstm_inside_model", None)
-    chosen = st.radio(text("lstm.inside_model"), list(models), key="lstm_inside_model", horizontal=True,
-                      format_func=option_labels("lstm.inside_model_"))
+    chosen = linked(st.radio, text("lstm.inside_model"), list(models), key="lstm_inside_model", horizontal=True,
+                              format_func=option_labels("lstm.inside_model_"))
     model = models[chosen]
     columns = st.columns(3)
     if chosen == "rows":
         clamp_state("lstm_inside_digit", 0, len(digits.test_x) - 1)
-        index = columns[0].number_input(text("lstm.inside_digit"), 0, len(digits.test_x) - 1, 0,
-                                        key="lstm_inside_digit")
+        index = linked(columns[0].number_input, text("lstm.inside_digit"), 0, len(digits.test_x) - 1, 0,
+                                                key="lstm_inside_digit")
         x = lstm.as_rows(digits.test_x[index:index + 1])[0]
     else:
-        number = columns[0].number_input(text("lstm.inside_sequence"), 0, 999, 0, key="lstm_inside_sequence")
+        number = linked(columns[0].number_input, text("lstm.inside_sequence"), 0, 999, 0, key="lstm_inside_sequence")
         length = st.session_state.lstm_race_result["config"].length
         x, y = lstm.example_sequence(length, number)
     layers = model.rnn.num_layers
     clamp_state("lstm_inside_layer", 1, layers)
-    layer = columns[1].number_input(text("lstm.inside_layer"), 1, layers, 1, key="lstm_inside_layer") if layers > 1 \
-        else 1
+    layer = linked(columns[1].number_input, text("lstm.inside_layer"), 1, layers, 1,
+                   key="lstm_inside_layer") if layers > 1 else 1
     direction = 0
     if model.bidirectional:
-        direction = columns[2].radio(text("lstm.inside_direction"), [0, 1], key="lstm_inside_direction",
-                                     format_func=option_labels("lstm.direction_"), horizontal=True)
+        direction = linked(columns[2].radio, text("lstm.inside_direction"), [0, 1], key="lstm_inside_direction",
+                                             format_func=option_labels("lstm.direction_"), horizontal=True)
     inside = lstm.look_inside(model, x)
     read = inside["layers"][layer - 1][direction]
     if chosen == "rows":
@@ -310,7 +311,8 @@ for part in ("cell", "variants"):
         st.markdown(text(f"lstm.{part}"))
 
 st.header(text("common.experiment_title"))
-demo = st.radio(text("lstm.demo"), DEMOS, key="lstm_demo", horizontal=True, format_func=option_labels("lstm.demo_"))
+demo = linked(st.radio, text("lstm.demo"), DEMOS, key="lstm_demo", horizontal=True,
+              format_func=option_labels("lstm.demo_"))
 digits, _ = dataset("subset")
 with st.sidebar:
     if demo == "forecast":

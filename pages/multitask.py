@@ -8,6 +8,7 @@ from engine.errors import InputError
 from ui.charts import history_figure, update_history
 from ui.data_widgets import dataset_ui
 from ui.i18n import option_labels, text
+from ui.links import linked
 from ui.widgets import (
     clamp_state,
     misconceptions_and_prompts,
@@ -33,26 +34,26 @@ def model_name(name: str) -> str:
 
 
 def settings_ui() -> multitask.MultitaskConfig:
-    architecture = st.selectbox(text("multitask.architecture"), list(multitask.ARCHITECTURES),
-                                key="multitask_architecture", format_func=option_labels("multitask.architecture_"))
-    tasks = st.multiselect(text("multitask.tasks"), list(multitask.TASKS), DEFAULT_TASKS, key="multitask_tasks",
-                           format_func=option_labels("multitask.task_"))
-    weighting = st.radio(text("multitask.weighting_mode"), ["fixed", "uncertainty"], key="multitask_weighting",
-                         format_func=option_labels("multitask.weighting_"))
+    architecture = linked(st.selectbox, text("multitask.architecture"), list(multitask.ARCHITECTURES),
+                      key="multitask_architecture", format_func=option_labels("multitask.architecture_"))
+    tasks = linked(st.multiselect, text("multitask.tasks"), list(multitask.TASKS), DEFAULT_TASKS, key="multitask_tasks",
+                                   format_func=option_labels("multitask.task_"))
+    weighting = linked(st.radio, text("multitask.weighting_mode"), ["fixed", "uncertainty"], key="multitask_weighting",
+                                 format_func=option_labels("multitask.weighting_"))
     weights = dict.fromkeys(multitask.TASKS, 1.0)
     if weighting == "fixed":
         for task in tasks:
-            weights[task] = st.slider(text("multitask.weight", task=task_name(task)), 0.0, 10.0, 1.0, 0.1,
-                                      key=f"multitask_weight_{task}")
-    width = st.select_slider(text("multitask.width"), WIDTHS, 128, key="multitask_width")
-    baselines = st.toggle(text("multitask.baselines"), True, key="multitask_baselines",
-                          disabled=architecture == "separate")
+            weights[task] = linked(st.slider, text("multitask.weight", task=task_name(task)), 0.0, 10.0, 1.0, 0.1,
+                                              key=f"multitask_weight_{task}")
+    width = linked(st.select_slider, text("multitask.width"), WIDTHS, 128, key="multitask_width")
+    baselines = linked(st.toggle, text("multitask.baselines"), True, key="multitask_baselines",
+                                  disabled=architecture == "separate")
     return multitask.MultitaskConfig(
         architecture=architecture, tasks=tuple(t for t in multitask.TASKS if t in tasks), weighting=weighting,
         weights=weights, width=width, baselines=baselines and architecture != "separate",
-        steps=st.slider(text("multitask.steps"), 50, 1500, 400, 50, key="multitask_steps"),
-        learning_rate=st.select_slider(text("multitask.learning_rate"), LEARNING_RATES, 2e-3,
-                                       key="multitask_learning_rate"))
+        steps=linked(st.slider, text("multitask.steps"), 50, 1500, 400, 50, key="multitask_steps"),
+        learning_rate=linked(st.select_slider, text("multitask.learning_rate"), LEARNING_RATES, 2e-3,
+                                               key="multitask_learning_rate"))
 
 
 def score_label(task: str) -> str:
@@ -125,12 +126,12 @@ def comparison_table(step, config) -> None:
 
 def predict_section(step, config, data) -> None:
     st.header(text("multitask.predict_title"))
-    source = st.radio(text("multitask.input"), ["test", "upload"], key="multitask_input", horizontal=True,
-                      format_func=option_labels("multitask.input_"))
+    source = linked(st.radio, text("multitask.input"), ["test", "upload"], key="multitask_input", horizontal=True,
+                              format_func=option_labels("multitask.input_"))
     truth: dict[str, float | None] = {}
     if source == "test":
         clamp_state("multitask_index", 0, len(data.test_x) - 1)
-        index = st.number_input(text("multitask.index"), 0, len(data.test_x) - 1, 0, key="multitask_index")
+        index = linked(st.number_input, text("multitask.index"), 0, len(data.test_x) - 1, 0, key="multitask_index")
         image, label = data.test_x[index], int(data.test_y[index])
         truth = {"digit": float(label), "parity": float(label % 2)}
     else:

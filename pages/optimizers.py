@@ -6,6 +6,7 @@ from engine import optimizers
 from ui.charts import contour_paths, lines_figure, overlaid_histograms
 from ui.data_widgets import dataset_ui
 from ui.i18n import option_labels, text
+from ui.links import linked
 from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_source
 
 RULES = {   # exactly what reference_step (and torch.optim) computes; g = gradient, t = step
@@ -51,26 +52,26 @@ def surface_grid(surface: str) -> tuple:
 
 def race_settings_ui() -> tuple[str, tuple, int, tuple[float, float]]:
     st.subheader(text("optimizers.race_title"))
-    surface = st.selectbox(text("optimizers.surface"), list(optimizers.SURFACES), key="optimizers_surface",
-                           format_func=option_labels("optimizers.surface_"), on_change=recommend)
+    surface = linked(st.selectbox, text("optimizers.surface"), list(optimizers.SURFACES), key="optimizers_surface",
+                                   format_func=option_labels("optimizers.surface_"), on_change=recommend)
     spec = optimizers.SURFACES[surface]
-    racers = st.multiselect(text("optimizers.racers"), list(optimizers.OPTIMIZERS), DEFAULT_RACERS,
-                            key="optimizers_racers", format_func=option_labels("optimizers.name_"))
+    racers = linked(st.multiselect, text("optimizers.racers"), list(optimizers.OPTIMIZERS), DEFAULT_RACERS,
+                                    key="optimizers_racers", format_func=option_labels("optimizers.name_"))
     st.button(text("optimizers.recommended"), on_click=recommend, key="act_optimizers_recommend")
     with st.expander(text("optimizers.hyperparameters")):
-        rates = {name: st.select_slider(text("optimizers.lr_of", name=text(f"optimizers.name_{name}")), RATES,
-                                        spec.recommended[name]["lr"], key=f"optimizers_lr_{name}")
+        rates = {name: linked(st.select_slider, text("optimizers.lr_of", name=text(f"optimizers.name_{name}")), RATES,
+                                                spec.recommended[name]["lr"], key=f"optimizers_lr_{name}")
                  for name in racers}
-        mu = st.slider(text("optimizers.momentum_value"), 0.0, 0.99, 0.9, 0.01, key="optimizers_mu")
-        beta2 = st.select_slider(text("optimizers.beta2_value"), (0.9, 0.99, 0.999, 0.9999), 0.999,
-                                 key="optimizers_beta2")
+        mu = linked(st.slider, text("optimizers.momentum_value"), 0.0, 0.99, 0.9, 0.01, key="optimizers_mu")
+        beta2 = linked(st.select_slider, text("optimizers.beta2_value"), (0.9, 0.99, 0.999, 0.9999), 0.999,
+                                         key="optimizers_beta2")
     clamp_state("optimizers_start_x", *spec.x_range)
     clamp_state("optimizers_start_y", *spec.y_range)
-    x = st.slider(text("optimizers.start_x"), float(spec.x_range[0]), float(spec.x_range[1]), float(spec.start[0]),
-                  key="optimizers_start_x")
-    y = st.slider(text("optimizers.start_y"), float(spec.y_range[0]), float(spec.y_range[1]), float(spec.start[1]),
-                  key="optimizers_start_y")
-    steps = st.slider(text("optimizers.steps"), 10, 2000, spec.steps, 10, key="optimizers_steps")
+    x = linked(st.slider, text("optimizers.start_x"), float(spec.x_range[0]), float(spec.x_range[1]),
+               float(spec.start[0]), key="optimizers_start_x")
+    y = linked(st.slider, text("optimizers.start_y"), float(spec.y_range[0]), float(spec.y_range[1]),
+               float(spec.start[1]), key="optimizers_start_y")
+    steps = linked(st.slider, text("optimizers.steps"), 10, 2000, spec.steps, 10, key="optimizers_steps")
     settings = []
     for name in racers:
         hp = {"lr": rates[name]}
@@ -88,8 +89,8 @@ def show_race(surface: str, settings: tuple, steps: int, start: tuple[float, flo
     result = run_race(surface, settings, steps, start)
     label = {name: text(f"optimizers.name_{name}") for name in result}
     clamp_state("optimizers_scrub", 0, steps)
-    at = st.slider(text("optimizers.scrub"), 0, steps, steps, key="optimizers_scrub")
-    three_d = st.toggle(text("optimizers.show_3d"), False, key="optimizers_3d")
+    at = linked(st.slider, text("optimizers.scrub"), 0, steps, steps, key="optimizers_scrub")
+    three_d = linked(st.toggle, text("optimizers.show_3d"), False, key="optimizers_3d")
     spec = optimizers.SURFACES[surface]
     paths = {label[n]: r["points"][: at + 1] for n, r in result.items()}
     heights = {name: optimizers.log_heights(surface, path) for name, path in paths.items()} if three_d else None
@@ -152,7 +153,8 @@ st.caption(text("optimizers.network_caption"))
 with st.sidebar:
     st.subheader(text("optimizers.network_title"))
     data = dataset_ui("optimizers")
-    network_steps = st.slider(text("optimizers.network_steps"), 20, 2000, 600, 20, key="optimizers_network_steps")
+    network_steps = linked(st.slider, text("optimizers.network_steps"), 20, 2000, 600, 20,
+                           key="optimizers_network_steps")
 racers = tuple(name for name, _ in race[1]) or tuple(DEFAULT_RACERS)
 config = optimizers.NetworkConfig(optimizers=racers, steps=network_steps)
 run = st.button(text("optimizers.network_run"), type="primary", key="act_optimizers_network")

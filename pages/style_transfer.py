@@ -6,6 +6,7 @@ from engine import artwork, images, style_transfer, vgg
 from engine.errors import InputError
 from ui.charts import heatmap_pair, history_figure, update_history
 from ui.i18n import option_labels, text
+from ui.links import linked
 from ui.widgets import misconceptions_and_prompts, page_title, show_input_error, show_source
 
 CONTENT_SOURCES = ("photo", "upload", "camera")
@@ -49,11 +50,11 @@ def image_ui(role: str, sources: tuple[str, ...]):
     """Sidebar picker for the content or style image; returns (3, H, W) or None. An upload is kept
     in the session, so a later bad upload or a page switch does not lose it."""
     st.subheader(text(f"style_transfer.{role}_header"))
-    source = st.radio(text("style_transfer.source"), sources, key=f"style_transfer_{role}_source",
-                      format_func=option_labels("style_transfer.source_"), horizontal=True)
+    source = linked(st.radio, text("style_transfer.source"), sources, key=f"style_transfer_{role}_source",
+                              format_func=option_labels("style_transfer.source_"), horizontal=True)
     if source in SAMPLES:
-        name = st.selectbox(text("style_transfer.sample"), SAMPLES[source], key=f"style_transfer_{role}_{source}",
-                            format_func=option_labels("style_transfer.sample_"))
+        name = linked(st.selectbox, text("style_transfer.sample"), SAMPLES[source],
+                      key=f"style_transfer_{role}_{source}", format_func=option_labels("style_transfer.sample_"))
         return sample_image(source, name)
     widget = st.camera_input if source == "camera" else st.file_uploader
     label = text("style_transfer.camera") if source == "camera" else text("style_transfer.upload")
@@ -83,27 +84,28 @@ def apply_preset() -> None:
 
 def settings_ui() -> style_transfer.StyleConfig:
     st.subheader(text("style_transfer.settings_header"))
-    preset = st.selectbox(text("style_transfer.preset"), list(style_transfer.PRESETS), index=1,
-                          key="style_transfer_preset", on_change=apply_preset,
-                          format_func=option_labels("style_transfer.preset_"))
-    size = st.slider(text("style_transfer.size"), 128, 512, 256, 32, key="style_transfer_size")
-    steps = st.slider(text("style_transfer.steps"), 5, 150, 15, 5, key="style_transfer_steps")
-    coarse = st.toggle(text("style_transfer.coarse"), True, key="style_transfer_coarse")
-    weights = {name: st.select_slider(text(f"style_transfer.{name}"), options, default, key=f"style_transfer_{name}")
+    preset = linked(st.selectbox, text("style_transfer.preset"), list(style_transfer.PRESETS), index=1,
+                                  key="style_transfer_preset", on_change=apply_preset,
+                                  format_func=option_labels("style_transfer.preset_"))
+    size = linked(st.slider, text("style_transfer.size"), 128, 512, 256, 32, key="style_transfer_size")
+    steps = linked(st.slider, text("style_transfer.steps"), 5, 150, 15, 5, key="style_transfer_steps")
+    coarse = linked(st.toggle, text("style_transfer.coarse"), True, key="style_transfer_coarse")
+    weights = {name: linked(st.select_slider, text(f"style_transfer.{name}"), options, default,
+                            key=f"style_transfer_{name}")
                for name, options, default in (("content_weight", WEIGHTS, 1.0), ("style_weight", WEIGHTS, 1.0),
                                               ("tv_weight", TV_WEIGHTS, 0.1))}
     with st.expander(text("style_transfer.layer_weights")):
-        layer_weights = tuple(st.slider(layer, 0.0, 2.0, 1.0, 0.1, key=f"style_transfer_w_{layer}")
+        layer_weights = tuple(linked(st.slider, layer, 0.0, 2.0, 1.0, 0.1, key=f"style_transfer_w_{layer}")
                               for layer in style_transfer.STYLE_LAYERS)
-    optimizer = st.radio(text("style_transfer.optimizer"), ["lbfgs", "adam"], key="style_transfer_optimizer",
-                         format_func=option_labels("style_transfer.optimizer_"), horizontal=True)
-    init = st.radio(text("style_transfer.init"), ["content", "noise"], key="style_transfer_init",
-                    format_func=option_labels("style_transfer.init_"), horizontal=True)
+    optimizer = linked(st.radio, text("style_transfer.optimizer"), ["lbfgs", "adam"], key="style_transfer_optimizer",
+                                 format_func=option_labels("style_transfer.optimizer_"), horizontal=True)
+    init = linked(st.radio, text("style_transfer.init"), ["content", "noise"], key="style_transfer_init",
+                            format_func=option_labels("style_transfer.init_"), horizontal=True)
     coarse_steps = style_transfer.PRESETS[preset][2] if coarse else ()
     return style_transfer.StyleConfig(
         size=size, steps=steps, coarse_steps=coarse_steps, layer_weights=layer_weights, optimizer=optimizer,
-        init=init, preserve_colors=st.toggle(text("style_transfer.preserve_colors"), False,
-                                             key="style_transfer_preserve_colors"), **weights)
+        init=init, preserve_colors=linked(st.toggle, text("style_transfer.preserve_colors"), False,
+                                                     key="style_transfer_preserve_colors"), **weights)
 
 
 def weights_status() -> vgg.FeatureExtractor:
@@ -136,7 +138,8 @@ def show_result(result: dict, extractor: vgg.FeatureExtractor) -> None:
     for column, (number, thumbnail) in zip(st.columns(len(frames)), frames, strict=True):
         column.image(images.to_image(thumbnail), caption=text("style_transfer.preview", step=number))
     st.subheader(text("style_transfer.gram_title"))
-    layer = st.selectbox(text("style_transfer.gram_layer"), style_transfer.STYLE_LAYERS, key="style_transfer_gram")
+    layer = linked(st.selectbox, text("style_transfer.gram_layer"), style_transfer.STYLE_LAYERS,
+                   key="style_transfer_gram")
     key = (vgg.find_weights(), layer, images.digest(result["style"]), images.digest(step.extras["image"]))
     style_gram, result_gram = gram_pair(extractor, result["style"], step.extras["image"], key)
     st.plotly_chart(heatmap_pair(style_gram, result_gram,

@@ -6,28 +6,29 @@ from engine import images, unet
 from engine.errors import InputError
 from ui.charts import lines_figure
 from ui.i18n import option_labels, text
+from ui.links import linked
 from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
 
 
 def settings_ui() -> unet.SegmentationConfig:
     st.subheader(text("unet.data_header"))
-    low, high = st.slider(text("unet.size_range"), 0.04, 0.3, (0.08, 0.2), 0.01, key="unet_size_range")
+    low, high = linked(st.slider, text("unet.size_range"), 0.04, 0.3, (0.08, 0.2), 0.01, key="unet_size_range")
     shapes = unet.ShapesConfig(
-        objects=st.slider(text("unet.objects"), 1, 8, 4, key="unet_objects"), min_radius=low, max_radius=high,
-        overlap=st.toggle(text("unet.overlap"), True, key="unet_overlap"),
-        texture=st.slider(text("unet.texture"), 0.0, 1.0, 0.3, 0.1, key="unet_texture"),
-        noise=st.slider(text("unet.noise"), 0.0, 0.3, 0.1, 0.02, key="unet_noise"),
-        blur=st.slider(text("unet.blur"), 0.0, 2.0, 0.5, 0.25, key="unet_blur"))
+        objects=linked(st.slider, text("unet.objects"), 1, 8, 4, key="unet_objects"), min_radius=low, max_radius=high,
+        overlap=linked(st.toggle, text("unet.overlap"), True, key="unet_overlap"),
+        texture=linked(st.slider, text("unet.texture"), 0.0, 1.0, 0.3, 0.1, key="unet_texture"),
+        noise=linked(st.slider, text("unet.noise"), 0.0, 0.3, 0.1, 0.02, key="unet_noise"),
+        blur=linked(st.slider, text("unet.blur"), 0.0, 2.0, 0.5, 0.25, key="unet_blur"))
     st.subheader(text("unet.model_header"))
     return unet.SegmentationConfig(
-        shapes=shapes, depth=st.slider(text("unet.depth"), 1, 4, 3, key="unet_depth"),
-        base=st.select_slider(text("unet.base"), (4, 8, 16), 8, key="unet_base"),
-        skips=st.toggle(text("unet.skips"), True, key="unet_skips"),
-        upsampling=st.radio(text("unet.upsampling"), ["transpose", "bilinear"], key="unet_upsampling",
-                            format_func=option_labels("unet.upsampling_")),
-        loss=st.radio(text("unet.loss"), ["both", "ce", "dice"], key="unet_loss",
-                      format_func=option_labels("unet.loss_")),
-        steps=st.slider(text("unet.steps"), 20, 1500, 400, 20, key="unet_steps"))
+        shapes=shapes, depth=linked(st.slider, text("unet.depth"), 1, 4, 3, key="unet_depth"),
+        base=linked(st.select_slider, text("unet.base"), (4, 8, 16), 8, key="unet_base"),
+        skips=linked(st.toggle, text("unet.skips"), True, key="unet_skips"),
+        upsampling=linked(st.radio, text("unet.upsampling"), ["transpose", "bilinear"], key="unet_upsampling",
+                                    format_func=option_labels("unet.upsampling_")),
+        loss=linked(st.radio, text("unet.loss"), ["both", "ce", "dice"], key="unet_loss",
+                              format_func=option_labels("unet.loss_")),
+        steps=linked(st.slider, text("unet.steps"), 20, 1500, 400, 20, key="unet_steps"))
 
 
 def draw(step, panel_slot, metrics_slot, chart_slot) -> None:
@@ -47,7 +48,7 @@ def draw(step, panel_slot, metrics_slot, chart_slot) -> None:
 def inside_and_upload(result) -> None:
     model, validation = result["step"].extras["model"], result["step"].extras["validation"]
     st.subheader(text("unet.features_title"))
-    index = st.slider(text("unet.feature_image"), 0, len(validation.images) - 1, 0, key="unet_feature_image")
+    index = linked(st.slider, text("unet.feature_image"), 0, len(validation.images) - 1, 0, key="unet_feature_image")
     for name, maps in unet.feature_maps(model, validation.images[index]).items():
         st.image(images.to_image(images.tile(maps.unsqueeze(1), len(maps))), caption=name, width=min(8 * 72, 640))
     st.caption(text("unet.features_caption"))
@@ -77,8 +78,8 @@ def denoise_section() -> None:
     with left:
         names = {name: text(f"style_transfer.sample_{name}") for name in images.PHOTOS}
         names["upload"] = text("style_transfer.source_upload")
-        source = st.selectbox(text("unet.denoise_source"), list(names), key="unet_denoise_source",
-                              format_func=names.__getitem__)
+        source = linked(st.selectbox, text("unet.denoise_source"), list(names), key="unet_denoise_source",
+                                      format_func=names.__getitem__)
         clean = None
         if source == "upload":
             upload = st.file_uploader(text("style_transfer.upload"), type=list(images.UPLOAD_TYPES),
@@ -90,9 +91,10 @@ def denoise_section() -> None:
                     show_input_error(error)
         else:
             clean = images.to_tensor(images.fit_within(images.load_sample(source), 256))
-        config = unet.DenoiseConfig(sigma=st.slider(text("unet.sigma"), 0.05, 0.4, 0.15, 0.05, key="unet_sigma"),
-                                    steps=st.slider(text("unet.denoise_steps"), 50, 1000, 300, 50,
-                                                    key="unet_denoise_steps"))
+        config = unet.DenoiseConfig(sigma=linked(st.slider, text("unet.sigma"), 0.05, 0.4, 0.15, 0.05,
+                                                 key="unet_sigma"),
+                                    steps=linked(st.slider, text("unet.denoise_steps"), 50, 1000, 300, 50,
+                                                            key="unet_denoise_steps"))
         run = st.button(text("unet.denoise_run"), type="primary", key="act_unet_denoise", disabled=clean is None)
     with right:
         progress, pictures = st.empty(), st.empty()

@@ -78,3 +78,10 @@ def test_network_comparison_shares_start_and_reports_state_sizes():
     assert len(set(first_losses.values())) == 1                             # identical weights, identical batch
     assert all(last.metrics[f"{name}_accuracy"] > 0.8 for name in config.optimizers)
     assert set(last.extras["effective"]) == {"adam"} and (last.extras["effective"]["adam"] > 0).all()
+
+
+def test_nesterov_with_momentum_zero_is_plain_sgd():
+    """The page's momentum slider reaches 0, where torch refuses nesterov=True: the race still runs
+    and Nesterov's path is plain SGD's."""
+    result = optimizers.race("rosenbrock", {"sgd": {"lr": 1e-3}, "nesterov": {"lr": 1e-3, "momentum": 0.0}}, 50)
+    assert torch.equal(result["sgd"].points, result["nesterov"].points)

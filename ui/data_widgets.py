@@ -6,6 +6,7 @@ import streamlit as st
 
 from engine import data
 from ui.i18n import option_labels, text
+from ui.links import linked
 from ui.widgets import show_input_error
 
 DOWNLOAD_ROOT = Path(__file__).resolve().parents[1] / "data_cache"     # git-ignored
@@ -20,8 +21,8 @@ def dataset(name: str) -> tuple[data.ImageSplit, object]:
 def dataset_ui(prefix: str, choices: tuple[str, ...] = ("subset", *data.DOWNLOADABLE)) -> data.ImageSplit:
     """Bundled subset by default; full MNIST / Fashion-MNIST only when the user asks (needs internet).
     A page whose tasks only make sense for digits passes `choices` without Fashion-MNIST."""
-    name = st.selectbox(text("data.dataset"), list(choices), key=f"{prefix}_dataset",
-                        format_func=option_labels("data.dataset_"))
+    name = linked(st.selectbox, text("data.dataset"), list(choices), key=f"{prefix}_dataset",
+                                format_func=option_labels("data.dataset_"))
     with st.spinner(text("data.loading")):
         split, error = dataset(name)
     if error is not None:

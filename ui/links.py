@@ -1,0 +1,232 @@
+"""Shareable links: a page's settings live in the URL, so a copied link reopens the page as it was.
+
+`linked(st.slider, label, 0.0, 3.0, 0.5, 0.1, key="regression_noise")` makes the widget exactly as
+`st.slider(...)` would, and also:
+
+- before the widget is drawn, if the URL carries `regression_noise` and this session has not seen
+  that value yet (a link was opened, or the address was edited), the value is read, checked and
+  put in Session State. Numbers are clamped to the widget's range and snapped to its step, lists
+  of choices keep only known choices, anything malformed is ignored. Nothing raises.
+- after, the widget's value is written back to the URL, or removed when it is the default, so the
+  address bar always holds a link to what the user sees.
+
+Values are written as the options' codes ("adam", "0.05"), never their translated labels, so a
+link works in both languages; the language itself travels in `?lang=` (ui/i18n.py).
+
+Streamlit's own `bind="query-params"` was the first candidate. It puts the displayed label of a
+select box in the URL (so a Chinese link breaks once the reader switches to English) and resets,
+rather than clamps, an out-of-range number.
+"""
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+SEEN = "_links_seen"          # Session State: key -> the URL values this session last read or wrote
+MAX_TEXT = 200                # longest free text taken from a URL
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
+def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = None, **kwargs) -> Any:
+    """Call `widget` (st.slider, a column's selectbox, ...) with `args`, its setting kept in the URL.
+    `url_check` vets a value read from a URL where the widget itself cannot (free text)."""
+    arguments = inspect.signature(widget).bind(*args, **kwargs).arguments
+    key, kind = arguments["key"], widget.__name__
+    seen: dict[str, list[str]] = st.session_state.setdefault(SEEN, {})
+    raw = list(st.query_params.get_all(key))[:64]
+    if raw and raw != seen.get(key):
+        value = read(kind, arguments, raw)
+        if value is not None and (url_check is None or url_check(value)):
+            st.session_state[key] = value
+    value = widget(*args, **kwargs)
+    encoded = [] if _same(value, default(kind, arguments)) else encode(value)
+    if encoded != st.query_params.get_all(key):
+        if encoded:
+            st.query_params[key] = encoded if len(encoded) > 1 else encoded[0]
+        else:
+            st.query_params.pop(key, None)
+    seen[key] = encoded
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a URL value: check it against the widget's own arguments; None means "ignore it".
+
+
+def read(kind: str, arguments: dict[str, Any], raw: list[str]) -> Any:
+    try:
+        return _READERS[kind](arguments, raw)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def _number(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _fit(value: float, low: Any, high: Any, step: Any, like: Any) -> Any:
+    """Clamp to [low, high], snap to the step grid that starts at `low`, and match `like`'s type."""
+    if low is not None and value < low:
+        value = low
+    if high is not None and value > high:
+        value = high
+    if step and low is not None:
+        value = round(low + round((value - low) / step) * step, 10)
+        if high is not None and value > high:            # float noise, or a range not a whole number of steps
+            value = high if value - high < step * 1e-6 else round(value - step, 10)
+    if isinstance(like, bool):
+        return None
+    return round(value) if isinstance(like, int) else float(value)
+
+
+def _read_slider(arguments: dict[str, Any], raw: list[str]) -> Any:
+    low, high = arguments.get("min_value"), arguments.get("max_value")
+    current = arguments.get("value", low)
+    like = current[0] if isinstance(current, (tuple, list)) else current if current is not None else low
+    if low is None or high is None:
+        return None
+    numbers = [_number(text) for text in raw]
+    if any(number is None for number in numbers):
+        return None
+    fitted = [_fit(number, low, high, arguments.get("step"), like) for number in numbers]
+    if isinstance(current, (tuple, list)):
+        return tuple(sorted(fitted)) if len(fitted) == 2 else None
+    return fitted[0] if len(fitted) == 1 else None
+
+
+def _read_number_input(arguments: dict[str, Any], raw: list[str]) -> Any:
+    if len(raw) != 1:
+        return None
+    number = _number(raw[0])
+    if number is None:
+        return None
+    low, high = arguments.get("min_value"), arguments.get("max_value")
+    current = arguments.get("value", "min")
+    like = low if current == "min" or current is None else current
+    like = 0.0 if like is None else like
+    step = arguments.get("step")
+    return _fit(number, low, high, step if low is not None else None, like)
+
+
+def _choose(options: Sequence[Any], text: str) -> Any:
+    for option in options:
+        if str(option) == text:
+            return option
+    return None
+
+
+def _read_select_slider(arguments: dict[str, Any], raw: list[str]) -> Any:
+    options = list(arguments.get("options", ()))
+    current = arguments.get("value")
+
+    def nearest(text: str) -> Any:
+        exact = _choose(options, text)
+        if exact is not None or not options or not all(isinstance(o, (int, float)) for o in options):
+            return exact
+        number = _number(text)            # a number between the choices: take the closest one
+        return None if number is None else min(options, key=lambda option: abs(option - number))
+
+    chosen = [nearest(text) for text in raw]
+    if any(choice is None for choice in chosen):
+        return None
+    if isinstance(current, (tuple, list)):
+        return tuple(sorted(chosen, key=options.index)) if len(chosen) == 2 else None
+    return chosen[0] if len(chosen) == 1 else None
+
+
+def _read_choice(arguments: dict[str, Any], raw: list[str]) -> Any:
+    if len(raw) != 1:
+        return None
+    return _choose(list(arguments.get("options", ())), raw[0])
+
+
+def _read_choices(arguments: dict[str, Any], raw: list[str]) -> Any:
+    options = list(arguments.get("options", ()))
+    chosen = []
+    for text in raw:
+        for part in text.split(","):
+            option = _choose(options, part)
+            if option is not None and option not in chosen:
+                chosen.append(option)
+    if not chosen and any(raw):                       # nothing recognisable: ignore, rather than empty the list
+        return None
+    limit = arguments.get("max_selections")
+    return chosen[:limit] if limit else chosen
+
+
+def _read_pills(arguments: dict[str, Any], raw: list[str]) -> Any:
+    if arguments.get("selection_mode", "single") == "multi":
+        return _read_choices(arguments, raw)
+    return _read_choice(arguments, raw)
+
+
+def _read_flag(arguments: dict[str, Any], raw: list[str]) -> Any:
+    if len(raw) != 1:
+        return None
+    text = raw[0].strip().lower()
+    return True if text in TRUE else False if text in FALSE else None
+
+
+def _read_text(arguments: dict[str, Any], raw: list[str]) -> Any:
+    if len(raw) != 1:
+        return None
+    limit = arguments.get("max_chars") or MAX_TEXT
+    return raw[0][:limit]
+
+
+_READERS: dict[str, Callable[[dict[str, Any], list[str]], Any]] = {
+    "slider": _read_slider, "number_input": _read_number_input, "select_slider": _read_select_slider,
+    "selectbox": _read_choice, "radio": _read_choice, "segmented_control": _read_pills,
+    "pills": _read_pills, "multiselect": _read_choices, "checkbox": _read_flag, "toggle": _read_flag,
+    "text_input": _read_text,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing: what the widget starts at (left out of the URL) and how a value is spelled.
+
+
+def default(kind: str, arguments: dict[str, Any]) -> Any:
+    options = list(arguments.get("options", ()))
+    if kind == "slider":
+        return arguments.get("value", arguments.get("min_value"))
+    if kind == "number_input":
+        value = arguments.get("value", "min")
+        return arguments.get("min_value", 0.0) if value == "min" else value
+    if kind == "select_slider":
+        return arguments.get("value", options[0] if options else None)
+    if kind in ("selectbox", "radio"):
+        index = arguments.get("index", 0)
+        return options[index] if index is not None and options else None
+    if kind in ("multiselect",):
+        return list(arguments.get("default") or [])
+    if kind in ("segmented_control", "pills"):
+        return arguments.get("default")
+    if kind in ("checkbox", "toggle"):
+        return bool(arguments.get("value", False))
+    if kind == "text_input":
+        return arguments.get("value", "")
+    return None
+
+
+def _same(value: Any, start: Any) -> bool:
+    if isinstance(value, (tuple, list)) and isinstance(start, (tuple, list)):
+        return list(value) == list(start)
+    return value == start
+
+
+def encode(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        return ["1" if value else "0"]
+    if isinstance(value, (tuple, list)):
+        return [part for item in value for part in encode(item)] or [""]
+    if isinstance(value, float):
+        return [format(value, ".6g")]
+    return [str(value)]
