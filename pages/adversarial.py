@@ -6,6 +6,7 @@ from engine import adversarial, images
 from engine.errors import InputError
 from ui.charts import bars_figure, lines_figure
 from ui.data_widgets import dataset_ui
+from ui.hosted import image_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import clamp_state, misconceptions_and_prompts, page_title, show_input_error, show_source
@@ -51,10 +52,11 @@ def chosen_image(data, standard):
         index = linked(st.number_input, text("adversarial.index"), 0, len(data.test_x) - 1, 0, key="adversarial_index")
         return data.test_x[index], int(data.test_y[index])
     upload = st.file_uploader(text("adversarial.upload"), type=list(images.UPLOAD_TYPES), key="act_adversarial_upload")
+    upload_note()
     if upload is None:
         return None, None
     try:
-        digit = images.to_digit(images.load_image(upload.getvalue()).image).tensor
+        digit = images.to_digit(images.load_image(upload.getvalue(), limits=image_limits()).image).tensor
     except InputError as error:
         show_input_error(error)
         return None, None

@@ -6,6 +6,7 @@ from engine import autoencoder, images
 from engine.errors import InputError
 from ui.charts import histogram_with_marker, history_figure, latent_scatter, update_history
 from ui.data_widgets import dataset_ui
+from ui.hosted import image_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
@@ -91,10 +92,11 @@ def latent_section(model, data) -> None:
 def upload_section(model, data) -> None:
     st.header(text("autoencoder.upload_title"))
     upload = st.file_uploader(text("autoencoder.upload"), type=list(images.UPLOAD_TYPES), key="act_autoencoder_upload")
+    upload_note()
     if upload is None:
         return
     try:
-        loaded = images.load_image(upload.getvalue())
+        loaded = images.load_image(upload.getvalue(), limits=image_limits())
     except InputError as error:
         show_input_error(error)
         return

@@ -14,6 +14,7 @@ from ui.charts import (
     update_history,
 )
 from ui.data_widgets import dataset
+from ui.hosted import table_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import (
@@ -36,7 +37,7 @@ CSV_LIMITS = tabular.TableLimits(max_rows=5000, sample_rows=False)     # a serie
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def csv_table(data: bytes) -> tabular.NumericTable:
-    return tabular.read_numeric_csv(data, CSV_LIMITS, min_columns=1)
+    return tabular.read_numeric_csv(data, table_limits(CSV_LIMITS), min_columns=1)
 
 
 def series_ui():
@@ -53,6 +54,7 @@ def series_ui():
             noise=linked(st.slider, text("lstm.noise"), 0.0, 1.0, 0.1, 0.05, key="lstm_noise"))
         return lstm.synthetic_series(config), config
     upload = st.file_uploader(text("lstm.csv"), type=["csv", "txt", "tsv"], key="act_lstm_csv")
+    upload_note()
     if upload is None:
         st.info(text("lstm.need_csv"))
         return None, None

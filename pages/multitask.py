@@ -7,6 +7,7 @@ from engine import images, multitask
 from engine.errors import InputError
 from ui.charts import history_figure, update_history
 from ui.data_widgets import dataset_ui
+from ui.hosted import image_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import (
@@ -136,10 +137,11 @@ def predict_section(step, config, data) -> None:
         truth = {"digit": float(label), "parity": float(label % 2)}
     else:
         upload = st.file_uploader(text("multitask.upload"), type=list(images.UPLOAD_TYPES), key="act_multitask_upload")
+        upload_note()
         if upload is None:
             return
         try:
-            image = images.to_digit(images.load_image(upload.getvalue()).image).tensor
+            image = images.to_digit(images.load_image(upload.getvalue(), limits=image_limits()).image).tensor
         except InputError as error:
             show_input_error(error)
             return

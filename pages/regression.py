@@ -8,6 +8,7 @@ from engine import regression
 from engine.errors import InputError
 from engine.tabular import paired_finite, read_numeric_csv
 from ui.charts import history_figure, regression_fit_figure, update_history, update_regression_fit
+from ui.hosted import table_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
@@ -39,7 +40,7 @@ def generated(config: regression.DataConfig) -> regression.RegressionData:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def uploaded_table(data: bytes):
-    return read_numeric_csv(data)
+    return read_numeric_csv(data, table_limits())
 
 
 def data_ui() -> tuple[regression.RegressionData | None, object]:
@@ -61,6 +62,7 @@ def data_ui() -> tuple[regression.RegressionData | None, object]:
         )
         return generated(config), config
     upload = st.file_uploader(text("regression.csv_upload"), type=["csv", "txt", "tsv"], key="act_regression_csv")
+    upload_note()
     try:
         if upload is not None:
             st.session_state.regression_table = (upload.name, uploaded_table(upload.getvalue()))

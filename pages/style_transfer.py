@@ -5,6 +5,7 @@ import streamlit as st
 from engine import artwork, images, style_transfer, vgg
 from engine.errors import InputError
 from ui.charts import heatmap_pair, history_figure, update_history
+from ui.hosted import image_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import misconceptions_and_prompts, page_title, show_input_error, show_source
@@ -33,8 +34,8 @@ def sample_image(kind: str, name: str):
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def decoded_upload(data: bytes):
-    loaded = images.load_image(data)
+def decoded_upload(data: bytes, limits):
+    loaded = images.load_image(data, limits=limits)
     return images.to_tensor(images.fit_within(loaded.image, 1024)), loaded.notes
 
 
@@ -59,10 +60,11 @@ def image_ui(role: str, sources: tuple[str, ...]):
     widget = st.camera_input if source == "camera" else st.file_uploader
     label = text("style_transfer.camera") if source == "camera" else text("style_transfer.upload")
     upload = widget(label, key=f"act_style_transfer_{role}_{source}")
+    upload_note()
     kept = f"style_transfer_{role}_upload"
     if upload is not None:
         try:
-            tensor, notes = decoded_upload(upload.getvalue())
+            tensor, notes = decoded_upload(upload.getvalue(), image_limits())
             st.session_state[kept] = (upload.name, tensor)
             for note in notes:
                 st.caption(text(f"errors.note_{note}"))

@@ -5,6 +5,7 @@ import streamlit as st
 from engine import images, unet
 from engine.errors import InputError
 from ui.charts import lines_figure
+from ui.hosted import image_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
@@ -55,9 +56,10 @@ def inside_and_upload(result) -> None:
     st.subheader(text("unet.shapes_upload"))
     upload = st.file_uploader(text("unet.shapes_upload"), type=list(images.UPLOAD_TYPES), key="act_unet_shapes",
                               label_visibility="collapsed")
+    upload_note()
     if upload is not None:
         try:
-            picture = images.load_image(upload.getvalue()).image
+            picture = images.load_image(upload.getvalue(), limits=image_limits()).image
         except InputError as error:
             show_input_error(error)
             return
@@ -84,9 +86,11 @@ def denoise_section() -> None:
         if source == "upload":
             upload = st.file_uploader(text("style_transfer.upload"), type=list(images.UPLOAD_TYPES),
                                       key="act_unet_denoise_upload")
+            upload_note()
             if upload is not None:
                 try:
-                    clean = images.to_tensor(images.fit_within(images.load_image(upload.getvalue()).image, 256))
+                    picture = images.load_image(upload.getvalue(), limits=image_limits()).image
+                    clean = images.to_tensor(images.fit_within(picture, 256))
                 except InputError as error:
                     show_input_error(error)
         else:

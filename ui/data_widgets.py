@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine import data
+from ui import hosted
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import show_input_error
@@ -21,8 +22,11 @@ def dataset(name: str) -> tuple[data.ImageSplit, object]:
 def dataset_ui(prefix: str, choices: tuple[str, ...] = ("subset", *data.DOWNLOADABLE)) -> data.ImageSplit:
     """Bundled subset by default; full MNIST / Fashion-MNIST only when the user asks (needs internet).
     A page whose tasks only make sense for digits passes `choices` without Fashion-MNIST."""
-    name = linked(st.selectbox, text("data.dataset"), list(choices), key=f"{prefix}_dataset",
-                                format_func=option_labels("data.dataset_"))
+    offered = hosted.datasets(choices)
+    name = linked(st.selectbox, text("data.dataset"), list(offered), key=f"{prefix}_dataset",
+                  format_func=option_labels("data.dataset_"))
+    if offered != choices:
+        st.caption(text("data.hosted_subset"))
     with st.spinner(text("data.loading")):
         split, error = dataset(name)
     if error is not None:

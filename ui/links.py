@@ -25,6 +25,9 @@ from typing import Any
 
 import streamlit as st
 
+from ui import hosted
+from ui.i18n import text
+
 SEEN = "_links_seen"          # Session State: key -> the URL values this session last read or wrote
 MAX_TEXT = 200                # longest free text taken from a URL
 TRUE = {"1", "true", "yes", "on"}
@@ -34,15 +37,20 @@ FALSE = {"0", "false", "no", "off"}
 def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = None, **kwargs) -> Any:
     """Call `widget` (st.slider, a column's selectbox, ...) with `args`, its setting kept in the URL.
     `url_check` vets a value read from a URL where the widget itself cannot (free text)."""
-    arguments = inspect.signature(widget).bind(*args, **kwargs).arguments
+    bound = inspect.signature(widget).bind(*args, **kwargs)
+    arguments = bound.arguments
     key, kind = arguments["key"], widget.__name__
+    ceiling = hosted.cap(key)
+    full = _apply_cap(kind, arguments, ceiling) if ceiling is not None else None
     seen: dict[str, list[str]] = st.session_state.setdefault(SEEN, {})
     raw = list(st.query_params.get_all(key))[:64]
     if raw and raw != seen.get(key):
         value = read(kind, arguments, raw)
         if value is not None and (url_check is None or url_check(value)):
             st.session_state[key] = value
-    value = widget(*args, **kwargs)
+    value = widget(*bound.args, **bound.kwargs)
+    if full is not None:
+        st.caption(text("common.hosted_cap", cap=_spell(ceiling), full=_spell(full)))
     encoded = [] if _same(value, default(kind, arguments)) else encode(value)
     if encoded != st.query_params.get_all(key):
         if encoded:
@@ -51,6 +59,36 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
             st.query_params.pop(key, None)
     seen[key] = encoded
     return value
+
+
+def _apply_cap(kind: str, arguments: dict[str, Any], ceiling: float) -> Any:
+    """Hosted mode: lower the widget's largest value to `ceiling` (and any value already chosen, from
+    a link or an earlier visit). Returns the uncapped largest value, or None if nothing was lowered."""
+    key = arguments["key"]
+    if kind == "slider" and arguments.get("max_value") is not None and arguments["max_value"] > ceiling:
+        full = arguments["max_value"]
+        arguments["max_value"] = type(full)(ceiling)
+        if arguments.get("value") is not None and arguments["value"] > ceiling:
+            arguments["value"] = arguments["max_value"]
+        if isinstance(st.session_state.get(key), int | float) and st.session_state[key] > ceiling:
+            st.session_state[key] = arguments["max_value"]
+        return full
+    if kind == "select_slider":
+        options = list(arguments.get("options", ()))
+        kept = [option for option in options if option <= ceiling]
+        if not kept or len(kept) == len(options):
+            return None
+        arguments["options"] = kept
+        if arguments.get("value") not in kept:
+            arguments["value"] = kept[-1]
+        if key in st.session_state and st.session_state[key] not in kept:
+            st.session_state[key] = kept[-1]
+        return options[-1]
+    return None
+
+
+def _spell(number: float) -> str:
+    return f"{number:,}" if isinstance(number, int) or float(number).is_integer() else f"{number:g}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,8 +186,8 @@ def _read_choice(arguments: dict[str, Any], raw: list[str]) -> Any:
 def _read_choices(arguments: dict[str, Any], raw: list[str]) -> Any:
     options = list(arguments.get("options", ()))
     chosen = []
-    for text in raw:
-        for part in text.split(","):
+    for typed in raw:
+        for part in typed.split(","):
             option = _choose(options, part)
             if option is not None and option not in chosen:
                 chosen.append(option)

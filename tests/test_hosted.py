@@ -1,0 +1,97 @@
+"""Hosted mode (PTLAB_HOSTED=1): caps on steps, image sizes, uploads, datasets and DDP world size,
+each one said on the page; without the variable nothing is capped."""
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.test_links import SLUGS, open_link
+from tests.test_pages import assert_clean
+from ui import hosted
+from ui.i18n import translate
+
+
+@pytest.fixture
+def hosted_mode(monkeypatch):
+    monkeypatch.setenv(hosted.ENV, "1")
+
+
+def captions(app_test) -> list[str]:
+    return [caption.value for caption in app_test.caption]
+
+
+def _big_png() -> bytes:
+    """20 megapixels (over the hosted 16, under the local 40), a few kB as a 1-bit PNG."""
+    buffer = io.BytesIO()
+    Image.new("1", (5000, 4000), 1).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_every_cap_is_at_or_above_the_default_and_below_the_full_range(app):
+    """A default run is the same in both modes; every cap really lowers something."""
+    checked = set()
+    for slug in SLUGS:
+        app_test = app(f"pages/{slug}.py")
+        for kind in ("slider", "select_slider"):
+            for element in app_test.get(kind):
+                if element.key in hosted.CAPS:
+                    ceiling = hosted.CAPS[element.key]
+                    largest = element.max if kind == "slider" else max(float(o) for o in element.options)
+                    assert float(element.value) <= ceiling < largest, element.key
+                    checked.add(element.key)
+    assert len(checked) >= 14, sorted(set(hosted.CAPS) - checked)     # the rest appear after a first run
+
+
+def test_hosted_caps_sliders_links_and_says_so(app, hosted_mode):
+    app_test = open_link(app, "pages/style_transfer.py",
+                         {"lang": "zh", "style_transfer_size": "512", "style_transfer_steps": "150"})
+    assert_clean(app_test)
+    size, steps = app_test.slider(key="style_transfer_size"), app_test.slider(key="style_transfer_steps")
+    assert (size.max, size.value) == (256, 256)                  # the link asked for 512: clamped to the cap
+    assert (steps.max, steps.value) == (30, 30)
+    assert translate("common.hosted_cap", "zh", cap="256", full="512") in captions(app_test)
+    assert app_test.query_params["style_transfer_steps"] == "30"          # the URL says what runs
+    assert "style_transfer_size" not in app_test.query_params            # 256 is the default: left out
+    app_test.selectbox(key="style_transfer_preset").set_value("quality").run()    # a preset above the cap
+    assert_clean(app_test)
+    assert app_test.slider(key="style_transfer_size").value == 256
+
+
+def test_hosted_limits_the_ddp_world_and_the_datasets(app, hosted_mode):
+    app_test = app("pages/distributed.py")
+    assert app_test.slider(key="distributed_world").max == 2
+    app_test = app("pages/autoencoder.py", "zh")
+    assert app_test.selectbox(key="autoencoder_dataset").options == [translate("data.dataset_subset", "zh")]
+    assert translate("data.hosted_subset", "zh") in captions(app_test)
+
+
+def test_hosted_refuses_a_20_megapixel_upload_that_a_laptop_takes(app, monkeypatch):
+    def upload(app_test):
+        app_test.radio(key="style_transfer_content_source").set_value("upload").run()
+        app_test.file_uploader(key="act_style_transfer_content_upload").set_value(
+            ("big.png", _big_png(), "image/png")).run()
+        assert_clean(app_test)
+        return [error.value for error in app_test.error]
+
+    assert upload(app("pages/style_transfer.py")) == []
+    monkeypatch.setenv(hosted.ENV, "1")
+    app_test = app("pages/style_transfer.py", "zh")
+    assert upload(app_test) == [translate("errors.too_many_pixels", "zh", width=5000, height=4000, max_mp=16)]
+    assert translate("common.hosted_uploads", "zh", mb=8, mp=16, rows="5,000") in captions(app_test)
+
+
+def test_hosted_keeps_5000_rows_of_a_long_csv(app, hosted_mode):
+    app_test = app("pages/regression.py")
+    app_test.radio(key="regression_source").set_value("csv").run()
+    rows = "x,y\n" + "".join(f"{i},{2 * i}\n" for i in range(8000))
+    app_test.file_uploader(key="act_regression_csv").set_value(("long.csv", rows.encode(), "text/csv")).run()
+    assert_clean(app_test)
+    assert translate("regression.csv_sampled", "en", rows=5000) in captions(app_test)
+
+
+def test_without_the_variable_nothing_is_capped(app, monkeypatch):
+    monkeypatch.delenv(hosted.ENV, raising=False)
+    app_test = app("pages/style_transfer.py")
+    assert app_test.slider(key="style_transfer_size").max == 512
+    assert not any("Hosted" in caption for caption in captions(app_test))

@@ -1,0 +1,78 @@
+"""Hosted mode: `PTLAB_HOSTED=1` caps what one visitor can ask of a small shared server.
+
+On a laptop the app lets a learner run anything the sliders reach. On a shared host (Streamlit
+Community Cloud: about 2.7 GB of memory and a couple of CPU cores for every visitor together) one
+long style transfer or a four-process DDP run would starve everyone else, so hosted mode lowers:
+
+- the step sliders and the other knobs listed in CAPS (a widget's largest value),
+- the largest image and CSV a visitor may upload,
+- the datasets: only the bundled MNIST subset, no 70,000-image downloads,
+- the DDP world size, to 2 processes.
+
+`ui.links.linked` applies CAPS to every setting widget and writes a note under each capped one;
+the other caps are applied where uploads and datasets are read. Defaults are never above a cap,
+so a default run is the same in both modes.
+"""
+
+import os
+
+ENV = "PTLAB_HOSTED"
+
+# setting key -> the largest value it may take in hosted mode
+CAPS: dict[str, float] = {
+    "regression_steps": 2000, "optimizers_steps": 1000, "optimizers_network_steps": 600,
+    "adversarial_steps": 800, "adversarial_pgd_steps": 20, "unet_steps": 600, "unet_denoise_steps": 400,
+    "autoencoder_steps": 2000, "style_transfer_size": 256, "style_transfer_steps": 30, "multitask_steps": 800,
+    "lstm_length": 1000, "lstm_forecast_steps": 1000, "lstm_race_steps": 1000, "lstm_rows_steps": 1000,
+    "half_precision_steps": 500, "half_precision_hidden": 256, "distributed_world": 2, "distributed_steps": 200,
+}
+HOSTED_IMAGE_BYTES, HOSTED_IMAGE_PIXELS = 8_000_000, 16_000_000
+HOSTED_TABLE_ROWS = 5_000
+HOSTED_DATASETS = ("subset",)
+
+
+def hosted() -> bool:
+    return os.environ.get(ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def cap(key: str) -> float | None:
+    """The hosted-mode ceiling for setting `key`, or None when there is none (or not hosted)."""
+    return CAPS.get(key) if hosted() else None
+
+
+def image_limits():
+    """engine.images.ImageLimits for uploads (imported here, not at the top: engine.images loads torch)."""
+    from engine.images import ImageLimits
+
+    if not hosted():
+        return ImageLimits()
+    return ImageLimits(max_bytes=HOSTED_IMAGE_BYTES, max_pixels=HOSTED_IMAGE_PIXELS)
+
+
+def table_limits(limits=None):
+    """engine.tabular.TableLimits for CSV uploads: at most HOSTED_TABLE_ROWS rows kept when hosted."""
+    from engine.tabular import TableLimits
+
+    limits = limits or TableLimits()
+    if not hosted() or limits.max_rows <= HOSTED_TABLE_ROWS:
+        return limits
+    return TableLimits(max_bytes=min(limits.max_bytes, HOSTED_IMAGE_BYTES), max_rows=HOSTED_TABLE_ROWS,
+                       sample_rows=limits.sample_rows)
+
+
+def datasets(choices: tuple[str, ...]) -> tuple[str, ...]:
+    """The dataset choices a page may offer: hosted mode keeps only what ships with the app."""
+    if not hosted():
+        return choices
+    return tuple(name for name in choices if name in HOSTED_DATASETS) or choices[:1]
+
+
+def upload_note() -> None:
+    """Under an uploader, in hosted mode: the upload limits that apply."""
+    if hosted():
+        import streamlit as st
+
+        from ui.i18n import text
+
+        st.caption(text("common.hosted_uploads", mb=HOSTED_IMAGE_BYTES // 1_000_000,
+                        mp=HOSTED_IMAGE_PIXELS // 1_000_000, rows=f"{HOSTED_TABLE_ROWS:,}"))
