@@ -4,6 +4,7 @@ import os
 
 import streamlit as st
 
+from ui import audit
 from ui.catalog import navigation
 from ui.i18n import language_switch
 from ui.state import keep_settings
@@ -13,3 +14,4 @@ st.set_page_config(page_title="PyTorch Concepts Lab", page_icon=":material/schoo
 keep_settings()
 language_switch()
 st.navigation(navigation()).run()
+audit.verify()          # only with PTLAB_AUDIT_FILE set (the multi-user tests): shared objects unchanged?

@@ -52,9 +52,17 @@ def read_numeric_csv(data: bytes, limits: TableLimits = TableLimits(), min_colum
     return NumericTable(columns, total, sampled)
 
 
-def paired_finite(x: np.ndarray, y: np.ndarray, minimum: int = 4) -> tuple[np.ndarray, np.ndarray, int]:
-    """Keep rows where both x and y are finite; returns x, y and how many rows were dropped."""
+MAX_ABS = 1e15      # models train in float32 (largest 3.4e38): squared errors of bigger values overflow
+
+
+def paired_finite(x: np.ndarray, y: np.ndarray, minimum: int = 4,
+                  max_abs: float = MAX_ABS) -> tuple[np.ndarray, np.ndarray, int]:
+    """Keep rows where both x and y are finite; returns x, y and how many rows were dropped.
+    Values beyond `max_abs` are refused: in float32 they (or their squares) become inf."""
     keep = np.isfinite(x) & np.isfinite(y)
     if keep.sum() < minimum:
         raise InputError("too_few_points", count=int(keep.sum()), minimum=minimum)
+    largest = float(max(np.abs(x[keep]).max(), np.abs(y[keep]).max()))
+    if largest > max_abs:
+        raise InputError("values_too_large", largest=f"{largest:.3g}", limit=f"{max_abs:.0e}")
     return x[keep], y[keep], int((~keep).sum())

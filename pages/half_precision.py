@@ -7,6 +7,7 @@ import streamlit as st
 
 from engine import half_precision as hp
 from engine.device import describe, pick_device
+from ui import audit
 from ui.charts import histogram_with_lines, history_figure, range_bars, spacing_figure, update_history
 from ui.data_widgets import dataset
 from ui.i18n import option_labels, text
@@ -19,7 +20,7 @@ LOSS_FACTORS = {"1": 1.0, "small": 2.0**-20}
 @st.cache_resource(max_entries=4, show_spinner=False)
 def mode_checks(device: str, bf16_fast: bool) -> dict[str, hp.ModeCheck]:
     """Which modes this server's device runs: found once by trying each (read-only afterwards)."""
-    return hp.availability(device, bf16_fast)
+    return audit.shared("mode_checks", hp.availability(device, bf16_fast))
 
 
 def device_label(device, info) -> str:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from engine import artwork, images, style_transfer, vgg
 from engine.errors import InputError
+from ui import audit
 from ui.charts import heatmap_pair, history_figure, update_history
 from ui.hosted import image_limits, upload_note
 from ui.i18n import option_labels, text
@@ -23,7 +24,7 @@ OBJECTIVE_TEX = (r"\mathcal{L}(x) = \alpha\,\frac{\lVert F^{c}(x) - F^{c}(p)\rVe
 @st.cache_resource(max_entries=2, show_spinner=False)
 def feature_extractor(source: vgg.WeightsSource) -> vgg.FeatureExtractor:
     """Shared by every user and never trained (all parameters frozen): read-only."""
-    return vgg.load_extractor(source)
+    return audit.shared("vgg_features", vgg.load_extractor(source))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -37,16 +37,40 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class ServerURL(str):
+    """The server's base URL, which also knows the server's process id."""
+
+    pid: int
+
+
+def peak_memory_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM line")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90) -> Iterator[str]:
-    """Start `streamlit run streamlit_app.py` and yield its base URL; the server is stopped after."""
+def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90,
+                     entry: Path = ROOT / "streamlit_app.py") -> Iterator[ServerURL]:
+    """Start `streamlit run <entry>` and yield its base URL (with `.pid`); the server is stopped after."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+    command = [sys.executable, "-m", "streamlit", "run", str(entry),
                "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    url = ServerURL(f"http://127.0.0.1:{port}")
+    url.pid = process.pid
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -106,3 +106,22 @@ def test_download_offline_gives_a_clear_error(monkeypatch, tmp_path):
     fallback, error = data.load_dataset("MNIST", tmp_path)        # what a page uses: subset + reason
     assert fallback.source == "subset" and len(fallback.train_x) == 4000 and error.key == "download_failed"
     assert data.load_dataset("subset", tmp_path)[1] is None
+
+
+def test_fingerprint_sees_any_change_to_a_shared_object():
+    from torch import nn
+
+    from engine.fingerprint import fingerprint
+
+    data = {"x": torch.arange(12.0).reshape(3, 4), "labels": torch.tensor([1, 2, 3]), "name": "subset"}
+    model = nn.Linear(4, 2)
+    before = fingerprint((data, model))
+    assert fingerprint(({k: v.clone() if hasattr(v, "clone") else v for k, v in data.items()}, model)) == before
+    data["x"][1, 2] += 1e-6                                          # one element, in place
+    assert fingerprint((data, model)) != before
+    data["x"][1, 2] -= 1e-6
+    assert fingerprint((data, model)) == before
+    with torch.no_grad():
+        model.bias[0] = 5.0
+    assert fingerprint((data, model)) != before
+    assert fingerprint(torch.zeros(2, dtype=torch.bfloat16)) != fingerprint(torch.ones(2, dtype=torch.bfloat16))

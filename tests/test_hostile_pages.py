@@ -1,12 +1,20 @@
-"""Hostile and broken uploads through the pages' real upload path (AppTest's file_uploader): each
-one gives a result or a translated message, never a traceback, and the user's settings and
-earlier results stay. The corpus is made here, by the tests."""
+"""Hostile and broken uploads through the pages' real upload path (AppTest's file_uploader, and
+st.camera_input where a page has one): each one gives a result or exactly one translated message,
+never a traceback, and the user's settings and earlier results stay. The corpus is made here, by
+the tests; the message a refused file must give comes from the engine's own parser, translated into
+the page's language, so a raw key, a message in the wrong language or a second message all fail."""
 
 import io
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+
+from engine import images
+from engine.errors import InputError
+from engine.tabular import paired_finite, read_numeric_csv
+from ui.i18n import translate
 
 
 def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -31,6 +39,7 @@ def image_corpus() -> dict[str, tuple[bytes, bool]]:
     animated = io.BytesIO()
     frames[0].save(animated, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
     palette = _digit().convert("P")
+    floats = Image.fromarray(np.random.default_rng(0).normal(size=(40, 40)).astype(np.float32))
     return {
         "zero-byte.png": (b"", False),
         "truncated.png": (png[: len(png) // 2], False),
@@ -47,6 +56,11 @@ def image_corpus() -> dict[str, tuple[bytes, bool]]:
         "rotated.jpg": (_encoded(_digit(), "JPEG", exif=exif), True),
         "alpha.png": (_encoded(_digit("RGBA"), "PNG"), True),
         "fine.webp": (_encoded(_digit(), "WEBP"), True),
+        "smallest.png": (_encoded(Image.new("RGB", (8, 8), "white"), "PNG"), True),          # at min_side
+        "thinnest.bmp": (_encoded(Image.new("L", (160, 8), 0), "BMP"), True),                 # at max_aspect
+        "one-bit.bmp": (_encoded(_digit().convert("1"), "BMP"), True),
+        "float.tiff": (_encoded(floats, "TIFF"), True),
+        "grey-alpha.png": (_encoded(_digit().convert("LA"), "PNG"), True),
     }
 
 
@@ -69,6 +83,71 @@ def assert_clean(app_test):
     assert not app_test.exception, [e.message for e in app_test.exception]
     for error in app_test.error:                       # a message, in words, never a raw key
         assert error.value and not error.value.startswith("errors.")
+
+
+def regression_csv_corpus() -> dict[str, tuple[bytes, bool]]:
+    """Page 63 needs two numeric columns (x and y): the shared CSVs with one column are refused
+    there, and a few two-column kinds are added."""
+    one_column = {"one-column.csv", "nan-inf.csv"}
+    corpus = {name: (content, works and name not in one_column) for name, (content, works) in csv_corpus().items()}
+    gaps = "x,y\n" + "\n".join(f"{i},{2 * i}" if i % 5 else f"{i},n/a" if i % 10 else f"inf,{i}" for i in range(80))
+    return corpus | {
+        "gaps.csv": (gaps.encode(), True),                                               # rows dropped, not refused
+        "semicolons.txt": (("x;y\n" + "\n".join(f"{i};{i * i}" for i in range(40))).encode(), True),
+        "tabs.tsv": (("x\ty\n" + "\n".join(f"{i}\t{-i}" for i in range(40))).encode(), True),
+        "latin-1.csv": (("größe,wert\n" + "\n".join(f"{i},{i % 3}" for i in range(40))).encode("latin-1"), True),
+        "constant-x.csv": (("x,y\n" + "\n".join(f"3,{i}" for i in range(40))).encode(), True),
+        "three-rows.csv": (b"x,y\n1,2\n2,4\n3,6\n", False),                           # too few points
+    }
+
+
+def expected_message(parse: Callable[[bytes], object], content: bytes, lang: str) -> str | None:
+    """The message a page must show for `content`, in `lang`: what the engine's own parser raises,
+    translated; None when the parser takes the file."""
+    try:
+        parse(content)
+    except InputError as error:
+        return translate(f"errors.{error.key}", lang, **error.params)
+    return None
+
+
+def read_image(content: bytes):
+    return images.load_image(content)
+
+
+def read_xy(content: bytes):
+    """What page 63 does with an upload: two numeric columns, the first two as x and y."""
+    table = read_numeric_csv(content)
+    x_name, y_name = list(table.columns)[:2]
+    return paired_finite(table.columns[x_name], table.columns[y_name])
+
+
+def upload(app_test, key: str, name: str, content: bytes, mime: str = "application/octet-stream"):
+    """Send one file through the page's real uploader; its name uses an extension the uploader
+    accepts (an empty list accepts any), as the browser would require."""
+    allowed = app_test.file_uploader(key=key).allowed_type
+    assert not allowed or f".{name.rsplit('.', 1)[-1].lower()}" in allowed, (name, allowed)
+    app_test.file_uploader(key=key).set_value((name, content, mime)).run()
+
+
+def assert_outcome(app_test, name: str, works: bool, message: str | None) -> None:
+    """Clean, and either no message at all (the file is taken) or exactly the expected one."""
+    assert_clean(app_test)
+    assert works == (message is None), f"{name}: the corpus and the engine's parser disagree"
+    assert [e.value for e in app_test.error] == ([] if works else [message]), name
+
+
+def captions(app_test) -> list[str]:
+    return [c.value for c in app_test.caption] + [c for image in app_test.image for c in image.captions]
+
+
+def metric_values(app_test) -> list[tuple[str, str]]:
+    return [(m.label, m.value) for m in app_test.metric]
+
+
+def opening(key: str, lang: str) -> str:
+    """A message's fixed text before its first placeholder, to recognise it whatever the numbers."""
+    return translate(key, lang).split("{")[0]
 
 
 @pytest.mark.parametrize("lang", ["zh"])
@@ -102,3 +181,209 @@ def test_every_hostile_csv_through_the_lstm_upload(app, lang):
             assert not app_test.error and len(app_test.get("plotly_chart")) == 1, name   # the series is drawn
         else:
             assert len(app_test.error) == 1 and not app_test.get("plotly_chart"), name
+
+
+@pytest.mark.parametrize("lang", ["zh"])
+def test_every_hostile_csv_through_the_regression_upload(app, lang):
+    """Page 63: a taken file is loaded (its name and row count shown) and trains to finite metrics;
+    a refused one gives its one message, turns Train off, and the last result stays on screen."""
+    app_test = app("pages/regression.py", lang)
+    app_test.slider(key="regression_degree").set_value(3).run()
+    app_test.slider(key="regression_steps").set_value(30).run()
+    app_test.button(key="act_regression_train").click().run()                      # a first result, generated data
+    assert_clean(app_test)
+    app_test.radio(key="regression_source").set_value("csv").run()
+    shown = metric_values(app_test)
+    assert len(shown) == 4
+    for name, (content, works) in regression_csv_corpus().items():
+        upload(app_test, "act_regression_csv", name, content, "text/csv")
+        assert_outcome(app_test, name, works, expected_message(read_xy, content, lang))
+        assert app_test.slider(key="regression_degree").value == 3, name                # settings stay
+        assert app_test.slider(key="regression_steps").value == 30, name
+        assert app_test.radio(key="regression_source").value == "csv", name
+        assert metric_values(app_test) == shown, name                                   # the last result stays
+        assert app_test.button(key="act_regression_train").proto.disabled != works, name
+        if works:
+            rows = read_numeric_csv(content).total_rows
+            assert translate("regression.csv_loaded", lang, name=name, rows=rows) in captions(app_test), name
+            dropped = read_xy(content)[2]                                               # rows without x or y
+            assert (translate("regression.csv_dropped", lang, count=dropped) in captions(app_test)) == bool(dropped)
+            app_test.button(key="act_regression_train").click().run()                   # and it trains
+            assert_clean(app_test)
+            assert not app_test.error, name
+            assert app_test.session_state["regression_result"].source[0] == name
+            shown = metric_values(app_test)
+            assert len(shown) >= 2 and all(np.isfinite(float(v)) for _, v in shown[:2]), (name, shown)
+
+
+@pytest.mark.parametrize("lang", ["en"])
+def test_every_hostile_image_through_the_adversarial_upload(app, lang):
+    """Page 65: a taken image is labelled by the standard model and attacked (two probability
+    charts); a refused one gives its one message, and the trained models' curves and metrics stay."""
+    app_test = app("pages/adversarial.py", lang)
+    app_test.slider(key="adversarial_steps").set_value(50).run()
+    app_test.button(key="act_adversarial_train").click().run()
+    assert_clean(app_test)
+    app_test.slider(key="adversarial_attack_epsilon").set_value(0.3).run()
+    app_test.radio(key="adversarial_input").set_value("upload").run()
+    shown = metric_values(app_test)
+    assert len(shown) == 4
+    labels = {translate("adversarial.upload_label", lang, label=digit) for digit in range(10)}
+    for name, (content, works) in image_corpus().items():
+        upload(app_test, "act_adversarial_upload", name, content)
+        assert_outcome(app_test, name, works, expected_message(read_image, content, lang))
+        assert app_test.slider(key="adversarial_steps").value == 50, name
+        assert app_test.slider(key="adversarial_attack_epsilon").value == 0.3, name
+        assert app_test.radio(key="adversarial_input").value == "upload", name
+        assert metric_values(app_test) == shown, name                                   # the models' result stays
+        labelled = labels & set(captions(app_test))
+        if works:
+            assert len(labelled) == 1 and len(app_test.get("plotly_chart")) == 3, name  # curves + two attacks
+        else:
+            assert not labelled and len(app_test.get("plotly_chart")) == 1, name       # the curves only
+
+
+@pytest.mark.parametrize("lang", ["zh"])
+def test_every_hostile_image_through_the_unet_shapes_upload(app, lang):
+    """Page 66, segmentation: a taken image is converted and segmented (its caption names the
+    training size); a refused one gives its one message, and the trained model's metrics stay."""
+    app_test = app("pages/unet.py", lang)
+    app_test.slider(key="unet_depth").set_value(2).run()
+    app_test.slider(key="unet_steps").set_value(20).run()
+    app_test.button(key="act_unet_train").click().run()
+    assert_clean(app_test)
+    shown = metric_values(app_test)
+    assert len(shown) == 2
+    size = app_test.session_state["unet_result"]["config"].shapes.size
+    segmented = translate("unet.shapes_caption", lang, size=size)
+    for name, (content, works) in image_corpus().items():
+        upload(app_test, "act_unet_shapes", name, content)
+        assert_outcome(app_test, name, works, expected_message(read_image, content, lang))
+        assert app_test.slider(key="unet_depth").value == 2, name
+        assert metric_values(app_test) == shown, name
+        assert len(app_test.get("plotly_chart")) == 1, name                             # the Dice/IoU curves stay
+        assert (segmented in captions(app_test)) == works, name
+
+
+@pytest.mark.parametrize("lang", ["en"])
+def test_every_hostile_image_through_the_unet_denoise_upload(app, lang):
+    """Page 66, denoising (the uploader under "your own photo"): a taken image enables the denoise
+    button; a refused one gives its one message and disables it; the earlier denoised result stays."""
+    app_test = app("pages/unet.py", lang)
+    app_test.slider(key="unet_sigma").set_value(0.2).run()
+    app_test.selectbox(key="unet_denoise_source").set_value("upload").run()
+    upload(app_test, "act_unet_denoise_upload", "first.png", _encoded(_digit(size=(16, 20)), "PNG"), "image/png")
+    app_test.slider(key="unet_denoise_steps").set_value(50).run()
+    app_test.button(key="act_unet_denoise").click().run()                            # a first result
+    assert_clean(app_test)
+    first = app_test.session_state["unet_denoised"]["step"]
+    result_captions = [c for c in captions(app_test) if "PSNR" in c] + [translate("unet.original", lang)]
+    assert first.finished and len(result_captions) == 3
+    for name, (content, works) in image_corpus().items():
+        upload(app_test, "act_unet_denoise_upload", name, content)
+        assert_outcome(app_test, name, works, expected_message(read_image, content, lang))
+        assert app_test.slider(key="unet_sigma").value == 0.2, name
+        assert app_test.slider(key="unet_denoise_steps").value == 50, name
+        assert app_test.selectbox(key="unet_denoise_source").value == "upload", name
+        assert app_test.button(key="act_unet_denoise").proto.disabled != works, name
+        assert app_test.session_state["unet_denoised"]["step"] is first, name          # the result stays,
+        assert set(result_captions) <= set(captions(app_test)), name                   # on screen too
+
+
+@pytest.mark.parametrize("lang", ["zh"])
+def test_every_hostile_image_through_the_autoencoder_upload(app, lang):
+    """Page 67: a taken image is reconstructed and scored against the test digits (a histogram); a
+    refused one gives its one message, and the training result and latent map stay."""
+    app_test = app("pages/autoencoder.py", lang)
+    app_test.slider(key="autoencoder_noise").set_value(0.1).run()
+    app_test.slider(key="autoencoder_steps").set_value(50).run()
+    app_test.button(key="act_autoencoder_train").click().run()
+    assert_clean(app_test)
+    shown = metric_values(app_test)
+    assert len(shown) == 2
+    scored = opening("autoencoder.anomaly", lang)
+    for name, (content, works) in image_corpus().items():
+        upload(app_test, "act_autoencoder_upload", name, content)
+        assert_outcome(app_test, name, works, expected_message(read_image, content, lang))
+        assert app_test.slider(key="autoencoder_noise").value == 0.1, name
+        assert metric_values(app_test) == shown, name
+        anomaly = [m for m in app_test.markdown if m.value.startswith(scored)]
+        if works:
+            assert len(anomaly) == 1 and len(app_test.get("plotly_chart")) == 3, name  # losses, latent, histogram
+        else:
+            assert not anomaly and len(app_test.get("plotly_chart")) == 2, name
+
+
+@pytest.mark.parametrize("lang", ["en"])
+def test_every_hostile_image_through_the_style_transfer_uploads(app, lang):
+    """Page 70, content and style uploads and the content camera: a taken image becomes the kept
+    picture (with a caption for each conversion made); a refused one gives its one message, the
+    last good picture is kept (and said so), Run stays on, and the earlier result stays."""
+    app_test = app("pages/style_transfer.py", lang)
+    app_test.radio(key="style_transfer_content_source").set_value("upload")
+    app_test.radio(key="style_transfer_style_source").set_value("upload").run()
+    upload(app_test, "act_style_transfer_content_upload", "content.png", _encoded(_digit(), "PNG"), "image/png")
+    upload(app_test, "act_style_transfer_style_upload", "style.jpg", _encoded(_digit(), "JPEG"), "image/jpeg")
+    app_test.slider(key="style_transfer_size").set_value(128)
+    app_test.slider(key="style_transfer_steps").set_value(5)
+    app_test.toggle(key="style_transfer_coarse").set_value(False)
+    app_test.toggle(key="style_transfer_preserve_colors").set_value(True).run()
+    app_test.button(key="act_style_transfer_run").click().run()                      # a first result
+    assert_clean(app_test)
+    first = app_test.session_state["style_transfer_result"]["step"]
+    assert first.finished
+    kept = {"content": "content.png", "style": "style.jpg"}
+    passes = [("content", "act_style_transfer_content_upload", False),
+              ("style", "act_style_transfer_style_upload", False),
+              ("content", "act_style_transfer_content_camera", True)]
+    for role, key, camera in passes:
+        if camera:
+            app_test.radio(key="style_transfer_content_source").set_value("camera").run()
+        for name, (content, works) in image_corpus().items():
+            if camera:                                   # a camera sends one JPEG-named file, whatever it holds
+                name = name.rsplit(".", 1)[0] + ".jpg"
+                app_test.camera_input(key=key).set_value((name, content, "image/jpeg")).run()
+            else:
+                upload(app_test, key, name, content)
+            message = expected_message(read_image, content, lang)
+            assert_outcome(app_test, f"{key}: {name}", works, message)
+            if works:
+                kept[role] = name
+                notes = [translate(f"errors.note_{note}", lang) for note in images.load_image(content).notes]
+                assert set(notes) <= set(captions(app_test)), (key, name, notes)
+            else:
+                assert translate("style_transfer.kept_upload", lang, name=kept[role]) in captions(app_test), name
+            for part, kept_name in kept.items():
+                assert app_test.session_state[f"style_transfer_{part}_upload"][0] == kept_name, (key, name)
+            assert not app_test.button(key="act_style_transfer_run").proto.disabled, name
+            assert app_test.slider(key="style_transfer_size").value == 128, name
+            assert app_test.toggle(key="style_transfer_preserve_colors").value is True, name
+            assert app_test.session_state["style_transfer_result"]["step"] is first, name
+            assert len(app_test.get("download_button")) == 1, name                     # the result is still shown
+
+
+def beyond_float32() -> dict[str, bytes]:
+    """Numbers a float64 parser takes as finite but the float32 model cannot hold."""
+    return {
+        "x-beyond-float32.csv": ("x,y\n" + "\n".join(f"{i}e39,{i}" for i in range(1, 60))).encode(),
+        "y-beyond-float32.csv": ("x,y\n" + "\n".join(f"{i},{i}e39" for i in range(1, 60))).encode(),
+    }
+
+
+@pytest.mark.parametrize("name", list(beyond_float32()))
+def test_huge_numbers_through_the_regression_upload(app, name):
+    """Page 63: a CSV of huge (but float64-finite) numbers is either refused with one translated
+    message and Train off, or loaded and trained to finite metrics without any message."""
+    app_test = app("pages/regression.py", "en")
+    app_test.slider(key="regression_steps").set_value(30).run()
+    app_test.radio(key="regression_source").set_value("csv").run()
+    upload(app_test, "act_regression_csv", name, beyond_float32()[name], "text/csv")
+    assert_clean(app_test)
+    if app_test.error:                                                                  # refused, in words
+        assert len(app_test.error) == 1 and app_test.button(key="act_regression_train").proto.disabled
+        return
+    app_test.button(key="act_regression_train").click().run()
+    assert_clean(app_test)
+    assert not app_test.error, [e.value for e in app_test.error]
+    shown = metric_values(app_test)
+    assert shown and all(np.isfinite(float(v.rstrip(" %"))) for _, v in shown), shown

@@ -146,3 +146,12 @@ def test_csv_with_gaps_separators_and_size_limits():
     assert np.array_equal(sampled.columns["y"], 2 * sampled.columns["x"])
     with pytest.raises(InputError, match="file_too_big"):
         tabular.read_numeric_csv(long, tabular.TableLimits(max_bytes=1000))
+
+
+def test_values_beyond_float32_are_refused_with_a_message():
+    """1e39 is finite in float64 but inf in float32, where the models train."""
+    with pytest.raises(InputError) as raised:
+        tabular.paired_finite(np.arange(1.0, 9.0) * 1e39, np.arange(8.0))
+    assert raised.value.key == "values_too_large"
+    x, _, _ = tabular.paired_finite(np.arange(1.0, 9.0) * 1e14, np.arange(8.0))
+    assert len(x) == 8

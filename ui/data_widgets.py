@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine import data
-from ui import hosted
+from ui import audit, hosted
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import show_input_error
@@ -16,7 +16,7 @@ DOWNLOAD_ROOT = Path(__file__).resolve().parents[1] / "data_cache"     # git-ign
 @st.cache_resource(max_entries=3, show_spinner=False)
 def dataset(name: str) -> tuple[data.ImageSplit, object]:
     """Shared by every user and only ever indexed (which copies), never changed in place."""
-    return data.load_dataset(name, DOWNLOAD_ROOT)
+    return audit.shared(f"dataset:{name}", data.load_dataset(name, DOWNLOAD_ROOT))
 
 
 def dataset_ui(prefix: str, choices: tuple[str, ...] = ("subset", *data.DOWNLOADABLE)) -> data.ImageSplit:

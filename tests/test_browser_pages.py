@@ -1,0 +1,117 @@
+"""Every page in real Chromium, in both languages: opened from a link that carries small settings,
+its default demo run with its own button, an image uploaded through the real file input on the
+image pages, no exception box, its charts and images drawn, and a screenshot saved.
+
+On CI (`CI` set) a missing browser is a failure (see the `browser` fixture in test_browser.py).
+"""
+
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.browser import SCREENSHOTS, streamlit_server, wait_for_app
+from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.browser
+LONG_RUN_MS = 240_000          # a training run on a busy 2-core CI box
+
+
+@dataclass(frozen=True)
+class Demo:
+    slug: str
+    link: dict[str, str]                        # small settings, through the page's shareable link
+    buttons: tuple[str, ...]                    # keys of the buttons that run the demo, pressed in order
+    charts: int                                 # Plotly charts drawn afterwards, at least
+    images: int = 0                             # st.image pictures drawn afterwards, at least
+    upload: str | None = None                   # key of the image uploader, used after the buttons
+    after_upload: tuple[str, ...] = field(default=())   # buttons to press after the upload
+    done: str | None = None                     # key of an element that appears only when the demo is over
+
+
+DEMOS = [
+    Demo("multitask", {"multitask_steps": "100", "multitask_baselines": "0", "multitask_input": "upload"},
+         ("act_multitask_train",), charts=3, upload="act_multitask_upload"),
+    Demo("lstm", {"lstm_forecast_steps": "100"}, ("act_lstm_forecast_train",), charts=2),
+    Demo("regression", {"regression_steps": "100"}, ("act_regression_train",), charts=2),
+    Demo("optimizers", {"optimizers_network_steps": "40"}, ("act_optimizers_network",), charts=3),
+    Demo("adversarial", {"adversarial_steps": "50", "adversarial_input": "upload"}, ("act_adversarial_train",),
+         charts=1, images=1, upload="act_adversarial_upload"),
+    Demo("unet", {"unet_steps": "20"}, ("act_unet_train",), charts=1, images=2, upload="act_unet_shapes"),
+    Demo("autoencoder", {"autoencoder_steps": "50"}, ("act_autoencoder_train",), charts=2, images=1,
+         upload="act_autoencoder_upload"),
+    Demo("half_precision", {"half_precision_steps": "20"}, ("act_half_precision_train",), charts=4),
+    Demo("distributed", {"distributed_steps": "10"}, ("act_distributed_train",), charts=2),
+    Demo("style_transfer", {"style_transfer_size": "128", "style_transfer_steps": "5",
+                            "style_transfer_content_source": "upload"}, (), charts=1, images=2,
+         upload="act_style_transfer_content_upload", after_upload=("act_style_transfer_run",),
+         done="act_style_transfer_download"),
+]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One server for the whole walk, as a real deployment would be."""
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def drawing(tmp_path_factory):
+    path = tmp_path_factory.mktemp("uploads") / "drawn.png"
+    image = Image.new("RGB", (240, 200), "white")
+    ImageDraw.Draw(image).ellipse((60, 30, 180, 170), outline="black", width=18)    # a zero, or a blob
+    image.save(path)
+    return path
+
+
+def press(page, key: str) -> None:
+    page.locator(f".st-key-{key} button").first.click()
+    page.wait_for_timeout(300)
+    wait_for_app(page, LONG_RUN_MS)
+
+
+def drawn(page) -> tuple[int, int]:
+    charts = page.locator(".js-plotly-plot").count()
+    pictures = page.locator('[data-testid="stImage"] img').count()
+    return charts, pictures
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda demo: demo.slug)
+def test_every_page_runs_its_demo_in_chromium(browser, server, drawing, demo, lang):  # noqa: F811
+    link = {**demo.link, **({"lang": "zh"} if lang == "zh" else {})}
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(LONG_RUN_MS)
+    page.goto(f"{server}/{demo.slug}?{urlencode(link)}")
+    wait_for_app(page)
+    no_exception(page)
+    for key, value in demo.link.items():          # the link's settings were taken (upload modes show later)
+        if not value.isalpha():
+            assert f"{key}={value}" in page.url, (key, page.url)
+    for key in demo.buttons:
+        press(page, key)
+        no_exception(page)
+    if demo.upload:
+        page.locator(f".st-key-{demo.upload} input[type=file]").set_input_files(str(drawing))
+        page.wait_for_timeout(300)
+        wait_for_app(page, LONG_RUN_MS)
+        no_exception(page)
+        assert page.locator('[data-testid="stAlert"]').filter(has=page.locator(
+            '[data-testid="stAlertContentError"]')).count() == 0, "the upload was refused"
+        for key in demo.after_upload:
+            press(page, key)
+            no_exception(page)
+    if demo.done:
+        page.locator(f".st-key-{demo.done}").wait_for()
+    page.locator(".js-plotly-plot").nth(demo.charts - 1).wait_for()     # a slow rerun may start late: wait
+    if demo.images:
+        page.locator('[data-testid="stImage"] img').nth(demo.images - 1).wait_for()
+    wait_for_app(page, LONG_RUN_MS)
+    no_exception(page)
+    charts, pictures = drawn(page)
+    assert charts >= demo.charts and pictures >= demo.images, (charts, pictures)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"page-{demo.slug}-{lang}.png", full_page=True)
+    page.close()
