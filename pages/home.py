@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.catalog import CONCEPTS, concept_title
+from ui.catalog import CONCEPTS, ROOT, concept_title
 from ui.i18n import text
 from ui.router import ensure_routed
 from ui.state import device_probe
@@ -23,7 +23,7 @@ for index, concept in enumerate(CONCEPTS):
         st.markdown(f"**{concept_title(concept)}**")
         st.caption(text(f"home.summary_{concept.slug}"))
         if concept.available:
-            st.page_link(concept.page_path, label=text("home.open_page"), icon=concept.icon)
+            st.page_link(str(ROOT / concept.page_path), label=text("home.open_page"), icon=concept.icon)
         else:
             st.caption(text("home.not_yet"))
 

@@ -156,3 +156,21 @@ def test_new_pages_train_in_chromium(browser, server, slug, lang, button, charts
     assert page.locator(".js-plotly-plot").count() >= charts
     page.screenshot(path=SCREENSHOTS / f"{slug}-{lang}.png", full_page=True)
     page.close()
+
+
+def test_the_community_cloud_entry_serves_the_hosted_app(browser):
+    """`streamlit run cloud/streamlit_app.py`, as Community Cloud starts it: the home page, a page
+    link, and the hosted caps with their note."""
+    from tests.browser import ROOT
+
+    with streamlit_server(entry=ROOT / "cloud" / "streamlit_app.py") as url:
+        page = open_page(browser, f"{url}/?lang=zh")
+        assert page.locator("h1").first.inner_text() == "PyTorch 概念实验室"
+        page.locator('a[data-testid="stPageLink-NavLink"][href="distributed"]').click()
+        settle(page)
+        assert page.locator("h1").first.inner_text() == "69 · 分布式训练"
+        world = page.locator(".st-key-distributed_world input").first
+        assert world.get_attribute("max") == "2"
+        page.get_by_text("在线演示版").first.wait_for()
+        no_exception(page)
+        page.close()

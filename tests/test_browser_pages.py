@@ -115,3 +115,34 @@ def test_every_page_runs_its_demo_in_chromium(browser, server, drawing, demo, la
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"page-{demo.slug}-{lang}.png", full_page=True)
     page.close()
+
+
+@pytest.mark.parametrize("lang", ["zh"])
+def test_the_hostile_corpus_through_chromiums_file_input(browser, server, tmp_path, lang):  # noqa: F811
+    """Every kind of broken or odd image, through the browser's own file input on page 70: one
+    translated message for each refused file and none for each taken one, no exception box, and
+    the setting the link carried stays."""
+    from tests.test_hostile_pages import image_corpus
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(LONG_RUN_MS)
+    page.goto(f"{server}/style_transfer?lang={lang}&style_transfer_size=160&style_transfer_content_source=upload")
+    wait_for_app(page)
+    file_input = page.locator(".st-key-act_style_transfer_content_upload input[type=file]")
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    outcomes = {}
+    for name, (content, works) in image_corpus().items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        file_input.set_input_files(str(path))
+        page.wait_for_timeout(400)
+        wait_for_app(page, LONG_RUN_MS)
+        no_exception(page)
+        outcomes[name] = errors.count()
+        if not works:                                        # the message is a sentence, not a raw key
+            assert not errors.first.inner_text().startswith("errors."), name
+        assert page.locator(".st-key-style_transfer_size input").first.get_attribute("value") == "160", name
+        assert "style_transfer_size=160" in page.url, name
+    expected = {name: 0 if works else 1 for name, (_, works) in image_corpus().items()}
+    assert outcomes == expected
+    page.close()
