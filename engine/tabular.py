@@ -64,5 +64,5 @@ def paired_finite(x: np.ndarray, y: np.ndarray, minimum: int = 4,
         raise InputError("too_few_points", count=int(keep.sum()), minimum=minimum)
     largest = float(max(np.abs(x[keep]).max(), np.abs(y[keep]).max()))
     if largest > max_abs:
-        raise InputError("values_too_large", largest=f"{largest:.3g}", limit=f"{max_abs:.0e}")
+        raise InputError("values_too_large", largest=f"{largest:.3g}", limit=f"{max_abs:.0e}".replace("e+", "e"))
     return x[keep], y[keep], int((~keep).sum())

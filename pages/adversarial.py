@@ -21,7 +21,7 @@ MODELS = ("standard", "robust")
 def settings_ui() -> adversarial.AdversarialConfig:
     return adversarial.AdversarialConfig(
         defence=linked(st.radio, text("adversarial.defence"), ["fgsm_rs", "pgd"], key="adversarial_defence",
-                                 format_func=option_labels("adversarial.defence_")),
+                       format_func=option_labels("adversarial.defence_")),
         epsilon=linked(st.slider, text("adversarial.epsilon"), 0.05, 0.35, 0.25, 0.05, key="adversarial_epsilon"),
         adversarial_share=linked(st.slider, text("adversarial.share"), 0.0, 1.0, 0.5, 0.1, key="adversarial_share"),
         steps=linked(st.slider, text("adversarial.steps"), 50, 2000, 400, 50, key="adversarial_steps"),
@@ -46,7 +46,7 @@ def draw(step, config, metrics_slot, chart_slot) -> None:
 def chosen_image(data, standard):
     """The lab's input: a test digit with its label, or an upload labelled by the standard model."""
     source = linked(st.radio, text("adversarial.input"), ["test", "upload"], key="adversarial_input", horizontal=True,
-                              format_func=option_labels("adversarial.input_"))
+                    format_func=option_labels("adversarial.input_"))
     if source == "test":
         clamp_state("adversarial_index", 0, len(data.test_x) - 1)
         index = linked(st.number_input, text("adversarial.index"), 0, len(data.test_x) - 1, 0, key="adversarial_index")
@@ -74,14 +74,14 @@ def attack_lab(models: dict, data) -> None:
                          key="adversarial_attack_epsilon")
         method = linked(st.radio, text("adversarial.method"), ["fgsm", "pgd"],
                         key="adversarial_method", horizontal=True,
-                                  format_func=option_labels("adversarial.method_"))
+                        format_func=option_labels("adversarial.method_"))
         steps, size = 10, 0.25
         if method == "pgd":
             steps = linked(st.slider, text("adversarial.pgd_steps"), 1, 50, 10, key="adversarial_pgd_steps")
             size = linked(st.slider, text("adversarial.step_size"), 0.05, 1.0, 0.25, 0.05, key="adversarial_step_size")
         goals = {None: text("adversarial.untargeted")} | {d: text("adversarial.targeted", digit=d) for d in range(10)}
         goal = linked(st.selectbox, text("adversarial.target"), list(goals), key="adversarial_goal",
-                                    format_func=goals.__getitem__)
+                      format_func=goals.__getitem__)
     if image is None:
         return
     with right:

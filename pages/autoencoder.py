@@ -17,12 +17,12 @@ LEARNING_RATES = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 def settings_ui() -> autoencoder.AutoencoderConfig:
     model = linked(st.selectbox, text("autoencoder.model"), ["classic", "mlp", "conv", "linear"],
                    key="autoencoder_model",
-                                 format_func=option_labels("autoencoder.model_"))
+                   format_func=option_labels("autoencoder.model_"))
     latent = 3
     if model != "classic":
         latent = linked(st.slider, text("autoencoder.latent"), 1, 32, 8, key="autoencoder_latent")
     variational = linked(st.toggle, text("autoencoder.variational"), False, key="autoencoder_variational",
-                                    disabled=model == "linear")
+                         disabled=model == "linear")
     beta = 1.0
     if variational and model != "linear":
         beta = linked(st.select_slider, text("autoencoder.beta"), (0.1, 0.3, 1.0, 3.0), 1.0, key="autoencoder_beta")
@@ -31,7 +31,7 @@ def settings_ui() -> autoencoder.AutoencoderConfig:
         noise=linked(st.slider, text("autoencoder.noise"), 0.0, 0.6, 0.0, 0.05, key="autoencoder_noise"),
         steps=linked(st.slider, text("autoencoder.steps"), 50, 4000, 1500, 50, key="autoencoder_steps"),
         learning_rate=linked(st.select_slider, text("autoencoder.learning_rate"), LEARNING_RATES, 2e-3,
-                                               key="autoencoder_learning_rate"),
+                             key="autoencoder_learning_rate"),
     )
 
 
@@ -73,7 +73,7 @@ def latent_section(model, data) -> None:
             lo, hi = float(low[i]), max(float(high[i]), float(low[i]) + 1e-3)     # a dead unit has no range
             clamp_state(f"autoencoder_z{i}", lo, hi)
             chosen.append(linked(st.slider, text("autoencoder.coordinate", index=i + 1), lo, hi,
-                                            min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
+                                 min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
     right.image(images.to_image(autoencoder.decode_point(model, chosen + middle[len(chosen):])), width=196)
     st.subheader(text("autoencoder.interpolation_title"))
     a, b = st.columns(2)

@@ -27,11 +27,11 @@ def settings_ui() -> distributed.DDPConfig:
     return distributed.DDPConfig(
         world_size=world,
         batch_size=linked(st.select_slider, text("distributed.batch_size"), (8, 16, 32, 64, 128), 32,
-                                            key="distributed_batch"),
+                          key="distributed_batch"),
         hidden=linked(st.select_slider, text("distributed.hidden"), (32, 64, 128, 256), 64, key="distributed_hidden"),
         steps=linked(st.slider, text("distributed.steps"), 10, 500, 60, 10, key="distributed_steps"),
         learning_rate=linked(st.select_slider, text("distributed.learning_rate"), LEARNING_RATES, 0.05,
-                                               key="distributed_learning_rate"),
+                             key="distributed_learning_rate"),
         backend="nccl" if distributed.gpus_for(world) else "gloo")
 
 

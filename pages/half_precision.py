@@ -118,7 +118,7 @@ def race_settings(checks: dict[str, hp.ModeCheck]) -> hp.RaceConfig:
     if any(m not in runnable for m in st.session_state.get("half_precision_modes", [])):
         st.session_state.half_precision_modes = [m for m in st.session_state.half_precision_modes if m in runnable]
     modes = linked(st.multiselect, text("half_precision.modes"), runnable, defaults, key="half_precision_modes",
-                                   format_func=option_labels("half_precision.mode_"))
+                   format_func=option_labels("half_precision.mode_"))
     factor = linked(st.radio, text("half_precision.loss_factor"), list(LOSS_FACTORS), key="half_precision_factor",
                     format_func=option_labels("half_precision.factor_"), help=text("half_precision.loss_factor_help"),
                     horizontal=True)

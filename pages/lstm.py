@@ -43,7 +43,7 @@ def csv_table(data: bytes) -> tabular.NumericTable:
 def series_ui():
     """The series to forecast (synthetic or a CSV column) and its description for the stale check."""
     source = linked(st.radio, text("lstm.source"), ["synthetic", "csv"], key="lstm_source", horizontal=True,
-                              format_func=option_labels("lstm.source_"))
+                    format_func=option_labels("lstm.source_"))
     if source == "synthetic":
         config = lstm.SeriesConfig(
             length=linked(st.slider, text("lstm.length"), 200, 2000, 600, 50, key="lstm_length"),
@@ -81,7 +81,7 @@ def forecast_config_ui() -> lstm.ForecastConfig:
         relative=linked(st.toggle, text("lstm.relative"), True, key="lstm_relative", help=text("lstm.relative_help")),
         steps=linked(st.slider, text("lstm.steps"), 50, 3000, 600, 50, key="lstm_forecast_steps"),
         learning_rate=linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
-                                               key="lstm_forecast_learning_rate"))
+                             key="lstm_forecast_learning_rate"))
 
 
 def forecast_demo(values, series_id, config: lstm.ForecastConfig) -> None:
@@ -142,14 +142,14 @@ def forecast_demo(values, series_id, config: lstm.ForecastConfig) -> None:
 
 def race_config_ui() -> lstm.AddingConfig:
     cells = linked(st.multiselect, text("lstm.cells"), list(lstm.CELLS), list(lstm.CELLS), key="lstm_cells",
-                                   format_func=option_labels("lstm.cell_"))
+                   format_func=option_labels("lstm.cell_"))
     return lstm.AddingConfig(
         length=linked(st.slider, text("lstm.race_length"), 10, 200, 50, 10, key="lstm_race_length"),
         cells=tuple(c for c in lstm.CELLS if c in cells),
         hidden=linked(st.select_slider, text("lstm.hidden"), (16, 32, 64, 128), 32, key="lstm_race_hidden"),
         steps=linked(st.slider, text("lstm.steps"), 50, 3000, 600, 50, key="lstm_race_steps"),
         learning_rate=linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 2e-2,
-                                               key="lstm_race_learning_rate"))
+                             key="lstm_race_learning_rate"))
 
 
 def race_demo(config: lstm.AddingConfig) -> None:
@@ -199,10 +199,10 @@ def rows_config_ui() -> lstm.RowsConfig:
         layers=linked(st.slider, text("lstm.layers"), 1, 3, 1, key="lstm_rows_layers"),
         bidirectional=linked(st.toggle, text("lstm.bidirectional"), False, key="lstm_rows_bidirectional"),
         pooling=linked(st.radio, text("lstm.pooling"), ["last", "attention"], key="lstm_pooling",
-                                 format_func=option_labels("lstm.pooling_")),
+                       format_func=option_labels("lstm.pooling_")),
         steps=linked(st.slider, text("lstm.steps"), 50, 3000, 500, 50, key="lstm_rows_steps"),
         learning_rate=linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
-                                               key="lstm_rows_learning_rate"))
+                             key="lstm_rows_learning_rate"))
 
 
 def rows_demo(config: lstm.RowsConfig, digits) -> None:
@@ -256,13 +256,13 @@ def inside_demo(digits) -> None:
     if st.session_state.get("lstm_inside_model") not in models:
         st.session_state.pop("lstm_inside_model", None)
     chosen = linked(st.radio, text("lstm.inside_model"), list(models), key="lstm_inside_model", horizontal=True,
-                              format_func=option_labels("lstm.inside_model_"))
+                    format_func=option_labels("lstm.inside_model_"))
     model = models[chosen]
     columns = st.columns(3)
     if chosen == "rows":
         clamp_state("lstm_inside_digit", 0, len(digits.test_x) - 1)
         index = linked(columns[0].number_input, text("lstm.inside_digit"), 0, len(digits.test_x) - 1, 0,
-                                                key="lstm_inside_digit")
+                       key="lstm_inside_digit")
         x = lstm.as_rows(digits.test_x[index:index + 1])[0]
     else:
         number = linked(columns[0].number_input, text("lstm.inside_sequence"), 0, 999, 0, key="lstm_inside_sequence")
@@ -275,7 +275,7 @@ def inside_demo(digits) -> None:
     direction = 0
     if model.bidirectional:
         direction = linked(columns[2].radio, text("lstm.inside_direction"), [0, 1], key="lstm_inside_direction",
-                                             format_func=option_labels("lstm.direction_"), horizontal=True)
+                           format_func=option_labels("lstm.direction_"), horizontal=True)
     inside = lstm.look_inside(model, x)
     read = inside["layers"][layer - 1][direction]
     if chosen == "rows":

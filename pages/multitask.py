@@ -36,25 +36,25 @@ def model_name(name: str) -> str:
 
 def settings_ui() -> multitask.MultitaskConfig:
     architecture = linked(st.selectbox, text("multitask.architecture"), list(multitask.ARCHITECTURES),
-                      key="multitask_architecture", format_func=option_labels("multitask.architecture_"))
+                          key="multitask_architecture", format_func=option_labels("multitask.architecture_"))
     tasks = linked(st.multiselect, text("multitask.tasks"), list(multitask.TASKS), DEFAULT_TASKS, key="multitask_tasks",
-                                   format_func=option_labels("multitask.task_"))
+                   format_func=option_labels("multitask.task_"))
     weighting = linked(st.radio, text("multitask.weighting_mode"), ["fixed", "uncertainty"], key="multitask_weighting",
-                                 format_func=option_labels("multitask.weighting_"))
+                       format_func=option_labels("multitask.weighting_"))
     weights = dict.fromkeys(multitask.TASKS, 1.0)
     if weighting == "fixed":
         for task in tasks:
             weights[task] = linked(st.slider, text("multitask.weight", task=task_name(task)), 0.0, 10.0, 1.0, 0.1,
-                                              key=f"multitask_weight_{task}")
+                                   key=f"multitask_weight_{task}")
     width = linked(st.select_slider, text("multitask.width"), WIDTHS, 128, key="multitask_width")
     baselines = linked(st.toggle, text("multitask.baselines"), True, key="multitask_baselines",
-                                  disabled=architecture == "separate")
+                       disabled=architecture == "separate")
     return multitask.MultitaskConfig(
         architecture=architecture, tasks=tuple(t for t in multitask.TASKS if t in tasks), weighting=weighting,
         weights=weights, width=width, baselines=baselines and architecture != "separate",
         steps=linked(st.slider, text("multitask.steps"), 50, 1500, 400, 50, key="multitask_steps"),
         learning_rate=linked(st.select_slider, text("multitask.learning_rate"), LEARNING_RATES, 2e-3,
-                                               key="multitask_learning_rate"))
+                             key="multitask_learning_rate"))
 
 
 def score_label(task: str) -> str:
@@ -128,7 +128,7 @@ def comparison_table(step, config) -> None:
 def predict_section(step, config, data) -> None:
     st.header(text("multitask.predict_title"))
     source = linked(st.radio, text("multitask.input"), ["test", "upload"], key="multitask_input", horizontal=True,
-                              format_func=option_labels("multitask.input_"))
+                    format_func=option_labels("multitask.input_"))
     truth: dict[str, float | None] = {}
     if source == "test":
         clamp_state("multitask_index", 0, len(data.test_x) - 1)

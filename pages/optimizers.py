@@ -53,18 +53,18 @@ def surface_grid(surface: str) -> tuple:
 def race_settings_ui() -> tuple[str, tuple, int, tuple[float, float]]:
     st.subheader(text("optimizers.race_title"))
     surface = linked(st.selectbox, text("optimizers.surface"), list(optimizers.SURFACES), key="optimizers_surface",
-                                   format_func=option_labels("optimizers.surface_"), on_change=recommend)
+                     format_func=option_labels("optimizers.surface_"), on_change=recommend)
     spec = optimizers.SURFACES[surface]
     racers = linked(st.multiselect, text("optimizers.racers"), list(optimizers.OPTIMIZERS), DEFAULT_RACERS,
-                                    key="optimizers_racers", format_func=option_labels("optimizers.name_"))
+                    key="optimizers_racers", format_func=option_labels("optimizers.name_"))
     st.button(text("optimizers.recommended"), on_click=recommend, key="act_optimizers_recommend")
     with st.expander(text("optimizers.hyperparameters")):
         rates = {name: linked(st.select_slider, text("optimizers.lr_of", name=text(f"optimizers.name_{name}")), RATES,
-                                                spec.recommended[name]["lr"], key=f"optimizers_lr_{name}")
+                              spec.recommended[name]["lr"], key=f"optimizers_lr_{name}")
                  for name in racers}
         mu = linked(st.slider, text("optimizers.momentum_value"), 0.0, 0.99, 0.9, 0.01, key="optimizers_mu")
         beta2 = linked(st.select_slider, text("optimizers.beta2_value"), (0.9, 0.99, 0.999, 0.9999), 0.999,
-                                         key="optimizers_beta2")
+                       key="optimizers_beta2")
     clamp_state("optimizers_start_x", *spec.x_range)
     clamp_state("optimizers_start_y", *spec.y_range)
     x = linked(st.slider, text("optimizers.start_x"), float(spec.x_range[0]), float(spec.x_range[1]),

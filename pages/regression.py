@@ -46,13 +46,13 @@ def uploaded_table(data: bytes):
 def data_ui() -> tuple[regression.RegressionData | None, object]:
     """Sidebar: generated data or an uploaded CSV; returns the data (None after an error) and its source."""
     source = linked(st.radio, text("regression.source"), ["generated", "csv"], key="regression_source",
-                              format_func=option_labels("regression.source_"), horizontal=True)
+                    format_func=option_labels("regression.source_"), horizontal=True)
     train_share = linked(st.slider, text("regression.train_share"), 0.5, 0.9, 0.75, 0.05, key="regression_train_share")
     if source == "generated":
         config = regression.DataConfig(
             function=linked(st.selectbox, text("regression.function"), list(regression.TRUE_FUNCTIONS),
-                                          key="regression_function", index=2,
-                                          format_func=option_labels("regression.function_")),
+                            key="regression_function", index=2,
+                            format_func=option_labels("regression.function_")),
             noise=linked(st.slider, text("regression.noise"), 0.0, 3.0, 0.5, 0.1, key="regression_noise"),
             num_points=linked(st.slider, text("regression.points"), 10, 2000, 200, 10, key="regression_points"),
             outlier_share=linked(st.slider, text("regression.outliers"), 0.0, 0.3, 0.0, 0.01,
@@ -90,7 +90,7 @@ def data_ui() -> tuple[regression.RegressionData | None, object]:
 def model_ui() -> regression.RegressionConfig:
     """Sidebar: model, loss and optimizer settings as one frozen config."""
     model = linked(st.selectbox, text("regression.model"), ["linear", "polynomial", "mlp"], index=1,
-                                 key="regression_model", format_func=option_labels("regression.model_"))
+                   key="regression_model", format_func=option_labels("regression.model_"))
     degree, width, layers = 1, 32, 2
     if model == "polynomial":
         degree = linked(st.slider, text("regression.degree"), 1, 15, 5, key="regression_degree")
@@ -98,17 +98,17 @@ def model_ui() -> regression.RegressionConfig:
         width = linked(st.slider, text("regression.width"), 4, 128, 32, 4, key="regression_width")
         layers = linked(st.slider, text("regression.layers"), 1, 4, 2, key="regression_layers")
     loss = linked(st.selectbox, text("regression.loss"), ["mse", "mae", "huber"], key="regression_loss",
-                                format_func=option_labels("regression.loss_"))
+                  format_func=option_labels("regression.loss_"))
     delta = 1.0
     if loss == "huber":
         delta = linked(st.slider, text("regression.huber_delta"), 0.1, 5.0, 1.0, 0.1, key="regression_huber_delta")
     optimizer = linked(st.selectbox, text("regression.optimizer"), ["sgd", "momentum", "adam"], index=2,
-                                     key="regression_optimizer", format_func=option_labels("regression.optimizer_"))
+                       key="regression_optimizer", format_func=option_labels("regression.optimizer_"))
     return regression.RegressionConfig(
         model=model, degree=degree, hidden_width=width, hidden_layers=layers, loss=loss, huber_delta=delta,
         optimizer=optimizer,
         learning_rate=linked(st.select_slider, text("regression.learning_rate"), LEARNING_RATES, 0.05,
-                                               key="regression_learning_rate"),
+                             key="regression_learning_rate"),
         num_steps=linked(st.slider, text("regression.steps"), 10, 5000, 800, 10, key="regression_steps"),
         normalize=linked(st.toggle, text("regression.normalize"), True, key="regression_normalize"),
     )
@@ -186,7 +186,8 @@ else:
 result = st.session_state.get("regression_result")
 if result is not None and "model" in result.step.extras:
     st.subheader(text("regression.predict_title"))
-    x_value = linked(st.number_input, text("regression.predict_x"), value=5.0, key="regression_predict_x")
+    x_value = linked(st.number_input, text("regression.predict_x"), value=5.0, key="regression_predict_x",
+                     url_check=lambda x: abs(x) <= 1e6)            # a link's 1e308 would only print inf
     y_value = regression.predict(result.step.extras["model"], [x_value])[0]
     st.markdown(text("regression.predict_y", x=number_format(x_value), y=number_format(y_value)))
 

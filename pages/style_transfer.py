@@ -53,7 +53,7 @@ def image_ui(role: str, sources: tuple[str, ...]):
     in the session, so a later bad upload or a page switch does not lose it."""
     st.subheader(text(f"style_transfer.{role}_header"))
     source = linked(st.radio, text("style_transfer.source"), sources, key=f"style_transfer_{role}_source",
-                              format_func=option_labels("style_transfer.source_"), horizontal=True)
+                    format_func=option_labels("style_transfer.source_"), horizontal=True)
     if source in SAMPLES:
         name = linked(st.selectbox, text("style_transfer.sample"), SAMPLES[source],
                       key=f"style_transfer_{role}_{source}", format_func=option_labels("style_transfer.sample_"))
@@ -88,8 +88,8 @@ def apply_preset() -> None:
 def settings_ui() -> style_transfer.StyleConfig:
     st.subheader(text("style_transfer.settings_header"))
     preset = linked(st.selectbox, text("style_transfer.preset"), list(style_transfer.PRESETS), index=1,
-                                  key="style_transfer_preset", on_change=apply_preset,
-                                  format_func=option_labels("style_transfer.preset_"))
+                    key="style_transfer_preset", on_change=apply_preset,
+                    format_func=option_labels("style_transfer.preset_"))
     size = linked(st.slider, text("style_transfer.size"), 128, 512, 256, 32, key="style_transfer_size")
     steps = linked(st.slider, text("style_transfer.steps"), 5, 150, 15, 5, key="style_transfer_steps")
     coarse = linked(st.toggle, text("style_transfer.coarse"), True, key="style_transfer_coarse")
@@ -101,14 +101,14 @@ def settings_ui() -> style_transfer.StyleConfig:
         layer_weights = tuple(linked(st.slider, layer, 0.0, 2.0, 1.0, 0.1, key=f"style_transfer_w_{layer}")
                               for layer in style_transfer.STYLE_LAYERS)
     optimizer = linked(st.radio, text("style_transfer.optimizer"), ["lbfgs", "adam"], key="style_transfer_optimizer",
-                                 format_func=option_labels("style_transfer.optimizer_"), horizontal=True)
+                       format_func=option_labels("style_transfer.optimizer_"), horizontal=True)
     init = linked(st.radio, text("style_transfer.init"), ["content", "noise"], key="style_transfer_init",
-                            format_func=option_labels("style_transfer.init_"), horizontal=True)
+                  format_func=option_labels("style_transfer.init_"), horizontal=True)
     coarse_steps = style_transfer.PRESETS[preset][2] if coarse else ()
     return style_transfer.StyleConfig(
         size=size, steps=steps, coarse_steps=coarse_steps, layer_weights=layer_weights, optimizer=optimizer,
         init=init, preserve_colors=linked(st.toggle, text("style_transfer.preserve_colors"), False,
-                                                     key="style_transfer_preserve_colors"), **weights)
+                                          key="style_transfer_preserve_colors"), **weights)
 
 
 def weights_status() -> vgg.FeatureExtractor:

@@ -26,9 +26,9 @@ def settings_ui() -> unet.SegmentationConfig:
         base=linked(st.select_slider, text("unet.base"), (4, 8, 16), 8, key="unet_base"),
         skips=linked(st.toggle, text("unet.skips"), True, key="unet_skips"),
         upsampling=linked(st.radio, text("unet.upsampling"), ["transpose", "bilinear"], key="unet_upsampling",
-                                    format_func=option_labels("unet.upsampling_")),
+                          format_func=option_labels("unet.upsampling_")),
         loss=linked(st.radio, text("unet.loss"), ["both", "ce", "dice"], key="unet_loss",
-                              format_func=option_labels("unet.loss_")),
+                    format_func=option_labels("unet.loss_")),
         steps=linked(st.slider, text("unet.steps"), 20, 1500, 400, 20, key="unet_steps"))
 
 
@@ -81,7 +81,7 @@ def denoise_section() -> None:
         names = {name: text(f"style_transfer.sample_{name}") for name in images.PHOTOS}
         names["upload"] = text("style_transfer.source_upload")
         source = linked(st.selectbox, text("unet.denoise_source"), list(names), key="unet_denoise_source",
-                                      format_func=names.__getitem__)
+                        format_func=names.__getitem__)
         clean = None
         if source == "upload":
             upload = st.file_uploader(text("style_transfer.upload"), type=list(images.UPLOAD_TYPES),
@@ -98,7 +98,7 @@ def denoise_section() -> None:
         config = unet.DenoiseConfig(sigma=linked(st.slider, text("unet.sigma"), 0.05, 0.4, 0.15, 0.05,
                                                  key="unet_sigma"),
                                     steps=linked(st.slider, text("unet.denoise_steps"), 50, 1000, 300, 50,
-                                                            key="unet_denoise_steps"))
+                                                 key="unet_denoise_steps"))
         run = st.button(text("unet.denoise_run"), type="primary", key="act_unet_denoise", disabled=clean is None)
     with right:
         progress, pictures = st.empty(), st.empty()

@@ -5,11 +5,13 @@ image pages, no exception box, its charts and images drawn, and a screenshot sav
 On CI (`CI` set) a missing browser is a failure (see the `browser` fixture in test_browser.py).
 """
 
+import contextlib
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import pytest
 from PIL import Image, ImageDraw
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser import SCREENSHOTS, streamlit_server, wait_for_app
 from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
@@ -135,7 +137,10 @@ def test_the_hostile_corpus_through_chromiums_file_input(browser, server, tmp_pa
         path = tmp_path / name
         path.write_bytes(content)
         file_input.set_input_files(str(path))
-        page.wait_for_timeout(400)
+        page.locator('.st-key-act_style_transfer_content_upload [data-testid="stFileChipName"]',
+                     has_text=name).wait_for()                # this file is the one in the uploader now
+        with contextlib.suppress(PlaywrightTimeout):         # its rerun has started (it may be over already)
+            page.wait_for_selector('[data-test-script-state="running"]', timeout=3000)
         wait_for_app(page, LONG_RUN_MS)
         no_exception(page)
         outcomes[name] = errors.count()

@@ -1,6 +1,7 @@
 """The Community Cloud entry (cloud/): the same app in hosted mode, with the same pins as the root
 requirements except PyTorch's CPU-only builds."""
 
+import os
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -28,12 +29,15 @@ def test_cloud_requirements_are_the_root_ones_with_cpu_torch():
 
 
 def test_cloud_entry_runs_the_app_in_hosted_mode(monkeypatch):
-    monkeypatch.setenv(hosted.ENV, "1")         # the entry's setdefault must not leak into other tests
-    app_test = AppTest.from_file(str(ROOT / "cloud" / "streamlit_app.py"), default_timeout=APP_TIMEOUT)
-    app_test.query_params["lang"] = "zh"
-    app_test.run()
-    assert not app_test.exception
-    assert app_test.title[0].value == "PyTorch 概念实验室"
-    app_test.switch_page("../pages/distributed.py").run()
-    assert not app_test.exception
-    assert app_test.slider(key="distributed_world").max == 2
+    monkeypatch.delenv(hosted.ENV, raising=False)          # the entry itself must switch hosted mode on
+    try:
+        app_test = AppTest.from_file(str(ROOT / "cloud" / "streamlit_app.py"), default_timeout=APP_TIMEOUT)
+        app_test.query_params["lang"] = "zh"
+        app_test.run()
+        assert not app_test.exception
+        assert app_test.title[0].value == "PyTorch 概念实验室"
+        app_test.switch_page("../pages/distributed.py").run()
+        assert not app_test.exception
+        assert app_test.slider(key="distributed_world").max == 2
+    finally:
+        os.environ.pop(hosted.ENV, None)                   # AppTest runs in this process: don't leak it

@@ -60,14 +60,20 @@ def test_every_setting_is_in_the_url_and_a_copied_link_reopens_it(app, slug):
     assert_clean(first)
     link = dict(first.query_params)
     assert link["lang"] == "zh"
-    changed = {key for key in values(first, slug) if key in link}
+    expected = values(first, slug)
+    defaults = values(app(page, "zh"), slug)
+    changed = {key for key, value in expected.items() if key in defaults and defaults[key] != value}
     assert len(changed) >= 3, link
+    assert changed <= set(link), changed - set(link)             # every changed setting is in the link
     second = open_link(app, page, link)
     assert_clean(second)
     assert second.radio(key="lang").value == "zh"
-    expected, reopened = values(first, slug), values(second, slug)
+    reopened = values(second, slug)
     assert {key: reopened.get(key) for key in changed} == {key: expected[key] for key in changed}
     assert dict(second.query_params) == link
+    english = open_link(app, page, {**link, "lang": "en"})      # the same link, read in English
+    assert_clean(english)
+    assert {key: values(english, slug).get(key) for key in changed} == {key: expected[key] for key in changed}
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -119,6 +125,30 @@ def test_a_link_edited_by_hand_wins_once_then_the_user_does(app):
     assert app_test.query_params["regression_points"] == "500"
     app_test.selectbox(key="regression_optimizer").set_value("adam").run()          # back to the default
     assert "regression_optimizer" not in app_test.query_params                     # defaults stay out of links
+
+
+def test_choices_travel_as_codes_and_work_in_the_other_language(app):
+    zh = open_link(app, "pages/regression.py", {"lang": "zh"})
+    zh.selectbox(key="regression_optimizer").set_value("sgd")
+    zh.selectbox(key="regression_loss").set_value("huber")
+    zh.radio(key="regression_source").set_value("generated").run()
+    link = dict(zh.query_params)
+    assert (link["regression_optimizer"], link["regression_loss"]) == ("sgd", "huber")
+    en = open_link(app, "pages/regression.py", {**link, "lang": "en"})
+    assert en.selectbox(key="regression_optimizer").value == "sgd"
+    assert en.selectbox(key="regression_loss").value == "huber"
+    tasks = open_link(app, "pages/multitask.py", {"multitask_tasks": ["slant", "digit", "bogus"], "lang": "zh"})
+    assert tasks.multiselect(key="multitask_tasks").value == ["slant", "digit"]
+
+
+def test_a_stale_address_never_undoes_the_users_latest_move(app):
+    """A rerun can carry an address the browser has not updated yet: the user's value must win."""
+    app_test = open_link(app, "pages/regression.py", {"regression_points": "330"})
+    app_test.slider(key="regression_points").set_value(500).run()
+    app_test.query_params["regression_points"] = "330"           # the browser still shows the old address
+    app_test.slider(key="regression_noise").set_value(1.0).run()  # and the user moves something else
+    assert app_test.slider(key="regression_points").value == 500
+    assert app_test.query_params["regression_points"] == "500"
 
 
 def test_settings_survive_a_trip_to_another_page(app):

@@ -26,7 +26,7 @@ CAPS: dict[str, float] = {
     "lstm_length": 1000, "lstm_forecast_steps": 1000, "lstm_race_steps": 1000, "lstm_rows_steps": 1000,
     "half_precision_steps": 500, "half_precision_hidden": 256, "distributed_world": 2, "distributed_steps": 200,
 }
-HOSTED_IMAGE_BYTES, HOSTED_IMAGE_PIXELS = 8_000_000, 16_000_000
+HOSTED_UPLOAD_BYTES, HOSTED_IMAGE_PIXELS = 8_000_000, 16_000_000
 HOSTED_TABLE_ROWS = 5_000
 HOSTED_DATASETS = ("subset",)
 
@@ -46,7 +46,7 @@ def image_limits():
 
     if not hosted():
         return ImageLimits()
-    return ImageLimits(max_bytes=HOSTED_IMAGE_BYTES, max_pixels=HOSTED_IMAGE_PIXELS)
+    return ImageLimits(max_bytes=HOSTED_UPLOAD_BYTES, max_pixels=HOSTED_IMAGE_PIXELS)
 
 
 def table_limits(limits=None):
@@ -54,10 +54,10 @@ def table_limits(limits=None):
     from engine.tabular import TableLimits
 
     limits = limits or TableLimits()
-    if not hosted() or limits.max_rows <= HOSTED_TABLE_ROWS:
+    if not hosted():
         return limits
-    return TableLimits(max_bytes=min(limits.max_bytes, HOSTED_IMAGE_BYTES), max_rows=HOSTED_TABLE_ROWS,
-                       sample_rows=limits.sample_rows)
+    return TableLimits(max_bytes=min(limits.max_bytes, HOSTED_UPLOAD_BYTES),
+                       max_rows=min(limits.max_rows, HOSTED_TABLE_ROWS), sample_rows=limits.sample_rows)
 
 
 def datasets(choices: tuple[str, ...]) -> tuple[str, ...]:
@@ -74,5 +74,5 @@ def upload_note() -> None:
 
         from ui.i18n import text
 
-        st.caption(text("common.hosted_uploads", mb=HOSTED_IMAGE_BYTES // 1_000_000,
+        st.caption(text("common.hosted_uploads", mb=HOSTED_UPLOAD_BYTES // 1_000_000,
                         mp=HOSTED_IMAGE_PIXELS // 1_000_000, rows=f"{HOSTED_TABLE_ROWS:,}"))

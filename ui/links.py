@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui import hosted
 from ui.i18n import text
@@ -44,13 +45,20 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
     full = _apply_cap(kind, arguments, ceiling) if ceiling is not None else None
     seen: dict[str, list[str]] = st.session_state.setdefault(SEEN, {})
     raw = list(st.query_params.get_all(key))[:64]
-    if raw and raw != seen.get(key):
+    back = _history_navigation()
+    # The URL is read the first time the widget appears in this session (a link was opened; the
+    # browser reloads, so a new session, when the address is edited) and on Back / Forward. Never
+    # otherwise: a rerun can carry an address the browser has not yet updated, and reading it
+    # would undo the user's latest move.
+    if raw and (key not in seen or back):
         value = read(kind, arguments, raw)
         if value is not None and (url_check is None or url_check(value)):
             st.session_state[key] = value
+    elif back and key in seen and (start := default(kind, arguments)) is not None:
+        st.session_state[key] = start                     # Back to an address without it: the default
     value = widget(*bound.args, **bound.kwargs)
-    if full is not None:
-        st.caption(text("common.hosted_cap", cap=_spell(ceiling), full=_spell(full)))
+    if full is not None:                                  # under the widget, in its own column
+        getattr(widget, "__self__", st).caption(text("common.hosted_cap", cap=_spell(ceiling), full=_spell(full)))
     encoded = [] if _same(value, default(kind, arguments)) else encode(value)
     if encoded != st.query_params.get_all(key):
         if encoded:
@@ -61,29 +69,47 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
     return value
 
 
+def _history_navigation() -> bool:
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and getattr(ctx, "is_history_navigation", False))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _apply_cap(kind: str, arguments: dict[str, Any], ceiling: float) -> Any:
-    """Hosted mode: lower the widget's largest value to `ceiling` (and any value already chosen, from
-    a link or an earlier visit). Returns the uncapped largest value, or None if nothing was lowered."""
+    """Hosted mode: lower a single-value slider's or a numeric select_slider's largest value to
+    `ceiling` (and any value already chosen, from a link or an earlier visit). Returns the uncapped
+    largest value, or None if nothing was lowered (other widgets are left alone)."""
     key = arguments["key"]
-    if kind == "slider" and arguments.get("max_value") is not None and arguments["max_value"] > ceiling:
-        full = arguments["max_value"]
-        arguments["max_value"] = type(full)(ceiling)
-        if arguments.get("value") is not None and arguments["value"] > ceiling:
+    if kind == "slider":
+        low, full = arguments.get("min_value"), arguments.get("max_value")
+        if not (_is_number(low) and _is_number(full)) or full <= ceiling \
+                or not _is_number(arguments.get("value", low)):
+            return None
+        step = arguments.get("step")
+        top = low + int((ceiling - low) // step) * step if step else ceiling      # on the slider's grid
+        arguments["max_value"] = type(full)(top)
+        if "value" in arguments and arguments["value"] > top:
             arguments["value"] = arguments["max_value"]
-        if isinstance(st.session_state.get(key), int | float) and st.session_state[key] > ceiling:
+        if _is_number(st.session_state.get(key)) and st.session_state[key] > top:
             st.session_state[key] = arguments["max_value"]
         return full
     if kind == "select_slider":
         options = list(arguments.get("options", ()))
+        if not options or not all(_is_number(option) for option in options) \
+                or isinstance(arguments.get("value"), tuple | list):
+            return None
         kept = [option for option in options if option <= ceiling]
         if not kept or len(kept) == len(options):
             return None
         arguments["options"] = kept
-        if arguments.get("value") not in kept:
+        if "value" in arguments and arguments["value"] not in kept:
             arguments["value"] = kept[-1]
         if key in st.session_state and st.session_state[key] not in kept:
             st.session_state[key] = kept[-1]
-        return options[-1]
+        return max(options)
     return None
 
 
