@@ -36,8 +36,8 @@ CSV_LIMITS = tabular.TableLimits(max_rows=5000, sample_rows=False)     # a serie
 # ---------------------------------------------------------------- 1. forecasting
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def csv_table(data: bytes) -> tabular.NumericTable:
-    return tabular.read_numeric_csv(data, table_limits(CSV_LIMITS), min_columns=1)
+def csv_table(data: bytes, limits: tabular.TableLimits) -> tabular.NumericTable:
+    return tabular.read_numeric_csv(data, limits, min_columns=1)
 
 
 def series_ui():
@@ -59,7 +59,7 @@ def series_ui():
         st.info(text("lstm.need_csv"))
         return None, None
     try:
-        table = csv_table(upload.getvalue())
+        table = csv_table(upload.getvalue(), table_limits(CSV_LIMITS))
     except InputError as error:
         show_input_error(error)
         return None, None

@@ -39,8 +39,8 @@ def generated(config: regression.DataConfig) -> regression.RegressionData:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def uploaded_table(data: bytes):
-    return read_numeric_csv(data, table_limits())
+def uploaded_table(data: bytes, limits):
+    return read_numeric_csv(data, limits)
 
 
 def data_ui() -> tuple[regression.RegressionData | None, object]:
@@ -65,7 +65,7 @@ def data_ui() -> tuple[regression.RegressionData | None, object]:
     upload_note()
     try:
         if upload is not None:
-            st.session_state.regression_table = (upload.name, uploaded_table(upload.getvalue()))
+            st.session_state.regression_table = (upload.name, uploaded_table(upload.getvalue(), table_limits()))
         if "regression_table" not in st.session_state:
             st.info(text("regression.csv_hint"))
             return None, None
