@@ -74,6 +74,16 @@ def press(page, key: str) -> None:
     wait_for_app(page, LONG_RUN_MS)
 
 
+def save_whole_page(page, name: str) -> None:
+    """Streamlit scrolls inside its main block, so `full_page` alone shows one screen: make the
+    window as tall as the content first (at most 12,000 px)."""
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 80, 12_000)})
+    page.wait_for_timeout(500)                                   # let Plotly re-lay out at the new size
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / name, full_page=True)
+
+
 def drawn(page) -> tuple[int, int]:
     charts = page.locator(".js-plotly-plot").count()
     pictures = page.locator('[data-testid="stImage"] img').count()
@@ -114,8 +124,7 @@ def test_every_page_runs_its_demo_in_chromium(browser, server, drawing, demo, la
     no_exception(page)
     charts, pictures = drawn(page)
     assert charts >= demo.charts and pictures >= demo.images, (charts, pictures)
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"page-{demo.slug}-{lang}.png", full_page=True)
+    save_whole_page(page, f"page-{demo.slug}-{lang}.png")
     page.close()
 
 
