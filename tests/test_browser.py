@@ -174,3 +174,29 @@ def test_the_community_cloud_entry_serves_the_hosted_app(browser):
         page.get_by_text("在线演示版").first.wait_for()
         no_exception(page)
         page.close()
+
+
+def test_a_tampered_link_is_cleaned_and_back_forward_follow_the_address(browser, server):
+    def value(page, key: str) -> str:
+        return page.locator(f".st-key-{key} input").first.get_attribute("value")
+
+    page = open_page(browser, f"{server}/regression?lang=zh&regression_noise=9&regression_points=333"
+                              "&regression_optimizer=bogus&zzz=1")
+    settle(page)
+    no_exception(page)
+    assert page.locator("h1").first.inner_text() == "63 · 回归"
+    assert (value(page, "regression_noise"), value(page, "regression_points")) == ("3", "330")
+    query = page.url.split("?", 1)[1].split("&")
+    assert sorted(query) == ["lang=zh", "regression_noise=3", "regression_points=330", "zzz=1"]
+    page.locator(".st-key-regression_points input").first.focus()
+    page.keyboard.press("ArrowRight")                                  # the user moves a slider: 340
+    settle(page)
+    assert value(page, "regression_points") == "340" and "regression_points=340" in page.url
+    page.go_back()
+    settle(page)
+    assert value(page, "regression_points") == "330" and "regression_points=330" in page.url
+    page.go_forward()
+    settle(page)
+    assert value(page, "regression_points") == "340"
+    no_exception(page)
+    page.close()

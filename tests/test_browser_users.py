@@ -59,6 +59,14 @@ def test_four_users_at_once_then_two_who_leave_mid_run(browser, audited_server, 
                "style": "act_style_transfer_run", "autoencoder": "act_autoencoder_train"}
     for name, page in users.items():                       # all four start within a second or two
         press(page, buttons[name])
+    most_at_once = 0
+    for _ in range(50):                                    # they really run at the same time
+        most_at_once = max(most_at_once, sum(page.locator('[data-test-script-state="running"]').count()
+                                             for page in users.values()))
+        if most_at_once >= 3:
+            break
+        time.sleep(0.1)
+    assert most_at_once >= 3
     users["style"].locator(".st-key-act_style_transfer_download").wait_for()
     users["autoencoder"].locator(".st-key-act_autoencoder_upload").wait_for()      # shown once trained
     for name in ("digits-150", "digits-100-zh"):
