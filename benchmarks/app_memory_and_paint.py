@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from playwright.sync_api import sync_playwright
 
 from tests.browser import CHROMIUM_FLAGS, chromium_path, peak_memory_mb, streamlit_server, wait_for_app
-from tests.test_browser_pages import DEMOS
+from tests.test_browser_pages import DEMOS, draw_picture, run_demo
 
 MINIMAL_APP = 'import streamlit as st\n\nst.title("PyTorch Concepts Lab")\nst.write("A minimal app.")\n'
 MEMORY_TARGET_MB = 1500
@@ -48,40 +48,17 @@ def first_paint(browser, url: str) -> tuple[float, float]:
     return paint, title_ms
 
 
-def run_default_demo(browser, url: str, demo) -> float:
-    """One page with its default settings: its demo buttons, an upload where it takes one. Seconds."""
+def run_default_demo(browser, url: str, demo, picture: Path) -> float:
+    """One page with its default settings (the link keeps only upload modes, no sizes), its demo
+    run the way the browser tests run it. Seconds."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(DEMO_TIMEOUT_MS)
-    modes = {key: value for key, value in demo.link.items() if value.isalpha()}   # e.g. input=upload, no sizes
+    modes = {key: value for key, value in demo.link.items() if value.isalpha()}
     start = time.perf_counter()
     page.goto(f"{url}/{demo.slug}?{urlencode(modes)}")
     wait_for_app(page)
-    for key in demo.buttons:
-        page.locator(f".st-key-{key} button").first.click()
-        page.wait_for_timeout(300)
-        wait_for_app(page, DEMO_TIMEOUT_MS)
-    if demo.upload:
-        with tempfile.TemporaryDirectory() as folder:
-            from PIL import Image, ImageDraw
-
-            path = Path(folder) / "drawn.png"
-            image = Image.new("RGB", (240, 200), "white")
-            ImageDraw.Draw(image).ellipse((60, 30, 180, 170), outline="black", width=18)
-            image.save(path)
-            page.locator(f".st-key-{demo.upload} input[type=file]").set_input_files(str(path))
-            page.wait_for_timeout(300)
-            wait_for_app(page, DEMO_TIMEOUT_MS)
-        for key in demo.after_upload:
-            page.locator(f".st-key-{key} button").first.click()
-            page.wait_for_timeout(300)
-            wait_for_app(page, DEMO_TIMEOUT_MS)
-    if demo.done:
-        page.locator(f".st-key-{demo.done}").wait_for()
-    page.locator(".js-plotly-plot").nth(demo.charts - 1).wait_for()
-    wait_for_app(page, DEMO_TIMEOUT_MS)
-    if page.locator('[data-testid="stException"]').count():
-        raise RuntimeError(f"{demo.slug}: exception on the page")
+    run_demo(page, demo, picture, DEMO_TIMEOUT_MS)
     seconds = time.perf_counter() - start
     context.close()
     return seconds
@@ -105,7 +82,9 @@ def main() -> int:
                 runs["app"].append(first_paint(browser, app))
                 runs["minimal"].append(first_paint(browser, reference))
             after_home = peak_memory_mb(app.pid)
-            seconds = {demo.slug: run_default_demo(browser, app, demo) for demo in DEMOS}
+            picture = Path(folder) / "drawn.png"
+            draw_picture(picture)
+            seconds = {demo.slug: run_default_demo(browser, app, demo, picture) for demo in DEMOS}
             peak = peak_memory_mb(app.pid)
             browser.close()
 

@@ -59,19 +59,49 @@ def server():
         yield url
 
 
+def draw_picture(path) -> None:
+    """The image the demos upload: a thick ring, a zero to the digit pages and a blob to the others."""
+    image = Image.new("RGB", (240, 200), "white")
+    ImageDraw.Draw(image).ellipse((60, 30, 180, 170), outline="black", width=18)
+    image.save(path)
+
+
 @pytest.fixture(scope="module")
 def drawing(tmp_path_factory):
     path = tmp_path_factory.mktemp("uploads") / "drawn.png"
-    image = Image.new("RGB", (240, 200), "white")
-    ImageDraw.Draw(image).ellipse((60, 30, 180, 170), outline="black", width=18)    # a zero, or a blob
-    image.save(path)
+    draw_picture(path)
     return path
 
 
-def press(page, key: str) -> None:
+def press(page, key: str, timeout_ms: float = LONG_RUN_MS) -> None:
     page.locator(f".st-key-{key} button").first.click()
     page.wait_for_timeout(300)
-    wait_for_app(page, LONG_RUN_MS)
+    wait_for_app(page, timeout_ms)
+    no_exception(page)
+
+
+def run_demo(page, demo: Demo, picture, timeout_ms: float = LONG_RUN_MS) -> tuple[int, int]:
+    """On an open page: press the demo's buttons, upload `picture` where it takes one, wait until
+    the demo is over; returns the Plotly charts and st.image pictures drawn. Also used by
+    benchmarks/app_memory_and_paint.py."""
+    for key in demo.buttons:
+        press(page, key, timeout_ms)
+    if demo.upload:
+        page.locator(f".st-key-{demo.upload} input[type=file]").set_input_files(str(picture))
+        page.wait_for_timeout(300)
+        wait_for_app(page, timeout_ms)
+        no_exception(page)
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0, "the upload was refused"
+        for key in demo.after_upload:
+            press(page, key, timeout_ms)
+    if demo.done:
+        page.locator(f".st-key-{demo.done}").wait_for()
+    page.locator(".js-plotly-plot").nth(demo.charts - 1).wait_for()     # a slow rerun may start late: wait
+    if demo.images:
+        page.locator('[data-testid="stImage"] img').nth(demo.images - 1).wait_for()
+    wait_for_app(page, timeout_ms)
+    no_exception(page)
+    return page.locator(".js-plotly-plot").count(), page.locator('[data-testid="stImage"] img').count()
 
 
 def save_whole_page(page, name: str) -> None:
@@ -82,12 +112,6 @@ def save_whole_page(page, name: str) -> None:
     page.wait_for_timeout(500)                                   # let Plotly re-lay out at the new size
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / name, full_page=True)
-
-
-def drawn(page) -> tuple[int, int]:
-    charts = page.locator(".js-plotly-plot").count()
-    pictures = page.locator('[data-testid="stImage"] img').count()
-    return charts, pictures
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -102,27 +126,7 @@ def test_every_page_runs_its_demo_in_chromium(browser, server, drawing, demo, la
     for key, value in demo.link.items():          # the link's settings were taken (upload modes show later)
         if not value.isalpha():
             assert f"{key}={value}" in page.url, (key, page.url)
-    for key in demo.buttons:
-        press(page, key)
-        no_exception(page)
-    if demo.upload:
-        page.locator(f".st-key-{demo.upload} input[type=file]").set_input_files(str(drawing))
-        page.wait_for_timeout(300)
-        wait_for_app(page, LONG_RUN_MS)
-        no_exception(page)
-        assert page.locator('[data-testid="stAlert"]').filter(has=page.locator(
-            '[data-testid="stAlertContentError"]')).count() == 0, "the upload was refused"
-        for key in demo.after_upload:
-            press(page, key)
-            no_exception(page)
-    if demo.done:
-        page.locator(f".st-key-{demo.done}").wait_for()
-    page.locator(".js-plotly-plot").nth(demo.charts - 1).wait_for()     # a slow rerun may start late: wait
-    if demo.images:
-        page.locator('[data-testid="stImage"] img').nth(demo.images - 1).wait_for()
-    wait_for_app(page, LONG_RUN_MS)
-    no_exception(page)
-    charts, pictures = drawn(page)
+    charts, pictures = run_demo(page, demo, drawing)
     assert charts >= demo.charts and pictures >= demo.images, (charts, pictures)
     save_whole_page(page, f"page-{demo.slug}-{lang}.png")
     page.close()

@@ -32,7 +32,8 @@ def open_session(browser, url: str):  # noqa: F811
     return page
 
 
-def press(page, key: str) -> None:
+def click(page, key: str) -> None:
+    """Click without waiting: the next user starts while this one's run goes on."""
     page.locator(f".st-key-{key} button").first.click()
 
 
@@ -58,7 +59,7 @@ def test_four_users_at_once_then_two_who_leave_mid_run(browser, audited_server, 
     buttons = {"digits-150": "act_multitask_train", "digits-100-zh": "act_multitask_train",
                "style": "act_style_transfer_run", "autoencoder": "act_autoencoder_train"}
     for name, page in users.items():                       # all four start within a second or two
-        press(page, buttons[name])
+        click(page, buttons[name])
     most_at_once = 0
     for _ in range(50):                                    # they really run at the same time
         most_at_once = max(most_at_once, sum(page.locator('[data-test-script-state="running"]').count()
@@ -96,8 +97,8 @@ def test_four_users_at_once_then_two_who_leave_mid_run(browser, audited_server, 
     # two more users start long runs (one of them real DDP workers) and close their tabs mid-run
     leaving = {"ddp": open_session(browser, f"{server}/distributed?distributed_steps=500"),
                "digits": open_session(browser, f"{server}/multitask?multitask_steps=1500")}
-    press(leaving["ddp"], "act_distributed_train")
-    press(leaving["digits"], "act_multitask_train")
+    click(leaving["ddp"], "act_distributed_train")
+    click(leaving["digits"], "act_multitask_train")
     for _ in range(240):
         if len(_worker_processes()) == 2:
             break

@@ -150,6 +150,17 @@ def opening(key: str, lang: str) -> str:
     return translate(key, lang).split("{")[0]
 
 
+def train_first(app_test, sliders: dict, button: str, metrics: int) -> list:
+    """Set the sliders, train once, and return the metrics shown (which every upload must leave)."""
+    for key, value in sliders.items():
+        app_test.slider(key=key).set_value(value).run()
+    app_test.button(key=button).click().run()
+    assert_clean(app_test)
+    shown = metric_values(app_test)
+    assert len(shown) == metrics
+    return shown
+
+
 @pytest.mark.parametrize("lang", ["zh"])
 def test_every_hostile_image_through_the_multitask_upload(app, lang):
     app_test = app("pages/multitask.py", lang)
@@ -248,12 +259,7 @@ def test_every_hostile_image_through_the_unet_shapes_upload(app, lang):
     """Page 66, segmentation: a taken image is converted and segmented (its caption names the
     training size); a refused one gives its one message, and the trained model's metrics stay."""
     app_test = app("pages/unet.py", lang)
-    app_test.slider(key="unet_depth").set_value(2).run()
-    app_test.slider(key="unet_steps").set_value(20).run()
-    app_test.button(key="act_unet_train").click().run()
-    assert_clean(app_test)
-    shown = metric_values(app_test)
-    assert len(shown) == 2
+    shown = train_first(app_test, {"unet_depth": 2, "unet_steps": 20}, "act_unet_train", metrics=2)
     size = app_test.session_state["unet_result"]["config"].shapes.size
     segmented = translate("unet.shapes_caption", lang, size=size)
     for name, (content, works) in image_corpus().items():
@@ -295,12 +301,8 @@ def test_every_hostile_image_through_the_autoencoder_upload(app, lang):
     """Page 67: a taken image is reconstructed and scored against the test digits (a histogram); a
     refused one gives its one message, and the training result and latent map stay."""
     app_test = app("pages/autoencoder.py", lang)
-    app_test.slider(key="autoencoder_noise").set_value(0.1).run()
-    app_test.slider(key="autoencoder_steps").set_value(50).run()
-    app_test.button(key="act_autoencoder_train").click().run()
-    assert_clean(app_test)
-    shown = metric_values(app_test)
-    assert len(shown) == 2
+    shown = train_first(app_test, {"autoencoder_noise": 0.1, "autoencoder_steps": 50}, "act_autoencoder_train",
+                        metrics=2)
     scored = opening("autoencoder.anomaly", lang)
     for name, (content, works) in image_corpus().items():
         upload(app_test, "act_autoencoder_upload", name, content)

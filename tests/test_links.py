@@ -52,7 +52,7 @@ def test_every_setting_is_in_the_url_and_a_copied_link_reopens_it(app, slug):
             element.set_value(target)
         elif kind in ("toggle", "checkbox"):
             element.set_value(not element.value)
-        elif kind == "select_slider" and all(_is_number(option) for option in element.options) \
+        elif kind == "select_slider" and all(_numeric_text(option) for option in element.options) \
                 and not isinstance(element.value, tuple):
             numbers = [type(element.value)(float(option)) for option in element.options]
             element.set_value(numbers[-1] if element.value != numbers[-1] else numbers[0])
@@ -102,13 +102,13 @@ def test_tampered_links_are_clamped_or_ignored_without_an_error(app, slug):
             assert element.value == expected, key                                            # clamped
         elif kind == "number_input" and element.min is not None:
             assert element.value == element.min, key
-        elif kind == "select_slider" and all(_is_number(option) for option in element.options):
+        elif kind == "select_slider" and all(_numeric_text(option) for option in element.options):
             assert element.value == min(float(option) for option in element.options), key
         elif kind in ("selectbox", "radio", "toggle", "checkbox"):
             assert element.value == defaults[key], key                  # not a choice: ignored
 
 
-def _is_number(text) -> bool:
+def _numeric_text(text) -> bool:
     try:
         float(text)
     except ValueError:

@@ -16,6 +16,12 @@ so a default run is the same in both modes.
 
 import os
 
+import streamlit as st
+
+from engine.images import ImageLimits
+from engine.tabular import TableLimits
+from ui.i18n import text
+
 ENV = "PTLAB_HOSTED"
 
 # setting key -> the largest value it may take in hosted mode
@@ -40,19 +46,15 @@ def cap(key: str) -> float | None:
     return CAPS.get(key) if hosted() else None
 
 
-def image_limits():
-    """engine.images.ImageLimits for uploads (imported here, not at the top: engine.images loads torch)."""
-    from engine.images import ImageLimits
-
+def image_limits() -> ImageLimits:
+    """The limits for image uploads."""
     if not hosted():
         return ImageLimits()
     return ImageLimits(max_bytes=HOSTED_UPLOAD_BYTES, max_pixels=HOSTED_IMAGE_PIXELS)
 
 
-def table_limits(limits=None):
-    """engine.tabular.TableLimits for CSV uploads: at most HOSTED_TABLE_ROWS rows kept when hosted."""
-    from engine.tabular import TableLimits
-
+def table_limits(limits: TableLimits | None = None) -> TableLimits:
+    """The limits for CSV uploads (`limits`, or the defaults): at most HOSTED_TABLE_ROWS rows when hosted."""
     limits = limits or TableLimits()
     if not hosted():
         return limits
@@ -70,9 +72,5 @@ def datasets(choices: tuple[str, ...]) -> tuple[str, ...]:
 def upload_note() -> None:
     """Under an uploader, in hosted mode: the upload limits that apply."""
     if hosted():
-        import streamlit as st
-
-        from ui.i18n import text
-
         st.caption(text("common.hosted_uploads", mb=HOSTED_UPLOAD_BYTES // 1_000_000,
                         mp=HOSTED_IMAGE_PIXELS // 1_000_000, rows=f"{HOSTED_TABLE_ROWS:,}"))
