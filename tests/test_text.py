@@ -82,3 +82,62 @@ def test_pages_and_ui_do_not_import_torch():
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 assert not any(name.split(".")[0] == "torch" for name in names), path
+
+
+# --- The words themselves: one Chinese term per idea, Markdown that renders, Chinese punctuation -------------
+
+GLOSSARY = ROOT / "ui" / "glossary.toml"
+CJK_CHARS = "\u4e00-\u9fff"
+
+
+def _prose(message: str) -> str:
+    """`message` without code and formulas, where half-width punctuation and English are right."""
+    message = re.sub(r"```.*?```", "", message, flags=re.S)
+    message = re.sub(r"`[^`]*`", "", message)
+    message = re.sub(r"\$\$.*?\$\$", "", message, flags=re.S)
+    return re.sub(r"\$[^$]*\$", "", message)
+
+
+def test_chinese_uses_the_glossary_terms():
+    import tomllib
+
+    terms = tomllib.loads(GLOSSARY.read_text(encoding="utf-8"))["term"]
+    assert len(terms) >= 10
+    found = [(key, variant, term["zh"]) for key, entry in catalog().items()
+             for term in terms for variant in term["avoid"] if variant in entry["zh"]]
+    assert not found, "\n".join(f"{key}: {variant!r} -> {wanted!r}" for key, variant, wanted in found)
+
+
+def test_every_bold_and_italic_closes_under_commonmark():
+    """Streamlit renders Markdown with a CommonMark parser: a `**` it cannot close prints as two asterisks
+    (e.g. `**快速梯度符号法（FGSM）**沿着`: a closing run after punctuation and before a letter is not right-flanking)."""
+    from markdown_it import MarkdownIt
+
+    renderer = MarkdownIt("commonmark")
+    broken = []
+    for key, entry in catalog().items():
+        for lang, message in entry.items():
+            html = re.sub(r"<code>.*?</code>", "", renderer.render(message), flags=re.S)
+            if "**" in html or re.search(r"(?<![\w*])\*(?=[^\s*])", html):
+                broken.append(f"{key} ({lang})")
+    assert not broken, broken
+
+
+def test_chinese_punctuation():
+    """Full-width brackets around Chinese words, `95%` without a space, epoch glossed as 轮（epoch）."""
+    problems = []
+    for key, entry in catalog().items():
+        prose = _prose(entry["zh"])
+        if re.search(rf"\([^()]*[{CJK_CHARS}][^()]*\)|[{CJK_CHARS}]\(|\)[{CJK_CHARS}]", prose):
+            problems.append(f"{key}: half-width brackets in Chinese prose")
+        if re.search(r"\d\s+%", prose):
+            problems.append(f"{key}: a space before %")
+        if re.search(r"(?<!轮（)epoch", prose, flags=re.I):
+            problems.append(f"{key}: epoch not glossed as 轮（epoch）")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_english_words_inside_chinese_formulas():
+    words = [(key, found) for key, entry in catalog().items()
+             for found in re.findall(r"\\text\{([^}]*[A-Za-z]{3,}[^}]*)\}", entry["zh"])]
+    assert not words, words
