@@ -359,3 +359,13 @@ def test_distributed_runs_two_real_ranks_and_a_pipeline(app, lang):
     app_test.button(key="act_distributed_pipeline").click().run()
     assert_clean(app_test)
     assert len(app_test.get("plotly_chart")) == 4           # losses, equivalence, ring, pipeline schedule
+
+
+@pytest.mark.parametrize("page", PAGES[1:])
+def test_choice_widgets_have_chinese_placeholders(app, page):
+    """Streamlit's own placeholder ("Choose an option") is English; every page passes its own."""
+    app_test = app(page, "zh")
+    widgets = list(app_test.selectbox) + list(app_test.multiselect)
+    for widget in widgets:
+        assert widget.proto.placeholder in (translate("common.choose_one", "zh"),
+                                            translate("common.choose_some", "zh")), widget.key

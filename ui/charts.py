@@ -159,7 +159,7 @@ def contour_paths(grid: tuple[list[float], list[float], list[list[float]]], path
                          "marker": {"size": 3}, "line": {"width": 2}})
     if minima and not surface_3d:
         data.append({"type": "scatter", "mode": "markers", "x": [m[0] for m in minima], "y": [m[1] for m in minima],
-                     "name": "min", "marker": {"symbol": "star", "size": 14, "color": "white",
+                     "name": text("common.minimum"), "marker": {"symbol": "star", "size": 14, "color": "white",
                                                "line": {"color": "black", "width": 1}}})
     layout = {"title": {"text": title}, "height": 520, "margin": {"t": 50, "b": 10},
               "legend": {"orientation": "h", "y": -0.12}}

@@ -35,12 +35,17 @@ TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 
 
+PLACEHOLDERS = {"selectbox": "common.choose_one", "multiselect": "common.choose_some"}
+
+
 def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = None, **kwargs) -> Any:
     """Call `widget` (st.slider, a column's selectbox, ...) with `args`, its setting kept in the URL.
     `url_check` vets a value read from a URL where the widget itself cannot (free text)."""
     bound = inspect.signature(widget).bind(*args, **kwargs)
     arguments = bound.arguments
     key, kind = arguments["key"], widget.__name__
+    if kind in PLACEHOLDERS and "placeholder" not in arguments:   # Streamlit's own placeholder is English
+        bound.arguments["placeholder"] = text(PLACEHOLDERS[kind])
     ceiling = hosted.cap(key)
     full = _apply_cap(kind, arguments, ceiling) if ceiling is not None else None
     seen: dict[str, list[str]] = st.session_state.setdefault(SEEN, {})
