@@ -55,21 +55,31 @@ def series_ui():
         return lstm.synthetic_series(config), config
     upload = st.file_uploader(text("lstm.csv"), type=["csv", "txt", "tsv"], key="act_lstm_csv")
     upload_note()
-    if upload is None:
+    if upload is not None:
+        try:
+            table = csv_table(upload.getvalue(), table_limits(CSV_LIMITS))
+        except InputError as error:             # the last good file stays, for when this one is removed
+            show_input_error(error)
+            if "lstm_table" in st.session_state:
+                st.caption(text("data.csv_kept", name=st.session_state.lstm_table[0]))
+            return None, None
+        st.session_state.lstm_table = (upload.name, upload.file_id, table)
+    if "lstm_table" not in st.session_state:
         st.info(text("lstm.need_csv"))
         return None, None
-    try:
-        table = csv_table(upload.getvalue(), table_limits(CSV_LIMITS))
-    except InputError as error:
-        show_input_error(error)
-        return None, None
+    name, file_id, table = st.session_state.lstm_table
+    st.caption(text("lstm.csv_loaded", name=name, rows=table.total_rows))
+    st.caption(text("data.csv_read_as", encoding=text(f"data.csv_encoding_{table.encoding}"),
+                    separator=text(f"data.csv_separator_{table.separator}")))
+    if table.decimal_comma:
+        st.caption(text("data.csv_decimal_comma"))
     names = list(table.columns)
     if st.session_state.get("lstm_column") not in names:
         st.session_state.pop("lstm_column", None)
     column = st.selectbox(text("lstm.csv_column"), names, key="lstm_column")
     if table.sampled:
         st.caption(text("lstm.csv_rows", kept=CSV_LIMITS.max_rows, total=table.total_rows))
-    return table.columns[column], (upload.file_id, column)
+    return table.columns[column], (file_id, column)
 
 
 def forecast_config_ui() -> lstm.ForecastConfig:

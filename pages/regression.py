@@ -63,19 +63,29 @@ def data_ui() -> tuple[regression.RegressionData | None, object]:
         return generated(config), config
     upload = st.file_uploader(text("regression.csv_upload"), type=["csv", "txt", "tsv"], key="act_regression_csv")
     upload_note()
-    try:
-        if upload is not None:
+    if upload is not None:
+        try:
             st.session_state.regression_table = (upload.name, uploaded_table(upload.getvalue(), table_limits()))
-        if "regression_table" not in st.session_state:
-            st.info(text("regression.csv_hint"))
+        except InputError as error:             # the last good file stays, for when this one is removed
+            show_input_error(error)
+            if "regression_table" in st.session_state:
+                st.caption(text("data.csv_kept", name=st.session_state.regression_table[0]))
             return None, None
-        name, table = st.session_state.regression_table
-        st.caption(text("regression.csv_loaded", name=name, rows=table.total_rows))
-        if table.sampled:
-            st.caption(text("regression.csv_sampled", rows=len(next(iter(table.columns.values())))))
-        names = list(table.columns)
-        x_name = st.selectbox(text("regression.x_column"), names, key="regression_x_column")
-        y_name = st.selectbox(text("regression.y_column"), names, index=1, key="regression_y_column")
+    if "regression_table" not in st.session_state:
+        st.info(text("regression.csv_hint"))
+        return None, None
+    name, table = st.session_state.regression_table
+    st.caption(text("regression.csv_loaded", name=name, rows=table.total_rows))
+    st.caption(text("data.csv_read_as", encoding=text(f"data.csv_encoding_{table.encoding}"),
+                    separator=text(f"data.csv_separator_{table.separator}")))
+    if table.decimal_comma:
+        st.caption(text("data.csv_decimal_comma"))
+    if table.sampled:
+        st.caption(text("regression.csv_sampled", rows=len(next(iter(table.columns.values())))))
+    names = list(table.columns)
+    x_name = st.selectbox(text("regression.x_column"), names, key="regression_x_column")
+    y_name = st.selectbox(text("regression.y_column"), names, index=1, key="regression_y_column")
+    try:
         if x_name == y_name:
             raise InputError("same_column")
         x, y, dropped = paired_finite(table.columns[x_name], table.columns[y_name])
