@@ -94,3 +94,48 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90,
 def wait_for_app(page, timeout_ms: float = 90_000) -> None:
     """Block until the app is connected and its script has finished running."""
     page.wait_for_selector(IDLE_APP, timeout=timeout_ms)
+
+
+# Streamlit's own chrome, which has no parameter for its words (listed in the README's known limits):
+# the uploader's drop zone and button, the camera's button, Plotly's toolbar; and the language switch,
+# which names each language in its own script.
+CHROME = ['[data-testid="stSidebar"] [role="radiogroup"]', '[data-testid="stFileUploaderDropzone"]',
+          '[data-testid="stCameraInputButton"]',
+          '[data-testid="stCameraInput"] button', ".modebar", '[data-testid="stFileChipName"]']
+# Code and formulas are English on purpose (the code is the code that ran; formula names are maths).
+CODE = ["pre", "code", ".katex", '[data-testid="stCode"]', ".st-key-source_code"]
+VISIBLE_TEXT_JS = """([skip]) => {
+  const roots = [document.querySelector('[data-testid="stMain"]'), document.querySelector('[data-testid="stSidebar"]')];
+  const out = [];
+  for (const root of roots.filter(Boolean)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const parent = node.parentElement;
+      if (!parent || parent.closest(skip)) continue;
+      if (parent.closest('style, script, [aria-hidden="true"]')) continue;
+      if (!parent.checkVisibility({visibilityProperty: true, opacityProperty: true})) continue;
+      out.push(node.textContent);
+    }
+  }
+  return out.join('\\n');
+}"""
+
+
+def visible_text(page) -> str:
+    """The text a reader sees in the main block and the sidebar (SVG chart text included), without
+    code, formulas and Streamlit's own chrome."""
+    return page.evaluate(VISIBLE_TEXT_JS, [", ".join(CHROME + CODE)])
+
+
+def english_words_in_chinese_page(page, data: str = "") -> set[str]:
+    """Latin words (3+ letters) on a zh page that no Chinese text of ours uses: a term the Chinese
+    texts use on purpose (Adam, MSE, PyTorch, ReLU, ...) is fine, an untranslated English word is not.
+    `data`: names the page shows as data (a CPU model, a file name)."""
+    import re
+
+    from ui.i18n import catalog
+
+    allowed = {word.lower() for entry in catalog().values() for word in re.findall(r"[A-Za-z]{3,}", entry["zh"])}
+    allowed |= {word.lower() for word in re.findall(r"[A-Za-z]{3,}", data)}
+    seen = {word for word in re.findall(r"[A-Za-z]{3,}", visible_text(page))}
+    return {word for word in seen if word.lower() not in allowed}

@@ -66,6 +66,17 @@ def test_home_page_paints_and_links_to_regression(browser, server):
     page.close()
 
 
+def test_home_page_in_chinese_shows_no_english(browser, server):
+    from engine.device import describe
+    from tests.browser import english_words_in_chinese_page
+
+    page = open_page(browser, f"{server}/?lang=zh")
+    page.get_by_text("运行环境").wait_for()               # the device line, which arrives last
+    assert not english_words_in_chinese_page(page, data=describe().name)
+    page.screenshot(path=SCREENSHOTS / "home-zh.png", full_page=True)
+    page.close()
+
+
 def test_shared_chinese_link_to_a_page_on_a_fresh_server(browser, server):
     page = open_page(browser, f"{server}/regression?lang=zh")
     assert page.locator("h1").first.inner_text() == "63 · 回归"

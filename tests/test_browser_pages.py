@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import SCREENSHOTS, streamlit_server, wait_for_app
+from tests.browser import SCREENSHOTS, english_words_in_chinese_page, streamlit_server, wait_for_app
 from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
@@ -128,6 +128,8 @@ def test_every_page_runs_its_demo_in_chromium(browser, server, drawing, demo, la
             assert f"{key}={value}" in page.url, (key, page.url)
     charts, pictures = run_demo(page, demo, drawing)
     assert charts >= demo.charts and pictures >= demo.images, (charts, pictures)
+    if lang == "zh":                              # every word a learner reads is Chinese (or a term the zh text uses)
+        assert not english_words_in_chinese_page(page), sorted(english_words_in_chinese_page(page))
     save_whole_page(page, f"page-{demo.slug}-{lang}.png")
     page.close()
 

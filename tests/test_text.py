@@ -110,7 +110,8 @@ def test_chinese_uses_the_glossary_terms():
 
 def test_every_bold_and_italic_closes_under_commonmark():
     """Streamlit renders Markdown with a CommonMark parser: a `**` it cannot close prints as two asterisks
-    (e.g. `**快速梯度符号法（FGSM）**沿着`: a closing run after punctuation and before a letter is not right-flanking)."""
+    (e.g. `**快速梯度符号法（FGSM）**沿着`: a closing run after punctuation and before a letter is not
+    right-flanking)."""
     from markdown_it import MarkdownIt
 
     renderer = MarkdownIt("commonmark")

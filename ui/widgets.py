@@ -20,7 +20,8 @@ def show_source(*objects: Callable | type) -> None:
     """The code the demo really runs, read from the engine at run time so it cannot drift."""
     st.header(text("common.code_title"))
     st.caption(text("common.code_caption", module=inspect.getmodule(objects[0]).__name__))
-    for tab, obj in zip(st.tabs([obj.__name__ for obj in objects]), objects, strict=True):
+    tabs = st.container(key="source_code").tabs([obj.__name__ for obj in objects])   # tab names are code names
+    for tab, obj in zip(tabs, objects, strict=True):
         tab.code(inspect.getsource(obj), language="python", line_numbers=True)
 
 
