@@ -3,9 +3,13 @@
 Gatys, Ecker & Bethge (2016), "Image Style Transfer Using Convolutional Neural Networks" (CVPR).
 A pretrained CNN's deep activations describe an image's *content*; the Gram matrices (channel
 correlations) of several layers describe its *style*. The pixels of the result are optimised to
-minimise  alpha * content loss + beta * style loss (+ total variation).
-Colour preservation: Gatys, Bethge, Hertzmann & Shechtman (2016), "Preserving Color in Neural
-Artistic Style Transfer" (here the luminance-only variant, applied to the output).
+minimise  alpha * content loss + beta * style loss + gamma * total variation. The total-variation
+term is not Gatys et al.'s: it is the image prior of Mahendran & Vedaldi (2015), "Understanding Deep
+Image Representations by Inverting Them", which Johnson et al. (2016) also used.
+Gatys et al. used a rescaled VGG19 with average pooling; see engine/vgg.py for what runs here.
+Colour preservation here is a swap after the optimisation: the result's luminance with the content's
+chrominance. Gatys, Bethge, Hertzmann & Shechtman (2016), "Preserving Color in Neural Artistic Style
+Transfer", instead run the whole optimisation on luminance images ("luminance-only transfer").
 """
 
 import math
@@ -19,7 +23,7 @@ import torch.nn.functional as F
 
 from engine.device import cpu_flags, set_cpu_threads
 from engine.training import Throttle, TrainingStep
-from engine.vgg import FeatureExtractor
+from engine.vgg import FeatureExtractor, with_pooling
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")   # Gatys et al.'s choice
 CONTENT_LAYER = "relu4_2"
@@ -41,11 +45,12 @@ class StyleConfig:
     layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)   # one per style layer
     style_layers: tuple[str, ...] = STYLE_LAYERS
     content_layer: str = CONTENT_LAYER
-    tv_weight: float = 0.1               # total variation: smooths high-frequency noise
+    tv_weight: float = 0.1               # gamma, total variation (Mahendran & Vedaldi): smooths pixel noise
+    pooling: Literal["max", "avg"] = "max"   # VGG's own max pooling, or Gatys et al.'s average pooling
     optimizer: Literal["lbfgs", "adam"] = "lbfgs"
     adam_lr: float = 0.02                # in pixel units (images are in [0, 1])
     init: Literal["content", "noise"] = "content"
-    preserve_colors: bool = False        # keep the content's colours, take the style's luminance only
+    preserve_colors: bool = False        # after optimising: the result's luminance, the content's colours
     normalize_losses: bool = True        # divide each loss by its target's energy (weights then mean
                                          # the same for every weight file); False = raw tutorial form
     fast_math: bool | None = None        # bf16 autocast + channels_last; None = where the CPU has bf16
@@ -145,12 +150,16 @@ def _optimizer(config: StyleConfig, image: torch.Tensor) -> torch.optim.Optimize
 
 def _start_image(config: StyleConfig, content: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
     """The first stage starts from the content (or noise); later ones from the upsampled previous
-    result plus the content detail the coarser level could not hold (content minus its own
-    down-and-up-sampled copy), which saves most of the expensive full-size evaluations."""
+    result. Starting from the content, they also get back the content detail the coarser level could
+    not hold (content minus its own down-and-up-sampled copy), which saves most of the expensive
+    full-size evaluations. Starting from noise they do not: the content's pixels never enter the image,
+    only the content loss pulls it towards the layout."""
     if previous is None:
         return content.clone() if config.init == "content" else torch.rand_like(content)
     size = content.shape[-2:]
     upsampled = F.interpolate(previous, size=size, mode="bicubic", align_corners=False)
+    if config.init == "noise":
+        return upsampled
     blurred = F.interpolate(resize_to(content, max(previous.shape[-2:])), size=size, mode="bicubic",
                             align_corners=False)
     return upsampled + (content - blurred)
@@ -176,6 +185,7 @@ def transfer(config: StyleConfig, extractor: FeatureExtractor, content: torch.Te
     """
     set_cpu_threads()
     torch.manual_seed(config.seed)
+    extractor = with_pooling(extractor, config.pooling)     # a per-run view: the shared one stays as it is
     device = next(extractor.parameters()).device
     fast = use_fast_math(config, device)
     stages = _stages(config)
@@ -229,14 +239,23 @@ def _result_image(config: StyleConfig, image: torch.Tensor, content: torch.Tenso
     return result[0].cpu()
 
 
+@dataclass(frozen=True)
+class GramComparison:
+    style_map: torch.Tensor              # (channels, channels), divided by its own largest entry
+    maps: list[torch.Tensor]             # the same for each compared image
+    distances: list[float]               # ||G(x) - G(a)||^2 / ||G(a)||^2 over *all* channels, per image
+
+
 @torch.no_grad()
-def gram_heatmaps(extractor: FeatureExtractor, image: torch.Tensor, layers: tuple[str, ...] = STYLE_LAYERS,
-                  channels: int = 48, size: int = 256) -> dict[str, torch.Tensor]:
-    """The Gram matrix of each layer for a (3, H, W) image, first `channels` channels, each scaled
-    to its largest entry: (channels, channels) per layer, for drawing."""
-    features = extractor(resize_to(image, size), layers)
-    grams = {}
-    for layer in layers:
-        gram = gram_matrix(features[layer])[0, :channels, :channels]
-        grams[layer] = gram / gram.abs().max().clamp_min(1e-12)
-    return grams
+def compare_grams(extractor: FeatureExtractor, style: torch.Tensor, images: list[torch.Tensor], layer: str,
+                  size: int, pooling: Literal["max", "avg"] = "max", channels: int = 48) -> GramComparison:
+    """Gram matrices at `layer` of the style and of each (3, H, W) image, all resized to `size` as a run
+    of that size does. The maps are for drawing: a corner of `channels` channels, each scaled to its own
+    maximum, so two maps can look alike while the matrices differ. The distances are what the style loss
+    of this layer measures (before its layer weight), with 1 = an image whose activations are all zero."""
+    extractor = with_pooling(extractor, pooling)
+    grams = [gram_matrix(extractor(resize_to(image, size), (layer,))[layer])[0] for image in (style, *images)]
+    target = grams[0]
+    maps = [gram[:channels, :channels] / gram[:channels, :channels].abs().max().clamp_min(1e-12) for gram in grams]
+    distances = [((gram - target).pow(2).mean() / target.pow(2).mean().clamp_min(1e-24)).item() for gram in grams[1:]]
+    return GramComparison(maps[0], maps[1:], distances)

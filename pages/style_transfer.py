@@ -41,11 +41,22 @@ def decoded_upload(data: bytes, limits):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def gram_pair(_extractor: vgg.FeatureExtractor, _style, _result, key: tuple) -> tuple:
-    """Gram heatmaps of style and result for one layer; `key` = (weights, layer, content digests)."""
-    layer = key[1]
-    return tuple(style_transfer.gram_heatmaps(_extractor, image, (layer,))[layer].tolist()
-                 for image in (_style, _result))
+def gram_comparison(_extractor: vgg.FeatureExtractor, _style, _images, key: tuple) -> tuple:
+    """Style and result Gram heatmaps for one layer, and the result's and the content's Gram distances
+    to the style; `key` = (weights, layer, size, pooling, image digests)."""
+    _, layer, size, pooling, *_ = key
+    compared = style_transfer.compare_grams(_extractor, _style, list(_images), layer, size, pooling)
+    return compared.style_map.tolist(), compared.maps[0].tolist(), compared.distances
+
+
+def receptive_field_table() -> str:
+    """Stride and receptive field of the style and content layers, as VGG19's layer list gives them."""
+    fields = vgg.receptive_fields()
+    header = [text("style_transfer.rf_layer"), text("style_transfer.rf_stride"), text("style_transfer.rf_field")]
+    rows = [f"| `{layer}` | {fields[layer][0]} | {fields[layer][1]} |"
+            for layer in (*style_transfer.STYLE_LAYERS[:4], style_transfer.CONTENT_LAYER,
+                          style_transfer.STYLE_LAYERS[4])]
+    return "\n".join([f"| {' | '.join(header)} |", "|---|--:|--:|", *rows])
 
 
 def image_ui(role: str, sources: tuple[str, ...]):
@@ -104,10 +115,12 @@ def settings_ui() -> style_transfer.StyleConfig:
                        format_func=option_labels("style_transfer.optimizer_"), horizontal=True)
     init = linked(st.radio, text("style_transfer.init"), ["content", "noise"], key="style_transfer_init",
                   format_func=option_labels("style_transfer.init_"), horizontal=True)
+    pooling = linked(st.radio, text("style_transfer.pooling"), ["max", "avg"], key="style_transfer_pooling",
+                     format_func=option_labels("style_transfer.pooling_"), horizontal=True)
     coarse_steps = style_transfer.PRESETS[preset][2] if coarse else ()
     return style_transfer.StyleConfig(
         size=size, steps=steps, coarse_steps=coarse_steps, layer_weights=layer_weights, optimizer=optimizer,
-        init=init, preserve_colors=linked(st.toggle, text("style_transfer.preserve_colors"), False,
+        init=init, pooling=pooling, preserve_colors=linked(st.toggle, text("style_transfer.preserve_colors"), False,
                                           key="style_transfer_preserve_colors"), **weights)
 
 
@@ -143,8 +156,12 @@ def show_result(result: dict, extractor: vgg.FeatureExtractor) -> None:
     st.subheader(text("style_transfer.gram_title"))
     layer = linked(st.selectbox, text("style_transfer.gram_layer"), style_transfer.STYLE_LAYERS,
                    key="style_transfer_gram")
-    key = (vgg.find_weights(), layer, images.digest(result["style"]), images.digest(step.extras["image"]))
-    style_gram, result_gram = gram_pair(extractor, result["style"], step.extras["image"], key)
+    config = result["config"]
+    compared = (step.extras["image"], result["content"])
+    key = (vgg.find_weights(), layer, config.size, config.pooling, images.digest(result["style"]),
+           *(images.digest(image) for image in compared))
+    style_gram, result_gram, (distance, content_distance) = gram_comparison(extractor, result["style"], compared, key)
+    st.markdown(text("style_transfer.gram_distance", layer=layer, distance=distance, content=content_distance))
     st.plotly_chart(heatmap_pair(style_gram, result_gram,
                                  (text("style_transfer.gram_style"), text("style_transfer.gram_result"))),
                     width="stretch")
@@ -160,6 +177,9 @@ with st.expander(text("style_transfer.idea_title")):
 for part in ("layers", "optimise", "context"):
     with st.expander(text(f"style_transfer.{part}_title")):
         st.markdown(text(f"style_transfer.{part}"))
+        if part == "layers":
+            st.markdown(receptive_field_table())
+            st.markdown(text("style_transfer.layers_after"))
 
 with st.sidebar:
     content = image_ui("content", CONTENT_SOURCES)
@@ -181,7 +201,8 @@ progress_slot, preview_slot, chart_slot = st.empty(), st.empty(), st.empty()
 if run and content is not None and style is not None:
     chart = loss_chart()
     for step in style_transfer.transfer(config, extractor, content, style):
-        st.session_state.style_transfer_result = {"step": step, "style": style, "config": config}
+        st.session_state.style_transfer_result = {"step": step, "content": content, "style": style,
+                                                  "config": config}
         progress_slot.progress(step.fraction_done, text=text("style_transfer.progress", step=step.step,
                                                               total=step.total, stage=step.extras["stage"]))
         preview_slot.image(images.to_image(step.extras["image"]), width="content",
@@ -199,4 +220,4 @@ if "style_transfer_result" in st.session_state:
 
 misconceptions_and_prompts("style_transfer")
 show_source(style_transfer.transfer, style_transfer.Objective, style_transfer.gram_matrix,
-            vgg.load_features, vgg.Preprocess)
+            vgg.load_features, vgg.Preprocess, vgg.with_pooling)

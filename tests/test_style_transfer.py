@@ -1,6 +1,8 @@
 """Style transfer: the offline VGG19 weights, the loader's order, the losses, and a default run."""
 
 import io
+import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -123,3 +125,139 @@ def test_default_run_cuts_style_loss_tenfold_and_keeps_content(pretrained):
     assert 1 < len(last.extras["snapshots"]) <= style_transfer.StyleConfig().snapshots
     png = images.png_bytes(last.extras["image"])
     assert Image.open(io.BytesIO(png)).size == tuple(last.extras["image"].shape[:0:-1])
+
+
+# --- What runs: receptive fields, pooling, colour preservation, noise start, Gram view ---------------
+
+STYLE_FIELDS = {"relu1_1": 3, "relu2_1": 10, "relu3_1": 24, "relu4_1": 68, "relu5_1": 156}
+
+
+def test_receptive_fields_of_vgg19_from_its_layer_list(pretrained):
+    fields = vgg.receptive_fields()
+    assert {layer: fields[layer][1] for layer in STYLE_FIELDS} == STYLE_FIELDS
+    assert [fields[layer][0] for layer in STYLE_FIELDS] == [1, 2, 4, 8, 16]      # pooling doubles the stride
+    assert fields["relu4_2"] == (8, 84)
+    assert vgg.receptive_fields(pretrained.features) == {k: v for k, v in fields.items() if k in vgg.LAYERS[:30]}
+    assert vgg.receptive_fields(vgg.with_pooling(pretrained, "avg").features) == vgg.receptive_fields(
+        pretrained.features)
+
+
+@pytest.mark.parametrize("layer", list(STYLE_FIELDS)[:4])
+def test_receptive_field_is_where_the_gradient_reaches(layer):
+    """Reference: the input pixels that influence the centre unit of `layer`. With positive averaging
+    filters, average pooling and a positive input every path carries gradient, so the support of
+    d unit / d input is exactly the theoretical receptive field."""
+    features = vgg.build_features(vgg.LAYERS.index(layer) + 1)
+    extractor = vgg.with_pooling(vgg.FeatureExtractor(features, "torchvision"), "avg")
+    with torch.no_grad():
+        for conv in (m for m in features if isinstance(m, torch.nn.Conv2d)):
+            conv.weight.fill_(1.0 / conv.weight[0].numel())
+            conv.bias.zero_()
+    size = 96
+    image = torch.full((1, 3, size, size), 1.0, dtype=torch.float64, requires_grad=True)
+    extractor = extractor.double()
+    out = extractor.features(image)
+    centre = out.shape[-1] // 2
+    out[0, 0, centre, centre].backward()
+    row = image.grad[0, 0].abs().sum(0)
+    assert (row > 0).sum().item() == STYLE_FIELDS[layer]
+
+
+def test_average_pooling_is_a_per_run_view_and_leaves_the_shared_network_alone(pretrained):
+    from engine.fingerprint import fingerprint
+
+    assert style_transfer.StyleConfig().pooling == "max"
+    assert vgg.with_pooling(pretrained, "max") is pretrained
+    before, modules = fingerprint(pretrained), list(pretrained.features)
+    averaged = vgg.with_pooling(pretrained, "avg")
+    pools = [(i, m) for i, m in enumerate(pretrained.features) if isinstance(m, torch.nn.MaxPool2d)]
+    assert len(pools) == 4                                             # cut after relu5_1
+    for index, pool in pools:
+        swapped = averaged.features[index]
+        assert type(swapped) is torch.nn.AvgPool2d
+        assert (swapped.kernel_size, swapped.stride) == (pool.kernel_size, pool.stride) == (2, 2)
+    assert all(a is b for a, b in zip(averaged.features, pretrained.features, strict=True)
+               if not isinstance(b, torch.nn.MaxPool2d))               # the convolutions are shared
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in averaged.features)
+    image = torch.rand(1, 3, 48, 48)
+    with torch.no_grad():
+        mine = averaged(image, ("relu2_1",))["relu2_1"]
+        x = pretrained.preprocess(image)
+        for layer in pretrained.features[:7]:                          # conv-relu-conv-relu-pool-conv-relu
+            x = torch.nn.functional.avg_pool2d(x, 2, 2) if isinstance(layer, torch.nn.MaxPool2d) else layer(x)
+    assert torch.allclose(mine, x, atol=1e-4)
+    config = style_transfer.StyleConfig(size=32, steps=3, coarse_steps=(), fast_math=False)
+    content, style = torch.rand(3, 32, 32), torch.rand(3, 32, 32)
+    runs = {pooling: list(style_transfer.transfer(replace(config, pooling=pooling), pretrained, content, style))
+            for pooling in ("max", "avg")}
+    assert runs["max"][-1].metrics["style"] != runs["avg"][-1].metrics["style"]    # the choice is used
+    assert fingerprint(pretrained) == before and all(a is b for a, b in zip(pretrained.features, modules,
+                                                                             strict=True))
+    assert [type(m) for m in pretrained.features].count(torch.nn.MaxPool2d) == 4
+
+
+def test_preserving_colours_recolours_the_result_after_an_unchanged_optimisation(pretrained):
+    """Not Gatys et al.'s luminance-only transfer: the optimisation is the same, only the output changes."""
+    content, style = images.to_tensor(images.load_sample("coffee")), artwork.make("geometric", size=96)
+    config = style_transfer.StyleConfig(size=48, steps=4, coarse_steps=(), fast_math=False)
+    *_, plain = style_transfer.transfer(config, pretrained, content, style)
+    *_, kept = style_transfer.transfer(replace(config, preserve_colors=True), pretrained, content, style)
+    assert kept.extras["history"] == plain.extras["history"]
+    expected = style_transfer.preserve_colors(plain.extras["image"][None], style_transfer.resize_to(content, 48))
+    assert torch.allclose(kept.extras["image"], expected[0], atol=1e-6)
+
+
+def test_with_coarse_to_fine_only_a_content_start_gets_the_content_detail_back():
+    content = torch.rand(1, 3, 64, 64)
+    previous = torch.rand(1, 3, 32, 32)
+    upsampled = torch.nn.functional.interpolate(previous, size=(64, 64), mode="bicubic", align_corners=False)
+    noise = style_transfer._start_image(style_transfer.StyleConfig(init="noise"), content, previous)
+    assert torch.equal(noise, upsampled)
+    from_content = style_transfer._start_image(style_transfer.StyleConfig(init="content"), content, previous)
+    detail = from_content - upsampled                                 # content minus its blurred copy
+    assert torch.corrcoef(torch.stack([detail.flatten(), content.flatten()]))[0, 1] > 0.5
+
+
+def test_gram_distance_is_the_layer_style_loss_and_each_heatmap_has_its_own_scale(pretrained):
+    content, style = images.to_tensor(images.load_sample("chelsea")), artwork.make("swirls", size=128)
+    layer, size = "relu3_1", 64
+    compared = style_transfer.compare_grams(pretrained, style, [content, style], layer, size)
+    weights = tuple(1.0 if name == layer else 0.0 for name in style_transfer.STYLE_LAYERS)
+    config = style_transfer.StyleConfig(size=size, layer_weights=weights, content_weight=0.0, tv_weight=0.0)
+    small_style = style_transfer.resize_to(style, size)
+    objective = style_transfer.Objective(pretrained, config, style_transfer.resize_to(content, size), small_style,
+                                         fast=False)
+    assert compared.distances[0] == pytest.approx(objective(style_transfer.resize_to(content, size))["style"].item(),
+                                                  rel=1e-4)
+    assert compared.distances[1] == pytest.approx(0.0, abs=1e-9)
+    assert compared.style_map.shape == (48, 48) and compared.distances[0] > 0.1         # far from the style,
+    assert compared.style_map.max() == pytest.approx(1.0) == compared.maps[0].max()    # yet both maps peak at 1
+
+
+def test_page_shows_the_receptive_fields_and_runs_with_average_pooling(app, monkeypatch, tmp_path):
+    """zh page: the computed table, the pooling choice (max by default) in the run's config, the Gram
+    distance above the heatmaps, and the cached VGG every user shares still has its max pooling."""
+    from ui import audit
+    from ui.i18n import translate
+
+    monkeypatch.setenv(audit.ENV, str(tmp_path / "audit.jsonl"))
+    app_test = app("pages/style_transfer.py", "zh")
+    markdown = [m.value for m in app_test.markdown]
+    assert any(f"| `{layer}` | {stride} | {field} |" in m for m in markdown
+               for layer, stride, field in (("relu1_1", 1, 3), ("relu5_1", 16, 156)))
+    assert any(translate("style_transfer.rf_field", "zh") in m for m in markdown)
+    assert app_test.radio(key="style_transfer_pooling").value == "max"
+    app_test.radio(key="style_transfer_pooling").set_value("avg")
+    app_test.slider(key="style_transfer_size").set_value(128)
+    app_test.slider(key="style_transfer_steps").set_value(5)
+    app_test.toggle(key="style_transfer_coarse").set_value(False).run()
+    assert app_test.query_params["style_transfer_pooling"] == "avg"               # in the shareable link
+    app_test.button(key="act_style_transfer_run").click().run()
+    assert not app_test.exception, [e.message for e in app_test.exception]
+    assert app_test.session_state["style_transfer_result"]["config"].pooling == "avg"
+    distance = translate("style_transfer.gram_distance", "zh", layer="relu1_1", distance=0, content=0)
+    assert any(m.value.startswith(distance[:12]) for m in app_test.markdown)
+    shared = [obj for name, (obj, _) in audit._shared.items() if name.startswith("vgg_features")]
+    assert shared and all(sum(isinstance(m, torch.nn.MaxPool2d) for m in obj.features) == 4 for obj in shared)
+    assert all(not any(isinstance(m, torch.nn.AvgPool2d) for m in obj.features) for obj in shared)
+    assert json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])["changed"] == []
