@@ -53,7 +53,8 @@ class RegressionConfig:
     hidden_width: int = 32         # MLP units per hidden layer
     hidden_layers: int = 2         # MLP hidden layers
     loss: Literal["mse", "mae", "huber"] = "mse"
-    huber_delta: float = 1.0       # where Huber turns from quadratic to linear, in the model's y units
+    huber_delta: float = 1.0       # where Huber turns from quadratic to linear, in the units the loss sees
+                                   # (standardised y when `normalize` is on: δ·σ_y in the data's units)
     optimizer: Literal["sgd", "momentum", "adam"] = "adam"
     learning_rate: float = 0.05
     num_steps: int = 800           # full-batch steps
@@ -117,8 +118,12 @@ def from_arrays(x, y, train_share: float, seed: int = 0) -> RegressionData:
 
 
 class Features(nn.Module):
-    """x (N, 1) -> the model's inputs: powers x^1..x^d (polynomial) or x itself (MLP),
-    standardised with training statistics when `normalize` is on."""
+    """x (N, 1) -> the model's inputs: powers z^1..z^d (polynomial) or z itself (MLP).
+
+    With `normalize` on, z = (x - mean) / std is centred *before* the powers are taken, and each
+    power is then standardised, all with training statistics. The centring is what conditions the
+    powers: x, x², x³ on [0, 10] all grow together (nearly parallel columns), z, z², z³ on about
+    [-1.7, 1.7] do not. With it off, z = x and the raw powers go in unchanged."""
 
     def __init__(self, x_train: torch.Tensor, degree: int, normalize: bool) -> None:
         super().__init__()
@@ -170,8 +175,11 @@ class Regressor(nn.Module):
         return self.forward_scaled(x) * self.y_std + self.y_mean
 
 
-def loss_function(config: RegressionConfig) -> nn.Module:
-    return {"mse": nn.MSELoss(), "mae": nn.L1Loss(), "huber": nn.HuberLoss(delta=config.huber_delta)}[config.loss]
+def loss_function(config: RegressionConfig, y_scale: float = 1.0) -> nn.Module:
+    """The chosen loss for residuals measured in units of `y_scale` (1: the units training sees).
+    Huber's bend moves with the units: Huber_{δσ}(σr) = σ² Huber_δ(r), like MSE's σ²."""
+    delta = config.huber_delta * y_scale
+    return {"mse": nn.MSELoss(), "mae": nn.L1Loss(), "huber": nn.HuberLoss(delta=delta)}[config.loss]
 
 
 def make_optimizer(config: RegressionConfig, params) -> torch.optim.Optimizer:
@@ -183,8 +191,9 @@ def make_optimizer(config: RegressionConfig, params) -> torch.optim.Optimizer:
 
 @torch.no_grad()
 def evaluate(model: Regressor, config: RegressionConfig, data: RegressionData) -> dict[str, float]:
-    """The chosen loss and the MSE on train and test, in the data's original units."""
-    criterion = loss_function(config)
+    """The chosen loss and the MSE on train and test, in the data's original units (the training
+    loss rescaled: MSE and Huber by σ_y², MAE by σ_y)."""
+    criterion = loss_function(config, y_scale=model.y_std.item())
     metrics = {}
     for part, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
         prediction = model(x)
@@ -258,8 +267,10 @@ class LeastSquaresFit:
 def least_squares(config: RegressionConfig, data: RegressionData) -> LeastSquaresFit | None:
     """The exact minimiser of the training MSE over the same polynomial features (None for an MLP).
 
-    Solved in float64 on standardised powers of x: they span the same functions as raw powers
-    but are far better conditioned, so the answer is exact even when gradient descent struggles.
+    Solved in float64 on the powers of the centred x (`Features` with `normalize` on): they span the
+    same functions as raw powers but are far better conditioned, so the answer is exact even when
+    gradient descent struggles. When XᵀX is singular (fewer distinct x than d + 1) many
+    coefficient vectors reach the same minimal MSE; `lstsq` returns one of them.
     """
     if config.model == "mlp":
         return None

@@ -20,8 +20,9 @@ LOSSES_TEX = (r"\mathrm{MSE} = \frac1N\sum_i (\hat y_i - y_i)^2 \qquad "
               r"\mathrm{MAE} = \frac1N\sum_i |\hat y_i - y_i|")
 HUBER_TEX = (r"\mathrm{Huber}_\delta(r) = \begin{cases} \tfrac12 r^2 & |r| \le \delta \\ "
              r"\delta\,(|r| - \tfrac12\delta) & |r| > \delta \end{cases}")
-SCALING_TEX = (r"z = \frac{x - \mu_{\text{train}}}{\sigma_{\text{train}}} \qquad \eta < \frac{2}{\lambda_{\max}}, "
-               r"\quad \text{steps} \propto \kappa = \frac{\lambda_{\max}}{\lambda_{\min}}")
+SCALING_TEX = (r"z = \frac{x - \mu}{\sigma} \qquad H = \frac{2}{N} X^\top X \qquad "
+               r"\eta < \frac{1}{\lambda_{\max}} \qquad 1 - 2\eta\lambda_{\min} \qquad "
+               r"\kappa = \frac{\lambda_{\max}}{\lambda_{\min}}")
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def figures(result: Result) -> tuple:
     """The run's two figures, built once; `draw` updates them at every step."""
     kinds = ("loss", "mse") if result.config.loss != "mse" else ("mse",)
     series = {f"{part}_{kind}": text(f"regression.curve_{part}_{kind}") for part in ("train", "test") for kind in kinds}
-    reference = {text("regression.lstsq_train_line"): result.fit.train_mse} if result.fit else {}
+    reference = ({text("regression.lstsq_train_line"): result.fit.train_mse,
+                  text("regression.lstsq_test_line"): result.fit.test_mse} if result.fit else {})
     return (regression_fit_figure(result.data, result.fit),
             history_figure(series, text("regression.loss_title"), text("regression.step_axis"), reference))
 
@@ -142,7 +144,7 @@ def draw(result: Result, charts: tuple, metrics_slot, fit_slot, loss_slot) -> No
         if result.fit:
             gap = 100 * (step.metrics["train_mse"] / max(result.fit.train_mse, 1e-12) - 1)
             columns[2].metric(text("regression.metric_lstsq"), number_format(result.fit.train_mse))
-            columns[3].metric(text("regression.metric_gap"), f"{gap:+.2f} %")
+            columns[3].metric(text("regression.metric_gap"), text("regression.gap_value", gap=f"{gap:+.2f}"))
         else:
             columns[2].caption(text("regression.no_closed_form"))
         if step.extras["diverged"]:

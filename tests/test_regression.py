@@ -116,3 +116,143 @@ def test_user_arrays_are_split_and_checked():
     assert len(data.x_train) == 40 and len(data.x_test) == 10 and data.x_train.dtype == torch.float32
     with pytest.raises(InputError, match="too_few_points"):
         regression.from_arrays([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], 0.5)
+
+
+# ---------------------------------------------------------------- what the page says about the maths
+
+def design(data: regression.RegressionData, degree: int, normalize: bool) -> torch.Tensor:
+    """The model's inputs plus the intercept column, (N, d + 1), in float64."""
+    features = regression.Features(data.x_train, degree, normalize)(data.x_train).double()
+    return torch.cat([features, torch.ones(len(features), 1, dtype=features.dtype)], dim=1)
+
+
+def curvatures(data: regression.RegressionData, degree: int, normalize: bool) -> torch.Tensor:
+    """Eigenvalues of XᵀX/N, ascending: nn.MSELoss (no ½) has Hessian 2XᵀX/N."""
+    x = design(data, degree, normalize)
+    return torch.linalg.eigvalsh(x.T @ x / len(x))
+
+
+def test_mse_loss_has_no_half_so_the_step_limit_is_one_over_lambda_max():
+    data = regression.make_data(regression.DataConfig(function="quadratic"))
+    largest = curvatures(data, 2, normalize=True)[-1].item()
+
+    def sgd(rate: float):
+        return run(regression.RegressionConfig(degree=2, optimizer="sgd", learning_rate=rate, num_steps=600), data)
+
+    best = regression.least_squares(regression.RegressionConfig(degree=2), data).train_mse
+    stable = sgd(0.95 / largest)
+    assert not stable.extras["diverged"] and stable.metrics["train_mse"] == pytest.approx(best, rel=1e-3)
+    assert sgd(1.05 / largest).extras["diverged"]          # stable up to 2/λmax if the loss had a ½
+
+
+def test_each_direction_contracts_by_one_minus_two_eta_lambda_per_step():
+    """Full-batch SGD on the MSE: the error along an eigenvector of XᵀX/N with eigenvalue λ is
+    multiplied by exactly 1 − 2ηλ at every step (the flattest direction, λmin, is the slowest)."""
+    data = regression.make_data(regression.DataConfig(function="quadratic"))
+    x = design(data, 3, normalize=True)
+    values, vectors = torch.linalg.eigh(x.T @ x / len(x))
+    config = regression.RegressionConfig(degree=3, optimizer="sgd", learning_rate=0.3 / values[-1].item(),
+                                         num_steps=40)
+
+    def parameters(model: regression.Regressor) -> torch.Tensor:
+        return torch.cat([model.net.weight.detach()[0], model.net.bias.detach()]).double()
+
+    regression.seed_everything(config.seed)               # train() starts from exactly this model
+    start = regression.Regressor(config, data)
+    target = start.scaled_target(data.y_train).double()
+    best = torch.linalg.lstsq(x, target).solution[:, 0]
+    end = run(config, data).extras["model"]
+    before, after = vectors.T @ (parameters(start) - best), vectors.T @ (parameters(end) - best)
+    expected = (1 - 2 * config.learning_rate * values) ** config.num_steps
+    for k in (0, len(values) - 1):                        # the flattest and the steepest direction
+        assert (after[k] / before[k]).item() == pytest.approx(expected[k].item(), rel=1e-3, abs=1e-6)
+
+
+def test_centring_before_the_powers_is_what_conditions_them():
+    """Standardising x, x², x³ one by one leaves them nearly parallel; taking the powers of the
+    centred x (what Features does) does not. Condition numbers of XᵀX/N."""
+    data = regression.make_data(regression.DataConfig(function="quadratic"))
+    raw = design(data, 3, normalize=False)
+    each_standardised = (raw[:, :3] - raw[:, :3].mean(0)) / raw[:, :3].std(0)
+    each_standardised = torch.cat([each_standardised, raw[:, 3:]], dim=1)
+    kappa = {name: (lambda e: (e[-1] / e[0]).item())(torch.linalg.eigvalsh(x.T @ x / len(x)))
+             for name, x in (("raw", raw), ("each", each_standardised), ("centred", design(data, 3, True)))}
+    assert kappa["raw"] > 1e6 and kappa["each"] > 1000 and kappa["centred"] < 50
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prompt_normalisation_runs_as_the_page_says(seed):
+    """Quadratic data, degree 2, plain SGD. Raw: the limit 1/λmax is about 6e-4, so 1e-3 diverges and
+    3e-4 is stable but still far from least squares after 5,000 steps; normalised: 0.3 gets within
+    1 % in a few dozen steps. Degree 3 raw: the limit is below the slider's smallest rate, 1e-4."""
+    data = regression.make_data(regression.DataConfig(function="quadratic", seed=seed))
+
+    def sgd(rate, normalize, steps=5000, degree=2):
+        return run(regression.RegressionConfig(degree=degree, optimizer="sgd", learning_rate=rate,
+                                               normalize=normalize, num_steps=steps), data)
+
+    best = regression.least_squares(regression.RegressionConfig(degree=2), data).train_mse
+    assert 3e-4 < 1 / curvatures(data, 2, normalize=False)[-1].item() < 1e-3
+    assert sgd(1e-3, False).extras["diverged"]
+    slow = sgd(3e-4, False)
+    assert not slow.extras["diverged"] and slow.metrics["train_mse"] > 30 * best
+    assert sgd(0.3, True, steps=10).metrics["train_mse"] < 1.01 * best
+    assert 1 / curvatures(data, 3, normalize=False)[-1].item() < 2e-5
+    assert sgd(1e-4, False, steps=500, degree=3).extras["diverged"]
+
+
+def test_huber_curve_is_the_training_loss_in_original_units():
+    """Training applies δ to standardised residuals; the curves in the data's units must use δ·σ_y,
+    so that they are the training loss times σ_y² (as the MSE curve is)."""
+    data = regression.make_data(regression.DataConfig(function="linear", outlier_share=0.15))
+    config = regression.RegressionConfig(model="linear", loss="huber", num_steps=200)
+    last = run(config, data)
+    model = last.extras["model"]
+    assert model.y_std.item() > 3                          # a scale where the two δ differ
+    with torch.no_grad():
+        scaled = torch.nn.HuberLoss(delta=config.huber_delta)(model.forward_scaled(data.x_train),
+                                                              model.scaled_target(data.y_train))
+    assert last.metrics["train_loss"] == pytest.approx(model.y_std.item() ** 2 * scaled.item(), rel=1e-4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prompt_outliers_lift_the_mse_line_more_than_they_tilt_it(seed):
+    """Outliers sit 12-24 above the curve at random x: MSE's line moves up by about their share
+    times their mean height (0.15 × 18 ≈ 2.7) and tilts less; MAE's stays near the true line."""
+    data = regression.make_data(regression.DataConfig(function="linear", outlier_share=0.15, seed=seed))
+    lines, test_mse = {}, {}
+    for loss in ("mse", "mae", "huber"):
+        last = run(regression.RegressionConfig(model="linear", loss=loss), data)
+        left, right = regression.predict(last.extras["model"], [0.0, 10.0])
+        lines[loss] = ((left + right) / 2 - 9.5, (right - left) / 10 - 1.5)   # lift at x = 5, slope error
+        test_mse[loss] = last.metrics["test_mse"]
+    lift, tilt = lines["mse"]
+    assert 2.0 < lift < 3.5 and lift > 1.5 * abs(tilt) * 5      # the tilt moves the ends by |Δslope| × 5
+    assert abs(lines["mae"][0]) < 0.3 and lines["huber"][0] < 0.7 * lift
+    assert 5 < test_mse["mse"] < 10 and 1.5 < test_mse["huber"] < 3.5 and test_mse["mae"] < 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prompt_overfitting_least_squares_test_error_rises_gradient_descent_stops_short(seed):
+    """40 sine points: the exact degree-15 fit's test MSE is above degree 7's; Adam stopped after
+    3,000 steps has not reached it and keeps a lower test MSE (stopping early regularises)."""
+    data = regression.make_data(regression.DataConfig(function="sine", num_points=40, seed=seed))
+    exact = {d: regression.least_squares(regression.RegressionConfig(degree=d), data) for d in (7, 15)}
+    assert exact[15].train_mse < exact[7].train_mse and exact[15].test_mse > exact[7].test_mse
+    descent = run(regression.RegressionConfig(degree=15, num_steps=3000), data).metrics
+    assert descent["train_mse"] > exact[15].train_mse and descent["test_mse"] < exact[15].test_mse
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prompt_degree_five_adam_momentum_and_plain_sgd(seed):
+    """Degree 5, rate 0.05: Adam is a few percent above least squares after 800 steps and there by
+    3,000; SGD + momentum is within 0.1 % after 800; plain SGD is still several percent away."""
+    data = regression.make_data(regression.DataConfig(seed=seed))
+    best = regression.least_squares(regression.RegressionConfig(degree=5), data).train_mse
+
+    def gap(optimizer: str, steps: int = 800) -> float:
+        config = regression.RegressionConfig(degree=5, optimizer=optimizer, num_steps=steps)
+        return run(config, data).metrics["train_mse"] / best - 1
+
+    assert gap("adam") < 0.03 and gap("adam", 3000) < 5e-5
+    assert gap("momentum") < 1e-3 and gap("sgd") > 0.03
