@@ -24,6 +24,8 @@ def _feed(digest, obj: object) -> None:
         digest.update(tensor.numpy().tobytes())
     elif isinstance(obj, nn.Module):
         digest.update(f"module{type(obj).__name__}{obj.training}".encode())
+        for name, module in obj.named_modules():          # a stateless layer swapped in place (pooling) counts
+            digest.update(f"{name}{type(module).__name__}".encode())
         for name, parameter in obj.named_parameters():
             digest.update(f"{name}{parameter.requires_grad}".encode())
         _feed(digest, obj.state_dict())

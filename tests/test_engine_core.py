@@ -125,3 +125,14 @@ def test_fingerprint_sees_any_change_to_a_shared_object():
         model.bias[0] = 5.0
     assert fingerprint((data, model)) != before
     assert fingerprint(torch.zeros(2, dtype=torch.bfloat16)) != fingerprint(torch.ones(2, dtype=torch.bfloat16))
+
+
+def test_fingerprint_sees_a_stateless_layer_swapped_in_place():
+    from torch import nn
+
+    from engine.fingerprint import fingerprint
+
+    network = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2))
+    before = fingerprint(network)
+    network[1] = nn.AvgPool2d(2)                                     # no parameters, no buffers: only its type
+    assert fingerprint(network) != before
