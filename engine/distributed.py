@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.data import load_digits
-from engine.distributed_worker import build_model, shard_batches
+from engine.distributed_worker import PIPELINE_WIDTH, build_model, pipeline_stage, shard_batches
 from engine.errors import InputError
 from engine.training import Throttle, TrainingStep
 
@@ -108,8 +108,9 @@ def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
 
     Metrics: mean `loss` over ranks and the largest parameter-checksum `spread` between ranks.
     Extras: `ranks` (this step's record from each rank), `history` (per-rank loss), `startup`
-    (seconds until every rank was ready), `pids`. `processes`, if given, receives the Popen objects
-    (tests use it to check that none is left; `crash_at` / `stall_at` make rank 1 exit or hang).
+    (seconds until every rank was ready), `pids`, `plan` (`shard_plan` of the training digits).
+    `processes`, if given, receives the Popen objects (tests use it to check that none is left;
+    `crash_at` / `stall_at` make rank 1 exit or hang).
     Raises InputError when a rank fails or stalls."""
     if not 1 <= config.world_size <= MAX_WORLD:
         raise InputError("ddp_world_size", low=1, high=MAX_WORLD)
@@ -121,7 +122,8 @@ def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
         out = out or Path(scratch) / "parameters.pt"
         arguments = worker_command(config, out, crash_at, stall_at=stall_at)
         with _workers(config.world_size, arguments, started) as (reports, errors):
-            yield from _follow(config, started, reports, errors, begin, out)
+            plan = shard_plan(len(load_digits().train_x), config.world_size, config.batch_size)
+            yield from _follow(config, started, reports, errors, begin, out, plan)
             for process in started:               # finished: let each exit on its own first
                 try:
                     process.wait(timeout=10)
@@ -201,6 +203,36 @@ def pipeline_timeline(micro_batches: int, timeout: float = 120.0) -> dict[int, l
     return timelines
 
 
+def stage_flops(width: int = PIPELINE_WIDTH) -> list[dict[str, int]]:
+    """Matrix-product FLOPs per sample of each pipeline stage (2 per multiply-add), read from its Linear
+    layers: forward 2·in·out per layer; backward 2·in·out for the weight's gradient plus 2·in·out for
+    the gradient of the layer's input, which the model's first layer skips (the data needs none).
+    Stage 1 also computes the loss: softmax and log over 10 logits, a few dozen FLOPs."""
+    flops = []
+    for rank in (0, 1):
+        sizes = [2 * m.in_features * m.out_features for m in pipeline_stage(rank, width).modules()
+                 if isinstance(m, torch.nn.Linear)]
+        first_input = sizes[0] if rank == 0 else 0
+        flops.append({"forward": sum(sizes), "backward": 2 * sum(sizes) - first_input})
+    return flops
+
+
+def gpipe_bubble(micro_batches: int, forward: list[float], backward: list[float]) -> float:
+    """Idle share of a GPipe step (all forwards, then all backwards in reverse) when stage s takes
+    forward[s] and backward[s] per micro-batch and sending is free: 1/(M + 1) for two equal stages."""
+    stages = len(forward)
+    free = [0.0] * stages                                  # when each stage finishes its current work
+    ready = [0.0] * micro_batches                          # when the previous stage handed micro-batch m on
+    for s in range(stages):
+        for m in range(micro_batches):
+            free[s] = ready[m] = max(free[s], ready[m]) + forward[s]
+    for s in reversed(range(stages)):                      # the last stage turns round as soon as it is free
+        for m in reversed(range(micro_batches)):
+            free[s] = ready[m] = max(free[s], ready[m]) + backward[s]
+    busy = micro_batches * (sum(forward) + sum(backward))
+    return 1 - busy / (stages * max(free))
+
+
 def bubble(timelines: dict[int, list[dict]]) -> float:
     """Share of the stages' time spent idle between the step's first start and last end."""
     events = [e for stage in timelines.values() for e in stage]
@@ -209,7 +241,7 @@ def bubble(timelines: dict[int, list[dict]]) -> float:
     return 1 - busy / (len(timelines) * span)
 
 
-def _follow(config, processes, reports, errors, begin, out: Path) -> Iterator[TrainingStep]:
+def _follow(config, processes, reports, errors, begin, out: Path, plan: dict) -> Iterator[TrainingStep]:
     pending: dict[int, dict[int, dict]] = {}
     ready, done = set(), set()
     startup = None
@@ -251,7 +283,7 @@ def _follow(config, processes, reports, errors, begin, out: Path) -> Iterator[Tr
                        "spread": max(r["spread"] for r in records.values())}
             extras = {"ranks": dict(sorted(records.items())), "startup": startup,
                       "shards": dict(sorted(shards.items())), "history": {k: list(v) for k, v in history.items()},
-                      "pids": [p.pid for p in processes]}
+                      "pids": [p.pid for p in processes], "plan": plan}
             if step == config.steps:                              # reported once rank 0 has saved the result
                 final = TrainingStep(step, config.steps, metrics, extras, time.perf_counter() - begin)
             elif throttle.due(step - 1):
@@ -281,6 +313,16 @@ def scaling(worlds: tuple[int, ...] = (1, 2, 4), steps: int = 40, batch_size: in
     for row in rows:
         row["efficiency"] = row["throughput"] / (row["world"] * base)
     return rows
+
+
+def shard_plan(num_items: int, world: int, batch_size: int) -> dict[str, int]:
+    """What one epoch gives each rank here: DistributedSampler(drop_last=True) trims the shuffled data
+    to a multiple of `world` (`trimmed` items left out); with drop_last=False it would instead repeat
+    `padded` items so every rank gets as many. Each rank then drops its incomplete last batch."""
+    per_rank = num_items // world
+    padded = -num_items % world
+    return {"items": num_items, "per_rank": per_rank, "trimmed": num_items - world * per_rank, "padded": padded,
+            "batches": per_rank // batch_size, "unused": per_rank % batch_size}
 
 
 def single_process(config: DDPConfig) -> tuple[dict[str, torch.Tensor], list[float]]:

@@ -25,6 +25,7 @@ from torch.utils.data import DistributedSampler
 
 from engine.data import load_digits
 
+PIPELINE_WIDTH = 512  # the pipeline demo's MLP: 784 -> 512 -> 512 -> 512 -> 10
 WATCHED = 6          # gradient entries of the first layer's weight shown before / after all-reduce,
 FIRST = 14 * 28 + 11  # from this pixel of the middle row on (the border pixels are always 0: no gradient)
 
@@ -36,16 +37,24 @@ def build_model(seed: int, hidden: int) -> torch.nn.Module:
                                torch.nn.Linear(hidden, 10))
 
 
+def pipeline_stage(rank: int, width: int = PIPELINE_WIDTH) -> torch.nn.Sequential:
+    """The pipeline demo's two stages: rank 0 holds the first layer, rank 1 the other three (and the loss)."""
+    if rank == 0:
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, width), torch.nn.ReLU())
+    return torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, width),
+                               torch.nn.ReLU(), torch.nn.Linear(width, 10))
+
+
 def shard_batches(num_items: int, rank: int, world: int, batch_size: int, seed: int):
     """Endless (epoch, indices) for this rank: DistributedSampler's shard of a seeded permutation,
     cut into batches. Rank r's k-th batch is every world-th index of the k-th global batch."""
     sampler = DistributedSampler(range(num_items), num_replicas=world, rank=rank, shuffle=True, seed=seed,
-                                 drop_last=True)
+                                 drop_last=True)       # trim the shuffled data to a multiple of world, never pad
     epoch = 0
     while True:
-        sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch)                       # a new shuffle each epoch (seed + epoch), the same on every rank
         order = torch.tensor(list(sampler))
-        for start in range(0, len(order) - batch_size + 1, batch_size):
+        for start in range(0, len(order) - batch_size + 1, batch_size):      # the incomplete last batch is dropped
             yield epoch, order[start:start + batch_size]
         epoch += 1
 
@@ -160,17 +169,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def pipeline_step(args, rank: int, batch: int = 1024) -> None:
-    """Model parallelism in two stages with GPipe's schedule: rank 0 holds the first layer, rank 1
-    the next three and the loss; `args.pipeline` micro-batches go forward through both stages, then
+    """Model parallelism in two stages with GPipe's schedule (`pipeline_stage`: unequal work, see
+    `engine.distributed.stage_flops`); `args.pipeline` micro-batches go forward through both stages, then
     backward in reverse. Prints every forward / backward interval, timed on the machine-wide
     monotonic clock from a common origin (the second of two steps: the first warms up)."""
     data = load_digits()
     torch.manual_seed(args.seed)
-    width = 512         # two stages of about equal work: 784x512 on rank 0, 2 x 512x512 (+ 512x10) on rank 1
-    stage = (torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, width), torch.nn.ReLU()) if rank == 0 else
-             torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, width),
-                                 torch.nn.ReLU(), torch.nn.Linear(width, 10)))
-    args.hidden = width
+    stage = pipeline_stage(rank)
+    args.hidden = PIPELINE_WIDTH
     inputs = data.train_x[:batch].chunk(args.pipeline)
     labels = data.train_y[:batch].chunk(args.pipeline)
     for _ in range(2):

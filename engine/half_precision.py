@@ -49,8 +49,8 @@ def facts(name: str) -> FormatFacts:
 class Encoding:
     bits: str                      # the bit pattern, sign first
     stored: float                  # the value the format actually holds
-    relative_error: float          # |stored - value| / |value| (0 for value 0)
-    kind: str                      # "normal", "subnormal", "zero", "infinity" or "nan"
+    relative_error: float          # |stored - value| / |value|: 0 for 0 and ±inf, inf on overflow, nan for nan
+    kind: str                      # "normal", "subnormal", "zero", "overflow" (finite value -> inf), "infinity", "nan"
 
 
 def encode(value: float, name: str) -> Encoding:
@@ -71,7 +71,14 @@ def encode(value: float, name: str) -> Encoding:
         kind = "zero"
     else:
         kind = "subnormal" if set(exponent) == {"0"} else "normal"
-    error = abs(stored - value) / abs(value) if value not in (0.0,) and kind not in ("nan", "infinity") else 0.0
+    if kind == "infinity" and math.isfinite(value):
+        kind = "overflow"                                       # a finite value beyond the largest number
+    if kind == "nan":
+        error = math.nan
+    elif kind == "overflow":
+        error = math.inf
+    else:
+        error = abs(stored - value) / abs(value) if value != 0 and math.isfinite(value) else 0.0
     return Encoding(bits, stored, error, kind)
 
 
@@ -193,9 +200,11 @@ def mode_note(device_type: str, mode: str, runs: bool, bf16_fast_cpu: bool = Fal
     return "ok"
 
 
-def make_scaler(mode: str, device: torch.device) -> torch.amp.GradScaler:
-    """Loss scaling only for fp16 autocast with a scaler; elsewhere a disabled scaler (a no-op)."""
-    return torch.amp.GradScaler(device.type, enabled=mode == "fp16_scaler")
+def make_scaler(mode: str, device: torch.device, growth_interval: int = 2000) -> torch.amp.GradScaler:
+    """Loss scaling only for fp16 autocast with a scaler; elsewhere a disabled scaler (a no-op).
+    The scale starts at 2^16, halves after a step with inf/NaN gradients and doubles after
+    `growth_interval` clean steps in a row (PyTorch's default: 2,000)."""
+    return torch.amp.GradScaler(device.type, growth_interval=growth_interval, enabled=mode == "fp16_scaler")
 
 
 def step_once(mode: str, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
@@ -266,6 +275,8 @@ class RaceConfig:
     learning_rate: float = 1e-3          # Adam, eps 1e-8 (PyTorch's default)
     loss_factor: float = 1.0             # < 1 makes every gradient that much smaller (a loss averaged
                                          # over very many elements does this): the underflow setting
+    growth_interval: int = 50            # clean steps before GradScaler doubles its scale: PyTorch's default,
+                                         # 2,000, is longer than the longest race (1,000 steps)
     live_size: int = 300                 # held-out digits scored for the live curves (all at the end)
     seed: int = 0
 
@@ -313,7 +324,7 @@ def train_race(config: RaceConfig, data, device: torch.device | None = None) -> 
         if mode == "fp16_naive":
             model = model.half()
         runs[mode] = {"model": model, "optimizer": torch.optim.Adam(model.parameters(), lr=config.learning_rate),
-                      "scaler": make_scaler(mode, device), "seconds": 0.0, "skipped": 0}
+                      "scaler": make_scaler(mode, device, config.growth_interval), "seconds": 0.0, "skipped": 0}
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     test_x, test_y = data.test_x.to(device), data.test_y.to(device)
     batches = minibatches(len(train_x), config.batch_size, generator)
@@ -457,6 +468,7 @@ EXAMPLES = (("300 × 300", lambda t: t(300.0) * t(300.0)),
             ("1e-4 × 1e-4", lambda t: t(1e-4) * t(1e-4)),
             ("1 + 1e-3", lambda t: t(1.0) + t(1e-3)),
             ("2048 + 1", lambda t: t(2048.0) + t(1.0)),
+            ("1 + 2⁻⁹", lambda t: t(1.0) + t(2.0**-9)),
             ("1e-8", lambda t: t(1e-8)))
 
 

@@ -50,14 +50,15 @@ def draw(step, config, chart, slots) -> None:
         left, right = st.columns(2)
         with left:
             st.subheader(text("distributed.gradient_title", step=step.step))
-            rows = [{"rank": rank, text("distributed.gradient_before"): ", ".join(f"{v:+.4f}" for v in r["before"][:3]),
+            rows = [{text("distributed.rank_column"): rank,
+                     text("distributed.gradient_before"): ", ".join(f"{v:+.4f}" for v in r["before"][:3]),
                      text("distributed.gradient_after"): ", ".join(f"{v:+.4f}" for v in r["after"][:3])}
                     for rank, r in ranks.items()]
             st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
             st.caption(text("distributed.gradient_caption"))
         with right:
             st.subheader(text("distributed.timing_title"))
-            rows = [{"rank": rank,
+            rows = [{text("distributed.rank_column"): rank,
                      text("distributed.timing_compute"): f"{1000 * max(r['seconds'] - r['comm_seconds'], 0.0):.1f} ms",
                      text("distributed.timing_comm"): f"{1000 * r['comm_seconds']:.1f} ms",
                      text("distributed.timing_step"): f"{1000 * r['seconds']:.1f} ms"}
@@ -65,10 +66,12 @@ def draw(step, config, chart, slots) -> None:
             st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         if "shards" in step.extras:
             st.subheader(text("distributed.shards_title"))
-            st.dataframe(pd.DataFrame([{"rank": rank, "indices": ", ".join(map(str, shard))}
+            st.dataframe(pd.DataFrame([{text("distributed.rank_column"): rank,
+                                        text("distributed.shards_indices"): ", ".join(map(str, shard))}
                                        for rank, shard in step.extras["shards"].items()]),
                          hide_index=True, width="stretch")
-            st.caption(text("distributed.shards_caption", world=config.world_size))
+            st.caption(text("distributed.shards_caption", world=config.world_size, batch=config.batch_size,
+                            **step.extras["plan"]))
 
 
 def loss_chart(config):
@@ -116,7 +119,7 @@ def equivalence_section() -> None:
             for i in range(len(history["step"]))]
     st.plotly_chart(lines_figure(history["step"], {text("distributed.ddp_mean"): mean,
                                                     text("distributed.single_process"): losses[:len(mean)]},
-                                 "", text("distributed.step_axis"), "loss"), width="stretch")
+                                 "", text("distributed.step_axis"), text("distributed.loss_axis")), width="stretch")
     st.markdown(text("distributed.equivalence_caption", global_batch=config.world_size * config.batch_size,
                      difference=distributed.max_difference(step.extras["parameters"], parameters)))
 
@@ -163,7 +166,13 @@ def pipeline_section() -> None:
     st.header(text("distributed.pipeline_title"))
     with st.expander(text("distributed.beyond_title")):
         st.markdown(text("distributed.beyond"))
-    st.markdown(text("distributed.pipeline_intro"))
+    first, second = distributed.stage_flops()
+    total = {part: first[part] + second[part] for part in ("forward", "backward")}
+    step_share = (first["forward"] + first["backward"]) / (total["forward"] + total["backward"])
+    st.markdown(text("distributed.pipeline_intro", forward0=first["forward"] / total["forward"],
+                     forward1=second["forward"] / total["forward"], step0=step_share, step1=1 - step_share,
+                     mflops0=(first["forward"] + first["backward"]) / 1e6,
+                     mflops1=(second["forward"] + second["backward"]) / 1e6))
     micro = linked(st.select_slider, text("distributed.micro_batches"), (1, 2, 4, 8, 16), 4, key="distributed_micro")
     if st.button(text("distributed.pipeline_run"), key="act_distributed_pipeline"):
         try:
@@ -176,15 +185,19 @@ def pipeline_section() -> None:
         count, timelines = result
         labels = {"stage": [text("distributed.stage", stage=s) for s in range(2)],
                   "forward": text("distributed.forward"), "backward": text("distributed.backward")}
+        flops = distributed.stage_flops()
+        from_flops = distributed.gpipe_bubble(count, [f["forward"] for f in flops], [f["backward"] for f in flops])
         st.plotly_chart(timeline_figure(timelines, labels, text("distributed.pipeline_chart",
                                                                 bubble=distributed.bubble(timelines),
-                                                                expected=1 / (count + 1)),
+                                                                expected=1 / (count + 1), from_flops=from_flops),
                                         text("distributed.time_ms")), width="stretch")
 
 
 page_title(69, "distributed")
 st.markdown(text("distributed.intro"))
 run_section()
+with st.expander(text("distributed.practice_title")):
+    st.markdown(text("distributed.practice"))
 scaling_section()
 ring_section()
 pipeline_section()

@@ -24,7 +24,16 @@ def mode_checks(device: str, bf16_fast: bool) -> dict[str, hp.ModeCheck]:
 
 
 def device_label(device, info) -> str:
-    return f"{info.name} · {device.type}" if device.type != "cpu" else f"{info.name} · CPU, {info.threads} threads"
+    if device.type != "cpu":
+        return f"{info.name} · {device.type}"
+    return text("half_precision.device_cpu", name=info.name, threads=info.threads)
+
+
+def error_text(encoding: hp.Encoding) -> str:
+    """The relative error, or what happened instead (overflow to ∞, NaN)."""
+    if encoding.kind == "overflow":
+        return text("half_precision.error_overflow")
+    return "—" if math.isnan(encoding.relative_error) else f"{encoding.relative_error:.3g}"
 
 
 def number_text(value: float) -> str:
@@ -71,7 +80,7 @@ def bit_lab() -> None:
         bits = f"{encoding.bits[:sign]} · {encoding.bits[sign:sign + exponent]} · {encoding.bits[sign + exponent:]}"
         rows.append({text("half_precision.bits_format"): name, text("half_precision.bits_pattern"): bits,
                      text("half_precision.bits_stored"): number_text(encoding.stored),
-                     text("half_precision.bits_error"): f"{encoding.relative_error:.3g}",
+                     text("half_precision.bits_error"): error_text(encoding),
                      text("half_precision.bits_kind"): text(f"half_precision.kind_{encoding.kind}")})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
@@ -118,7 +127,7 @@ def race_settings(checks: dict[str, hp.ModeCheck]) -> hp.RaceConfig:
     if any(m not in runnable for m in st.session_state.get("half_precision_modes", [])):
         st.session_state.half_precision_modes = [m for m in st.session_state.half_precision_modes if m in runnable]
     modes = linked(st.multiselect, text("half_precision.modes"), runnable, defaults, key="half_precision_modes",
-                   format_func=option_labels("half_precision.mode_"))
+                   format_func=option_labels("half_precision.short_"), help=text("half_precision.modes_help"))
     factor = linked(st.radio, text("half_precision.loss_factor"), list(LOSS_FACTORS), key="half_precision_factor",
                     format_func=option_labels("half_precision.factor_"), help=text("half_precision.loss_factor_help"),
                     horizontal=True)
@@ -160,11 +169,11 @@ def draw_race(step, config, figures, slots) -> None:
     for mode in config.modes:
         accuracy = step.metrics[f"{mode}/accuracy"]
         rows.append({text("half_precision.table_mode"): text(f"half_precision.mode_{mode}"),
-                     text("half_precision.table_accuracy"): f"{100 * accuracy:.1f} %",
+                     text("half_precision.table_accuracy"): f"{100 * accuracy:.1f}%",
                      text("half_precision.table_step"): f"{1000 * step.extras['seconds_per_step'][mode]:.1f} ms",
                      text("half_precision.table_memory"): f"{step.extras['memory'][mode] / 1e6:.2f} MB",
                      text("half_precision.table_skipped"): str(step.extras["skipped"][mode]),
-                     text("half_precision.table_zero"): f"{100 * step.extras['zero_gradients'][mode]:.1f} %"})
+                     text("half_precision.table_zero"): f"{100 * step.extras['zero_gradients'][mode]:.1f}%"})
     with slots["table"].container():
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         where = "cuda" if step.extras["device"] == "cuda" else "cpu"
@@ -172,7 +181,9 @@ def draw_race(step, config, figures, slots) -> None:
         if "fp16_naive" in config.modes and math.isnan(step.metrics["fp16_naive/loss"]):
             st.warning(text("half_precision.naive_failed"), icon=":material/warning:")
     if "scale" in figures:
-        slots["scale"].plotly_chart(update_history(figures["scale"], history), width="stretch")
+        with slots["scale"].container():
+            st.plotly_chart(update_history(figures["scale"], history), width="stretch")
+            st.caption(text("half_precision.scale_caption", interval=config.growth_interval))
     if "gradients" not in step.extras:
         slots["gradients"].caption(text("half_precision.need_fp32"))
         return

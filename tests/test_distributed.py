@@ -130,3 +130,80 @@ def test_launch_reports_the_final_parameters_and_shards():
     final = steps[-1]
     assert final.finished and final.extras["parameters"] is not None
     assert set(final.extras["shards"]) == {0, 1} and len(final.extras["history"]["rank1"]) == 4
+    assert final.extras["plan"] == distributed.shard_plan(4000, 2, 8)
+
+
+@pytest.mark.parametrize(("items", "world"), [(10, 4), (10, 3), (4000, 3), (4000, 4), (7, 2)])
+def test_distributed_sampler_trims_or_pads_as_the_caption_says(items, world):
+    from torch.utils.data import DistributedSampler
+
+    def shards(drop_last):
+        return [list(DistributedSampler(range(items), num_replicas=world, rank=r, seed=0, drop_last=drop_last))
+                for r in range(world)]
+
+    plan = distributed.shard_plan(items, world, batch_size=2)
+    trimmed, padded = shards(True), shards(False)
+    assert all(len(shard) == plan["per_rank"] for shard in trimmed)
+    used = [i for shard in trimmed for i in shard]
+    assert len(set(used)) == len(used) == items - plan["trimmed"]               # drop_last=True: no repeats
+    everything = [i for shard in padded for i in shard]
+    assert set(everything) == set(range(items))                                 # drop_last=False: all, plus
+    assert len(everything) - items == plan["padded"]                            # this many repeated to pad
+    assert plan["batches"] * 2 + plan["unused"] == plan["per_rank"]
+
+
+def test_padding_repeats_samples_so_a_sharded_evaluation_is_biased():
+    from torch.utils.data import DistributedSampler
+
+    counts = torch.zeros(10)
+    for rank in range(4):
+        for index in DistributedSampler(range(10), num_replicas=4, rank=rank, shuffle=False):
+            counts[index] += 1
+    assert counts.tolist() == [2, 2] + [1] * 8                                  # 12 slots for 10 samples
+
+
+def test_each_epoch_gets_a_new_shuffle_only_with_set_epoch():
+    from torch.utils.data import DistributedSampler
+
+    sampler = DistributedSampler(range(100), num_replicas=2, rank=0, seed=0)
+    assert list(sampler) == list(sampler)                                        # no set_epoch: the same order
+    batches = distributed.shard_batches(100, 0, 2, 10, seed=0)
+    epochs = [[next(batches) for _ in range(5)] for _ in range(2)]
+    assert [e for e, _ in epochs[0]] == [0] * 5 and [e for e, _ in epochs[1]] == [1] * 5
+    assert torch.cat([i for _, i in epochs[0]]).tolist() != torch.cat([i for _, i in epochs[1]]).tolist()
+    other = distributed.shard_batches(100, 1, 2, 10, seed=0)
+    for _ in range(5):
+        next(other)
+    second = torch.cat([next(other)[1] for _ in range(5)]).tolist()          # rank 1, epoch 1
+    assert sorted(torch.cat([i for _, i in epochs[1]]).tolist() + second) == list(range(100))   # still disjoint
+
+
+def test_pipeline_stage_flops_match_torch_flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import engine.distributed_worker as worker
+    batch = 8
+    x = torch.rand(batch, 1, 28, 28)
+    counted = []
+    for rank in (0, 1):
+        stage = worker.pipeline_stage(rank)
+        inputs = x if rank == 0 else torch.rand(batch, worker.PIPELINE_WIDTH, requires_grad=True)
+        with FlopCounterMode(display=False) as forward:
+            out = stage(inputs)
+            loss = torch.nn.functional.cross_entropy(out, torch.zeros(batch, dtype=torch.long)) if rank else out.sum()
+        with FlopCounterMode(display=False) as backward:
+            loss.backward()
+        counted.append({"forward": forward.get_total_flops() // batch, "backward": backward.get_total_flops() // batch})
+    assert distributed.stage_flops() == counted
+    forward_share = counted[0]["forward"] / (counted[0]["forward"] + counted[1]["forward"])
+    assert forward_share == pytest.approx(0.43, abs=0.005)                      # not the "equal stages" once claimed
+
+
+@pytest.mark.parametrize("micro", [1, 2, 4, 8])
+def test_gpipe_bubble_matches_the_closed_forms(micro):
+    assert distributed.gpipe_bubble(micro, [1.0, 1.0], [2.0, 2.0]) == pytest.approx(1 / (micro + 1))
+    assert distributed.gpipe_bubble(micro, [1.0] * 3, [1.0] * 3) == pytest.approx(2 / (micro + 2))
+    # two stages, the second slower in both directions: the span is a + M c, the work M (a + c)
+    a, c = 1.0 + 1.0, 1.5 + 3.0
+    assert distributed.gpipe_bubble(micro, [1.0, 1.5], [1.0, 3.0]) == pytest.approx(
+        1 - micro * (a + c) / (2 * (a + micro * c)))

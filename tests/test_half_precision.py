@@ -38,7 +38,7 @@ def test_every_bit_pattern_round_trips(name):
 def test_fp32_bits_agree_with_python_struct_and_rounding_is_reported():
     for value in (0.1, -2.5, 1e-40, 3.0e38, 1 / 3):
         assert hp.encode(value, "fp32").bits == hp.float32_bits(value)
-    assert hp.encode(70000.0, "fp16").kind == "infinity"                    # above 65504
+    assert hp.encode(70000.0, "fp16").kind == "overflow"                    # above 65504
     assert hp.encode(1e-9, "fp16").kind == "zero" and hp.encode(1e-9, "bf16").kind == "normal"
     assert hp.encode(6e-8, "fp16").kind == "subnormal"
     assert hp.encode(0.1, "bf16").relative_error > hp.encode(0.1, "fp16").relative_error
@@ -151,3 +151,59 @@ def test_speed_check_reports_every_format():
     results = hp.speed_check(torch.device("cpu"), size=128, repeats=2)
     assert [r.name for r in results] == ["fp32", "bf16", "fp16"]
     assert results[0].matmul_speedup == 1.0 and all(r.matmul_gflops > 0 and r.conv_ms > 0 for r in results)
+
+
+@pytest.mark.parametrize("value", [65520.0, 70000.0, -1e5])
+def test_a_value_that_overflows_is_reported_as_overflow_not_as_exact(value):
+    assert torch.tensor(value, dtype=torch.float64).to(torch.float16).isinf()      # torch: fp16 overflows here
+    encoding = hp.encode(value, "fp16")
+    assert encoding.kind == "overflow" and math.isinf(encoding.stored) and encoding.relative_error == math.inf
+    assert hp.encode(value, "fp32").kind == "normal" and hp.encode(value, "bf16").kind == "normal"
+
+
+def test_exact_values_infinity_and_nan_are_not_overflow():
+    assert hp.encode(65504.0, "fp16").kind == "normal" and hp.encode(65504.0, "fp16").relative_error == 0.0
+    assert hp.encode(65519.0, "fp16").stored == 65504.0                          # rounds down, below the midpoint
+    assert hp.encode(math.inf, "fp16").kind == "infinity" and hp.encode(math.inf, "fp16").relative_error == 0.0
+    assert hp.encode(math.nan, "bf16").kind == "nan" and math.isnan(hp.encode(math.nan, "bf16").relative_error)
+
+
+def test_bf16_swamps_small_updates_so_it_needs_fp32_master_weights():
+    assert hp.spacing(1.0, "bf16") == 2.0**-7 and hp.spacing(1.0, "fp16") == 2.0**-10
+    row = dict(hp.examples())["1 + 2⁻⁹"]
+    assert row["bf16"] == 1.0 and row["fp16"] == row["fp32"] == 1.0 + 2.0**-9
+    # The page's claim, with torch's own Adam: a weight near 1 stored in bf16 never moves at lr 1e-3,
+    # the same weight kept in fp32 (a master weight) does.
+    moved = {}
+    for dtype in (torch.bfloat16, torch.float32):
+        weight = torch.nn.Parameter(torch.ones(4, dtype=dtype))
+        optimizer = torch.optim.Adam([weight], lr=1e-3)
+        for _ in range(50):
+            weight.grad = torch.full_like(weight, 0.3)
+            optimizer.step()
+        moved[dtype] = (1.0 - weight.detach().float()).max().item()
+    assert moved[torch.bfloat16] == 0.0 and moved[torch.float32] == pytest.approx(0.05, rel=0.02)
+
+
+def test_the_loss_scale_grows_within_the_race():
+    """The race's scaler doubles its scale every `growth_interval` clean steps, so the chart can show growth
+    (PyTorch's default interval, 2,000, is longer than the longest race: the scale could never grow)."""
+    config = hp.RaceConfig(modes=("fp16_scaler",), hidden=32, steps=110, loss_factor=2.0**-20)
+    assert config.growth_interval * 2 <= config.steps < 1000
+    *_, last = hp.train_race(config, data.load_digits())
+    assert last.extras["skipped"]["fp16_scaler"] == 0                           # tiny gradients: nothing overflows
+    assert last.extras["history"]["scale/fp16_scaler"][-1] == 2.0**16 * 2 ** (config.steps // config.growth_interval)
+
+
+def test_the_scaler_halves_at_each_overflow_and_never_grows_with_the_default_interval():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = hp.make_scaler("fp16_scaler", torch.device("cpu"))                  # PyTorch's default interval
+    x, labels = torch.randn(16, 8), torch.zeros(16, dtype=torch.long)
+    scales = []
+    for factor in [1e4] * 3 + [1.0] * 60:           # a huge loss overflows fp16 at scale 2^16: skip, halve
+        hp.step_once("fp16_scaler", model, optimizer, scaler, x, labels, factor)
+        scales.append(scaler.get_scale())
+    assert scales[:3] == [2.0**15, 2.0**14, 2.0**13]
+    assert max(scales) == 2.0**15 and scales[-1] == 2.0**13
