@@ -1,5 +1,6 @@
 """Adversarial examples and adversarial training on real digits.
 
+Adversarial examples were found by Szegedy et al. (2014), "Intriguing Properties of Neural Networks".
 FGSM: Goodfellow, Shlens & Szegedy (2015), "Explaining and Harnessing Adversarial Examples".
 PGD and adversarial training as a min-max problem: Madry et al. (2018), "Towards Deep Learning
 Models Resistant to Adversarial Attacks". FGSM with a random start ("fast is better than free"):
@@ -18,7 +19,8 @@ from engine.data import ImageSplit, minibatches
 from engine.device import seed_everything, set_cpu_threads
 from engine.training import Throttle, TrainingStep
 
-EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)     # where the accuracy curve is measured
+EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)    # the curves' grid: covers the training slider
+ATTACKS = ("fgsm", "pgd")                                   # the attacks each curve is measured under
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,8 @@ class AdversarialConfig:
     steps: int = 400                # minibatch steps for each model
     batch_size: int = 64
     learning_rate: float = 2e-3     # Adam
-    eval_size: int = 200            # test digits used for the live accuracy-vs-epsilon curves
+    eval_size: int = 200            # test digits (all ten classes, in turn) for the live curves
+    eval_pgd_steps: int = 10        # PGD iterations of the curves' attack (random start, step 0.25 epsilon)
     seed: int = 0
 
 
@@ -66,19 +69,30 @@ def fgsm(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float
 
 def pgd(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float, steps: int = 10,
         step_size: float | None = None, target: torch.Tensor | None = None, random_start: bool = True,
-        generator: torch.Generator | None = None) -> torch.Tensor:
+        generator: torch.Generator | None = None, stop_when_fooled: bool = False) -> torch.Tensor:
     """Projected gradient descent: repeated small sign steps, each projected back onto the
-    epsilon-ball around x and the [0, 1] box."""
+    epsilon-ball around x and the [0, 1] box. `stop_when_fooled`: an image stops moving (and costs
+    nothing more) at the first iterate the model misreads, or reads as `target`."""
     step_size = step_size if step_size is not None else 2.5 * epsilon / max(steps, 1)
+    goal = labels if target is None else target
     adversarial = x.clone()
     if random_start:
         adversarial = adversarial + (torch.rand(x.shape, generator=generator) * 2 - 1) * epsilon
+    adversarial = adversarial.clamp(0, 1)
+    active = torch.arange(len(x))
     for _ in range(steps):
-        adversarial = adversarial.clamp(0, 1)
-        direction = _input_gradient(model, adversarial, labels if target is None else target, target is not None)
-        adversarial = adversarial + step_size * direction.sign()
-        adversarial = torch.max(torch.min(adversarial, x + epsilon), x - epsilon)   # project onto the ball
-    return adversarial.clamp(0, 1).detach()
+        current = adversarial[active].requires_grad_(True)
+        logits = model(current)
+        (gradient,) = torch.autograd.grad(F.cross_entropy(logits, goal[active]), current)
+        if stop_when_fooled:
+            read = logits.argmax(1)
+            moving = read == labels[active] if target is None else read != target[active]
+            active, current, gradient = active[moving], current[moving], gradient[moving]
+        direction = -gradient if target is not None else gradient          # targeted: descend the target's loss
+        moved = current.detach() + step_size * direction.sign()
+        moved = torch.max(torch.min(moved, x[active] + epsilon), x[active] - epsilon)   # project onto the ball
+        adversarial[active] = moved.clamp(0, 1)                                           # and the box
+    return adversarial.detach()
 
 
 def fgsm_random_start(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float,
@@ -93,19 +107,70 @@ def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def accuracy_under_attack(model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
-                          epsilons: tuple[float, ...] = EPSILONS, attack: str = "fgsm") -> list[float]:
-    """Accuracy on FGSM (or 10-step PGD) examples for each epsilon."""
+                          epsilons: tuple[float, ...] = EPSILONS, attack: str = "fgsm", steps: int = 10) -> list[float]:
+    """Accuracy on FGSM (or `steps`-step PGD) examples for each epsilon, each attack made afresh."""
     model.eval()
     results = []
     for epsilon in epsilons:
         if epsilon == 0:
             attacked = x
         elif attack == "pgd":
-            attacked = pgd(model, x, labels, epsilon, steps=10, generator=torch.Generator().manual_seed(0))
+            attacked = pgd(model, x, labels, epsilon, steps, generator=torch.Generator().manual_seed(0))
         else:
             attacked = fgsm(model, x, labels, epsilon)
         results.append(accuracy(model, attacked, labels))
     return results
+
+
+def pgd_robust_accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
+                        epsilons: tuple[float, ...] = EPSILONS, steps: int = 10) -> list[float]:
+    """Share of digits that PGD breaks at no epsilon up to each one of `epsilons` (ascending).
+
+    A ball contains every smaller one, so a digit misread clean or broken at a smaller epsilon is
+    broken at all larger ones. So only the digits still standing are attacked, each only until its
+    first misread iterate: the evaluation costs a fraction of attacking every digit at every epsilon."""
+    model.eval()
+    standing = torch.arange(len(x))
+    results = []
+    for epsilon in sorted(epsilons):
+        if len(standing):
+            inputs, truth = x[standing], labels[standing]
+            if epsilon > 0:
+                inputs = pgd(model, inputs, truth, epsilon, steps, generator=torch.Generator().manual_seed(0),
+                             stop_when_fooled=True)
+            with torch.no_grad():
+                standing = standing[model(inputs).argmax(1) == truth]
+        results.append(len(standing) / len(x))
+    return results
+
+
+def attack_curves(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilons: tuple[float, ...] = EPSILONS,
+                  pgd_steps: int = 10) -> dict[str, list[float]]:
+    """The page's two curves: accuracy under FGSM and under PGD (random start, `pgd_steps` steps of
+    0.25 epsilon) at each of `epsilons` (ascending)."""
+    return {"fgsm": accuracy_under_attack(model, x, labels, epsilons, "fgsm"),
+            "pgd": pgd_robust_accuracy(model, x, labels, epsilons, pgd_steps)}
+
+
+def curve_epsilons(epsilon: float) -> tuple[float, ...]:
+    """The curves' grid, with the training epsilon added if it falls between grid points."""
+    return tuple(sorted(set(EPSILONS) | {round(epsilon, 4)}))
+
+
+def balanced_indices(labels: torch.Tensor, count: int) -> torch.Tensor:
+    """`count` indices taking each class in turn (the first 0, the first 1, ..., then the second 0, ...),
+    so that every prefix of ten or more holds all ten classes however the split is ordered."""
+    rank = torch.zeros_like(labels)
+    for label in labels.unique():
+        members = labels == label
+        rank[members] = torch.arange(int(members.sum()))
+    return torch.argsort(rank * (int(labels.max()) + 1) + labels, stable=True)[:count]
+
+
+def evaluation_set(data: ImageSplit, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`count` test digits, all ten classes in turn: the curves' and the gallery's digits."""
+    index = balanced_indices(data.test_y, count)
+    return data.test_x[index], data.test_y[index]
 
 
 def _robust_batch(config: AdversarialConfig, model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
@@ -126,8 +191,9 @@ def _robust_batch(config: AdversarialConfig, model: nn.Module, x: torch.Tensor, 
 def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]:
     """Train a standard and an adversarially trained CNN side by side on the same batches.
 
-    Metrics: clean test accuracy of each; extras: `curves` {"standard", "robust"} = accuracy under
-    FGSM at each of EPSILONS (on `eval_size` test digits), `history`, and on the last step `models`.
+    Metrics: clean accuracy of each, and its accuracy under FGSM and PGD at the training epsilon;
+    extras: `epsilons`, `curves` {model: {"fgsm": [...], "pgd": [...]}} over those epsilons (on
+    `eval_size` test digits), `history`, and on the last step `models`.
     """
     set_cpu_threads()
     generator = seed_everything(config.seed)
@@ -135,7 +201,9 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
     models["robust"].load_state_dict(models["standard"].state_dict())       # same start
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=config.learning_rate) for name, m in models.items()}
     batches = minibatches(len(data.train_x), config.batch_size, generator)
-    eval_x, eval_y = data.test_x[: config.eval_size], data.test_y[: config.eval_size]
+    eval_x, eval_y = evaluation_set(data, config.eval_size)
+    epsilons = curve_epsilons(config.epsilon)
+    trained_at = epsilons.index(round(config.epsilon, 4))
     history: dict[str, list[float]] = {"step": [], "standard": [], "robust": []}
     throttle = Throttle(config.steps, max_share=0.2)    # the curves are the point of this page: update often
     for step in range(config.steps):
@@ -150,14 +218,16 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
             optimizers[name].step()
         if throttle.due(step):
             with throttle.reporting():     # the attack evaluation counts as reporting, so it is throttled too
-                curves = {name: accuracy_under_attack(model, eval_x, eval_y) for name, model in models.items()}
+                curves = {name: attack_curves(model, eval_x, eval_y, epsilons, config.eval_pgd_steps)
+                          for name, model in models.items()}
                 history["step"].append(step + 1)
                 for name in models:
-                    history[name].append(curves[name][0])
-                nearest = min(range(len(EPSILONS)), key=lambda i: abs(EPSILONS[i] - config.epsilon))
-                metrics = {f"{name}_clean": curves[name][0] for name in models}
-                metrics |= {f"{name}_attacked": curves[name][nearest] for name in models}
-                extras = {"curves": curves, "history": {k: list(v) for k, v in history.items()}}
+                    history[name].append(curves[name]["fgsm"][0])
+                metrics = {f"{name}_clean": curves[name]["fgsm"][0] for name in models}
+                metrics |= {f"{name}_{attack}": curves[name][attack][trained_at]
+                            for name in models for attack in ATTACKS}
+                extras = {"epsilons": list(epsilons), "curves": curves,
+                          "history": {k: list(v) for k, v in history.items()}}
                 if step == config.steps - 1:
                     extras["models"] = {name: model.eval() for name, model in models.items()}
                 yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)

@@ -11,11 +11,12 @@ from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import clamp_state, misconceptions_and_prompts, page_title, show_input_error, show_source
 
-FGSM_TEX = (r"x_{\text{adv}} = \operatorname{clip}_{[0,1]}\!\big(x + \epsilon\,"
+FGSM_TEX = (r"\tilde{x} = \operatorname{clip}_{[0,1]}\!\big(x + \epsilon\,"
             r"\operatorname{sign}(\nabla_x \mathcal{L}(f_\theta(x), y))\big)")
 MINMAX_TEX = (r"\min_\theta\; \mathbb{E}_{(x,y)} \Big[\max_{\lVert \delta \rVert_\infty \le \epsilon}"
               r" \mathcal{L}(f_\theta(x + \delta), y)\Big]")
 MODELS = ("standard", "robust")
+COLORS = {"standard": "#636efa", "robust": "#ef553b"}     # one colour per model; PGD drawn dashed
 
 
 def settings_ui() -> adversarial.AdversarialConfig:
@@ -30,17 +31,24 @@ def settings_ui() -> adversarial.AdversarialConfig:
 
 def draw(step, config, metrics_slot, chart_slot) -> None:
     with metrics_slot.container():
-        columns = st.columns(4)
-        for i, name in enumerate(MODELS):
-            model = text(f"adversarial.{name}")
-            columns[2 * i].metric(text("adversarial.metric_clean", model=model), f"{step.metrics[f'{name}_clean']:.1%}")
-            columns[2 * i + 1].metric(text("adversarial.metric_attacked", model=model, epsilon=config.epsilon),
-                                      f"{step.metrics[f'{name}_attacked']:.1%}")
-    curves = {text(f"adversarial.{name}"): step.extras["curves"][name] for name in MODELS}
-    chart_slot.plotly_chart(lines_figure(list(adversarial.EPSILONS), curves,
-                                         text("adversarial.curve_title", step=step.step, total=step.total),
-                                         text("adversarial.curve_x"), text("adversarial.curve_y"), (0, 1)),
-                            width="stretch")
+        for name in MODELS:                      # one row per model: clean, FGSM and PGD at the training epsilon
+            model, columns = text(f"adversarial.{name}"), st.columns(3)
+            columns[0].metric(text("adversarial.metric_clean", model=model), f"{step.metrics[f'{name}_clean']:.1%}")
+            for column, attack in zip(columns[1:], adversarial.ATTACKS, strict=True):
+                column.metric(text(f"adversarial.metric_{attack}", model=model, epsilon=config.epsilon),
+                              f"{step.metrics[f'{name}_{attack}']:.1%}")
+    lines = [(name, attack) for name in MODELS for attack in adversarial.ATTACKS]
+    curves = {text(f"adversarial.curve_{attack}", model=text(f"adversarial.{name}")):
+              step.extras["curves"][name][attack] for name, attack in lines}
+    figure = lines_figure(step.extras["epsilons"], curves,
+                          text("adversarial.curve_title", step=step.step, total=step.total),
+                          text("adversarial.curve_x"), text("adversarial.curve_y"), (0, 1))
+    for trace, (name, attack) in zip(figure.data, lines, strict=True):
+        trace.line = {"color": COLORS[name], "dash": "dash" if attack == "pgd" else "solid"}
+    with chart_slot.container():
+        st.plotly_chart(figure, width="stretch")
+        st.caption(text("adversarial.curve_caption", count=config.eval_size, per_class=config.eval_size // 10,
+                        steps=config.eval_pgd_steps))
 
 
 def chosen_image(data, standard):
@@ -106,12 +114,13 @@ def attack_lab(models: dict, data) -> None:
 def gallery(models: dict, data, epsilon: float) -> None:
     st.header(text("adversarial.gallery_title", epsilon=epsilon))
     total = 300
+    x, labels = adversarial.evaluation_set(data, total)          # all ten classes in turn, whatever the split's order
     for name in MODELS:
-        wrong = adversarial.fooled(models[name], data.test_x[:total], data.test_y[:total], epsilon)
-        st.caption(text("adversarial.gallery_caption", count=len(wrong), total=total,
+        wrong = adversarial.fooled(models[name], x, labels, epsilon)
+        st.caption(text("adversarial.gallery_caption", count=len(wrong), total=total, per_class=total // 10,
                         model=text(f"adversarial.{name}")))
         if len(wrong):
-            st.image(images.to_image(images.tile(data.test_x[wrong[:32]], 16)), width=16 * 40)
+            st.image(images.to_image(images.tile(x[wrong[:32]], 16)), width=16 * 40)
 
 
 page_title(65, "adversarial")

@@ -1,5 +1,8 @@
 """Adversarial engine: the attacks are exactly what the page says, and adversarial training works."""
 
+import dataclasses
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,7 +17,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def trained(digits):
-    *_, last = adversarial.train(adversarial.AdversarialConfig(), digits)
+    *_, last = adversarial.train(adversarial.AdversarialConfig(eval_size=10), digits)   # the tests evaluate
     return last.extras["models"]
 
 
@@ -76,3 +79,102 @@ def test_gallery_lists_only_digits_fooled_by_the_attack(trained, digits):
     attacked = adversarial.fgsm(trained["standard"], x[wrong], labels[wrong], 0.25)
     with torch.no_grad():
         assert (trained["standard"](attacked).argmax(1) != labels[wrong]).all()
+
+
+def _sorted_by_class(split: data.ImageSplit) -> data.ImageSplit:
+    """The bundled digits as they were stored before: each split ordered 0, 0, ..., 9."""
+    train, test = torch.argsort(split.train_y, stable=True), torch.argsort(split.test_y, stable=True)
+    return data.ImageSplit(split.train_x[train], split.train_y[train], split.test_x[test], split.test_y[test], "subset")
+
+
+def test_curves_and_gallery_see_all_ten_classes_whatever_the_split_order(digits):
+    """On a split sorted by class the first 200 test digits were only zeros and ones: the curves' and
+    the gallery's digits must hold every class equally, and the training curves must be measured on them."""
+    ordered = _sorted_by_class(digits)
+    for count in (200, 300):                                  # the curves' default and the gallery's
+        _, labels = adversarial.evaluation_set(ordered, count)
+        assert torch.bincount(labels, minlength=10).tolist() == [count // 10] * 10
+    prefix = adversarial.balanced_indices(ordered.test_y, 1000)
+    assert all(len(ordered.test_y[prefix[:n]].unique()) == 10 for n in range(10, 1001, 7))
+    config = adversarial.AdversarialConfig(steps=1, eval_size=50)
+    *_, last = adversarial.train(config, ordered)
+    eval_x, eval_y = adversarial.evaluation_set(ordered, 50)
+    for name, model in last.extras["models"].items():
+        assert last.metrics[f"{name}_clean"] == pytest.approx(adversarial.accuracy(model, eval_x, eval_y))
+
+
+@pytest.mark.parametrize("epsilon", [0.05 * k for k in range(1, 8)] + [0.12])   # the slider's values, one off the grid
+def test_the_grid_covers_the_training_epsilon_and_the_metrics_name_it(digits, epsilon):
+    grid = adversarial.curve_epsilons(epsilon)
+    assert list(grid) == sorted(grid) and grid[0] == 0 and max(grid) >= 0.35
+    assert any(abs(e - epsilon) < 1e-9 for e in grid)
+    config = adversarial.AdversarialConfig(epsilon=epsilon, steps=1, eval_size=20)
+    *_, last = adversarial.train(config, digits)
+    eval_x, eval_y = adversarial.evaluation_set(digits, 20)
+    assert last.extras["epsilons"] == list(grid)
+    for name, model in last.extras["models"].items():
+        fgsm = adversarial.accuracy_under_attack(model, eval_x, eval_y, (epsilon,))[0]
+        pgd = adversarial.pgd_robust_accuracy(model, eval_x, eval_y, (0.0, epsilon))[1]
+        assert last.metrics[f"{name}_fgsm"] == pytest.approx(fgsm)
+        assert last.metrics[f"{name}_pgd"] == pytest.approx(pgd)
+
+
+def test_pgd_that_stops_when_fooled_breaks_every_digit_plain_pgd_breaks(trained, digits):
+    """Same start, same steps: stopping a digit at its first misread iterate can only find more failures."""
+    model = trained["robust"]
+    x, labels = adversarial.evaluation_set(digits, 200)
+    for epsilon in (0.15, 0.25):
+        plain = adversarial.pgd(model, x, labels, epsilon, generator=torch.Generator().manual_seed(3))
+        early = adversarial.pgd(model, x, labels, epsilon, generator=torch.Generator().manual_seed(3),
+                                stop_when_fooled=True)
+        assert (early - x).abs().max() <= epsilon + 1e-6 and early.min() >= 0 and early.max() <= 1
+        with torch.no_grad():
+            broken_plain, broken_early = model(plain).argmax(1) != labels, model(early).argmax(1) != labels
+        assert (broken_early | ~broken_plain).all()
+    curve = adversarial.pgd_robust_accuracy(model, x, labels)
+    assert curve[0] == adversarial.accuracy(model, x, labels)
+    assert all(later <= earlier for earlier, later in itertools.pairwise(curve))
+
+
+@pytest.fixture(scope="module")
+def reduced_runs(digits):
+    """Three seeds of the default run at reduced size (150 steps instead of 400), for the page's claims."""
+    runs = []
+    for seed in (0, 1, 2):
+        *_, last = adversarial.train(dataclasses.replace(adversarial.AdversarialConfig(), steps=150, seed=seed,
+                                                         eval_size=10), digits)
+        runs.append(last.extras["models"])
+    return runs
+
+
+def test_pgd_keeps_far_less_than_fgsm_on_the_robust_model(reduced_runs, digits):
+    """Measured at 150 steps: robust model at epsilon 0.25, FGSM 68/64/69 % and PGD 35/31/35 %."""
+    x, labels = adversarial.evaluation_set(digits, 200)
+    for models in reduced_runs:
+        curves = {name: adversarial.attack_curves(model, x, labels) for name, model in models.items()}
+        for curve in curves.values():
+            assert all(p <= f for p, f in zip(curve["pgd"], curve["fgsm"], strict=True))
+        at = adversarial.EPSILONS.index(0.25)                 # the default training epsilon
+        assert curves["robust"]["pgd"][at] <= curves["robust"]["fgsm"][at] - 0.15
+        assert curves["robust"]["pgd"][at] >= curves["standard"]["pgd"][at] + 0.15   # yet more than the standard
+
+
+def test_one_fgsm_step_rarely_hits_a_chosen_target(reduced_runs, digits):
+    """Prompt 3: each of 200 digits aimed at a random wrong class. Measured at 150 steps, standard model:
+    FGSM reaches the target for 12/12/6 % at epsilon 0.15 and 38/42/38 % at 0.25; 10-step PGD 76/85/74 % at
+    0.25, against 25/28/18 % for the robust model."""
+    x, labels = adversarial.evaluation_set(digits, 200)
+    for seed, models in enumerate(reduced_runs):
+        target = (labels + 1 + torch.randint(0, 9, labels.shape, generator=torch.Generator().manual_seed(seed))) % 10
+        hit = {}
+        for name, model in models.items():
+            for epsilon in (0.15, 0.25):
+                fgsm = adversarial.fgsm(model, x, labels, epsilon, target=target)
+                pgd = adversarial.pgd(model, x, labels, epsilon, 10, 0.25 * epsilon, target=target,
+                                      generator=torch.Generator().manual_seed(0))
+                with torch.no_grad():
+                    hit[name, "fgsm", epsilon] = (model(fgsm).argmax(1) == target).float().mean().item()
+                    hit[name, "pgd", epsilon] = (model(pgd).argmax(1) == target).float().mean().item()
+        assert hit["standard", "fgsm", 0.15] <= 0.3 and hit["standard", "fgsm", 0.25] <= 0.6
+        assert hit["standard", "pgd", 0.25] >= hit["standard", "fgsm", 0.25] + 0.2
+        assert hit["robust", "pgd", 0.25] <= hit["standard", "pgd", 0.25] - 0.3
