@@ -3,11 +3,17 @@
 Ronneberger, Fischer & Brox (2015), "U-Net: Convolutional Networks for Biomedical Image
 Segmentation". Trained here on generated images of shapes with exact masks, and as a denoiser
 on patches of one photo. Dice loss: Milletari, Navab & Ahmadi (2016).
+
+This UNet is the common modern variant, not the paper's network: padded 3x3 convolutions (so the
+output has the input's size and skips need no cropping) and batch norm. The original used unpadded
+convolutions (a 572x572 input gives a 388x388 map), cropped the encoder maps before concatenating,
+segmented large images tile by tile with mirrored context (overlap-tile), and weighted the loss to
+separate touching cells.
 """
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -25,7 +31,7 @@ CLASSES = ("background", "circle", "square", "triangle")
 class ShapesConfig:
     size: int = 64                 # image side, px
     objects: int = 4               # shapes per image
-    min_radius: float = 0.08       # shape size, as a fraction of the image side
+    min_radius: float = 0.08       # shape radius, as a fraction of the image side (0.2: 40 % across)
     max_radius: float = 0.2
     overlap: bool = True           # allow shapes to cover each other (later ones on top)
     texture: float = 0.3           # strength of stripes inside the shapes
@@ -103,7 +109,8 @@ class Block(nn.Sequential):
 
 class UNet(nn.Module):
     """Contracting path (depth x [block, 2x2 max-pool]), a bottleneck block, and an expanding path
-    (depth x [2x upsampling, concatenation with the matching encoder output, block]).
+    (depth x [2x upsampling, concatenation with the matching encoder output, block]). The transposed
+    convolution has kernel 2 and stride 2: its kernels tile the output without overlapping.
     With `skips=False` the concatenation is left out, so the decoder sees only the bottleneck."""
 
     def __init__(self, in_channels: int = 1, out_channels: int = len(CLASSES), depth: int = 3, base: int = 16,
@@ -201,6 +208,11 @@ class SegmentationConfig:
     seed: int = 0
 
 
+def skip_partner(config: SegmentationConfig) -> SegmentationConfig:
+    """The same settings with the skip connections switched: the only fair run to compare against."""
+    return replace(config, skips=not config.skips)
+
+
 def _update(optimizer: torch.optim.Optimizer, schedule, loss: torch.Tensor) -> None:
     """One Adam step on `loss`, then the one-cycle learning-rate schedule's step."""
     optimizer.zero_grad(set_to_none=True)
@@ -279,13 +291,19 @@ class DenoiseConfig:
     seed: int = 0
 
 
+def add_noise(clean: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
+    """Gaussian noise clipped to [0, 1], as a stored picture is: the denoiser trains on exactly the
+    kind of input it is scored on."""
+    return (clean + sigma * torch.randn(clean.shape, generator=generator)).clamp(0, 1)
+
+
 def denoise(config: DenoiseConfig, clean: torch.Tensor) -> Iterator[TrainingStep]:
     """Train a UNet on random patches of `clean` (C, H, W) with fresh synthetic noise to predict the
     noise (residual learning), then clean the whole noisy image. Metrics: PSNR of noisy and denoised."""
     set_cpu_threads()
     generator = seed_everything(config.seed)
     channels, height, width = clean.shape
-    noisy = (clean + config.sigma * torch.randn(clean.shape, generator=generator)).clamp(0, 1)
+    noisy = add_noise(clean, config.sigma, generator)
     model = UNet(channels, channels, depth=config.depth, base=config.base)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps)
@@ -298,7 +316,7 @@ def denoise(config: DenoiseConfig, clean: torch.Tensor) -> Iterator[TrainingStep
         left = torch.randint(width - patch + 1, (config.batch_size,), generator=generator)
         batch = torch.stack([clean[:, t:t + patch, c:c + patch] for t, c in zip(top.tolist(), left.tolist(),
                                                                                  strict=True)])
-        corrupted = batch + config.sigma * torch.randn(batch.shape, generator=generator)
+        corrupted = add_noise(batch, config.sigma, generator)
         loss = F.mse_loss(corrupted - model(corrupted), batch)
         _update(optimizer, schedule, loss)
         if throttle.due(step):

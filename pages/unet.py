@@ -51,7 +51,9 @@ def inside_and_upload(result) -> None:
     st.subheader(text("unet.features_title"))
     index = linked(st.slider, text("unet.feature_image"), 0, len(validation.images) - 1, 0, key="unet_feature_image")
     for name, maps in unet.feature_maps(model, validation.images[index]).items():
-        st.image(images.to_image(images.tile(maps.unsqueeze(1), len(maps))), caption=name, width=min(8 * 72, 640))
+        kind, _, level = name.partition(" ")                 # "encoder 2" -> the encoder's level 2
+        st.image(images.to_image(images.tile(maps.unsqueeze(1), len(maps))), width=min(8 * 72, 640),
+                 caption=text(f"unet.level_{kind}", level=level))
     st.caption(text("unet.features_caption"))
     st.subheader(text("unet.shapes_upload"))
     upload = st.file_uploader(text("unet.shapes_upload"), type=list(images.UPLOAD_TYPES), key="act_unet_shapes",
@@ -139,16 +141,20 @@ if train_clicked:
         st.session_state.unet_result = {"step": step, "config": config}
         progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
         draw(step, panel_slot, metrics_slot, chart_slot)
-    st.session_state.setdefault("unet_dice", {})[config.skips] = step.metrics["dice"]
+    st.session_state.setdefault("unet_dice", {})[config] = step.metrics["dice"]
 elif "unet_result" in st.session_state:
     if st.session_state.unet_result["config"] != config:
         progress_slot.caption(text("common.stale_result"))
     draw(st.session_state.unet_result["step"], panel_slot, metrics_slot, chart_slot)
 else:
     progress_slot.info(text("unet.press_train"))
-dice = st.session_state.get("unet_dice", {})
-if len(dice) == 2:
-    st.markdown(text("unet.compare", with_skips=number_format(dice[True]), without_skips=number_format(dice[False])))
+dice = st.session_state.get("unet_dice", {})             # final Dice of every finished run, keyed by its settings
+if config in dice and unet.skip_partner(config) in dice:
+    with_skips, without = sorted((config, unet.skip_partner(config)), key=lambda c: not c.skips)
+    st.markdown(text("unet.compare", with_skips=number_format(dice[with_skips]),
+                     without_skips=number_format(dice[without])))
+elif dice:
+    st.caption(text("unet.compare_hint"))
 
 result = st.session_state.get("unet_result")
 if result is not None and "model" in result["step"].extras:

@@ -57,3 +57,42 @@ def test_denoiser_gains_at_least_3_db_on_sample_photos(name):
     *_, last = unet.denoise(unet.DenoiseConfig(), clean)
     assert last.metrics["denoised_psnr"] >= last.metrics["noisy_psnr"] + 3
     assert last.extras["denoised"].shape == clean.shape
+
+
+def test_skip_partner_changes_the_skips_and_nothing_else():
+    config = unet.SegmentationConfig(depth=2, steps=60, loss="dice", shapes=unet.ShapesConfig(objects=2))
+    partner = unet.skip_partner(config)
+    assert partner.skips is not config.skips and unet.skip_partner(partner) == config
+    assert unet.skip_partner(unet.SegmentationConfig(depth=3)) != partner      # another depth is another run
+
+
+def test_transposed_convolution_tiles_without_overlap():
+    """Odena et al.'s checkerboard comes from uneven overlap (kernel not a multiple of the stride). The
+    engine's 2x2 stride-2 kernels cover every output pixel exactly once; a 3x3 stride-2 kernel does not."""
+    model = unet.UNet(depth=2, base=4, upsampling="transpose")
+    ones = torch.ones(1, 1, 6, 6)
+    for layer in model.up:
+        assert layer.kernel_size == layer.stride == (2, 2)
+        coverage = torch.nn.functional.conv_transpose2d(ones, torch.ones(1, 1, *layer.kernel_size),
+                                                        stride=layer.stride)
+        assert (coverage == 1).all()                                        # each output pixel: one tap
+    uneven = torch.nn.functional.conv_transpose2d(ones, torch.ones(1, 1, 3, 3), stride=2)
+    assert set(uneven[0, 0, 1:-1, 1:-1].unique().tolist()) == {1.0, 2.0, 4.0}    # the checkerboard
+
+
+def test_denoiser_trains_on_the_clipped_noise_it_is_scored_on(monkeypatch):
+    seen = []
+
+    class Recording(unet.UNet):
+        def forward(self, x, features=None):
+            if self.training:
+                seen.append((x.min().item(), x.max().item()))
+            return super().forward(x, features)
+
+    monkeypatch.setattr(unet, "UNet", Recording)
+    clean = torch.full((1, 24, 24), 0.97)
+    clean[:, :, :12] = 0.03                               # near both ends: unclipped noise would leave [0, 1]
+    *_, last = unet.denoise(unet.DenoiseConfig(sigma=0.3, steps=4, patch=16, batch_size=4), clean)
+    assert len(seen) == 4 and all(low >= 0 and high <= 1 for low, high in seen)
+    noisy = last.extras["noisy"]
+    assert noisy.min() >= 0 and noisy.max() <= 1 and (noisy == 0).any() and (noisy == 1).any()
