@@ -3,8 +3,10 @@ raced on 2-D loss surfaces with the real `torch.optim` classes.
 
 `reference_step` restates each rule exactly as the page writes it; the tests check it against
 torch.optim, so the equations on the page are proven to be what PyTorch runs.
-Adagrad: Duchi, Hazan & Singer (2011). Adadelta: Zeiler (2012). RMSprop: Hinton's lecture 6e (2012).
-Adam: Kingma & Ba (2015). AdamW: Loshchilov & Hutter (2019). Nesterov momentum: Sutskever et al. (2013).
+Adagrad: Duchi, Hazan & Singer (2011). Adadelta: Zeiler (2012) and RMSprop: Hinton's lecture 6e (2012),
+found independently, both replace Adagrad's growing sum by a moving average. Adam: Kingma & Ba (2015).
+AdamW: Loshchilov & Hutter (2019). Nesterov momentum: Sutskever et al. (2013). Tuned heavy ball on a
+quadratic: Goh, "Why Momentum Really Works", Distill (2017).
 """
 
 import math
@@ -93,6 +95,7 @@ class Surface:
     minima: tuple[tuple[float, float], ...]           # empty: no minimum (the saddle falls forever)
     recommended: dict[str, dict[str, float]] = field(default_factory=dict)   # per optimizer settings
     steps: int = 500                                  # a race long enough to tell the racers apart
+    escape_loss: float | None = None                  # no minimum: a racer has escaped once its loss is this low
 
 
 def _rosenbrock(x, y):
@@ -119,7 +122,8 @@ SURFACES = {
                            "adagrad": {"lr": 0.5}, "adadelta": {"lr": 10.0}, "rmsprop": {"lr": 0.05},
                            "adam": {"lr": 0.1}, "adamw": {"lr": 0.1}}),
     "saddle": Surface(lambda x, y: x**2 - y**2, (-2, 2), (-2, 2), (-1.5, 1e-3), (),
-                      {name: {"lr": 0.01} for name in OPTIMIZERS} | {"adadelta": {"lr": 1.0}}),
+                      {name: {"lr": 0.01} for name in OPTIMIZERS} | {"adadelta": {"lr": 1.0}},
+                      escape_loss=-1.0),                   # about |y| > 1: off the ridge, well down the slope
     "plateau": Surface(lambda x, y: 1 - torch.exp(-0.5 * (x**2 + y**2)), (-6, 6), (-6, 6), (-4.5, 3.5),
                        ((0.0, 0.0),),
                        {"sgd": {"lr": 1.0}, "momentum": {"lr": 0.5}, "nesterov": {"lr": 0.5},
@@ -134,6 +138,7 @@ class Trajectory:
     losses: torch.Tensor          # (steps + 1,)
     distances: torch.Tensor       # (steps + 1,) to the nearest minimum (NaN on the saddle)
     steps_to_tolerance: int | None   # first step within `tolerance` of a minimum, if any
+    steps_to_escape: int | None      # surfaces without a minimum: first step at or below the escape loss
 
 
 def race(surface: str, settings: dict[str, dict[str, float]], steps: int = 500,
@@ -165,18 +170,47 @@ def race(surface: str, settings: dict[str, dict[str, float]], steps: int = 500,
         path = torch.stack(points[name])
         with torch.no_grad():
             final = spec.function(p[0], p[1]).item()
+        heights = torch.tensor([*losses[name], final])
         if minima is not None:
             distance = torch.cdist(path, minima.double()).min(dim=1).values
-            within = torch.nonzero(distance <= tolerance).flatten()
-            first = int(within[0]) if len(within) else None
+            first = _first(distance <= tolerance)
         else:
             distance, first = torch.full((len(path),), math.nan, dtype=torch.float64), None
-        result[name] = Trajectory(path, torch.tensor([*losses[name], final]), distance, first)
+        escape = _first(heights <= spec.escape_loss) if spec.escape_loss is not None else None
+        result[name] = Trajectory(path, heights, distance, first, escape)
     return result
 
 
+def _first(mask: torch.Tensor) -> int | None:
+    """Index of the first True in a 1-D mask (the step it happened at), None if never."""
+    hits = torch.nonzero(mask).flatten()
+    return int(hits[0]) if len(hits) else None
+
+
+@dataclass(frozen=True)
+class QuadraticTuning:
+    curvatures: tuple[float, float]   # lambda_min, lambda_max: eigenvalues of the Hessian at the minimum
+    gd_rate: float                    # 2 / (lambda_min + lambda_max): plain gradient descent's fastest rate
+    heavy_ball_rate: float            # Goh (2017): alpha = (2 / (sqrt(lambda_max) + sqrt(lambda_min)))^2
+    heavy_ball_momentum: float        # beta = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2, kappa = max / min
+
+
+def quadratic_tuning(surface: str) -> QuadraticTuning:
+    """The best constant settings for plain gradient descent and for the heavy ball (PyTorch's
+    momentum form v <- beta v + g, theta <- theta - alpha v, which is Goh's) on the quadratic that
+    matches `surface` at its first minimum; exact for the bowl, a local guide elsewhere."""
+    spec = SURFACES[surface]
+    minimum = torch.tensor(spec.minima[0], dtype=torch.float64)
+    hessian = torch.autograd.functional.hessian(lambda p: spec.function(p[0], p[1]), minimum)
+    low, high = torch.linalg.eigvalsh(hessian).tolist()        # ascending; both > 0 at a strict minimum
+    root_kappa = math.sqrt(high / low)
+    return QuadraticTuning((low, high), 2 / (low + high), (2 / (math.sqrt(high) + math.sqrt(low))) ** 2,
+                           ((root_kappa - 1) / (root_kappa + 1)) ** 2)
+
+
 def contour_grid(surface: str, resolution: int = 120) -> tuple[list[float], list[float], list[list[float]]]:
-    """x values, y values and log(1 + loss) on a grid, for a contour plot."""
+    """x values, y values and log(1 + loss - the grid's lowest loss) on a grid, for a contour plot
+    (shifted so that it is defined on surfaces that go below zero, like the saddle)."""
     spec = SURFACES[surface]
     xs = torch.linspace(*spec.x_range, resolution, dtype=torch.float64)
     ys = torch.linspace(*spec.y_range, resolution, dtype=torch.float64)
@@ -212,10 +246,11 @@ def state_bytes(optimizer: torch.optim.Optimizer) -> int:
 
 def effective_steps(name: str, optimizer: torch.optim.Optimizer, settings: dict[str, float]) -> torch.Tensor | None:
     """Per-parameter effective learning rate of an adaptive method right now (None for the others):
-    Adagrad lr/(sqrt(G)+eps), RMSprop lr/(sqrt(E[g^2])+eps), Adam lr/(sqrt(v_hat)+eps). Parameters
+    Adagrad lr/(sqrt(G)+eps) with G the sum of squared gradients, RMSprop lr/(sqrt(E[g^2])+eps) with a
+    moving average, Adam lr/(sqrt(v_hat)+eps) with the bias-corrected moving average. Parameters
     that have never had a gradient (the weights of always-blank pixels) are left out."""
     s = {**DEFAULTS[name], **settings}
-    squares = []
+    squares = []                     # what each method divides by the root of, per parameter
     for state in optimizer.state.values():
         if name == "adagrad":
             squares.append(state["sum"])
@@ -227,8 +262,8 @@ def effective_steps(name: str, optimizer: torch.optim.Optimizer, settings: dict[
             return None
     if not squares:
         return None
-    second = torch.cat([q.flatten() for q in squares])
-    return s["lr"] / (second[second > 0].sqrt() + s["eps"])
+    accumulated = torch.cat([q.flatten() for q in squares])
+    return s["lr"] / (accumulated[accumulated > 0].sqrt() + s["eps"])
 
 
 def compare_on_network(config: NetworkConfig, data: ImageSplit) -> Iterator[TrainingStep]:

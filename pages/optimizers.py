@@ -23,26 +23,29 @@ RULES = {   # exactly what reference_step (and torch.optim) computes; g = gradie
     "adam": (r"m \leftarrow \beta_1 m + (1-\beta_1) g,\quad v \leftarrow \beta_2 v + (1-\beta_2) g^2,\quad "
              r"\hat m = \frac{m}{1-\beta_1^t},\ \hat v = \frac{v}{1-\beta_2^t},\quad "
              r"\theta \leftarrow \theta - \frac{\eta\, \hat m}{\sqrt{\hat v} + \epsilon}"),
-    "adamw": (r"\theta \leftarrow \theta\,(1 - \eta\lambda), \quad\text{then the Adam step}"),
 }
-RATES = (1e-4, 3e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 0.01, 0.02, 0.035, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 3.0, 10.0)
+RULES["adamw"] = r"\begin{gathered}\theta \leftarrow \theta\,(1 - \eta\lambda) \\ " + RULES["adam"] + r"\end{gathered}"
+RATES = (1e-4, 3e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 0.01, 0.02, 0.035, 0.05, 0.06, 0.1, 0.2, 0.3, 0.5, 1.0, 3.0, 10.0)
 DEFAULT_RACERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 
 
 def recommend() -> None:
-    """Button callback: the chosen surface's recommended learning rates, start and steps."""
+    """Button callback: the chosen surface's recommended learning rates, start and steps, with μ and β₂
+    back at the values the recommendations were measured with."""
     spec = optimizers.SURFACES[st.session_state.optimizers_surface]
     for name in optimizers.OPTIMIZERS:
         st.session_state[f"optimizers_lr_{name}"] = spec.recommended[name]["lr"]
     st.session_state.optimizers_start_x, st.session_state.optimizers_start_y = spec.start
     st.session_state.optimizers_steps = spec.steps
+    st.session_state.optimizers_mu = optimizers.DEFAULTS["momentum"]["momentum"]
+    st.session_state.optimizers_beta2 = optimizers.DEFAULTS["adam"]["beta2"]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def run_race(surface: str, settings: tuple, steps: int, start: tuple[float, float]) -> dict:
     result = optimizers.race(surface, {name: dict(hp) for name, hp in settings}, steps, start)
     return {name: {"points": t.points.tolist(), "losses": t.losses.tolist(), "distances": t.distances.tolist(),
-                   "tolerance": t.steps_to_tolerance} for name, t in result.items()}
+                   "tolerance": t.steps_to_tolerance, "escape": t.steps_to_escape} for name, t in result.items()}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -57,7 +60,8 @@ def race_settings_ui() -> tuple[str, tuple, int, tuple[float, float]]:
     spec = optimizers.SURFACES[surface]
     racers = linked(st.multiselect, text("optimizers.racers"), list(optimizers.OPTIMIZERS), DEFAULT_RACERS,
                     key="optimizers_racers", format_func=option_labels("optimizers.name_"))
-    st.button(text("optimizers.recommended"), on_click=recommend, key="act_optimizers_recommend")
+    st.button(text("optimizers.recommended"), on_click=recommend, key="act_optimizers_recommend",
+              help=text("optimizers.recommended_help"))
     with st.expander(text("optimizers.hyperparameters")):
         rates = {name: linked(st.select_slider, text("optimizers.lr_of", name=text(f"optimizers.name_{name}")), RATES,
                               spec.recommended[name]["lr"], key=f"optimizers_lr_{name}")
@@ -104,11 +108,32 @@ def show_race(surface: str, settings: tuple, steps: int, start: tuple[float, flo
         right.plotly_chart(lines_figure(steps_axis, {label[n]: r["distances"] for n, r in result.items()},
                                         text("optimizers.distance_title"), text("regression.step_axis"), ""),
                            width="stretch")
+    goal = "tolerance" if spec.minima else "escape"       # reach a minimum, or get off the saddle
     st.dataframe({"": [label[n] for n in result],
                   text("optimizers.table_final"): [number_format(r["losses"][-1]) for r in result.values()],
-                  text("optimizers.table_tolerance"): [str(r["tolerance"]) if r["tolerance"] is not None
-                                                       else text("optimizers.never") for r in result.values()]},
+                  text(f"optimizers.table_{goal}"): [step_count(r[goal]) for r in result.values()]},
                  hide_index=True)
+    if surface == "bowl":
+        show_tuning(surface)
+
+
+def step_count(step: int | None) -> str:
+    return str(step) if step is not None else text("optimizers.never")
+
+
+def show_tuning(surface: str) -> None:
+    """The best constant settings of gradient descent and the heavy ball, from the Hessian, and the
+    steps each one takes in a race of the surface's own length."""
+    tuning = optimizers.quadratic_tuning(surface)
+    settings = (("sgd", (("lr", tuning.gd_rate),)),
+                ("momentum", (("lr", tuning.heavy_ball_rate), ("momentum", tuning.heavy_ball_momentum))))
+    spec = optimizers.SURFACES[surface]
+    result = run_race(surface, settings, spec.steps, spec.start)
+    low, high = tuning.curvatures
+    st.info(text("optimizers.bowl_tuning", low=f"{low:g}", high=f"{high:g}", kappa=f"{high / low:g}",
+                 gd_rate=f"{tuning.gd_rate:.4f}", gd_steps=step_count(result["sgd"]["tolerance"]),
+                 hb_rate=f"{tuning.heavy_ball_rate:.4f}", hb_momentum=f"{tuning.heavy_ball_momentum:.3f}",
+                 hb_steps=step_count(result["momentum"]["tolerance"])))
 
 
 def draw_network(step, charts_slot, table_slot, histogram_slot) -> None:
@@ -131,7 +156,8 @@ def draw_network(step, charts_slot, table_slot, histogram_slot) -> None:
     effective = {label[n]: optimizers.log10_list(v) for n, v in step.extras["effective"].items()}
     if effective:
         with histogram_slot.container():
-            st.plotly_chart(overlaid_histograms(effective, text("optimizers.effective_title"), "log10"),
+            st.plotly_chart(overlaid_histograms(effective, text("optimizers.effective_title"),
+                                                text("optimizers.effective_axis")),
                             width="stretch")
             st.caption(text("optimizers.effective_caption"))
 

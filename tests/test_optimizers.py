@@ -85,3 +85,127 @@ def test_nesterov_with_momentum_zero_is_plain_sgd():
     and Nesterov's path is plain SGD's."""
     result = optimizers.race("rosenbrock", {"sgd": {"lr": 1e-3}, "nesterov": {"lr": 1e-3, "momentum": 0.0}}, 50)
     assert torch.equal(result["sgd"].points, result["nesterov"].points)
+
+
+# --- What the page's text says about the races, checked against the races themselves ------------------------
+
+SADDLE_FASTER = ("momentum", "nesterov", "adadelta", "rmsprop", "adam")
+
+
+@pytest.mark.parametrize("height", [5e-4, 1e-3, 2e-3])
+def test_on_the_saddle_adagrad_escapes_later_than_sgd_and_the_others_sooner(height):
+    """Prompt 3, from three heights above the ridge: at the recommended rates Adagrad steps off the ridge
+    before SGD (its first step is the full rate) but gets the loss below -1 much later (its step shrinks)."""
+    surface = optimizers.SURFACES["saddle"]
+    result = optimizers.race("saddle", {n: surface.recommended[n] for n in ("sgd", "adagrad", *SADDLE_FASTER)},
+                             900, start=(surface.start[0], height))
+    escape = {name: trajectory.steps_to_escape for name, trajectory in result.items()}
+    assert escape["sgd"] is not None and escape["sgd"] < 450, escape
+    assert escape["adagrad"] is None or escape["adagrad"] > 2 * escape["sgd"], escape    # not even in twice the time
+    assert all(escape[name] < escape["sgd"] / 2 for name in SADDLE_FASTER), escape
+    off_ridge = {name: int(torch.nonzero(t.points[:, 1].abs() > 0.1)[0]) for name, t in result.items()}
+    assert off_ridge["adagrad"] < off_ridge["sgd"] / 5
+
+
+def test_adagrad_step_shrinks_like_one_over_root_t():
+    """With a gradient of constant size the accumulated sum is t g^2, so step t is exactly lr / sqrt(t)."""
+    p = torch.tensor([0.0], dtype=torch.float64, requires_grad=True)
+    optimizer = optimizers.make("adagrad", [p], {"lr": 0.1})
+    positions = [0.0]
+    for _ in range(100):
+        optimizer.zero_grad()
+        (3.0 * p).sum().backward()
+        optimizer.step()
+        positions.append(p.item())
+    steps = -torch.tensor(positions, dtype=torch.float64).diff()
+    assert torch.allclose(steps, 0.1 / torch.arange(1, 101, dtype=torch.float64).sqrt(), rtol=1e-8)
+
+
+def test_bowl_tuning_is_gohs_closed_form_and_beats_gradient_descent():
+    """The Hessian of 0.5 (x^2 + 50 y^2) is diag(1, 50): Goh's tuned heavy ball reaches the minimum in far
+    fewer steps than plain gradient descent at its own best rate, and than momentum 0.9 at lr 0.01."""
+    tuning = optimizers.quadratic_tuning("bowl")
+    low, high = tuning.curvatures
+    assert (low, high) == pytest.approx((1.0, 50.0))
+    assert tuning.gd_rate == pytest.approx(2 / 51)
+    assert tuning.heavy_ball_rate == pytest.approx((2 / (math.sqrt(50) + 1)) ** 2)
+    assert tuning.heavy_ball_momentum == pytest.approx(((math.sqrt(50) - 1) / (math.sqrt(50) + 1)) ** 2)
+    surface = optimizers.SURFACES["bowl"]
+    result = optimizers.race("bowl", {
+        "sgd": {"lr": tuning.gd_rate},
+        "momentum": {"lr": tuning.heavy_ball_rate, "momentum": tuning.heavy_ball_momentum},
+        "nesterov": surface.recommended["momentum"] | {"momentum": 0.9}}, surface.steps)   # PyTorch's habit
+    gd, heavy_ball = result["sgd"].steps_to_tolerance, result["momentum"].steps_to_tolerance
+    habit = optimizers.race("bowl", {"momentum": surface.recommended["momentum"] | {"momentum": 0.9}},
+                            surface.steps)["momentum"].steps_to_tolerance
+    assert heavy_ball < gd / 3 and heavy_ball < habit / 2
+    # Goh's rates: the error shrinks like ((k-1)/(k+1))^t for GD and ((sqrt k-1)/(sqrt k+1))^t for the heavy ball
+    distance = math.dist(surface.start, (0, 0)) / 1e-2
+    assert gd == pytest.approx(math.log(distance) / math.log(51 / 49), rel=0.1)
+
+
+def test_adagrad_and_adam_set_off_at_45_degrees_on_the_bowl():
+    """Prompt 1: their first steps are sign-like (|dx| = |dy|) although the gradient is 16.7 times steeper in y;
+    SGD's first step follows the gradient."""
+    surface = optimizers.SURFACES["bowl"]
+    result = optimizers.race("bowl", {n: surface.recommended[n] for n in ("sgd", "adagrad", "adam")}, 5)
+    for name in ("adagrad", "adam"):
+        moves = result[name].points.diff(dim=0).abs()                              # (5, 2)
+        first = moves[0] if name == "adagrad" else moves[:4]                  # Adam: the first four, within 5%
+        assert torch.allclose(first[..., 0], first[..., 1], rtol=0.05), (name, moves)
+    sgd = result["sgd"].points.diff(dim=0).abs()[0]
+    assert sgd[1] / sgd[0] == pytest.approx(50 * 1.5 / 4.5)
+
+
+def test_on_the_plateau_only_the_methods_that_divide_by_the_gradient_cross():
+    surface = optimizers.SURFACES["plateau"]
+    result = optimizers.race("plateau", {n: surface.recommended[n] for n in optimizers.OPTIMIZERS}, surface.steps)
+    for name in ("sgd", "momentum", "nesterov", "adadelta"):       # Adadelta: its numerator starts at sqrt(eps)
+        assert (result[name].points[-1] - result[name].points[0]).norm() < 0.01, name
+    for name in ("adagrad", "rmsprop", "adam"):
+        assert result[name].steps_to_tolerance is not None, name
+
+
+def test_contour_heights_are_log_one_plus_loss_above_the_grid_minimum():
+    """The chart's title says what is plotted: log(1 + L - L_min), defined on the saddle where L < 0."""
+    xs, ys, z = optimizers.contour_grid("saddle", resolution=41)
+    grid = torch.tensor(z)
+    assert grid.min().item() == 0.0
+    x, y = xs[7], ys[30]
+    floor = min(a * a - b * b for a in xs for b in ys)
+    assert grid[30, 7].item() == pytest.approx(math.log1p(x * x - y * y - floor))
+
+
+def _numbers(message: str) -> set[int]:
+    import re
+
+    return {int(found.replace(",", "")) for found in re.findall(r"(?<![\d.])\d[\d,]*(?![\d.]\d)", message)}
+
+
+@pytest.fixture(scope="module")
+def measured_step_counts() -> set[int]:
+    """The step counts prompts 1 and 3 quote, measured with the recommended settings."""
+    bowl, saddle = optimizers.SURFACES["bowl"], optimizers.SURFACES["saddle"]
+    race = optimizers.race("bowl", {n: bowl.recommended[n] for n in ("sgd", "momentum", "nesterov", "adagrad", "adam")},
+                           bowl.steps)
+    tuning = optimizers.quadratic_tuning("bowl")
+    race |= {f"tuned {n}": t for n, t in optimizers.race("bowl", {
+        "sgd": {"lr": tuning.gd_rate},
+        "momentum": {"lr": tuning.heavy_ball_rate, "momentum": tuning.heavy_ball_momentum}}, bowl.steps).items()}
+    race["by hand"] = optimizers.race("bowl", {"momentum": {"lr": 0.06, "momentum": 0.57}}, bowl.steps)["momentum"]
+    counts = {t.steps_to_tolerance for t in race.values()}
+    escapes = optimizers.race("saddle", {n: saddle.recommended[n] for n in ("sgd", *SADDLE_FASTER)}, saddle.steps)
+    adagrad = optimizers.race("saddle", {"adagrad": saddle.recommended["adagrad"]}, 2000)["adagrad"]
+    assert adagrad.steps_to_escape > saddle.steps                       # "still on the saddle after 500 steps"
+    counts |= {t.steps_to_escape for t in (*escapes.values(), adagrad)}
+    assert None not in counts
+    return counts
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_prompts_quote_the_step_counts_the_races_measure(lang, measured_step_counts):
+    """Every step count measured for prompts 1 and 3 appears in the prompts' text, in both languages."""
+    from ui.i18n import translate
+
+    quoted = _numbers(translate("optimizers.try", lang))
+    assert measured_step_counts <= quoted, sorted(measured_step_counts - quoted)
