@@ -2,7 +2,9 @@
 
 A linear autoencoder trained with MSE spans the same subspace as the top principal components
 (Baldi & Hornik 1989), so PCA is the best any linear model can do; non-linear encoders can beat it.
-Denoising: Vincent et al. (2008). Variational autoencoder: Kingma & Welling (2014).
+Denoising: Vincent et al. (2008). Variational autoencoder: Kingma & Welling (2014); the loss here,
+MSE + beta * KL / 784, is the beta-VAE objective (Higgins et al. 2017) for a Gaussian decoder: times 784
+it is the negative ELBO, up to a constant, of a decoder with fixed variance beta / 2 per pixel.
 """
 
 from collections.abc import Iterator
@@ -94,7 +96,7 @@ def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
 
 def loss_terms(model: Autoencoder, config: AutoencoderConfig, clean: torch.Tensor,
                noisy: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Reconstruction MSE per pixel (against the *clean* input), plus the VAE's KL per pixel."""
+    """Reconstruction MSE per pixel (against the *clean* input), plus the VAE's KL per pixel (KL / 784)."""
     reconstruction, mean, log_var = model(noisy)
     terms = {"mse": F.mse_loss(reconstruction, clean)}
     if log_var is not None:
@@ -210,6 +212,13 @@ def latent_points(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
     centred = codes - codes.mean(0)
     _, _, vh = torch.linalg.svd(centred, full_matrices=False)
     return centred @ vh[:3].T
+
+
+def plotted_axes(latent: int) -> list[tuple[str, int]]:
+    """What `latent_points` puts on each axis for a k-dimensional code: ("z", i), the raw coordinate z_i
+    (k <= 3), or ("pc", i), the codes' i-th principal component (k > 3)."""
+    kind = "pc" if latent > 3 else "z"
+    return [(kind, i + 1) for i in range(min(latent, 3))]
 
 
 def comparison_grid(inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:

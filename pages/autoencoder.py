@@ -14,6 +14,11 @@ from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, p
 LEARNING_RATES = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 
 
+def says(key: str, source: str, **params: object) -> str:
+    """`key` worded for the chosen data: its `_fashion` entry for Fashion-MNIST, else the digits' one."""
+    return text(f"{key}_fashion" if source == "FashionMNIST" else key, **params)
+
+
 def settings_ui() -> autoencoder.AutoencoderConfig:
     model = linked(st.selectbox, text("autoencoder.model"), ["classic", "mlp", "conv", "linear"],
                    key="autoencoder_model",
@@ -41,11 +46,11 @@ def loss_chart(pca: float):
                           {text("autoencoder.pca_line"): pca})
 
 
-def draw(step, config, chart, grid_slot, metrics_slot, chart_slot) -> None:
+def draw(step, config, source, chart, grid_slot, metrics_slot, chart_slot) -> None:
     """The input/reconstruction grid, the metrics and the loss curves for one step."""
     pairs = autoencoder.comparison_grid(step.extras["inputs"], step.extras["outputs"])
-    grid_slot.image(images.to_image(pairs), width=560, caption=text(
-        "autoencoder.grid_caption", step=step.step, noisy=text("autoencoder.noisy") if config.noise else ""))
+    grid_slot.image(images.to_image(pairs), width=560, caption=says(
+        "autoencoder.grid_caption", source, step=step.step, noisy=text("autoencoder.noisy") if config.noise else ""))
     with metrics_slot.container():
         columns = st.columns(3)
         columns[0].metric(text("autoencoder.metric_test"), number_format(step.metrics["test_mse"]))
@@ -55,13 +60,26 @@ def draw(step, config, chart, grid_slot, metrics_slot, chart_slot) -> None:
     chart_slot.plotly_chart(update_history(chart, step.extras["history"]), width="stretch")
 
 
+def latent_figure(model, data, k: int):
+    """The test codes (or their first three principal components) with translated axes and classes."""
+    points = autoencoder.latent_points(model, data.test_x)
+    figure = latent_scatter(points.tolist(), data.test_y.tolist(),
+                            says("autoencoder.latent_caption", data.source, count=len(points)))
+    titles = [text(f"autoencoder.axis_{kind}", index=i) for kind, i in autoencoder.plotted_axes(k)]
+    if len(titles) == 3:
+        figure.update_scenes(xaxis_title_text=titles[0], yaxis_title_text=titles[1], zaxis_title_text=titles[2])
+    else:                                                   # a 2-D scatter; a 1-D code is drawn at y = 0
+        figure.update_layout(xaxis_title_text=titles[0], yaxis_title_text=titles[1] if len(titles) == 2 else "")
+    if data.source == "FashionMNIST":
+        figure.for_each_trace(lambda trace: trace.update(name=text(f"autoencoder.fashion_class_{trace.name}")))
+    return figure
+
+
 def latent_section(model, data) -> None:
     st.header(text("autoencoder.latent_title"))
-    points = autoencoder.latent_points(model, data.test_x)
-    st.plotly_chart(latent_scatter(points.tolist(), data.test_y.tolist(),
-                                   text("autoencoder.latent_caption", count=len(points))), width="stretch")
     codes = autoencoder.encode(model, data.test_x)
     k = codes.shape[1]
+    st.plotly_chart(latent_figure(model, data, k), width="stretch")
     if k > 3:
         st.caption(text("autoencoder.latent_projected", k=k))
     st.subheader(text("autoencoder.explorer_title"))
@@ -75,23 +93,25 @@ def latent_section(model, data) -> None:
             chosen.append(linked(st.slider, text("autoencoder.coordinate", index=i + 1), lo, hi,
                                  min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
     right.image(images.to_image(autoencoder.decode_point(model, chosen + middle[len(chosen):])), width=196)
-    st.subheader(text("autoencoder.interpolation_title"))
+    st.subheader(says("autoencoder.interpolation_title", data.source))
     a, b = st.columns(2)
     for key in ("autoencoder_first", "autoencoder_second"):
         clamp_state(key, 0, len(data.test_x) - 1)
-    first = linked(a.number_input, text("autoencoder.first_digit"), 0, len(data.test_x) - 1, 3, key="autoencoder_first")
-    second = linked(b.number_input, text("autoencoder.second_digit"), 0, len(data.test_x) - 1, 2,
+    first = linked(a.number_input, says("autoencoder.first_digit", data.source), 0, len(data.test_x) - 1, 3,
+                   key="autoencoder_first")
+    second = linked(b.number_input, says("autoencoder.second_digit", data.source), 0, len(data.test_x) - 1, 2,
                     key="autoencoder_second")
     frames = autoencoder.interpolate(model, data.test_x[first], data.test_x[second], steps=10)
     st.image(images.to_image(images.tile(frames, 10)), width=700)
     if model.variational:
-        st.subheader(text("autoencoder.samples_title"))
+        st.subheader(says("autoencoder.samples_title", data.source))
         st.image(images.to_image(images.tile(autoencoder.sample(model, 32), 16)), width=700)
 
 
 def upload_section(model, data) -> None:
     st.header(text("autoencoder.upload_title"))
-    upload = st.file_uploader(text("autoencoder.upload"), type=list(images.UPLOAD_TYPES), key="act_autoencoder_upload")
+    upload = st.file_uploader(says("autoencoder.upload", data.source), type=list(images.UPLOAD_TYPES),
+                              key="act_autoencoder_upload")
     upload_note()
     if upload is None:
         return
@@ -106,23 +126,36 @@ def upload_section(model, data) -> None:
         column.image(picture, caption=text(f"autoencoder.stage_{name}"), width="stretch")
     reconstruction = autoencoder.reconstruct(model, digit.tensor)
     columns[-1].image(images.to_image(reconstruction).resize((112, 112)), caption=text("autoencoder.reconstruction"))
-    st.caption(text("autoencoder.stages_caption"))
+    st.caption(says("autoencoder.stages_caption", data.source))
     errors = autoencoder.reconstruction_errors(model, data.test_x)
     error = autoencoder.reconstruction_errors(model, digit.tensor.unsqueeze(0))[0].item()
-    st.markdown(text("autoencoder.anomaly", error=error, percentile=autoencoder.percentile_of(error, errors)))
-    st.plotly_chart(histogram_with_marker(errors.tolist(), error, text("autoencoder.anomaly_chart")), width="stretch")
+    st.markdown(says("autoencoder.anomaly", data.source, error=error,
+                     percentile=autoencoder.percentile_of(error, errors)))
+    st.plotly_chart(histogram_with_marker(errors.tolist(), error, says("autoencoder.anomaly_chart", data.source)),
+                    width="stretch")
+
+
+def prompts_and_misconceptions(source: str) -> None:
+    """The shared prompts box, with prompts measured on Fashion-MNIST when that is the data."""
+    if source != "FashionMNIST":
+        misconceptions_and_prompts("autoencoder")
+        return
+    st.header(text("common.try_title"))
+    st.markdown(text("autoencoder.try_fashion"))
+    with st.container(border=True):
+        st.subheader(text("common.misconceptions_title"))
+        st.markdown(text("autoencoder.misconceptions"))
 
 
 page_title(67, "autoencoder")
-st.markdown(text("autoencoder.intro"))
+with st.sidebar:
+    data = dataset_ui("autoencoder")
+    config = settings_ui()
+st.markdown(says("autoencoder.intro", data.source))
 st.latex(r"\hat x = g_\phi(f_\theta(x)), \qquad \min_{\theta,\phi}\; \frac{1}{N}\sum_i \lVert \hat x_i - x_i \rVert^2")
 for part in ("pca", "variants"):
     with st.expander(text(f"autoencoder.{part}_title")):
         st.markdown(text(f"autoencoder.{part}"))
-
-with st.sidebar:
-    data = dataset_ui("autoencoder")
-    config = settings_ui()
 
 st.header(text("common.experiment_title"))
 train_clicked = st.button(text("common.train"), type="primary", key="act_autoencoder_train")
@@ -133,13 +166,13 @@ if train_clicked:
         st.session_state.autoencoder_result = {"step": step, "config": config, "data": data.source}
         chart = chart or loss_chart(step.metrics["pca_mse"])
         progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-        draw(step, config, chart, grid_slot, metrics_slot, chart_slot)
+        draw(step, config, data.source, chart, grid_slot, metrics_slot, chart_slot)
 elif "autoencoder_result" in st.session_state:
     result = st.session_state.autoencoder_result
     if result["config"] != config or result["data"] != data.source:
         progress_slot.caption(text("common.stale_result"))
-    draw(result["step"], result["config"], loss_chart(result["step"].metrics["pca_mse"]), grid_slot, metrics_slot,
-         chart_slot)
+    draw(result["step"], result["config"], result["data"], loss_chart(result["step"].metrics["pca_mse"]), grid_slot,
+         metrics_slot, chart_slot)
 else:
     progress_slot.info(text("autoencoder.press_train"))
 
@@ -150,5 +183,5 @@ if result is not None and "model" in result["step"].extras and result["data"] ==
 else:
     st.caption(text("autoencoder.need_model"))
 
-misconceptions_and_prompts("autoencoder")
+prompts_and_misconceptions(data.source)
 show_source(autoencoder.train, autoencoder.Autoencoder, autoencoder.loss_terms, autoencoder.pca_error)

@@ -34,11 +34,20 @@ def test_pca_error_equals_a_direct_projection(digits):
     assert autoencoder.pca_error(digits.train_x[:500], digits.test_x[:200], 5) == pytest.approx(direct, rel=1e-6)
 
 
-def test_nonlinear_bottleneck_of_three_beats_pca_with_three(digits):
-    *_, last = autoencoder.train(autoencoder.AutoencoderConfig(model="classic"), digits)
-    assert last.metrics["test_mse"] < 0.9 * last.metrics["pca_mse"]
-    codes = autoencoder.encode(last.extras["model"], digits.test_x[:10])
-    assert codes.shape == (10, 3)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_classic_model_beats_pca_clusters_digits_and_passes_a_photo(digits, seed):
+    """Prompts 1, 2 and 5: measured 0.75-0.77 x PCA's error; 0-1 centroids 5-10x farther apart than 4-9;
+    the astronaut photo at the 39th-68th percentile of the test digits' errors."""
+    *_, last = autoencoder.train(autoencoder.AutoencoderConfig(model="classic", seed=seed), digits)
+    assert last.metrics["test_mse"] < 0.85 * last.metrics["pca_mse"]
+    model = last.extras["model"]
+    codes = autoencoder.encode(model, digits.test_x)
+    assert codes.shape == (len(digits.test_x), 3)
+    centres = torch.stack([codes[digits.test_y == k].mean(0) for k in range(10)])
+    assert (centres[0] - centres[1]).norm() > 3 * (centres[4] - centres[9]).norm()
+    photo = images.to_digit(images.load_sample("astronaut")).tensor.unsqueeze(0)
+    error = autoencoder.reconstruction_errors(model, photo)[0].item()
+    assert autoencoder.percentile_of(error, autoencoder.reconstruction_errors(model, digits.test_x)) < 90
 
 
 def test_vae_kl_is_non_negative_and_samples_decode(digits):
@@ -87,3 +96,19 @@ def test_uploads_become_mnist_like_digits(mode, digits):
     sevens = digits.train_x[digits.train_y == 7].mean(0)
     others = digits.train_x[digits.train_y == 0].mean(0)
     assert (digit - sevens).pow(2).mean() < (digit - others).pow(2).mean()   # looks like a 7
+
+
+@pytest.mark.parametrize(("latent", "kind"), [(1, "z"), (2, "z"), (3, "z"), (8, "pc")])
+def test_plotted_axes_name_what_latent_points_returns(digits, latent, kind):
+    model = autoencoder.Autoencoder(autoencoder.AutoencoderConfig(model="mlp", latent=latent))
+    codes = autoencoder.encode(model, digits.test_x[:300])
+    points = autoencoder.latent_points(model, digits.test_x[:300])
+    axes = autoencoder.plotted_axes(latent)
+    assert axes == [(kind, i + 1) for i in range(points.shape[1])]
+    if kind == "z":
+        assert torch.equal(points, codes)                                   # raw coordinates z1..zk
+    else:                                                                   # principal components, by variance
+        centred = codes.double() - codes.double().mean(0)
+        top = torch.linalg.eigh(centred.T @ centred).eigenvalues.flip(0)[:3]
+        assert torch.allclose((points.double() ** 2).sum(0), top, rtol=1e-3)
+        assert not torch.allclose(points, codes[:, :3], atol=1e-3)
