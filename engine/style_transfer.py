@@ -66,7 +66,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference between neighbouring pixels of (N, C, H, W)."""
+    """Mean absolute difference between vertical neighbours plus that between horizontal ones, (N, C, H, W)."""
     return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
 
 
