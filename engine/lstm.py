@@ -271,9 +271,11 @@ MEAN_BASELINE = 1 / 6       # predicting the mean sum (1) always: the variance o
 
 
 def adding_problem(count: int, length: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hochreiter & Schmidhuber (1997): each step carries a random value in [0, 1] and a marker;
-    exactly two steps are marked, one in each half; the target is the sum of the two marked values.
-    x (count, length, 2), y (count,)."""
+    """The adding problem in the form of Le, Jaitly & Hinton (2015) and Arjovsky, Shah & Bengio (2016):
+    each step carries a random value in [0, 1] and a marker; exactly two steps are marked, one in each
+    half; the target is the plain sum of the two marked values. (Hochreiter & Schmidhuber's 1997
+    original drew values from [-1, 1], marked one of the first ten steps and one before the middle,
+    and asked for 0.5 + sum / 4.) x (count, length, 2), y (count,)."""
     values = torch.rand(count, length, generator=generator)
     half = length // 2
     first = torch.randint(0, half, (count,), generator=generator)

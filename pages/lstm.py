@@ -229,7 +229,8 @@ def rows_demo(config: lstm.RowsConfig, digits) -> None:
     def draw(step, figure) -> None:
         with metrics_slot.container():
             left, right = st.columns(2)
-            left.metric(text("lstm.metric_accuracy"), f"{100 * step.metrics['accuracy']:.1f} %")
+            accuracy = f"{100 * step.metrics['accuracy']:.1f}"
+            left.metric(text("lstm.metric_accuracy"), text("lstm.percent", value=accuracy))
             right.metric(text("lstm.metric_parameters"), f"{step.extras['parameters']:,}")
             st.caption(text("lstm.rows_note", count=len(digits.test_x)))
         chart_slot.plotly_chart(update_history(figure, step.extras["history"]), width="stretch")
