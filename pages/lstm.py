@@ -13,7 +13,7 @@ from ui.charts import (
     update_forecast,
     update_history,
 )
-from ui.data_widgets import dataset
+from ui.data_widgets import csv_format_caption, dataset
 from ui.hosted import table_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -69,14 +69,12 @@ def series_ui():
         return None, None
     name, file_id, table = st.session_state.lstm_table
     st.caption(text("lstm.csv_loaded", name=name, rows=table.total_rows))
-    st.caption(text("data.csv_read_as", encoding=text(f"data.csv_encoding_{table.encoding}"),
-                    separator=text(f"data.csv_separator_{table.separator}")))
-    if table.decimal_comma:
-        st.caption(text("data.csv_decimal_comma"))
+    csv_format_caption(table)
     names = list(table.columns)
     if st.session_state.get("lstm_column") not in names:
         st.session_state.pop("lstm_column", None)
-    column = st.selectbox(text("lstm.csv_column"), names, key="lstm_column")
+    column = st.selectbox(text("lstm.csv_column"), names, key="lstm_column",
+                          placeholder=text("common.choose_one"))
     if table.sampled:
         st.caption(text("lstm.csv_rows", kept=CSV_LIMITS.max_rows, total=table.total_rows))
     return table.columns[column], (file_id, column)

@@ -8,6 +8,7 @@ from engine import regression
 from engine.errors import InputError
 from engine.tabular import paired_finite, read_numeric_csv
 from ui.charts import history_figure, regression_fit_figure, update_history, update_regression_fit
+from ui.data_widgets import csv_format_caption
 from ui.hosted import table_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -77,15 +78,14 @@ def data_ui() -> tuple[regression.RegressionData | None, object]:
         return None, None
     name, table = st.session_state.regression_table
     st.caption(text("regression.csv_loaded", name=name, rows=table.total_rows))
-    st.caption(text("data.csv_read_as", encoding=text(f"data.csv_encoding_{table.encoding}"),
-                    separator=text(f"data.csv_separator_{table.separator}")))
-    if table.decimal_comma:
-        st.caption(text("data.csv_decimal_comma"))
+    csv_format_caption(table)
     if table.sampled:
         st.caption(text("regression.csv_sampled", rows=len(next(iter(table.columns.values())))))
     names = list(table.columns)
-    x_name = st.selectbox(text("regression.x_column"), names, key="regression_x_column")
-    y_name = st.selectbox(text("regression.y_column"), names, index=1, key="regression_y_column")
+    x_name = st.selectbox(text("regression.x_column"), names, key="regression_x_column",
+                          placeholder=text("common.choose_one"))
+    y_name = st.selectbox(text("regression.y_column"), names, index=1, key="regression_y_column",
+                          placeholder=text("common.choose_one"))
     try:
         if x_name == y_name:
             raise InputError("same_column")

@@ -1,4 +1,4 @@
-"""The digit-dataset picker shared by the pages that train on MNIST-like data."""
+"""Data widgets shared by pages: the digit-dataset picker, and what was detected in an uploaded CSV."""
 
 from pathlib import Path
 
@@ -33,3 +33,11 @@ def dataset_ui(prefix: str, choices: tuple[str, ...] = ("subset", *data.DOWNLOAD
         show_input_error(error)
     st.caption(text("data.summary", train=len(split.train_x), test=len(split.test_x)))
     return split
+
+
+def csv_format_caption(table) -> None:
+    """How an uploaded CSV was read (an engine.tabular.NumericTable): encoding, separator, decimal comma."""
+    st.caption(text("data.csv_read_as", encoding=text(f"data.csv_encoding_{table.encoding}"),
+                    separator=text(f"data.csv_separator_{table.separator}")))
+    if table.decimal_comma:
+        st.caption(text("data.csv_decimal_comma"))
