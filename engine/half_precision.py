@@ -245,12 +245,15 @@ def training_bytes(mode: str, model: nn.Module, optimizer: torch.optim.Optimizer
                    labels: torch.Tensor) -> dict[str, int]:
     """Memory a training step holds, measured on the tensors themselves (the CPU has no allocator
     statistics): weights, gradients, optimizer state, and the activations autograd saves for
-    backward (caught with saved_tensors_hooks, each storage counted once)."""
+    backward (caught with saved_tensors_hooks, each storage counted once; a weight that autograd
+    saves as it is, not as a 16-bit copy, is already counted among the weights)."""
     saved: dict[int, int] = {}
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
 
     def keep(tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
-        saved[storage.data_ptr()] = storage.nbytes()
+        if storage.data_ptr() not in parameters:
+            saved[storage.data_ptr()] = storage.nbytes()
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):

@@ -147,6 +147,23 @@ def test_training_bytes_counts_saved_activations():
     assert measured["activations"] >= 4 * (32 * 784 + 2 * 32 * 64)
 
 
+@pytest.mark.parametrize("mode", ["fp32", "fp16_naive"])
+def test_weights_saved_for_backward_are_not_counted_twice(mode):
+    """Autograd saves the hidden layers' weights themselves (not copies) in fp32 and pure fp16: they are
+    already counted as weights. One digit, 256 hidden units: the activations are a few kB, the
+    256 x 256 and 256 x 10 weights it would add 270 kB (fp32)."""
+    model = hp.DigitMLP(256)
+    if mode == "fp16_naive":
+        model = model.half()
+    measured = hp.training_bytes(mode, model, torch.optim.Adam(model.parameters()), torch.rand(1, 1, 28, 28),
+                                 torch.zeros(1, dtype=torch.long))
+    assert measured["activations"] < 4 * (784 + 2 * 256 + 10) + 1024
+    # Under autocast the saved 16-bit copies of the weights are new tensors: they do count.
+    autocast = hp.training_bytes("bf16", hp.DigitMLP(256), torch.optim.Adam(model.parameters()),
+                                 torch.rand(1, 1, 28, 28), torch.zeros(1, dtype=torch.long))
+    assert autocast["activations"] > 2 * (256 * 256 + 256 * 10)
+
+
 def test_speed_check_reports_every_format():
     results = hp.speed_check(torch.device("cpu"), size=128, repeats=2)
     assert [r.name for r in results] == ["fp32", "bf16", "fp16"]
