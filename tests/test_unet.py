@@ -47,7 +47,7 @@ def test_default_training_segments_well_and_skips_matter():
     *_, with_skips = unet.train(unet.SegmentationConfig())
     *_, without = unet.train(unet.SegmentationConfig(skips=False))
     assert with_skips.metrics["dice"] >= 0.9
-    assert without.metrics["dice"] < with_skips.metrics["dice"] - 0.02      # the page's claim: boundaries blur
+    assert without.metrics["dice"] < with_skips.metrics["dice"] - 0.04      # prompt 1: measured 0.05-0.07 on 3 seeds
     assert with_skips.extras["predicted"].shape == (4, 64, 64)
 
 
