@@ -63,7 +63,7 @@ def score_label(task: str) -> str:
 
 
 def score_text(task: str, value: float) -> str:
-    return f"{100 * value:.1f} %" if multitask.KINDS[task] != "regression" else f"{value:.3f}"
+    return f"{value:.1%}" if multitask.KINDS[task] != "regression" else f"{value:.3f}"
 
 
 def figures(config: multitask.MultitaskConfig) -> dict:
@@ -165,7 +165,8 @@ def answer_text(task: str, value: float | None, exact: bool = False) -> str:
     if task == "parity":
         if exact:
             return text("multitask.odd" if value else "multitask.even")
-        return f"{text('multitask.odd' if value > 0.5 else 'multitask.even')} ({100 * max(value, 1 - value):.0f} %)"
+        return text("multitask.parity_answer", answer=text("multitask.odd" if value > 0.5 else "multitask.even"),
+                    percent=f"{max(value, 1 - value):.0%}")
     return number_format(value)
 
 
