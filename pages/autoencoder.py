@@ -135,18 +135,6 @@ def upload_section(model, data) -> None:
                     width="stretch")
 
 
-def prompts_and_misconceptions(source: str) -> None:
-    """The shared prompts box, with prompts measured on Fashion-MNIST when that is the data."""
-    if source != "FashionMNIST":
-        misconceptions_and_prompts("autoencoder")
-        return
-    st.header(text("common.try_title"))
-    st.markdown(text("autoencoder.try_fashion"))
-    with st.container(border=True):
-        st.subheader(text("common.misconceptions_title"))
-        st.markdown(text("autoencoder.misconceptions"))
-
-
 page_title(67, "autoencoder")
 with st.sidebar:
     data = dataset_ui("autoencoder")
@@ -183,5 +171,5 @@ if result is not None and "model" in result["step"].extras and result["data"] ==
 else:
     st.caption(text("autoencoder.need_model"))
 
-prompts_and_misconceptions(data.source)
+misconceptions_and_prompts("autoencoder", "try_fashion" if data.source == "FashionMNIST" else "try")
 show_source(autoencoder.train, autoencoder.Autoencoder, autoencoder.loss_terms, autoencoder.pca_error)

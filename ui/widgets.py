@@ -35,10 +35,10 @@ def number_format(value: float) -> str:
     return f"{value:.4g}"
 
 
-def misconceptions_and_prompts(slug: str) -> None:
-    """The page's 'What to try' prompts and its 'Common misconceptions' box."""
+def misconceptions_and_prompts(slug: str, prompts: str = "try") -> None:
+    """The page's 'What to try' prompts (`<slug>.<prompts>`) and its 'Common misconceptions' box."""
     st.header(text("common.try_title"))
-    st.markdown(text(f"{slug}.try"))
+    st.markdown(text(f"{slug}.{prompts}"))
     with st.container(border=True):
         st.subheader(text("common.misconceptions_title"))
         st.markdown(text(f"{slug}.misconceptions"))
