@@ -153,7 +153,7 @@ def test_pgd_keeps_far_less_than_fgsm_on_the_robust_model(reduced_runs, digits):
     for models in reduced_runs:
         curves = {name: adversarial.attack_curves(model, x, labels) for name, model in models.items()}
         for curve in curves.values():
-            assert all(p <= f for p, f in zip(curve["pgd"], curve["fgsm"], strict=True))
+            assert all(p <= f + 1e-6 for p, f in zip(curve["pgd"], curve["fgsm"], strict=True))   # float32 means
         at = adversarial.EPSILONS.index(0.25)                 # the default training epsilon
         assert curves["robust"]["pgd"][at] <= curves["robust"]["fgsm"][at] - 0.15
         assert curves["robust"]["pgd"][at] >= curves["standard"]["pgd"][at] + 0.15   # yet more than the standard
