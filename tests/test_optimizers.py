@@ -209,3 +209,13 @@ def test_prompts_quote_the_step_counts_the_races_measure(lang, measured_step_cou
 
     quoted = _numbers(translate("optimizers.try", lang))
     assert measured_step_counts <= quoted, sorted(measured_step_counts - quoted)
+
+
+def test_adadelta_first_step_is_sqrt_eps_over_one_minus_rho():
+    """The rules text: Adadelta's first step is sqrt(eps / (1 - rho)) (about 3 sqrt(eps)) times lr."""
+    for gradient in (2.0, 300.0):            # |g| well above sqrt(eps)
+        p = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+        optimizer = torch.optim.Adadelta([p])
+        p.grad = torch.tensor([gradient], dtype=torch.float64)
+        optimizer.step()
+        assert 1 - p.item() == pytest.approx(math.sqrt(1e-6 / (1 - 0.9)), rel=1e-3)
