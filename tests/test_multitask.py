@@ -78,7 +78,9 @@ def test_multihead_defaults_learn_every_task(digits):
     *_, last = multitask.train(multitask.MultitaskConfig(baselines=False), digits)
     assert last.metrics["multihead/digit"] >= 0.90        # on the 1,000 held-out digits
     assert last.metrics["multihead/parity"] >= 0.90
-    assert last.metrics["multihead/ink"] >= 0.9           # R^2
+    # R^2. Measured at the defaults: 0.977-0.988 on seeds 0-2 with one thread, 0.907 for seed 0 with two
+    # (Adam is still at its full rate at the end, so the ink head's last steps move it by several hundredths).
+    assert last.metrics["multihead/ink"] >= 0.85
     history = last.extras["history"]
     assert history["loss/digit"][-1] < history["loss/digit"][0] / 5
     assert {"cosine/digit|parity", "cosine/digit|ink", "cosine/parity|ink"} <= set(history)
