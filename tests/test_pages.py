@@ -185,7 +185,7 @@ def test_autoencoder_trains_explores_and_scores_an_upload(app, lang):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_adversarial_trains_attacks_and_takes_an_upload(app, lang):
     app_test = open_and_train(app, "adversarial", lang, steps=100)
-    assert len(app_test.metric) == 4 and len(app_test.get("plotly_chart")) == 3     # curves + two probability charts
+    assert len(app_test.metric) == 6 and len(app_test.get("plotly_chart")) == 3     # curves + two probability charts
     app_test.radio(key="adversarial_method").set_value("pgd").run()
     app_test.selectbox(key="adversarial_goal").set_value(3).run()
     assert_clean(app_test)
@@ -198,7 +198,7 @@ def test_adversarial_trains_attacks_and_takes_an_upload(app, lang):
     assert len(app_test.get("plotly_chart")) == 3
     app_test.file_uploader(key="act_adversarial_upload").set_value(("x.gif", b"GIF89a", "image/gif")).run()
     assert_clean(app_test)
-    assert app_test.error and len(app_test.metric) == 4
+    assert app_test.error and len(app_test.metric) == 6
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
