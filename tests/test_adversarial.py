@@ -178,3 +178,15 @@ def test_one_fgsm_step_rarely_hits_a_chosen_target(reduced_runs, digits):
         assert hit["standard", "fgsm", 0.15] <= 0.3 and hit["standard", "fgsm", 0.25] <= 0.6
         assert hit["standard", "pgd", 0.25] >= hit["standard", "fgsm", 0.25] + 0.2
         assert hit["robust", "pgd", 0.25] <= hit["standard", "pgd", 0.25] - 0.3
+
+
+def test_locale_has_no_stray_toml_escapes():
+    """`$\\tilde{x}$` written with one backslash in a TOML basic string is a tab plus 'ilde{x}'."""
+    import tomllib
+    from pathlib import Path
+
+    table = tomllib.loads(Path("ui/locales/adversarial.toml").read_text(encoding="utf-8"))
+    for key, entry in table.items():
+        for lang, value in entry.items():
+            assert not any(ord(c) < 32 and c != "\n" for c in value), (key, lang)
+    assert r"\tilde{x}" in table["why"]["en"] and r"\tilde{x}" in table["why"]["zh"]
