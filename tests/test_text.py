@@ -142,3 +142,11 @@ def test_no_english_words_inside_chinese_formulas():
     words = [(key, found) for key, entry in catalog().items()
              for found in re.findall(r"\\text\{([^}]*[A-Za-z]{3,}[^}]*)\}", entry["zh"])]
     assert not words, words
+
+
+def test_no_stray_toml_escapes():
+    """In a TOML basic string `\\t`, `\\f`, `\\b` and `\\r` are control characters: `$\\tilde{x}$` written with
+    one backslash shows a tab and "ilde{x}"."""
+    stray = [(key, lang) for key, entry in catalog().items() for lang, message in entry.items()
+             if any(ord(char) < 32 and char != "\n" for char in message)]
+    assert not stray, stray
