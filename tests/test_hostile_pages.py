@@ -238,7 +238,7 @@ def test_every_hostile_image_through_the_adversarial_upload(app, lang):
     app_test.slider(key="adversarial_attack_epsilon").set_value(0.3).run()
     app_test.radio(key="adversarial_input").set_value("upload").run()
     shown = metric_values(app_test)
-    assert len(shown) == 4
+    assert len(shown) == 6                                  # FGSM and PGD for both models
     labels = {translate("adversarial.upload_label", lang, label=digit) for digit in range(10)}
     for name, (content, works) in image_corpus().items():
         upload(app_test, "act_adversarial_upload", name, content)
