@@ -87,9 +87,11 @@ def attack_lab(models: dict, data) -> None:
         if method == "pgd":
             steps = linked(st.slider, text("adversarial.pgd_steps"), 1, 50, 10, key="adversarial_pgd_steps")
             size = linked(st.slider, text("adversarial.step_size"), 0.05, 1.0, 0.25, 0.05, key="adversarial_step_size")
-        goals = {None: text("adversarial.untargeted")} | {d: text("adversarial.targeted", digit=d) for d in range(10)}
+        # "any" rather than None: a selectbox showing None shows its placeholder instead of the option's label
+        goals = {"any": text("adversarial.untargeted")} | {d: text("adversarial.targeted", digit=d) for d in range(10)}
         goal = linked(st.selectbox, text("adversarial.target"), list(goals), key="adversarial_goal",
                       format_func=goals.__getitem__)
+        goal = None if goal == "any" else goal
     if image is None:
         return
     with right:

@@ -187,6 +187,8 @@ def test_adversarial_trains_attacks_and_takes_an_upload(app, lang):
     app_test = open_and_train(app, "adversarial", lang, steps=100)
     assert len(app_test.metric) == 6 and len(app_test.get("plotly_chart")) == 3     # curves + two probability charts
     app_test.radio(key="adversarial_method").set_value("pgd").run()
+    goal = app_test.selectbox(key="adversarial_goal")      # a value, not None (which shows the placeholder instead)
+    assert goal.value == "any" and goal.options[goal.index] == translate("adversarial.untargeted", lang)
     app_test.selectbox(key="adversarial_goal").set_value(3).run()
     assert_clean(app_test)
     app_test.radio(key="adversarial_input").set_value("upload").run()
