@@ -154,9 +154,17 @@ def test_the_hostile_corpus_through_chromiums_file_input(browser, server, tmp_pa
     for name, (content, works) in image_corpus().items():
         path = tmp_path / name
         path.write_bytes(content)
-        file_input.set_input_files(str(path))
-        page.locator('.st-key-act_style_transfer_content_upload [data-testid="stFileChipName"]',
-                     has_text=name).wait_for()                # this file is the one in the uploader now
+        chip = page.locator('.st-key-act_style_transfer_content_upload [data-testid="stFileChipName"]',
+                            has_text=name)
+        for attempt in range(3):   # a file set while the uploader is being redrawn can be dropped: set it again
+            file_input.set_input_files(str(path))
+            try:
+                chip.wait_for(timeout=LONG_RUN_MS if attempt == 2 else 30_000)   # this file is in the uploader now
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
+                wait_for_app(page, LONG_RUN_MS)
         with contextlib.suppress(PlaywrightTimeout):         # its rerun has started (it may be over already)
             page.wait_for_selector('[data-test-script-state="running"]', timeout=3000)
         wait_for_app(page, LONG_RUN_MS)
