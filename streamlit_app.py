@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import audit
 from ui.catalog import navigation
+from ui.experiment import enter_page
 from ui.i18n import language_switch
 from ui.state import keep_settings
 
@@ -13,5 +14,7 @@ os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # small-kernel training le
 st.set_page_config(page_title="PyTorch Concepts Lab", page_icon=":material/school:", layout="wide")
 keep_settings()
 language_switch()
-st.navigation(navigation()).run()
+page = st.navigation(navigation())
+enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
+page.run()
 audit.verify()          # only with PTLAB_AUDIT_FILE set (the multi-user tests): shared objects unchanged?

@@ -4,7 +4,6 @@ Device order is CUDA > MPS > CPU; set `PTLAB_DEVICE=cpu` (or `cuda`, `cuda:1`, `
 """
 
 import os
-import random
 from dataclasses import dataclass
 
 import torch
@@ -32,6 +31,9 @@ def usable_cores() -> int:
 
 def set_cpu_threads(threads: int | None = None, small_ops: bool = False) -> int:
     """One intra-op thread per usable core, or exactly `PTLAB_THREADS`; returns the number set.
+
+    The thread count is process-wide, so no engine calls this during a run: the app decides once
+    when the server starts (`ui.state`), benchmarks and tests at their start.
 
     `small_ops`: the run is a stream of small kernels (layers of a few hundred units, recurrent
     steps). Such runs stall when another process takes a core from one of the intra-op threads,
@@ -99,8 +101,10 @@ def describe(device: torch.device | None = None) -> DeviceInfo:
     return DeviceInfo(device.type, name, torch.get_num_threads(), bf16_fast)
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, torch (all devices) and return a CPU generator for data order."""
-    random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+def run_device(requested: str | None = None) -> torch.device:
+    """The device a run trains on: the one its config names, else `pick_device()`."""
+    return torch.device(requested) if requested else pick_device()
+
+
+def device_of(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device

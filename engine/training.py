@@ -31,22 +31,25 @@ class TrainingStep:
 
 
 class Throttle:
-    """Decide when to report so that drawing costs at most `max_share` of the training time.
+    """Decide when to report so that reporting costs at most `max_share` of the training time.
 
-    The caller's drawing time is measured as the time a generator stays suspended at `yield`
-    (wrap the yield in `with throttle.reporting():`); the next report waits until training has
-    run `1 / max_share` times as long as the last drawing took.
+    A report's cost is the time from `due()` saying yes to the `yield` (scoring held-out data,
+    copying curves); the next report waits until training has run `1 / max_share` times as long.
+    The time the generator stays suspended at `yield` (wrap it in `with throttle.reporting():`)
+    belongs to the consumer (a runner storing the step, a learner's Pause) and counts as neither
+    training nor reporting. The page draws the latest report on its own timer, beside the run.
     """
 
     def __init__(self, total: int, max_share: float = 0.05, min_interval: float = 0.05) -> None:
         self.total = total
         self.max_share = max_share
         self.min_interval = min_interval
-        self.training_seconds = 0.0      # time inside the loop, reports excluded
-        self.drawing_seconds = 0.0       # time the caller held each report, summed
+        self.training_seconds = 0.0      # time inside the loop, reports and suspensions excluded
+        self.drawing_seconds = 0.0       # time spent preparing reports, summed
         self.reports = 0
-        self._last_draw = 0.0
+        self._last_report = 0.0
         self._since_report = 0.0
+        self._report_started: float | None = None
         self._resumed = time.perf_counter()
 
     def due(self, step: int) -> bool:
@@ -55,19 +58,24 @@ class Throttle:
         self._since_report += now - self._resumed
         self.training_seconds += now - self._resumed
         self._resumed = now
-        if step == 0 or step >= self.total - 1:
-            return True
-        return self._since_report >= max(self.min_interval, self._last_draw / self.max_share)
+        due = step == 0 or step >= self.total - 1 or \
+            self._since_report >= max(self.min_interval, self._last_report / self.max_share)
+        if due:
+            self._report_started = now
+        return due
 
     @contextmanager
     def reporting(self) -> Iterator[None]:
-        """Wrap the `yield`: the time spent there is the caller's, not training's."""
+        """Wrap the `yield`: the time since `due()` is the report's cost; the time suspended there
+        is the consumer's and is not counted."""
         start = time.perf_counter()
+        if self._report_started is not None:
+            self._last_report = start - self._report_started
+            self.drawing_seconds += self._last_report
+            self._report_started = None
         try:
             yield
         finally:
             self._resumed = time.perf_counter()
-            self._last_draw = self._resumed - start
-            self.drawing_seconds += self._last_draw
             self._since_report = 0.0
             self.reports += 1

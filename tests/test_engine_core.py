@@ -34,31 +34,35 @@ def test_device_override_and_threads(monkeypatch):
     assert info.kind == "cpu" and info.threads >= 1 and info.name
 
 
-def test_seeding_makes_runs_repeatable():
-    first = torch.randn(5, generator=device.seed_everything(3))
-    second = torch.randn(5, generator=device.seed_everything(3))
-    assert torch.equal(first, second)
-
-
-def _slow_training(throttle: Throttle, steps: int, step_seconds: float):
+def _slow_training(throttle: Throttle, steps: int, step_seconds: float, report_seconds: float = 0.0):
     for step in range(steps):
         time.sleep(step_seconds)
         if throttle.due(step):
+            time.sleep(report_seconds)    # scoring held-out data for the report
             with throttle.reporting():
                 yield TrainingStep(step + 1, steps, {"loss": 1.0 / (step + 1)})
 
 
-def test_throttle_keeps_drawing_a_small_share_of_training():
-    draw_seconds, steps = 0.02, 150
+def test_throttle_keeps_reporting_a_small_share_of_training():
+    report_seconds, steps = 0.02, 150
     throttle = Throttle(steps, max_share=0.1)
     reports = []
-    for step in _slow_training(throttle, steps, step_seconds=0.002):
-        time.sleep(draw_seconds)          # the caller "draws" each report
+    for step in _slow_training(throttle, steps, step_seconds=0.002, report_seconds=report_seconds):
         reports.append(step)
     assert reports[0].step == 1 and reports[-1].finished and reports[-1].fraction_done == 1.0
     assert 2 < len(reports) < steps / 5
-    # Apart from the forced first and last reports, drawing stays within 10 % of training time.
-    assert throttle.drawing_seconds - 2 * draw_seconds <= 0.1 * throttle.training_seconds + draw_seconds
+    # Apart from the forced first and last reports, reporting stays within 10 % of training time.
+    assert throttle.drawing_seconds - 2 * report_seconds <= 0.1 * throttle.training_seconds + report_seconds
+    assert throttle.drawing_seconds >= len(reports) * report_seconds
+
+
+def test_a_paused_consumer_counts_as_neither_training_nor_reporting():
+    throttle = Throttle(10, min_interval=0.0)
+    run = _slow_training(throttle, 10, 0.0)
+    next(run)
+    time.sleep(0.3)                        # the learner pressed Pause with the run at its first report
+    *_, last = run
+    assert throttle.training_seconds < 0.1 and throttle.drawing_seconds < 0.1 and last.finished
 
 
 def test_caller_stops_early_by_not_asking():

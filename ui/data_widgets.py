@@ -41,3 +41,33 @@ def csv_format_caption(table) -> None:
                     separator=text(f"data.csv_separator_{table.separator}")))
     if table.decimal_comma:
         st.caption(text("data.csv_decimal_comma"))
+
+
+def kept_upload(key: str, label: str, decode, types: list[str] | None = None, camera: bool = False):
+    """An uploader whose last good file stays in the learner's session: a page switch, a later bad
+    file or clearing the widget does not lose it. `decode(bytes)` turns the file into what the page
+    uses (raising InputError on bad input, shown here in the user's language). Returns
+    `(name, value)` for the current or kept file, or None. The widget key is `act_<key>`."""
+    from engine.errors import InputError
+    from ui.hosted import upload_note
+
+    if camera:
+        upload = st.camera_input(label, key=f"act_{key}")
+    else:
+        upload = st.file_uploader(label, type=types, key=f"act_{key}")
+    upload_note()
+    kept = f"{key}_kept"
+    if upload is not None:
+        previous = st.session_state.get(kept)
+        identity = (upload.name, upload.size)
+        if previous is None or previous[0] != identity:
+            try:
+                st.session_state[kept] = (identity, decode(upload.getvalue()))
+            except InputError as error:
+                show_input_error(error)
+    if kept not in st.session_state:
+        return None
+    (name, size), value = st.session_state[kept]
+    if upload is None or (upload.name, upload.size) != (name, size):
+        st.caption(text("data.kept_upload", name=name))
+    return name, value

@@ -1,0 +1,228 @@
+"""The one live-experiment helper every training page uses.
+
+`experiment(...)` draws the controls (Run, Pause / Resume, Step, Stop), the run's status (its
+place in the queue, the step it reached, the device it runs on), the note when the settings
+changed since, and the page's own drawing of the latest step. The run itself is a job of the
+server-wide runner (`ui.runner`): it lives beside the page's script, so a rerun (a slider, the
+language switch, a lab) never ends it; the drawing sits in a fragment that redraws on a timer
+while the job is active. The learner's run is kept as a `RunRecord` in their session.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from engine.errors import InputError
+from engine.training import TrainingStep
+from ui import runner as jobs
+from ui.i18n import text
+from ui.widgets import show_input_error
+
+REFRESH_SECONDS = 1.0          # how often an active run's drawing is refreshed
+PAGE_KEY = "ptlab_page"        # session key: the page the learner is on (set by the entry file)
+
+
+@dataclass(eq=False)
+class RunRecord:
+    """One learner's run on one experiment: the settings it used and its job (which holds the
+    latest step). The same record on every page; `model` is what the engine reports under
+    `extras["model"]` (a module, or a dict of them), kept when the run is paused or stopped."""
+
+    config: Any
+    data_key: Any
+    job: jobs.Job
+    started: float = field(default_factory=time.time)
+    views: dict = field(default_factory=dict, repr=False)      # derived views, cached per report
+
+    @property
+    def step(self) -> TrainingStep | None:
+        return self.job.last
+
+    @property
+    def model(self) -> Any:
+        return None if self.job.last is None else self.job.last.extras.get("model")
+
+    @property
+    def active(self) -> bool:
+        return self.job.active
+
+    @property
+    def complete(self) -> bool:
+        return self.job.state == jobs.FINISHED
+
+    @property
+    def device(self) -> str:
+        reported = None if self.job.last is None else self.job.last.extras.get("device")
+        return device_label(reported)
+
+    def matches(self, config: Any, data_key: Any = None) -> bool:
+        return self.config == config and self.data_key == data_key
+
+    def usable(self, data_key: Any = None) -> bool:
+        """A model trained so far that a lab may use now: not being trained, same data."""
+        return self.model is not None and not self.active and self.data_key == data_key
+
+    def cached(self, name: str, compute: Callable[..., Any], *args: Any) -> Any:
+        """`compute(*args)` once per report of this run (a lab slider then costs only drawing)."""
+        key = (name, args, self.job.version)
+        if key not in self.views:
+            self.views = {k: v for k, v in self.views.items() if k[2] == self.job.version}
+            self.views[key] = compute(*args)
+        return self.views[key]
+
+
+def device_label(reported: str | None) -> str:
+    if not reported:
+        from engine.device import pick_device
+
+        reported = str(pick_device())
+    if reported.startswith("cuda"):
+        import torch
+
+        return f"GPU · {torch.cuda.get_device_name(torch.device(reported))}"
+    return {"cpu": "CPU", "mps": "Apple GPU (MPS)"}.get(reported, reported)
+
+
+def session_id() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""
+
+
+def _session_gone(owner: str) -> bool:
+    from streamlit import runtime
+
+    return runtime.exists() and not runtime.get_instance().is_active_session(owner)
+
+
+def enter_page(page: str) -> None:
+    """The entry file calls this on every run with the page about to show: the learner's jobs
+    on other pages are stopped (their results stay), and jobs of closed sessions too."""
+    runner = jobs.runner()
+    runner.gone = _session_gone
+    st.session_state[PAGE_KEY] = page
+    owner = session_id()
+    if owner:
+        runner.cancel_owner(owner, keep_page=page)
+    runner.cancel_where(_session_gone)
+
+
+def _start(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any,
+           stepping: bool = False) -> None:
+    runner = jobs.runner()
+    old = st.session_state.get(key)
+    if isinstance(old, RunRecord) and not old.job.done:
+        runner.stop(old.job)
+    job = jobs.Job(start, owner=session_id(), page=st.session_state.get(PAGE_KEY, ""))
+    st.session_state[key] = RunRecord(config, data_key, job)
+    runner.submit(job, paused_after_first=stepping)
+
+
+def _step(key: str, start, config, data_key) -> None:
+    record = st.session_state.get(key)
+    if isinstance(record, RunRecord) and record.job.state == jobs.PAUSED:
+        jobs.runner().resume(record.job, steps_once=True)
+    else:
+        _start(key, start, config, data_key, stepping=True)
+
+
+def _pause_or_resume(key: str) -> None:
+    record = st.session_state.get(key)
+    if not isinstance(record, RunRecord):
+        return
+    if record.job.state == jobs.PAUSED:
+        jobs.runner().resume(record.job)
+    else:
+        jobs.runner().pause(record.job)
+
+
+def _stop(key: str) -> None:
+    record = st.session_state.get(key)
+    if isinstance(record, RunRecord):
+        jobs.runner().stop(record.job)
+
+
+def status_line(record: RunRecord) -> None:
+    """Where the run stands, in one line."""
+    state, step, error, _ = jobs.snapshot(record.job)
+    where = {"step": step.step if step else 0, "total": step.total if step else "?", "device": record.device}
+    if state == jobs.QUEUED:
+        position = jobs.runner().position(record.job)
+        st.info(text("common.run_queued", position=position or 1), icon=":material/hourglass_top:")
+    elif state == jobs.RUNNING:
+        if step is None:
+            st.info(text("common.run_preparing", device=record.device), icon=":material/hourglass_top:")
+        else:
+            st.progress(step.fraction_done, text=text("common.run_running", **where))
+    elif state == jobs.PAUSED:
+        if step is not None:
+            st.progress(step.fraction_done, text=text("common.run_paused", **where))
+    elif state == jobs.STOPPED:
+        st.caption(text("common.run_stopped", **where) if step else text("common.run_stopped_early"))
+    elif state == jobs.FINISHED and step is not None:
+        st.caption(text("common.run_finished", total=step.total, seconds=f"{step.seconds:.1f}",
+                        device=record.device))
+    elif state == jobs.FAILED:
+        if isinstance(error, InputError):
+            show_input_error(error)
+        else:
+            st.error(text("common.run_failed", error=f"{type(error).__name__}: {error}"), icon=":material/error:")
+
+
+def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any = None, *,
+               draw: Callable[[RunRecord], None], idle: str | None = None, error: InputError | None = None,
+               run_label: str | None = None, steps: bool = True) -> RunRecord | None:
+    """The experiment `key` (a session key, e.g. "multitask_run") of this page.
+
+    start: makes the engine's generator for the current settings (called in a worker).
+    config, data_key: what the run depends on; a record made with others gets the stale note.
+    draw: draws a record's latest step (called whenever there is one, live and afterwards).
+    idle: the text shown before the first run. error: the settings' InputError; it disables Run.
+    steps: offer Pause and Step (a run that reports once, like a timing race, may not).
+    Returns the learner's record for this experiment (None before the first run)."""
+    record = st.session_state.get(key)
+    shown_active = isinstance(record, RunRecord) and record.active
+
+    @st.fragment(run_every=REFRESH_SECONDS if shown_active else None, key=f"fragment_{key}")
+    def live() -> None:
+        record = st.session_state.get(key)
+        if not isinstance(record, RunRecord):
+            record = None
+        if (record is not None and record.active) != shown_active:
+            st.rerun()                                  # started, paused or ended: the labs change too
+        state = record.job.state if record is not None else None
+        columns = st.columns([2, 2, 2, 2, 3] if steps else [2, 2, 7], vertical_alignment="center")
+        columns[0].button(run_label or text("common.train"), type="primary", key=f"act_{key}_run",
+                          disabled=error is not None, on_click=_start, args=(key, start, config, data_key),
+                          width="stretch")
+        if steps:
+            paused = state == jobs.PAUSED
+            columns[1].button(text("common.resume" if paused else "common.pause"), key=f"act_{key}_pause",
+                              disabled=not (paused or state in jobs.ACTIVE), on_click=_pause_or_resume,
+                              args=(key,), icon=":material/play_arrow:" if paused else ":material/pause:",
+                              width="stretch")
+            columns[2].button(text("common.step"), key=f"act_{key}_step", icon=":material/skip_next:",
+                              disabled=error is not None or state in jobs.ACTIVE, on_click=_step,
+                              args=(key, start, config, data_key), width="stretch",
+                              help=text("common.step_help"))
+        columns[3 if steps else 1].button(text("common.stop"), key=f"act_{key}_stop", icon=":material/stop:",
+                                          disabled=state not in (*jobs.ACTIVE, jobs.PAUSED), on_click=_stop,
+                                          args=(key,), width="stretch")
+        if error is not None:
+            show_input_error(error)
+        if record is None:
+            if idle:
+                st.info(idle)
+            return
+        status_line(record)
+        if not record.matches(config, data_key):
+            st.caption(text("common.stale_running" if record.active else "common.stale_result"))
+        if record.step is not None:
+            draw(record)
+
+    live()
+    record = st.session_state.get(key)
+    return record if isinstance(record, RunRecord) else None

@@ -1,0 +1,262 @@
+"""The server-wide runner: every experiment is a job beside the page's script, not inside it.
+
+A job wraps an engine's `train(config, data)` generator. A bounded pool of worker threads takes
+jobs in the order they were started and advances each one report at a time, keeping the latest
+`TrainingStep`; the page only reads that step and redraws on a timer, so reruns (a slider, the
+language switch, a lab) never touch the run. A job can be paused (its generator waits at a
+`yield` and gives its worker back), resumed (it queues again), stepped (one report's worth of
+training, then paused) and stopped (its generator is closed, so the engine's cleanup runs, and
+the model trained so far stays with the last step). Jobs whose owner has gone (a closed tab) or
+who moved to another page are stopped by `cancel_owner`.
+
+This module never imports streamlit: the page helper (`ui.experiment`) binds jobs to sessions.
+"""
+
+import itertools
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import InputError
+from engine.training import TrainingStep
+
+WORKERS_ENV = "PTLAB_WORKERS"
+LOG = logging.getLogger(__name__)
+
+QUEUED, RUNNING, PAUSED, STOPPED, FINISHED, FAILED = "queued", "running", "paused", "stopped", "finished", "failed"
+ACTIVE = (QUEUED, RUNNING)          # the page keeps redrawing while a job is in one of these
+DONE = (STOPPED, FINISHED, FAILED)
+
+
+@dataclass(eq=False)
+class Job:
+    start: Callable[[], Iterator[TrainingStep]]     # makes the engine's generator, in a worker
+    owner: str = ""                                  # the learner's session
+    page: str = ""                                   # the page that started it
+    id: int = 0
+    state: str = QUEUED
+    last: TrainingStep | None = None                 # the latest report
+    error: Exception | None = None                   # why it failed (an InputError is the learner's)
+    version: int = 0                                 # counts reports and state changes, for redraws
+    _generator: Iterator[TrainingStep] | None = field(default=None, repr=False)
+    _pause: bool = False
+    _stop: bool = False
+    _step_once: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def done(self) -> bool:
+        return self.state in DONE
+
+
+def default_workers() -> int:
+    """Jobs trained at once: `PTLAB_WORKERS`, else one per two usable cores (at least one).
+    On 2 cores one run at a time trains faster than two sharing them, and the second learner's
+    wait is shown as a queue position (measured in the README)."""
+    from engine.device import usable_cores
+
+    return int(os.environ.get(WORKERS_ENV, "0")) or max(1, usable_cores() // 2)
+
+
+class Runner:
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+        self._lock = threading.Condition()
+        self._ready: deque[Job] = deque()           # waiting for a worker, oldest first
+        self._jobs: dict[int, Job] = {}              # every job not yet done
+        self._threads: list[threading.Thread] = []
+        self._ids = itertools.count(1)
+        self._busy = 0
+        self.gone: Callable[[str], bool] | None = None   # is this owner's session closed?
+
+    # ------------------------------------------------------------------ the learner's commands
+
+    def submit(self, job: Job, paused_after_first: bool = False) -> Job:
+        with self._lock:
+            job.id = next(self._ids)
+            job.state, job._step_once = QUEUED, paused_after_first
+            self._jobs[job.id] = job
+            self._ready.append(job)
+            self._start_threads()
+            self._lock.notify_all()
+        return job
+
+    def position(self, job: Job) -> int | None:
+        """1 for the next job to get a worker; None if it is not waiting."""
+        with self._lock:
+            for index, waiting in enumerate(self._ready, 1):
+                if waiting is job:
+                    return index
+        return None
+
+    def pause(self, job: Job) -> None:
+        with self._lock:
+            if job.state == RUNNING:
+                job._pause = True
+            elif job.state == QUEUED:
+                self._ready.remove(job)
+                self._set(job, PAUSED)
+
+    def resume(self, job: Job, steps_once: bool = False) -> None:
+        """Queue a paused job again; with `steps_once`, it pauses after its next report (Step)."""
+        with self._lock:
+            if job.state == PAUSED:
+                job._pause, job._step_once = False, steps_once
+                self._set(job, QUEUED)
+                self._ready.append(job)
+                self._lock.notify_all()
+            elif job.state in ACTIVE and steps_once:
+                job._step_once = True
+
+    def stop(self, job: Job) -> None:
+        with self._lock:
+            if job.state == RUNNING:
+                job._stop = True                      # the worker closes it after the current report
+                return
+            if job.done:
+                return
+            if job.state == QUEUED:
+                self._ready.remove(job)
+        self._close(job, STOPPED)                    # queued or paused: nobody is running it
+
+    def cancel_owner(self, owner: str, keep_page: str | None = None) -> int:
+        """Stop the owner's jobs (all of them, or those not on `keep_page`); returns how many."""
+        with self._lock:
+            mine = [job for job in self._jobs.values() if job.owner == owner and job.page != keep_page]
+        for job in mine:
+            self.stop(job)
+        return len(mine)
+
+    def cancel_where(self, gone: Callable[[str], bool]) -> int:
+        """Stop the jobs of every owner for whom `gone(owner)` is true (closed sessions)."""
+        with self._lock:
+            owners = {job.owner for job in self._jobs.values() if gone(job.owner)}
+        return sum(self.cancel_owner(owner) for owner in owners)
+
+    # ------------------------------------------------------------------ for tests and the page
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._ready and self._busy == 0
+
+    def wait(self, job: Job | None = None, timeout: float = 600.0) -> bool:
+        """Wait until `job` (or every job) stops being active; True if it did in time."""
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: (not job.active) if job is not None else (not self._ready and self._busy == 0), timeout)
+
+    def live_threads(self) -> int:
+        return sum(thread.is_alive() for thread in self._threads)
+
+    # ------------------------------------------------------------------ the workers
+
+    def _start_threads(self) -> None:
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+        while len(self._threads) < self.workers:
+            thread = threading.Thread(target=self._work, name=f"ptlab-runner-{len(self._threads)}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _set(self, job: Job, state: str) -> None:
+        job.state = state
+        job.version += 1
+        if job.done:
+            self._jobs.pop(job.id, None)
+        self._lock.notify_all()
+
+    def _close(self, job: Job, state: str, error: Exception | None = None) -> None:
+        generator, job._generator = job._generator, None
+        if generator is not None:
+            try:
+                generator.close()                    # the engine's finally blocks run now
+            except Exception as caught:               # a cleanup error must not kill the worker
+                LOG.exception("closing job %s", job.id)
+                error = error or caught
+        with self._lock:
+            job.error = error
+            self._set(job, FAILED if error is not None else state)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self._ready)
+                job = self._ready.popleft()
+                self._busy += 1
+                self._set(job, RUNNING)
+            try:
+                self._advance(job)
+            finally:
+                with self._lock:
+                    self._busy -= 1
+                    self._lock.notify_all()
+
+    def _advance(self, job: Job) -> None:
+        """Run `job` report by report until it ends, is stopped or is paused."""
+        while True:
+            with self._lock:
+                if job._stop or (self.gone is not None and job.owner and self.gone(job.owner)):
+                    stop = True
+                elif job._pause:
+                    job._pause = False
+                    self._set(job, PAUSED)
+                    return
+                else:
+                    stop = False
+            if stop:
+                self._close(job, STOPPED)
+                return
+            try:
+                if job._generator is None:
+                    job._generator = job.start()
+                step = next(job._generator)
+            except StopIteration:
+                self._close(job, FINISHED)
+                return
+            except InputError as error:               # the learner's input: a message on the page
+                self._close(job, FAILED, error)
+                return
+            except Exception as error:                # a bug: logged, and the page says the run failed
+                LOG.exception("job %s failed", job.id)
+                self._close(job, FAILED, error)
+                return
+            with self._lock:
+                job.last = step
+                job.version += 1
+                if job._step_once:
+                    job._step_once, job._pause = False, True
+                self._lock.notify_all()
+
+
+_RUNNER: Runner | None = None
+_RUNNER_LOCK = threading.Lock()
+
+
+def runner() -> Runner:
+    """The one runner of this server process."""
+    global _RUNNER
+    with _RUNNER_LOCK:
+        if _RUNNER is None:
+            _RUNNER = Runner()
+        return _RUNNER
+
+
+def wait_for_runs(timeout: float = 600.0) -> bool:
+    """Tests: wait until every job has finished, stopped or paused."""
+    return runner().wait(timeout=timeout)
+
+
+def snapshot(job: Job) -> tuple[str, TrainingStep | None, Any, int]:
+    """State, last step, error and version, read together."""
+    with runner()._lock:
+        return job.state, job.last, job.error, job.version
