@@ -51,3 +51,23 @@ def app():
         return test
 
     return open_page
+
+
+@pytest.fixture(autouse=True)
+def no_run_outlives_its_test():
+    """Runs are jobs of the server-wide runner; stop whatever a test left running or paused."""
+    yield
+    from ui import runner
+
+    for job in runner.runner().jobs():
+        runner.runner().stop(job)
+    assert runner.wait_for_runs(timeout=120), "a run did not stop within 120 s of its test"
+
+
+def train(app_test: AppTest, key: str, timeout: float = 900) -> AppTest:
+    """Press the Run button of experiment `key` (`act_<key>`), wait for the run to end, redraw."""
+    from ui import runner
+
+    app_test.button(key=f"act_{key}").click().run()
+    assert runner.wait_for_runs(timeout=timeout), f"{key}: the run did not end within {timeout} s"
+    return app_test.run()

@@ -8,7 +8,7 @@ import sys
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import ENTRY
+from tests.conftest import ENTRY, train
 from ui.catalog import CONCEPTS
 from ui.i18n import translate
 
@@ -109,7 +109,7 @@ def open_and_train(app, slug: str, lang: str, steps: int):
     """Open pages/<slug>.py in `lang`, set `<slug>_steps`, press `act_<slug>_train`, check it ran clean."""
     app_test = app(f"pages/{slug}.py", lang)
     app_test.slider(key=f"{slug}_steps").set_value(steps).run()
-    app_test.button(key=f"act_{slug}_train").click().run()
+    train(app_test, f"{slug}_train")
     assert_clean(app_test)
     return app_test
 

@@ -175,7 +175,9 @@ def status_line(record: RunRecord) -> None:
 def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any = None, *,
                draw: Callable[[RunRecord], None], idle: str | None = None, error: InputError | None = None,
                run_label: str | None = None, steps: bool = True) -> RunRecord | None:
-    """The experiment `key` (a session key, e.g. "multitask_run") of this page.
+    """The experiment `key` of this page: the learner's record is `st.session_state[key]`, the Run
+    button's key is `act_<key>` (e.g. key "multitask_train", button "act_multitask_train") and the
+    others `act_<key>_pause`, `act_<key>_step`, `act_<key>_stop`.
 
     start: makes the engine's generator for the current settings (called in a worker).
     config, data_key: what the run depends on; a record made with others gets the stale note.
@@ -195,7 +197,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
             st.rerun()                                  # started, paused or ended: the labs change too
         state = record.job.state if record is not None else None
         columns = st.columns([2, 2, 2, 2, 3] if steps else [2, 2, 7], vertical_alignment="center")
-        columns[0].button(run_label or text("common.train"), type="primary", key=f"act_{key}_run",
+        columns[0].button(run_label or text("common.train"), type="primary", key=f"act_{key}",
                           disabled=error is not None, on_click=_start, args=(key, start, config, data_key),
                           width="stretch")
         if steps:
