@@ -18,8 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.data import ImageSplit, minibatches
-from engine.device import seed_everything, set_cpu_threads
+from engine.device import run_device
 from engine.errors import InputError
+from engine.rng import RunRandom
+from engine.rng import build as build_module
 from engine.training import Throttle, TrainingStep
 
 TASKS = ("digit", "parity", "ink", "slant")
@@ -41,11 +43,12 @@ class MultitaskConfig:
     learning_rate: float = 2e-3      # Adam
     live_size: int = 300             # held-out digits scored for the live curves (all of them at the end)
     seed: int = 0
+    device: str | None = None        # None: engine.device.pick_device()
 
     def __hash__(self) -> int:       # the weights dict makes the dataclass unhashable otherwise
         return hash((self.architecture, self.tasks, self.weighting, tuple(sorted(self.weights.items())),
                      self.width, self.baselines, self.steps, self.batch_size, self.learning_rate, self.live_size,
-                     self.seed))
+                     self.seed, self.device))
 
 
 # ---------------------------------------------------------------- targets measured on the pixels
@@ -54,8 +57,8 @@ def slant(x: torch.Tensor) -> torch.Tensor:
     """Horizontal shear of each digit from its second image moments: mu11 / mu02, i.e. how many
     columns the ink moves per row. Positive = the top leans to the right. x: (N, 1, 28, 28)."""
     ink = x[:, 0]
-    rows = torch.arange(28, dtype=x.dtype).view(1, 28, 1)
-    cols = torch.arange(28, dtype=x.dtype).view(1, 1, 28)
+    rows = torch.arange(28, dtype=x.dtype, device=x.device).view(1, 28, 1)
+    cols = torch.arange(28, dtype=x.dtype, device=x.device).view(1, 1, 28)
     mass = ink.sum((1, 2)).clamp_min(1e-6)
     mean_r = (ink * rows).sum((1, 2)) / mass
     mean_c = (ink * cols).sum((1, 2)) / mass
@@ -80,15 +83,17 @@ class TaskData:
     scale: dict[str, tuple[float, float]]   # regression task -> (mean, std) of the raw target
 
 
-def prepare(data: ImageSplit) -> TaskData:
-    train, test = raw_targets(data.train_x, data.train_y), raw_targets(data.test_x, data.test_y)
+def prepare(data: ImageSplit, device: torch.device | str = "cpu") -> TaskData:
+    """Targets for every task, and everything moved to `device` once for the whole run."""
+    train_x, test_x = data.train_x.to(device), data.test_x.to(device)
+    train, test = raw_targets(train_x, data.train_y.to(device)), raw_targets(test_x, data.test_y.to(device))
     scale = {}
     for task in TASKS:
         if KINDS[task] == "regression":
             mean, std = train[task].mean().item(), train[task].std().item()
             scale[task] = (mean, std)
             train[task], test[task] = (train[task] - mean) / std, (test[task] - mean) / std
-    return TaskData(data.train_x, data.test_x, train, test, scale)
+    return TaskData(train_x, test_x, train, test, scale)
 
 
 # ---------------------------------------------------------------- models
@@ -179,6 +184,12 @@ class UncertaintyWeights(nn.Module):
         self.log_variance = nn.Parameter(torch.zeros(len(tasks)))
         self.register_buffer("factor", torch.tensor([0.5 if KINDS[t] == "regression" else 1.0 for t in tasks]))
 
+    @torch.no_grad()
+    def init_own_parameters(self, generator: torch.Generator) -> None:
+        """Every task starts with s_t = 0 (weight c_t); the factors are constants."""
+        self.log_variance.zero_()
+        self.factor.copy_(torch.tensor([0.5 if KINDS[t] == "regression" else 1.0 for t in self.tasks]))
+
     def forward(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         stacked = torch.stack([losses[t] for t in self.tasks])
         return (self.factor * torch.exp(-self.log_variance) * stacked + self.log_variance / 2).sum()
@@ -216,7 +227,7 @@ def gradient_cosines(model: nn.Module, losses: dict[str, torch.Tensor]) -> dict[
     gradients = {}
     for task, loss in losses.items():
         parts = torch.autograd.grad(loss, shared, retain_graph=True, allow_unused=True)
-        gradients[task] = torch.cat([torch.zeros(p.numel()) if g is None else g.flatten()
+        gradients[task] = torch.cat([torch.zeros(p.numel(), device=p.device) if g is None else g.flatten()
                                      for p, g in zip(shared, parts, strict=True)])
     return {f"{a}|{b}": F.cosine_similarity(gradients[a], gradients[b], dim=0).item()
             for a, b in combinations(losses, 2)}
@@ -235,9 +246,10 @@ class _Run:
     seconds: float = 0.0
 
     def step(self, x: torch.Tensor, targets: dict[str, torch.Tensor],
-             measure: bool = False) -> tuple[dict[str, float], dict[str, float]]:
-        """One optimiser step; returns the task losses and, if `measure`, the gradient cosines
-        (read before the step, on the same graph, and not counted in this model's time)."""
+             measure: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        """One optimiser step; returns the task losses (detached tensors: read them only when
+        reporting, so no step waits for the device) and, if `measure`, the gradient cosines (read
+        before the step, on the same graph, and not counted in this model's time)."""
         start = time.perf_counter()
         outputs = self.model(x)
         losses = {task: task_loss(task, out, targets[task]) for task, out in outputs.items()}
@@ -254,7 +266,7 @@ class _Run:
         total.backward()
         self.optimizer.step()
         self.seconds += time.perf_counter() - start
-        return {task: loss.item() for task, loss in losses.items()}, cosines
+        return {task: loss.detach() for task, loss in losses.items()}, cosines
 
 
 def check(config: MultitaskConfig) -> None:
@@ -270,30 +282,31 @@ def check(config: MultitaskConfig) -> None:
 
 def train(config: MultitaskConfig, data: ImageSplit) -> Iterator[TrainingStep]:
     """Train the chosen architecture (and, if asked, separate single-task baselines on the same
-    batches). Metrics: `<model>/<task>` test scores. Extras: `history` (per-task training loss,
-    test scores, gradient cosines, learned weights), `seconds` per model, `parameters` per model;
-    on the last step also `models`."""
+    batches) on `run_device(config.device)`. Metrics: `<model>/<task>` test scores. Extras:
+    `history` (per-task training loss, test scores, gradient cosines, learned weights), `seconds`
+    and `parameters` per model, `model` (the models so far, by name), `scale`, `device`."""
     check(config)
-    set_cpu_threads(small_ops=True)
-    generator = seed_everything(config.seed)
+    device = run_device(config.device)
+    random = RunRandom(config.seed, device)
     tasks = tuple(t for t in TASKS if t in config.tasks)
-    prepared = prepare(data)
+    prepared = prepare(data, device)
     runs: dict[str, _Run] = {}
     names = [config.architecture] + (["separate"] if config.baselines and config.architecture != "separate" else [])
     for name in names:
-        torch.manual_seed(config.seed)
-        model = build(name, tasks, config.width)
+        start = torch.Generator().manual_seed(config.seed)   # every model starts from the same seed
+        model = build_module(lambda name=name: build(name, tasks, config.width), start, device)
         chosen = name == config.architecture          # the baselines use plain, equal weights
-        weighting = UncertaintyWeights(tasks) if config.weighting == "uncertainty" and chosen else None
+        weighting = (build_module(lambda: UncertaintyWeights(tasks), start, device)
+                     if config.weighting == "uncertainty" and chosen else None)
         parameters = list(model.parameters()) + (list(weighting.parameters()) if weighting else [])
         fixed = {t: config.weights.get(t, 1.0) if chosen else 1.0 for t in tasks}
         runs[name] = _Run(model, torch.optim.Adam(parameters, lr=config.learning_rate), weighting, fixed)
     main = runs[config.architecture]
-    batches = minibatches(len(prepared.train_x), config.batch_size, generator)
+    batches = minibatches(len(prepared.train_x), config.batch_size, random.cpu)
     history: dict[str, list[float]] = {"step": []}
     throttle = Throttle(config.steps, max_share=0.15)
     for step in range(config.steps):
-        index = next(batches)
+        index = next(batches).to(device)
         x = prepared.train_x[index]
         targets = {task: prepared.train[task][index] for task in tasks}
         measure = throttle.due(step)        # decided before the step: the cosines are read on its graph
@@ -301,35 +314,39 @@ def train(config: MultitaskConfig, data: ImageSplit) -> Iterator[TrainingStep]:
         for run in runs.values():
             if run is not main:
                 run.step(x, targets)
-        if measure:
-            with throttle.reporting():      # evaluation is throttled together with the drawing
-                last = step == config.steps - 1
-                count = len(prepared.test_x) if last else config.live_size
-                held_out = {t: v[:count] for t, v in prepared.test.items()}
-                scores = {name: evaluate(run.model, prepared.test_x[:count], held_out) for name, run in runs.items()}
-                record = {"step": step + 1}
-                record |= {f"loss/{t}": loss for t, loss in losses.items()}
-                record |= {f"{name}/{t}": s for name, score in scores.items() for t, s in score.items()}
-                record |= {f"cosine/{pair}": value for pair, value in cosines.items()}
-                if main.weighting is not None:
-                    record |= {f"weight/{t}": w for t, w in main.weighting.effective().items()}
-                for key, value in record.items():
-                    history.setdefault(key, []).append(value)
-                extras = {"history": {k: list(v) for k, v in history.items()},
-                          "seconds": {name: run.seconds for name, run in runs.items()},
-                          "parameters": {name: parameter_count(run.model) for name, run in runs.items()},
-                          "tasks": tasks, "scale": prepared.scale}
-                if last:
-                    extras["models"] = {name: run.model.eval() for name, run in runs.items()}
-                metrics = {f"{name}/{t}": s for name, score in scores.items() for t, s in score.items()}
-                yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+        if not measure:
+            continue
+        # The report (held-out scores, curves) is counted as the report's cost by the throttle.
+        last = step == config.steps - 1
+        count = len(prepared.test_x) if last else config.live_size
+        held_out = {t: v[:count] for t, v in prepared.test.items()}
+        scores = {name: evaluate(run.model, prepared.test_x[:count], held_out) for name, run in runs.items()}
+        record = {"step": step + 1}
+        record |= {f"loss/{t}": loss.item() for t, loss in losses.items()}
+        record |= {f"{name}/{t}": s for name, score in scores.items() for t, s in score.items()}
+        record |= {f"cosine/{pair}": value for pair, value in cosines.items()}
+        if main.weighting is not None:
+            record |= {f"weight/{t}": w for t, w in main.weighting.effective().items()}
+        for key, value in record.items():
+            history.setdefault(key, []).append(value)
+        extras = {"history": {k: list(v) for k, v in history.items()},
+                  "seconds": {name: run.seconds for name, run in runs.items()},
+                  "parameters": {name: parameter_count(run.model) for name, run in runs.items()},
+                  "tasks": tasks, "scale": prepared.scale, "device": str(device),
+                  "model": {name: run.model for name, run in runs.items()}, "scored": count}
+        metrics = {f"{name}/{t}": s for name, score in scores.items() for t, s in score.items()}
+        with throttle.reporting():
+            yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
 @torch.no_grad()
 def predict_one(model: nn.Module, image: torch.Tensor, scale: dict[str, tuple[float, float]]) -> dict[str, float]:
     """A trained model's answers for one (1, 28, 28) image, in natural units: the digit, the
     probability that it is odd, and the ink and slant undone from their standardisation."""
-    outputs = model.eval()(image.unsqueeze(0))
+    device = next(model.parameters()).device
+    training = model.training
+    outputs = model.eval()(image.unsqueeze(0).to(device))
+    model.train(training)
     answers = {}
     for task, output in outputs.items():
         if KINDS[task] == "classification":

@@ -10,16 +10,8 @@ from ui.data_widgets import dataset_ui
 from ui.hosted import image_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import (
-    clamp_state,
-    misconceptions_and_prompts,
-    number_format,
-    page_title,
-    previous,
-    run_live,
-    show_input_error,
-    show_source,
-)
+from ui.experiment import RunRecord, experiment
+from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
 
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3)
 WIDTHS = (32, 64, 128, 256)
@@ -85,8 +77,10 @@ def figures(config: multitask.MultitaskConfig) -> dict:
     return charts
 
 
-def draw(step, config, charts, slots) -> None:
-    with slots["metrics"].container():
+def draw(record: RunRecord) -> None:
+    step, config = record.step, record.config
+    charts = figures(config)
+    with st.container():
         columns = st.columns(len(config.tasks))
         for column, task in zip(columns, config.tasks, strict=True):
             value = step.metrics[f"{config.architecture}/{task}"]
@@ -100,16 +94,17 @@ def draw(step, config, charts, slots) -> None:
             column.metric(score_label(task), score_text(task, value), delta)
         st.caption(text("multitask.scores_note"))
     history = step.extras["history"]
-    slots["losses"].plotly_chart(update_history(charts["losses"], history), width="stretch")
-    slots["scores"].plotly_chart(update_history(charts["scores"], history), width="stretch")
+    st.plotly_chart(update_history(charts["losses"], history), width="stretch")
+    st.plotly_chart(update_history(charts["scores"], history), width="stretch")
     if "cosines" in charts:
-        with slots["cosines"].container():
-            st.plotly_chart(update_history(charts["cosines"], history), width="stretch")
-            st.caption(text("multitask.cosines_caption"))
+        st.plotly_chart(update_history(charts["cosines"], history), width="stretch")
+        st.caption(text("multitask.cosines_caption"))
     else:
-        slots["cosines"].info(text("multitask.no_cosines"))
+        st.info(text("multitask.no_cosines"))
     if "weights" in charts:
-        slots["weights"].plotly_chart(update_history(charts["weights"], history), width="stretch")
+        st.plotly_chart(update_history(charts["weights"], history), width="stretch")
+    if not record.active:
+        comparison_table(step, config)
 
 
 def comparison_table(step, config) -> None:
@@ -125,8 +120,10 @@ def comparison_table(step, config) -> None:
     st.caption(text("multitask.table_caption"))
 
 
-def predict_section(step, config, data) -> None:
-    st.header(text("multitask.predict_title"))
+@st.fragment
+def predict_section(record: RunRecord, data) -> None:
+    """The prediction lab: a slider or an upload here reruns only this part of the page."""
+    step, config = record.step, record.config
     source = linked(st.radio, text("multitask.input"), ["test", "upload"], key="multitask_input", horizontal=True,
                     format_func=option_labels("multitask.input_"))
     truth: dict[str, float | None] = {}
@@ -150,7 +147,7 @@ def predict_section(step, config, data) -> None:
     left.image(images.to_image(image).resize((112, 112)), width=112)
     rows = [{text("multitask.table_model"): text("multitask.prediction_true"),
              **{task_name(t): answer_text(t, truth.get(t), exact=True) for t in config.tasks}}]
-    for name, model in step.extras["models"].items():
+    for name, model in record.model.items():
         answers = multitask.predict_one(model, image, step.extras["scale"])
         rows.append({text("multitask.table_model"): text("multitask.prediction_model", model=model_name(name)),
                      **{task_name(t): answer_text(t, answers[t]) for t in config.tasks}})
@@ -186,26 +183,12 @@ try:
     multitask.check(config)
 except InputError as caught:
     error = caught
-train_clicked = st.button(text("common.train"), type="primary", key="act_multitask_train", disabled=error is not None)
-if error is not None:
-    show_input_error(error)
-progress_slot = st.empty()
-slots = {name: st.empty() for name in ("metrics", "losses", "scores", "cosines", "weights")}
-state = {"config": config, "data": data.source}
-if train_clicked and error is None:
-    charts = figures(config)
-    run_live(multitask.train(config, data), "multitask_result", state, lambda step: draw(step, config, charts, slots),
-             progress_slot)
-elif (result := previous("multitask_result", state, progress_slot)) is not None:
-    draw(result["step"], result["config"], figures(result["config"]), slots)
-else:
-    progress_slot.info(text("multitask.press_train"))
+record = experiment("multitask_train", lambda: multitask.train(config, data), config, data.source, draw=draw,
+                    idle=text("multitask.press_train"), error=error)
 
-result = st.session_state.get("multitask_result")
-if result is not None and "models" in result["step"].extras:
-    comparison_table(result["step"], result["config"])
-    if result["data"] == data.source:
-        predict_section(result["step"], result["config"], data)
+st.header(text("multitask.predict_title"))
+if record is not None and record.usable(data.source):
+    predict_section(record, data)
 else:
     st.caption(text("multitask.need_model"))
 

@@ -256,7 +256,7 @@ def test_multitask_trains_compares_and_answers(app, lang):
     assert len(app_test.dataframe) == 2
     app_test.radio(key="multitask_weighting").set_value("uncertainty").run()
     app_test.multiselect(key="multitask_tasks").set_value(["digit", "slant"]).run()
-    app_test.button(key="act_multitask_train").click().run()
+    train(app_test, "multitask_train")
     assert_clean(app_test)
     assert len(app_test.get("plotly_chart")) == 4                                   # + learned weights
     app_test.multiselect(key="multitask_tasks").set_value([]).run()                  # nothing to train:
@@ -371,3 +371,54 @@ def test_choice_widgets_have_chinese_placeholders(app, page):
     for widget in widgets:
         assert widget.proto.placeholder in (translate("common.choose_one", "zh"),
                                             translate("common.choose_some", "zh")), widget.key
+
+
+def _wait(condition, timeout: float = 300.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out waiting for the run"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_multitask_run_survives_reruns_and_obeys_pause_step_resume_stop(app, lang):
+    from ui import runner
+
+    app_test = app("pages/multitask.py", lang)
+    app_test.slider(key="multitask_steps").set_value(1500).run()
+    app_test.button(key="act_multitask_train").click().run()
+    assert_clean(app_test)
+    record = app_test.session_state["multitask_train"]
+    _wait(lambda: record.step is not None)
+    # A language switch and a settings change rerun the page; the run goes on with its own settings.
+    other = "en" if lang == "zh" else "zh"
+    app_test.radio(key="lang").set_value(other).run()
+    app_test.select_slider(key="multitask_learning_rate").set_value(5e-4).run()
+    assert app_test.session_state["multitask_train"] is record and record.job.state in runner.ACTIVE
+    assert translate("common.stale_running", other) in [c.value for c in app_test.caption]
+    app_test.radio(key="lang").set_value(lang).run()
+    app_test.select_slider(key="multitask_learning_rate").set_value(2e-3).run()
+    app_test.button(key="act_multitask_train_pause").click().run()
+    _wait(lambda: record.job.state == runner.PAUSED)
+    paused_at = record.step.step
+    app_test.run()
+    assert_clean(app_test)
+    assert app_test.button(key="act_multitask_train_pause").label == translate("common.resume", lang)
+    assert len(app_test.dataframe) == 2                      # the paused model answers in the lab already
+    app_test.button(key="act_multitask_train_step").click().run()
+    _wait(lambda: record.job.state == runner.PAUSED and record.step.step > paused_at)
+    app_test.button(key="act_multitask_train_pause").click().run()              # Resume
+    _wait(lambda: record.step.step > paused_at + 20 or not record.active)
+    app_test.button(key="act_multitask_train_stop").click().run()
+    _wait(lambda: record.job.done)
+    app_test.run()
+    assert_clean(app_test)
+    stopped = record.step.step
+    assert record.job.state == runner.STOPPED and paused_at < stopped < 1500
+    assert translate("common.run_stopped", lang, step=stopped, total=1500, device="CPU") in \
+        [c.value for c in app_test.caption]
+    app_test.number_input(key="multitask_index").set_value(7).run()              # the lab, on the stopped model
+    assert_clean(app_test)
+    assert len(app_test.dataframe) == 2 and len(app_test.dataframe[1].value) == 3

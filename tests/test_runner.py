@@ -1,0 +1,158 @@
+"""The server-wide runner: order, Pause / Step / Resume / Stop, errors, cancellation, nothing left behind."""
+
+import gc
+import threading
+import time
+import weakref
+
+import pytest
+
+from engine.errors import InputError
+from engine.training import TrainingStep
+from ui import runner as jobs
+
+
+class Model:
+    """Stands in for a trained model: the thing a stopped run must keep."""
+
+
+def counting(total: int, seconds: float = 0.0, closed: list | None = None, fail_at: int | None = None,
+             error: Exception | None = None):
+    model = Model()
+    try:
+        for step in range(1, total + 1):
+            time.sleep(seconds)
+            if step == fail_at:
+                raise error
+            yield TrainingStep(step, total, {"step": float(step)}, {"model": model})
+    finally:
+        if closed is not None:
+            closed.append(True)
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def runner():
+    return jobs.Runner(workers=1)
+
+
+def test_a_run_finishes_with_its_last_step(runner):
+    job = runner.submit(jobs.Job(lambda: counting(5)))
+    assert runner.wait(job, timeout=10)
+    assert job.state == jobs.FINISHED and job.last.step == 5 and job.last.finished
+    assert runner.jobs() == []                      # the runner forgets a job once it is done
+
+
+def test_a_full_pool_queues_in_order_and_shows_positions(runner):
+    first = runner.submit(jobs.Job(lambda: counting(200, 0.01)))
+    second = runner.submit(jobs.Job(lambda: counting(3)))
+    third = runner.submit(jobs.Job(lambda: counting(3)))
+    wait_until(lambda: first.state == jobs.RUNNING)
+    assert (runner.position(first), runner.position(second), runner.position(third)) == (None, 1, 2)
+    assert second.state == jobs.QUEUED and second.last is None
+    runner.stop(first)
+    assert runner.wait(timeout=10)
+    assert first.state == jobs.STOPPED and second.state == third.state == jobs.FINISHED
+
+
+def test_pause_step_resume_stop_keep_the_model_trained_so_far(runner):
+    closed = []
+    job = runner.submit(jobs.Job(lambda: counting(10_000, 0.001, closed)))
+    wait_until(lambda: job.last is not None)
+    runner.pause(job)
+    wait_until(lambda: job.state == jobs.PAUSED)
+    paused_at = job.last.step
+    time.sleep(0.05)
+    assert job.last.step == paused_at and runner.idle()         # a paused run gives its worker back
+    runner.resume(job, steps_once=True)                          # Step: one report, then paused again
+    wait_until(lambda: job.state == jobs.PAUSED and job.last.step == paused_at + 1)
+    runner.resume(job)
+    wait_until(lambda: job.last.step > paused_at + 5)
+    runner.stop(job)
+    assert runner.wait(job, timeout=10)
+    assert job.state == jobs.STOPPED and closed == [True]        # the engine's cleanup ran
+    assert 0 < job.last.step < 10_000 and isinstance(job.last.extras["model"], Model)
+
+
+def test_step_before_a_run_starts_it_paused_after_the_first_report(runner):
+    job = runner.submit(jobs.Job(lambda: counting(50)), paused_after_first=True)
+    wait_until(lambda: job.state == jobs.PAUSED)
+    assert job.last.step == 1
+
+
+def test_stopping_a_paused_or_queued_run_closes_it_at_once(runner):
+    closed = []
+    blocker = runner.submit(jobs.Job(lambda: counting(10_000, 0.001)))
+    waiting = runner.submit(jobs.Job(lambda: counting(5)))
+    runner.stop(waiting)
+    assert waiting.state == jobs.STOPPED and waiting.last is None
+    runner.stop(blocker)
+    paused = runner.submit(jobs.Job(lambda: counting(10_000, 0.001, closed)), paused_after_first=True)
+    wait_until(lambda: paused.state == jobs.PAUSED)
+    runner.stop(paused)
+    assert paused.state == jobs.STOPPED and closed == [True]
+
+
+@pytest.mark.parametrize("error", [InputError("regression_no_rows"), RuntimeError("a bug")])
+def test_an_error_mid_run_fails_the_job_and_keeps_the_last_report(runner, error):
+    closed = []
+    job = runner.submit(jobs.Job(lambda: counting(10, closed=closed, fail_at=4, error=error)))
+    assert runner.wait(job, timeout=10)
+    assert job.state == jobs.FAILED and job.error is error and job.last.step == 3 and closed == [True]
+    after = runner.submit(jobs.Job(lambda: counting(2)))           # the worker survived
+    assert runner.wait(after, timeout=10) and after.state == jobs.FINISHED
+
+
+def test_leaving_the_page_or_closing_the_tab_cancels_and_frees_everything(runner):
+    closed = []
+    model_refs = []
+
+    def tracked(owner_total):
+        generator = counting(owner_total, 0.001, closed)
+        return generator
+
+    mine = runner.submit(jobs.Job(lambda: tracked(100_000), owner="a", page="unet"))
+    other = runner.submit(jobs.Job(lambda: tracked(100_000), owner="b", page="unet"))
+    wait_until(lambda: mine.last is not None)
+    model_refs.append(weakref.ref(mine.last.extras["model"]))
+    threads_before = threading.active_count()
+    assert runner.cancel_owner("a", keep_page="unet") == 0        # still on the page: nothing stops
+    assert runner.cancel_owner("a", keep_page="home") == 1        # went to another page
+    assert runner.wait(mine, timeout=10) and mine.state == jobs.STOPPED
+    wait_until(lambda: other.state == jobs.RUNNING)
+    runner.gone = lambda owner: owner == "b"                      # b closed the tab
+    assert runner.wait(other, timeout=10) and other.state == jobs.STOPPED
+    assert closed == [True, True] and runner.jobs() == [] and runner.idle()
+    assert threading.active_count() == threads_before and runner.live_threads() == runner.workers
+    del mine                                                      # the session's record goes with the session
+    gc.collect()
+    assert model_refs[0]() is None                                # nothing else holds the model
+
+
+def test_two_workers_train_two_runs_at_once():
+    runner = jobs.Runner(workers=2)
+    first = runner.submit(jobs.Job(lambda: counting(10_000, 0.001)))
+    second = runner.submit(jobs.Job(lambda: counting(10_000, 0.001)))
+    wait_until(lambda: first.state == second.state == jobs.RUNNING)
+    assert runner.position(second) is None
+    runner.stop(first)
+    runner.stop(second)
+    assert runner.wait(timeout=10)
+
+
+def test_the_default_pool_follows_the_cores(monkeypatch):
+    from engine import device
+
+    monkeypatch.delenv(jobs.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(device, "usable_cores", lambda: 2)
+    assert jobs.default_workers() == 1
+    monkeypatch.setattr(device, "usable_cores", lambda: 16)
+    assert jobs.default_workers() == 8
+    monkeypatch.setenv(jobs.WORKERS_ENV, "3")
+    assert jobs.default_workers() == 3
