@@ -9,6 +9,7 @@ cell candidate, output (`weight_ih_l{k}` is (4H, input)); `unroll` relies on tha
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,8 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.data import ImageSplit, minibatches
-from engine.device import seed_everything, set_cpu_threads
+from engine.device import device_of, run_device
 from engine.errors import InputError
+from engine.rng import RunRandom, build
 from engine.training import Throttle, TrainingStep
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -40,11 +42,7 @@ class SequenceModel(nn.Module):
         self.hidden, self.bidirectional, self.pooling = hidden, bidirectional, pooling
         self.rnn = CELLS[cell](inputs, hidden, layers, batch_first=True, bidirectional=bidirectional)
         features = hidden * (2 if bidirectional else 1)
-        if cell == "lstm":        # forget-gate bias 1: remember by default at the start (Gers et al. 2000)
-            for name, parameter in self.rnn.named_parameters():
-                if name.startswith("bias_ih"):
-                    with torch.no_grad():
-                        parameter[hidden:2 * hidden].fill_(1.0)
+        self.remember_by_default()
         self.score = (nn.Sequential(nn.Linear(features, features), nn.Tanh(), nn.Linear(features, 1, bias=False))
                       if pooling == "attention" else None)
         self.head = nn.Linear(features, outputs)
@@ -62,6 +60,34 @@ class SequenceModel(nn.Module):
             summary = out[:, -1]
         result = self.head(summary)
         return (result, weights) if with_attention else result
+
+    @torch.no_grad()
+    def remember_by_default(self) -> None:
+        """An LSTM's forget-gate biases set to 1, so it remembers by default at the start (Gers et
+        al. 2000); the block after the input gate's in every `bias_ih`. Other cells are left as they are."""
+        if isinstance(self.rnn, nn.LSTM):
+            for name, parameter in self.rnn.named_parameters():
+                if name.startswith("bias_ih"):
+                    parameter[self.hidden:2 * self.hidden].fill_(1.0)
+
+
+def new_model(generator: torch.Generator, device: torch.device, *args, **kwargs) -> SequenceModel:
+    """`SequenceModel(*args, **kwargs)` initialised from `generator` (the weights PyTorch's defaults
+    give after `torch.manual_seed` with the same seed), forget-gate biases at 1, on `device`."""
+    model = build(lambda: SequenceModel(*args, **kwargs), generator, device)
+    model.remember_by_default()
+    return model
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode for a read-out, then back in the mode it was in (a run may resume)."""
+    training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(training)
 
 
 def clipped_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
@@ -155,6 +181,7 @@ class ForecastConfig:
     batch_size: int = 64
     learning_rate: float = 5e-3
     seed: int = 0
+    device: str | None = None         # None: engine.device.pick_device()
 
 
 @dataclass(frozen=True)
@@ -179,8 +206,8 @@ def clean_series(values: np.ndarray, window: int) -> tuple[np.ndarray, int]:
 
 def _windows(series: torch.Tensor, window: int, targets: range) -> tuple[torch.Tensor, torch.Tensor]:
     """Inputs (N, window, 1) ending just before each target index, and the targets (N,)."""
-    index = torch.tensor(list(targets))
-    offsets = torch.arange(-window, 0)
+    index = torch.tensor(list(targets), device=series.device)
+    offsets = torch.arange(-window, 0, device=series.device)
     return series[index.unsqueeze(1) + offsets].unsqueeze(-1), series[index]
 
 
@@ -197,18 +224,18 @@ def predict_next(model: SequenceModel, windows: torch.Tensor, relative: bool) ->
 @torch.no_grad()
 def forecast(model: SequenceModel, series: torch.Tensor, window: int, split: int,
              relative: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """One-step predictions from true windows and a recursive multi-step forecast from `split` on."""
-    model.eval()
-    inputs, _ = _windows(series, window, range(split, len(series)))
-    one_step = predict_next(model, inputs, relative)
-    history = series[split - window:split].clone()
-    recursive = []
-    for _ in range(len(series) - split):
-        value = predict_next(model, history.view(1, window, 1), relative).squeeze()
-        recursive.append(value)
-        history = torch.cat([history[1:], value.view(1)])
-    model.train()
-    return one_step.numpy(), torch.stack(recursive).numpy()
+    """One-step predictions from true windows and a recursive multi-step forecast from `split` on
+    (series (T,) on the model's device; the results come back to the host)."""
+    with evaluating(model):
+        inputs, _ = _windows(series, window, range(split, len(series)))
+        one_step = predict_next(model, inputs, relative)
+        history = series[split - window:split].clone()
+        recursive = []
+        for _ in range(len(series) - split):
+            value = predict_next(model, history.view(1, window, 1), relative).squeeze()
+            recursive.append(value)
+            history = torch.cat([history[1:], value.view(1)])
+    return one_step.cpu().numpy(), torch.stack(recursive).cpu().numpy()
 
 
 def linear_autoregression_rmse(values: np.ndarray, window: int, split: int) -> float:
@@ -225,44 +252,46 @@ def linear_autoregression_rmse(values: np.ndarray, window: int, split: int) -> f
 def train_forecaster(config: ForecastConfig, values: np.ndarray) -> Iterator[TrainingStep]:
     """Train on windows whose target lies before the split; report test RMSE (original units) of
     one-step and recursive forecasts, next to two references: the naive "repeat the last value"
-    forecast and a linear autoregression on the same window.
-    Extras: `series`, `forecast` (a Forecast, original units), `history`; on the last step `model`."""
-    set_cpu_threads(small_ops=True)
+    forecast and a linear autoregression on the same window, on `run_device(config.device)`.
+    Extras: `series`, `forecast` (a Forecast, original units), `history`, `dropped`, `device`, and
+    `model` (the model so far, with the standardisation `mean`, `std` and the `split`)."""
     values, dropped = clean_series(values, config.window)
-    generator = seed_everything(config.seed)
+    device = run_device(config.device)
+    random = RunRandom(config.seed, device)
     split = len(values) - max(int(len(values) * config.test_share), config.window)
     mean, std = values[:split].mean(), values[:split].std() or 1.0
-    series = torch.tensor((values - mean) / std, dtype=torch.float32)
+    series = torch.tensor((values - mean) / std, dtype=torch.float32, device=device)
     train_x, train_y = _windows(series, config.window, range(config.window, split))
-    model = SequenceModel(1, config.hidden, 1, "lstm", config.layers, config.bidirectional)
+    model = new_model(torch.Generator().manual_seed(config.seed), device,
+                      1, config.hidden, 1, "lstm", config.layers, config.bidirectional)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    batches = minibatches(len(train_x), config.batch_size, generator)
+    batches = minibatches(len(train_x), config.batch_size, random.cpu)
     truth = values[split:]
     naive = float(np.sqrt(np.mean((values[split - 1:-1] - truth) ** 2)))
     linear = linear_autoregression_rmse(values, config.window, split)
     history: dict[str, list[float]] = {"step": [], "train": [], "one_step": [], "recursive": []}
     throttle = Throttle(config.steps, max_share=0.1)
     for step in range(config.steps):
-        index = next(batches)
+        index = next(batches).to(device)
         loss = F.mse_loss(predict_next(model, train_x[index], config.relative), train_y[index])
         clipped_step(model, optimizer, loss)
-        if throttle.due(step):
-            with throttle.reporting():
-                one_step, recursive = forecast(model, series, config.window, split, config.relative)
-                one_step, recursive = one_step * std + mean, recursive * std + mean
-                rmse = {"one_step": float(np.sqrt(np.mean((one_step - truth) ** 2))),
-                        "recursive": float(np.sqrt(np.mean((recursive - truth) ** 2)))}
-                history["step"].append(step + 1)
-                history["train"].append(loss.item())
-                history["one_step"].append(rmse["one_step"])
-                history["recursive"].append(rmse["recursive"])
-                extras = {"series": values, "forecast": Forecast(split, one_step, recursive), "dropped": dropped,
-                          "history": {k: list(v) for k, v in history.items()}}
-                if step == config.steps - 1:
-                    extras["model"] = model.eval()
-                metrics = {"one_step_rmse": rmse["one_step"], "recursive_rmse": rmse["recursive"], "naive_rmse": naive,
-                           "linear_rmse": linear}
-                yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+        if not throttle.due(step):
+            continue
+        # The report's work (both forecasts, the curves) counts as the report's cost.
+        one_step, recursive = forecast(model, series, config.window, split, config.relative)
+        one_step, recursive = one_step * std + mean, recursive * std + mean
+        rmse = {"one_step": float(np.sqrt(np.mean((one_step - truth) ** 2))),
+                "recursive": float(np.sqrt(np.mean((recursive - truth) ** 2)))}
+        for key, value in (("step", step + 1), ("train", loss.item()), *rmse.items()):
+            history[key].append(value)
+        extras = {"series": values, "forecast": Forecast(split, one_step, recursive), "dropped": dropped,
+                  "history": {k: list(v) for k, v in history.items()}, "device": str(device),
+                  "model": {"model": model, "mean": float(mean), "std": float(std), "split": split}}
+        metrics = {"one_step_rmse": rmse["one_step"], "recursive_rmse": rmse["recursive"], "naive_rmse": naive,
+                   "linear_rmse": linear}
+        with throttle.reporting():
+            yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+        model.train()                   # a lab may have read it in eval mode while the run was paused
 
 
 # ---------------------------------------------------------------- 2. the adding problem
@@ -275,13 +304,14 @@ def adding_problem(count: int, length: int, generator: torch.Generator) -> tuple
     each step carries a random value in [0, 1] and a marker; exactly two steps are marked, one in each
     half; the target is the plain sum of the two marked values. (Hochreiter & Schmidhuber's 1997
     original drew values from [-1, 1], marked one of the first ten steps and one before the middle,
-    and asked for 0.5 + sum / 4.) x (count, length, 2), y (count,)."""
-    values = torch.rand(count, length, generator=generator)
+    and asked for 0.5 + sum / 4.) x (count, length, 2), y (count,), drawn where `generator` lives."""
+    device = generator.device
+    values = torch.rand(count, length, generator=generator, device=device)
     half = length // 2
-    first = torch.randint(0, half, (count,), generator=generator)
-    second = torch.randint(half, length, (count,), generator=generator)
-    markers = torch.zeros(count, length)
-    rows = torch.arange(count)
+    first = torch.randint(0, half, (count,), generator=generator, device=device)
+    second = torch.randint(half, length, (count,), generator=generator, device=device)
+    markers = torch.zeros(count, length, device=device)
+    rows = torch.arange(count, device=device)
     markers[rows, first] = 1.0
     markers[rows, second] = 1.0
     return torch.stack([values, markers], dim=2), (values * markers).sum(1)
@@ -297,38 +327,43 @@ class AddingConfig:
     learning_rate: float = 2e-2        # Adam, with gradient-norm clipping at 1
     test_size: int = 500
     seed: int = 0
+    device: str | None = None          # None: engine.device.pick_device()
 
 
 def train_adding(config: AddingConfig) -> Iterator[TrainingStep]:
-    """Train one model per cell type side by side on the same fresh batches. Metrics: test MSE per
-    cell; extras: `history` (test MSE per cell over steps); on the last step `models`."""
+    """Train one model per cell type side by side on the same fresh batches (drawn on
+    `run_device(config.device)`). Metrics: test MSE per cell; extras: `history` (test MSE per cell
+    over steps), `length`, `device`, and `model` (the models so far, by cell)."""
     if not config.cells:
         raise InputError("lstm_no_cell")
-    set_cpu_threads(small_ops=True)
-    generator = seed_everything(config.seed)
-    test_x, test_y = adding_problem(config.test_size, config.length, torch.Generator().manual_seed(config.seed + 1))
+    device = run_device(config.device)
+    random = RunRandom(config.seed, device)
+    test_x, test_y = (t.to(device) for t in
+                      adding_problem(config.test_size, config.length, torch.Generator().manual_seed(config.seed + 1)))
     models, optimizers = {}, {}
-    for cell in config.cells:
-        torch.manual_seed(config.seed)
-        models[cell] = SequenceModel(2, config.hidden, 1, cell)
+    for cell in config.cells:              # every cell starts from the same seed
+        models[cell] = new_model(torch.Generator().manual_seed(config.seed), device, 2, config.hidden, 1, cell)
         optimizers[cell] = torch.optim.Adam(models[cell].parameters(), lr=config.learning_rate)
     history: dict[str, list[float]] = {"step": [], **{cell: [] for cell in config.cells}}
     throttle = Throttle(config.steps, max_share=0.1)
     for step in range(config.steps):
-        x, y = adding_problem(config.batch_size, config.length, generator)
+        x, y = adding_problem(config.batch_size, config.length, random.device)
         for cell, model in models.items():
             clipped_step(model, optimizers[cell], F.mse_loss(model(x).squeeze(1), y))
-        if throttle.due(step):
-            with throttle.reporting():
-                with torch.no_grad():
-                    errors = {cell: F.mse_loss(m(test_x).squeeze(1), test_y).item() for cell, m in models.items()}
-                history["step"].append(step + 1)
-                for cell, error in errors.items():
-                    history[cell].append(error)
-                extras = {"history": {k: list(v) for k, v in history.items()}, "length": config.length}
-                if step == config.steps - 1:
-                    extras["models"] = {cell: m.eval() for cell, m in models.items()}
-                yield TrainingStep(step + 1, config.steps, errors, extras, throttle.training_seconds)
+        if not throttle.due(step):
+            continue
+        with torch.no_grad():               # one transfer to the host for all cells
+            errors = dict(zip(models, torch.stack([F.mse_loss(m(test_x).squeeze(1), test_y)
+                                                   for m in models.values()]).tolist(), strict=True))
+        history["step"].append(step + 1)
+        for cell, error in errors.items():
+            history[cell].append(error)
+        extras = {"history": {k: list(v) for k, v in history.items()}, "length": config.length,
+                  "device": str(device), "model": dict(models)}
+        with throttle.reporting():
+            yield TrainingStep(step + 1, config.steps, errors, extras, throttle.training_seconds)
+        for model in models.values():       # a lab may have read them in eval mode while the run was paused
+            model.train()
 
 
 def example_sequence(length: int, number: int) -> tuple[torch.Tensor, float]:
@@ -339,8 +374,12 @@ def example_sequence(length: int, number: int) -> tuple[torch.Tensor, float]:
 
 @torch.no_grad()
 def answers(models: dict[str, SequenceModel], x: torch.Tensor) -> dict[str, float]:
-    """Each trained model's answer for one sequence x (length, 2)."""
-    return {cell: float(model.eval()(x.unsqueeze(0))[0, 0]) for cell, model in models.items()}
+    """Each trained model's answer for one sequence x (length, 2), on the model's device."""
+    result = {}
+    for cell, model in models.items():
+        with evaluating(model):
+            result[cell] = float(model(x.unsqueeze(0).to(device_of(model)))[0, 0])
+    return result
 
 
 # ---------------------------------------------------------------- 3. digits read row by row
@@ -356,6 +395,7 @@ class RowsConfig:
     learning_rate: float = 5e-3
     live_size: int = 300              # held-out digits scored for the live curve (all of them at the end)
     seed: int = 0
+    device: str | None = None         # None: engine.device.pick_device()
 
 
 def as_rows(images: torch.Tensor) -> torch.Tensor:
@@ -365,48 +405,53 @@ def as_rows(images: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def row_accuracy(model: SequenceModel, images: torch.Tensor, labels: torch.Tensor) -> float:
-    model.eval()
-    correct = (model(as_rows(images)).argmax(1) == labels).float().mean().item()
-    model.train()
-    return correct
+    """Share of images (N, 1, 28, 28) classified right, read row by row."""
+    with evaluating(model):
+        return (model(as_rows(images)).argmax(1) == labels).float().mean().item()
 
 
 def train_rows(config: RowsConfig, data: ImageSplit) -> Iterator[TrainingStep]:
     """An LSTM reads each digit one row per step and classifies it after the last row (or from
-    attention pooling over all rows). Metrics: held-out accuracy; on the last step `model`."""
-    set_cpu_threads(small_ops=True)
-    generator = seed_everything(config.seed)
-    model = SequenceModel(28, config.hidden, 10, "lstm", config.layers, config.bidirectional, config.pooling)
+    attention pooling over all rows), on `run_device(config.device)`. Metrics: held-out accuracy
+    (all test digits at the end, `live_size` of them before). Extras: `history`, `parameters`,
+    `device`, and `model` (the model so far)."""
+    device = run_device(config.device)
+    random = RunRandom(config.seed, device)
+    train_x, train_y = as_rows(data.train_x).to(device), data.train_y.to(device)     # (N, 28, 28), (N,)
+    test_x, test_y = data.test_x.to(device), data.test_y.to(device)
+    model = new_model(torch.Generator().manual_seed(config.seed), device,
+                      28, config.hidden, 10, "lstm", config.layers, config.bidirectional, config.pooling)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    batches = minibatches(len(data.train_x), config.batch_size, generator)
+    batches = minibatches(len(train_x), config.batch_size, random.cpu)
     history: dict[str, list[float]] = {"step": [], "train": [], "test": []}
     throttle = Throttle(config.steps, max_share=0.1)
     for step in range(config.steps):
-        index = next(batches)
-        loss = F.cross_entropy(model(as_rows(data.train_x[index])), data.train_y[index])
+        index = next(batches).to(device)
+        loss = F.cross_entropy(model(train_x[index]), train_y[index])
         clipped_step(model, optimizer, loss)
-        if throttle.due(step):
-            with throttle.reporting():
-                last = step == config.steps - 1
-                count = len(data.test_x) if last else config.live_size
-                accuracy = row_accuracy(model, data.test_x[:count], data.test_y[:count])
-                history["step"].append(step + 1)
-                history["train"].append(loss.item())
-                history["test"].append(accuracy)
-                extras = {"history": {k: list(v) for k, v in history.items()},
-                          "parameters": sum(p.numel() for p in model.parameters())}
-                if last:
-                    extras["model"] = model.eval()
-                yield TrainingStep(step + 1, config.steps, {"accuracy": accuracy, "loss": loss.item()}, extras,
-                                   throttle.training_seconds)
+        if not throttle.due(step):
+            continue
+        count = len(test_x) if step == config.steps - 1 else config.live_size
+        accuracy = row_accuracy(model, test_x[:count], test_y[:count])
+        train_loss = loss.item()
+        for key, value in (("step", step + 1), ("train", train_loss), ("test", accuracy)):
+            history[key].append(value)
+        extras = {"history": {k: list(v) for k, v in history.items()}, "device": str(device), "model": model,
+                  "parameters": sum(p.numel() for p in model.parameters())}
+        with throttle.reporting():
+            yield TrainingStep(step + 1, config.steps, {"accuracy": accuracy, "loss": train_loss}, extras,
+                               throttle.training_seconds)
+        model.train()                   # a lab may have read it in eval mode while the run was paused
 
 
 @torch.no_grad()
 def look_inside(model: SequenceModel, x: torch.Tensor) -> dict[str, object]:
     """For one input x (T, inputs): the model's output, its attention weights (or None) and the
-    gate read-out of every LSTM layer and direction (batch dimension removed)."""
-    model.eval()
-    output, attention = model(x.unsqueeze(0), with_attention=True)
-    layers = [[Internals({g: v[0] for g, v in d.gates.items()}, d.cell[0], d.hidden[0]) for d in layer]
-              for layer in unroll(model.rnn, x.unsqueeze(0))]
-    return {"output": output[0], "attention": None if attention is None else attention[0], "layers": layers}
+    gate read-out of every LSTM layer and direction (batch dimension removed), all on the host."""
+    batch = x.unsqueeze(0).to(device_of(model))
+    with evaluating(model):
+        output, attention = model(batch, with_attention=True)
+    layers = [[Internals({g: v[0].cpu() for g, v in d.gates.items()}, d.cell[0].cpu(), d.hidden[0].cpu())
+               for d in layer] for layer in unroll(model.rnn, batch)]
+    return {"output": output[0].cpu(), "attention": None if attention is None else attention[0].cpu(),
+            "layers": layers}

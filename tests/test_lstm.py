@@ -1,11 +1,24 @@
 """Page 62's engine: the adding problem, digits row by row, the gate read-out, forecasting."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from engine import data, lstm
 from engine.errors import InputError
+from tests.concurrency import assert_runs_independent
+
+CPU = torch.device("cpu")
+
+
+def small_model(seed: int, *args, **kwargs) -> lstm.SequenceModel:
+    return lstm.new_model(torch.Generator().manual_seed(seed), CPU, *args, **kwargs)
+
+
+def noise(seed: int, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 def test_adding_problem_targets_and_the_mean_baseline():
@@ -34,9 +47,8 @@ def test_row_by_row_lstm_reads_digits():
 
 @pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, True)])
 def test_gate_read_out_matches_torch_lstm(layers, bidirectional):
-    torch.manual_seed(0)
-    model = lstm.SequenceModel(5, 7, 3, "lstm", layers, bidirectional)
-    x = torch.randn(4, 9, 5)
+    model = small_model(0, 5, 7, 3, "lstm", layers, bidirectional)
+    x = noise(1, 4, 9, 5)
     reference, (_, c_n) = model.rnn(x)
     read = lstm.unroll(model.rnn, x)
     mine = torch.cat([d.hidden for d in read[-1]], dim=2)
@@ -50,15 +62,29 @@ def test_gate_read_out_matches_torch_lstm(layers, bidirectional):
             assert direction.gates["candidate"].abs().max() <= 1
 
 
-def test_forget_gate_bias_starts_at_one():
-    model = lstm.SequenceModel(2, 6, 1, "lstm")
-    assert torch.equal(model.rnn.bias_ih_l0[6:12], torch.ones(6))
+@pytest.mark.parametrize(("cell", "layers", "bidirectional", "pooling"),
+                         [("lstm", 1, False, "last"), ("lstm", 2, True, "attention"), ("gru", 1, False, "last")])
+def test_run_owned_initialisation_is_pytorchs_after_the_same_seed(cell, layers, bidirectional, pooling):
+    """`new_model` draws from the run's generator what `torch.manual_seed(s)` then the constructor
+    drew before, so the README's figures (made that way) still hold; the forget-gate biases are 1."""
+    arguments = (3, 6, 2, cell, layers, bidirectional, pooling)
+    state = torch.random.get_rng_state()
+    mine = small_model(4, *arguments)
+    assert torch.equal(torch.random.get_rng_state(), state)           # the global generator untouched
+    torch.manual_seed(4)
+    reference = lstm.SequenceModel(*arguments)
+    torch.random.set_rng_state(state)
+    for (name, a), (_, b) in zip(mine.named_parameters(), reference.named_parameters(), strict=True):
+        assert torch.equal(a, b), name
+    biases = [p for name, p in mine.rnn.named_parameters() if name.startswith("bias_ih")]
+    assert len(biases) == layers * (1 + bidirectional)
+    for bias in biases:
+        assert torch.equal(bias[6:12], torch.ones(6)) == (cell == "lstm")
 
 
 def test_bidirectional_shapes_and_last_step_summary():
-    torch.manual_seed(1)
-    model = lstm.SequenceModel(28, 16, 10, "lstm", layers=2, bidirectional=True)
-    x = torch.randn(3, 28, 28)
+    model = small_model(1, 28, 16, 10, "lstm", layers=2, bidirectional=True)
+    x = noise(2, 3, 28, 28)
     out, (h_n, _) = model.rnn(x)
     assert out.shape == (3, 28, 32) and h_n.shape == (4, 3, 16)       # (layers x directions, N, H)
     assert model(x).shape == (3, 10)
@@ -70,19 +96,19 @@ def test_bidirectional_shapes_and_last_step_summary():
 
 
 def test_attention_weights_are_a_distribution_over_time():
-    model = lstm.SequenceModel(28, 16, 10, "lstm", bidirectional=True, pooling="attention")
-    output, weights = model(torch.randn(5, 28, 28), with_attention=True)
+    model = small_model(2, 28, 16, 10, "lstm", bidirectional=True, pooling="attention")
+    output, weights = model(noise(3, 5, 28, 28), with_attention=True)
     assert output.shape == (5, 10) and weights.shape == (5, 28)
     assert torch.allclose(weights.sum(1), torch.ones(5)) and (weights >= 0).all()
-    inside = lstm.look_inside(model, torch.randn(28, 28))
+    inside = lstm.look_inside(model, noise(4, 28, 28))
     assert inside["attention"].shape == (28,) and len(inside["layers"]) == 1 and len(inside["layers"][0]) == 2
     assert inside["layers"][0][0].gates["forget"].shape == (28, 16)
 
 
 def test_gru_and_rnn_models_run():
     for cell in ("rnn", "gru"):
-        model = lstm.SequenceModel(2, 8, 1, cell)
-        assert isinstance(model.rnn, lstm.CELLS[cell]) and model(torch.randn(2, 10, 2)).shape == (2, 1)
+        model = small_model(0, 2, 8, 1, cell)
+        assert isinstance(model.rnn, lstm.CELLS[cell]) and model(noise(5, 2, 10, 2)).shape == (2, 1)
 
 
 def test_forecaster_beats_repeating_the_last_value():
@@ -129,3 +155,97 @@ def test_prompt_a_trend_past_the_training_range_needs_the_relative_window(seed):
     assert absolute.max() < values[split:].max() - 0.25 < relative.max()
     naive = results[True].metrics["naive_rmse"]
     assert results[False].metrics["one_step_rmse"] > naive > results[True].metrics["one_step_rmse"]
+
+
+# ---------------------------------------------------------------- runs: their own randomness, device, partial models
+
+SERIES = lstm.synthetic_series(lstm.SeriesConfig(length=300))
+
+
+@pytest.fixture(scope="module")
+def few_digits() -> data.ImageSplit:
+    digits = data.load_digits()
+    return data.ImageSplit(digits.train_x[:512], digits.train_y[:512], digits.test_x[:100], digits.test_y[:100],
+                           digits.source)
+
+
+def small_runs(digits: data.ImageSplit) -> dict[str, tuple]:
+    """Per experiment: a tiny config, and how to start a run of it (config -> generator)."""
+    return {
+        "forecast": (lstm.ForecastConfig(window=10, hidden=8, steps=12, batch_size=32),
+                     lambda config: lstm.train_forecaster(config, SERIES)),
+        "adding": (lstm.AddingConfig(length=12, cells=("rnn", "lstm"), hidden=8, steps=12, batch_size=32,
+                                     test_size=64), lstm.train_adding),
+        "rows": (lstm.RowsConfig(hidden=8, steps=8, batch_size=32, live_size=50),
+                 lambda config: lstm.train_rows(config, digits)),
+    }
+
+
+def final_metrics(start, config) -> dict[str, float]:
+    *_, last = start(config)
+    return last.metrics
+
+
+def models_of(experiment: str, reported) -> list[lstm.SequenceModel]:
+    """The modules in a report's `model`: the forecaster's comes with its scales."""
+    if experiment == "forecast":
+        return [reported["model"]]
+    return list(reported.values()) if experiment == "adding" else [reported]
+
+
+@pytest.mark.parametrize("experiment", ["forecast", "adding", "rows"])
+def test_runs_at_once_give_what_they_give_alone(experiment, few_digits):
+    config, start = small_runs(few_digits)[experiment]
+    other = replace(config, seed=1, learning_rate=2 * config.learning_rate)
+    assert_runs_independent(lambda: final_metrics(start, config), lambda: final_metrics(start, other))
+
+
+@pytest.mark.parametrize("experiment", ["forecast", "adding", "rows"])
+def test_runs_train_on_the_run_device(experiment, few_digits, monkeypatch):
+    import engine.device
+
+    asked = []
+
+    def spy() -> torch.device:
+        asked.append(True)
+        return CPU
+
+    monkeypatch.setattr(engine.device, "pick_device", spy)
+    config, start = small_runs(few_digits)[experiment]
+    assert config.device is None
+    reports = list(start(config))
+    assert asked, "the run did not ask engine.device.pick_device for its device"
+    assert all(report.extras["device"] == "cpu" for report in reports)
+    for model in models_of(experiment, reports[-1].extras["model"]):
+        assert all(p.device == CPU for p in model.parameters())
+
+
+@pytest.mark.parametrize("experiment", ["forecast", "adding", "rows"])
+def test_a_stopped_run_keeps_a_usable_model(experiment, few_digits):
+    """The first report (step 1 of many) already carries the model, in training mode; a lab's
+    read-out works on it while the run waits and leaves it in training mode; after Stop (close)
+    the same models stay, trained further."""
+    config, start = small_runs(few_digits)[experiment]
+    run = start(config)
+    first = next(run)
+    assert first.step < first.total
+    reported = first.extras["model"]
+    models = models_of(experiment, reported)
+    assert models and all(model.training for model in models)
+    if experiment == "forecast":
+        assert set(reported) == {"model", "mean", "std", "split"}
+        window = torch.tensor(SERIES[:config.window], dtype=torch.float32).view(1, -1, 1)
+        assert lstm.predict_next(reported["model"], window, config.relative).isfinite().all()
+    elif experiment == "adding":
+        x, _ = lstm.example_sequence(config.length, 0)
+        assert set(lstm.answers(reported, x)) == set(config.cells)
+    else:
+        inside = lstm.look_inside(reported, lstm.as_rows(few_digits.test_x[:1])[0])
+        assert inside["output"].shape == (10,) and len(inside["layers"]) == 1
+    assert all(model.training for model in models)
+    before = [p.detach().clone() for p in models[0].parameters()]
+    second = next(run)
+    run.close()
+    assert second.step > first.step
+    assert all(a is b for a, b in zip(models_of(experiment, second.extras["model"]), models, strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(before, models[0].parameters(), strict=True))
