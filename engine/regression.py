@@ -5,7 +5,6 @@ choose a loss and an optimizer, train, evaluate on held-out points, predict. Hub
 Huber (1964), "Robust Estimation of a Location Parameter".
 """
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -13,8 +12,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from engine.device import seed_everything, set_cpu_threads
+from engine.device import device_of, run_device
 from engine.errors import InputError
+from engine.rng import RunRandom, build
 from engine.training import Throttle, TrainingStep
 
 TRUE_FUNCTIONS = {
@@ -59,9 +59,10 @@ class RegressionConfig:
     learning_rate: float = 0.05
     num_steps: int = 800           # full-batch steps
     normalize: bool = True         # standardise features and target with training statistics
-    seed: int = 0
+    seed: int = 0                  # the initial weights
     eval_every: int = 0            # steps between train/test evaluations; 0 = about 200 over the run
     grid_points: int = 200         # where the fitted curve is drawn
+    device: str | None = None      # None: engine.device.pick_device()
 
 
 def points(data: RegressionData) -> dict[str, list[float]]:
@@ -82,7 +83,7 @@ def make_data(config: DataConfig) -> RegressionData:
     """Sample x uniformly on X_RANGE, y = f(x) + noise, split, then add outliers to the training part."""
     if config.num_points < 4:
         raise InputError("too_few_points", count=config.num_points, minimum=4)
-    generator = seed_everything(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
     x = torch.empty(config.num_points, 1).uniform_(*X_RANGE, generator=generator)
     y = TRUE_FUNCTIONS[config.function](x) + config.noise * torch.randn(x.shape, generator=generator)
     data = split(x, y, config.train_share, generator, function=config.function)
@@ -144,25 +145,31 @@ class Features(nn.Module):
         return (self.powers(x) - self.f_mean) / self.f_std
 
 
+def _net(config: RegressionConfig, degree: int) -> nn.Module:
+    """The trainable part: (N, d) features -> (N, 1) in the target's training units."""
+    if config.model != "mlp":
+        return nn.Linear(degree, 1)
+    layers: list[nn.Module] = []
+    width_in = 1
+    for _ in range(config.hidden_layers):
+        layers += [nn.Linear(width_in, config.hidden_width), nn.Tanh()]
+        width_in = config.hidden_width
+    return nn.Sequential(*layers, nn.Linear(width_in, 1))
+
+
 class Regressor(nn.Module):
     """Features -> model -> y in original units (the target scaling is undone inside)."""
 
-    def __init__(self, config: RegressionConfig, data: RegressionData) -> None:
+    def __init__(self, config: RegressionConfig, data: RegressionData, generator: torch.Generator) -> None:
+        """Scalings from the training data; the weights drawn from `generator` exactly as PyTorch's
+        defaults draw them after `torch.manual_seed`."""
         super().__init__()
         degree = 1 if config.model in ("linear", "mlp") else config.degree
         self.features = Features(data.x_train, degree, config.normalize)
         y = data.y_train
         self.register_buffer("y_mean", y.mean() if config.normalize else torch.tensor(0.0))
         self.register_buffer("y_std", y.std().clamp_min(1e-12) if config.normalize else torch.tensor(1.0))
-        if config.model == "mlp":
-            layers: list[nn.Module] = []
-            width_in = 1
-            for _ in range(config.hidden_layers):
-                layers += [nn.Linear(width_in, config.hidden_width), nn.Tanh()]
-                width_in = config.hidden_width
-            self.net = nn.Sequential(*layers, nn.Linear(width_in, 1))
-        else:
-            self.net = nn.Linear(degree, 1)
+        self.net = build(lambda: _net(config, degree), generator)
 
     def scaled_target(self, y: torch.Tensor) -> torch.Tensor:
         return (y - self.y_mean) / self.y_std
@@ -189,17 +196,20 @@ def make_optimizer(config: RegressionConfig, params) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=config.learning_rate, momentum=momentum)
 
 
+METRICS = ("train_loss", "train_mse", "test_loss", "test_mse")
+
+
 @torch.no_grad()
-def evaluate(model: Regressor, config: RegressionConfig, data: RegressionData) -> dict[str, float]:
-    """The chosen loss and the MSE on train and test, in the data's original units (the training
-    loss rescaled: MSE and Huber by σ_y², MAE by σ_y)."""
-    criterion = loss_function(config, y_scale=model.y_std.item())
-    metrics = {}
-    for part, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+def evaluate(model: Regressor, criterion: nn.Module, parts: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """(4,) METRICS on the device, in the data's original units: `criterion` is the training loss
+    rescaled (MSE and Huber by σ_y², MAE by σ_y). `parts`: x_train, y_train, x_test, y_test.
+    Left on the device: the run reads them only when it reports."""
+    x_train, y_train, x_test, y_test = parts
+    values = []
+    for x, y in ((x_train, y_train), (x_test, y_test)):
         prediction = model(x)
-        metrics[f"{part}_loss"] = criterion(prediction, y).item()
-        metrics[f"{part}_mse"] = nn.functional.mse_loss(prediction, y).item()
-    return metrics
+        values += [criterion(prediction, y), nn.functional.mse_loss(prediction, y)]
+    return torch.stack(values)
 
 
 def grid(data: RegressionData, points: int) -> torch.Tensor:
@@ -209,51 +219,70 @@ def grid(data: RegressionData, points: int) -> torch.Tensor:
 
 
 def train(config: RegressionConfig, data: RegressionData) -> Iterator[TrainingStep]:
-    """Full-batch gradient descent on the chosen loss; yields a TrainingStep at a throttled rate.
+    """Full-batch gradient descent on the chosen loss on `run_device(config.device)`; yields a
+    TrainingStep at a throttled rate, and stops at the first step whose loss is not finite.
 
     Each step's `extras` hold the evaluation history so far (`history`: step, train and test loss
-    and MSE), the fitted curve on a grid (`grid_x`, `grid_y`) and, on the last step, the model.
+    and MSE), the fitted curve on a grid (`grid_x`, `grid_y`), `diverged`, the model trained so far
+    (`model`), the data it was trained on (`data`), the exact least-squares fit to compare with
+    (`least_squares`, None for an MLP) and `device`.
     """
-    set_cpu_threads()
-    seed_everything(config.seed)
-    model = Regressor(config, data)
+    device = run_device(config.device)
+    model = Regressor(config, data, RunRandom(config.seed).cpu).to(device)
     optimizer = make_optimizer(config, model.parameters())
     criterion = loss_function(config)
-    target = model.scaled_target(data.y_train)
+    reported = loss_function(config, y_scale=model.y_std.item())
+    parts = tuple(t.to(device) for t in (data.x_train, data.y_train, data.x_test, data.y_test))
+    target = model.scaled_target(parts[1])
     x_grid = grid(data, config.grid_points)
+    grid_on_device = x_grid.to(device)
+    fit = least_squares(config, data)
     eval_every = config.eval_every or max(1, config.num_steps // 200)
-    history: dict[str, list[float]] = {"step": [], "train_loss": [], "test_loss": [],
-                                       "train_mse": [], "test_mse": []}
+    history: dict[str, list[float]] = {"step": []} | {name: [] for name in METRICS}
+    pending: list[tuple[int, torch.Tensor]] = []        # (step, METRICS) not yet read back from the device
+    losses: list[torch.Tensor] = []                     # the training losses since the last report
     throttle = Throttle(config.num_steps)
     for step in range(config.num_steps):
         optimizer.zero_grad(set_to_none=True)
-        loss = criterion(model.forward_scaled(data.x_train), target)
+        loss = criterion(model.forward_scaled(parts[0]), target)
         loss.backward()
         optimizer.step()
-        diverged = not math.isfinite(loss.item())
-        last = diverged or step == config.num_steps - 1
-        if step % eval_every == 0 or last:
-            metrics = evaluate(model, config, data)
-            history["step"].append(step + 1)
-            for name, value in metrics.items():
-                history[name].append(value)
-        if throttle.due(step) or last:
-            with torch.no_grad():
-                curve = model(x_grid).squeeze(1)
-            extras = {"history": {k: list(v) for k, v in history.items()},
-                      "grid_x": x_grid.squeeze(1), "grid_y": curve, "diverged": diverged}
-            if last:
-                extras["model"] = model.eval()
-            with throttle.reporting():
-                yield TrainingStep(step + 1, config.num_steps, metrics, extras, throttle.training_seconds)
-            if diverged:
-                return
+        losses.append(loss.detach())
+        if step % eval_every == 0 or step == config.num_steps - 1:
+            pending.append((step + 1, evaluate(model, reported, parts)))
+        if not throttle.due(step):
+            continue
+        finite = torch.isfinite(torch.stack(losses)).tolist()     # the report reads the device: once, here
+        diverged = not all(finite)
+        number = step + 2 - len(losses) + finite.index(False) if diverged else step + 1
+        losses = []
+        if diverged:                                    # report the step it happened at, as if stopped there
+            pending = [(done, values) for done, values in pending if done <= number]
+            if not pending or pending[-1][0] != number:
+                pending.append((number, evaluate(model, reported, parts)))
+        if pending:
+            history["step"] += [done for done, _ in pending]
+            rows = torch.stack([values for _, values in pending]).tolist()
+            for name, column in zip(METRICS, zip(*rows, strict=True), strict=True):
+                history[name] += column
+            pending = []
+        metrics = {name: history[name][-1] for name in METRICS}
+        with torch.no_grad():
+            curve = model(grid_on_device).squeeze(1).cpu()
+        extras = {"history": {k: list(v) for k, v in history.items()}, "grid_x": x_grid.squeeze(1),
+                  "grid_y": curve, "diverged": diverged, "model": model, "data": data, "least_squares": fit,
+                  "device": str(device)}
+        with throttle.reporting():
+            yield TrainingStep(number, config.num_steps, metrics, extras, throttle.training_seconds)
+        if diverged:
+            return
 
 
 @torch.no_grad()
 def predict(model: Regressor, xs: list[float]) -> list[float]:
     """The trained model's y for each x, in the data's units."""
-    return model(torch.tensor(xs, dtype=torch.float32).unsqueeze(1)).squeeze(1).tolist()
+    x = torch.tensor(xs, dtype=torch.float32, device=device_of(model)).unsqueeze(1)
+    return model(x).squeeze(1).tolist()
 
 
 @dataclass(frozen=True)

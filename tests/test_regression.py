@@ -8,6 +8,7 @@ import torch
 
 from engine import regression
 from engine.errors import InputError
+from tests.concurrency import assert_runs_independent
 
 
 def run(config: regression.RegressionConfig, data: regression.RegressionData):
@@ -34,6 +35,56 @@ def test_default_run_learns_the_sine():
     assert last.metrics["train_mse"] < history["train_mse"][0] / 5
     assert last.metrics["test_mse"] < 1.0                     # noise variance is 0.25
     assert len(last.extras["grid_y"]) == config.grid_points
+
+
+def test_runs_in_two_threads_give_what_they_give_alone():
+    data = regression.make_data(regression.DataConfig(num_points=60))
+
+    def fit(config: regression.RegressionConfig):
+        return lambda: run(config, data).metrics
+
+    assert_runs_independent(fit(regression.RegressionConfig(model="mlp", hidden_width=8, num_steps=40)),
+                            fit(regression.RegressionConfig(model="mlp", hidden_width=8, num_steps=40, seed=1)))
+
+
+def test_initial_weights_are_the_ones_torch_manual_seed_gives():
+    """The README's figures were measured with the global seed: the run's own generator draws the same."""
+    data = regression.make_data(regression.DataConfig(num_points=40))
+    config = regression.RegressionConfig(model="mlp", hidden_width=8, seed=3)
+    torch.manual_seed(3)
+    reference = regression._net(config, 1)
+    ours = regression.Regressor(config, data, torch.Generator().manual_seed(3)).net
+    for a, b in zip(reference.state_dict().values(), ours.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_trains_on_the_run_device(monkeypatch):
+    from engine import device
+
+    calls = []
+
+    def spy() -> torch.device:
+        calls.append(1)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(device, "pick_device", spy)
+    data = regression.make_data(regression.DataConfig(num_points=40))
+    last = run(regression.RegressionConfig(num_steps=20), data)
+    assert calls and last.extras["device"] == "cpu"
+    assert all(p.device == torch.device("cpu") for p in last.extras["model"].parameters())
+
+
+def test_a_report_before_the_end_holds_a_usable_model():
+    """A paused or stopped run's model works in the page's predict section."""
+    data = regression.make_data(regression.DataConfig(function="linear", noise=0.0))
+    config = regression.RegressionConfig(model="linear", num_steps=600)
+    steps = regression.train(config, data)
+    first = next(steps)
+    assert first.step < config.num_steps and first.extras["least_squares"] is not None
+    before = regression.predict(first.extras["model"], [0.0, 4.0])
+    steps.close()                                      # stopped: the generator ends at its yield
+    assert len(before) == 2 and before != pytest.approx([2.0, 8.0], abs=0.02)   # one step in: not fitted yet
+    assert first.extras["data"] is data
 
 
 def test_least_squares_matches_numpy_polyfit():
@@ -157,8 +208,7 @@ def test_each_direction_contracts_by_one_minus_two_eta_lambda_per_step():
     def parameters(model: regression.Regressor) -> torch.Tensor:
         return torch.cat([model.net.weight.detach()[0], model.net.bias.detach()]).double()
 
-    regression.seed_everything(config.seed)               # train() starts from exactly this model
-    start = regression.Regressor(config, data)
+    start = regression.Regressor(config, data, torch.Generator().manual_seed(config.seed))   # train()'s start
     target = start.scaled_target(data.y_train).double()
     best = torch.linalg.lstsq(x, target).solution[:, 0]
     end = run(config, data).extras["model"]
