@@ -9,6 +9,7 @@ AdamW: Loshchilov & Hutter (2019). Nesterov momentum: Sutskever et al. (2013). T
 quadratic: Goh, "Why Momentum Really Works", Distill (2017).
 """
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 import torch
 
 from engine.data import ImageSplit, minibatches
-from engine.device import seed_everything, set_cpu_threads
+from engine.device import run_device
+from engine.rng import RunRandom, build
 from engine.training import Throttle, TrainingStep
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
@@ -226,7 +228,8 @@ class NetworkConfig:
     hidden: int = 64                 # one hidden layer: 784 -> hidden -> 10
     steps: int = 600                 # minibatch steps for each optimizer
     batch_size: int = 64
-    seed: int = 0
+    seed: int = 0                    # the shared initial weights and the batch order
+    device: str | None = None        # None: engine.device.pick_device()
 
 
 NETWORK_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05, "adadelta": 1.0,
@@ -266,57 +269,91 @@ def effective_steps(name: str, optimizer: torch.optim.Optimizer, settings: dict[
     return s["lr"] / (accumulated[accumulated > 0].sqrt() + s["eps"])
 
 
+class _Clock:
+    """Time spent in one optimizer's steps. On a CUDA device the kernels run after the Python calls
+    return, so each step is timed by a pair of CUDA events, read only when the run reports."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.seconds = 0.0
+        self._events: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
+        self._start = 0.0
+
+    def start(self) -> None:
+        if self.cuda:
+            self._events.append((torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)))
+            self._events[-1][0].record()
+        else:
+            self._start = time.perf_counter()
+
+    def stop(self) -> None:
+        if self.cuda:
+            self._events[-1][1].record()
+        else:
+            self.seconds += time.perf_counter() - self._start
+
+    def read(self) -> float:
+        """Seconds so far (waits for the device on CUDA: call it only when reporting)."""
+        if self._events:
+            self._events[-1][1].synchronize()
+            self.seconds += sum(begin.elapsed_time(end) for begin, end in self._events) / 1000
+            self._events = []
+        return self.seconds
+
+
 def compare_on_network(config: NetworkConfig, data: ImageSplit) -> Iterator[TrainingStep]:
     """Train the same MLP (identical initial weights, identical batches) once per optimizer, in
-    lockstep; yields TrainingSteps with each optimizer's loss, test accuracy, time per step, state
-    bytes and (adaptive ones) the current effective step sizes."""
-    set_cpu_threads()
-    seed_everything(config.seed)
-    initial = _network(config.hidden).state_dict()
+    lockstep, on `run_device(config.device)`; yields TrainingSteps with each optimizer's loss, test
+    accuracy, time per step, state bytes and (adaptive ones) the current effective step sizes, the
+    models so far (`model`, by optimizer) and `device`."""
+    device = run_device(config.device)
+    initial = build(lambda: _network(config.hidden), RunRandom(config.seed).cpu, device)
     lrs = NETWORK_LR | dict(config.settings)
-    models, opts, seconds = {}, {}, {}
+    models, opts, clocks = {}, {}, {}
     for name in config.optimizers:
-        models[name] = _network(config.hidden)
-        models[name].load_state_dict(initial)
+        models[name] = copy.deepcopy(initial)
         opts[name] = make(name, models[name].parameters(), {"lr": lrs[name]})
-        seconds[name] = 0.0
-    order = minibatches(len(data.train_x), config.batch_size, torch.Generator().manual_seed(config.seed))
+        clocks[name] = _Clock(device)
+    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
+    test_x, test_y = data.test_x.to(device), data.test_y.to(device)
+    order = minibatches(len(train_x), config.batch_size, torch.Generator().manual_seed(config.seed))
     history: dict[str, dict[str, list[float]]] = {name: {"step": [], "loss": [], "eval_step": [], "accuracy": []}
                                                   for name in config.optimizers}
+    losses: dict[str, list[torch.Tensor]] = {name: [] for name in config.optimizers}   # since the last report
     throttle = Throttle(config.steps, max_share=0.25)     # the test-accuracy curves are the point here
     for step in range(config.steps):
-        index = next(order)                          # one batch, shared by every optimizer
-        x, y = data.train_x[index], data.train_y[index]
-        losses = {}
+        index = next(order).to(device)               # one batch, shared by every optimizer
+        x, y = train_x[index], train_y[index]
         for name, model in models.items():
-            start = time.perf_counter()
+            clocks[name].start()
             loss = torch.nn.functional.cross_entropy(model(x), y)
             opts[name].zero_grad(set_to_none=True)
             loss.backward()
             opts[name].step()
-            seconds[name] += time.perf_counter() - start
-            losses[name] = loss.item()
-            history[name]["step"].append(step + 1)
-            history[name]["loss"].append(losses[name])
-        if throttle.due(step):
-            with throttle.reporting():
-                metrics, extras = {}, {"history": history, "effective": {}, "state_bytes": {},
-                                       "ms_per_step": {}}
-                for name, model in models.items():
-                    with torch.no_grad():
-                        accuracy = (model(data.test_x).argmax(1) == data.test_y).float().mean().item()
-                    history[name]["eval_step"].append(step + 1)
-                    history[name]["accuracy"].append(accuracy)
-                    metrics[f"{name}_accuracy"] = accuracy
-                    extras["state_bytes"][name] = state_bytes(opts[name])
-                    extras["ms_per_step"][name] = 1000 * seconds[name] / (step + 1)
-                    effective = effective_steps(name, opts[name], {"lr": lrs[name]})
-                    if effective is not None:
-                        extras["effective"][name] = effective
-                yield TrainingStep(step + 1, config.steps, metrics,
-                                   {**extras, "history": {k: {m: list(v) for m, v in h.items()}
-                                                          for k, h in history.items()}},
-                                   throttle.training_seconds)
+            clocks[name].stop()
+            losses[name].append(loss.detach())
+        if not throttle.due(step):
+            continue
+        metrics, extras = {}, {"effective": {}, "state_bytes": {}, "ms_per_step": {}, "model": models,
+                               "device": str(device)}
+        for name, model in models.items():
+            done = len(history[name]["step"])
+            history[name]["step"] += list(range(done + 1, step + 2))
+            history[name]["loss"] += torch.stack(losses[name]).tolist()
+            losses[name] = []
+            with torch.no_grad():
+                accuracy = (model(test_x).argmax(1) == test_y).float().mean().item()
+            history[name]["eval_step"].append(step + 1)
+            history[name]["accuracy"].append(accuracy)
+            metrics[f"{name}_accuracy"] = accuracy
+            extras["state_bytes"][name] = state_bytes(opts[name])
+            extras["ms_per_step"][name] = 1000 * clocks[name].read() / (step + 1)
+            effective = effective_steps(name, opts[name], {"lr": lrs[name]})
+            if effective is not None:
+                extras["effective"][name] = effective.cpu()
+        extras["history"] = {k: {m: list(v) for m, v in h.items()} for k, h in history.items()}
+        with throttle.reporting():
+            yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
 def log_heights(surface: str, points: list[list[float]], resolution: int = 120) -> list[float]:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from engine import optimizers
+from tests.concurrency import assert_runs_independent
 
 
 @pytest.mark.parametrize("name", optimizers.OPTIMIZERS)
@@ -65,10 +66,7 @@ def test_race_starts_together_and_reports_distances():
     assert math.isnan(saddle.distances[-1]) and saddle.losses[-1] < saddle.losses[0]   # it slides off forever
 
 
-def test_network_comparison_shares_start_and_reports_state_sizes():
-    from engine import data
-
-    digits = data.load_digits()
+def test_network_comparison_shares_start_and_reports_state_sizes(digits):
     config = optimizers.NetworkConfig(optimizers=("sgd", "momentum", "adam"), steps=120)
     steps = list(optimizers.compare_on_network(config, digits))
     last = steps[-1]
@@ -78,6 +76,95 @@ def test_network_comparison_shares_start_and_reports_state_sizes():
     assert len(set(first_losses.values())) == 1                             # identical weights, identical batch
     assert all(last.metrics[f"{name}_accuracy"] > 0.8 for name in config.optimizers)
     assert set(last.extras["effective"]) == {"adam"} and (last.extras["effective"]["adam"] > 0).all()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from engine import data
+
+    return data.load_digits()
+
+
+def test_network_runs_in_two_threads_give_what_they_give_alone(digits):
+    def compare(config: optimizers.NetworkConfig):
+        def metrics() -> dict[str, float]:
+            *_, last = optimizers.compare_on_network(config, digits)
+            return last.metrics | {f"{n}_loss": h["loss"][-1] for n, h in last.extras["history"].items()}
+        return metrics
+
+    small = optimizers.NetworkConfig(optimizers=("sgd", "adam"), hidden=16, steps=15)
+    assert_runs_independent(compare(small), compare(optimizers.NetworkConfig(optimizers=("momentum", "adam"),
+                                                                             hidden=16, steps=15, seed=1)))
+
+
+def test_network_trains_on_the_run_device(monkeypatch, digits):
+    from engine import device
+
+    calls = []
+
+    def spy() -> torch.device:
+        calls.append(1)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(device, "pick_device", spy)
+    *_, last = optimizers.compare_on_network(optimizers.NetworkConfig(optimizers=("adam",), hidden=8, steps=3),
+                                             digits)
+    assert calls and last.extras["device"] == "cpu"
+    assert all(p.device == torch.device("cpu") for p in last.extras["model"]["adam"].parameters())
+
+
+def test_network_report_before_the_end_holds_the_models(digits):
+    config = optimizers.NetworkConfig(optimizers=("sgd", "adam"), hidden=8, steps=50)
+    steps = optimizers.compare_on_network(config, digits)
+    first = next(steps)
+    steps.close()
+    assert first.step < config.steps and set(first.extras["model"]) == {"sgd", "adam"}
+    with torch.no_grad():
+        logits = first.extras["model"]["adam"](digits.test_x[:5])
+    assert logits.shape == (5, 10) and torch.isfinite(logits).all()
+
+
+def _fed(name: str, gradients: torch.Tensor, settings: dict[str, float]) -> torch.optim.Optimizer:
+    """An optimizer of `name` that has taken one step per row of `gradients` (T, 3) on a 3-vector."""
+    p = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    optimizer = optimizers.make(name, [p], settings)
+    for g in gradients:
+        p.grad = g.clone()
+        optimizer.step()
+    return optimizer
+
+
+@pytest.mark.parametrize("steps", [1, 2, 7, 40])
+def test_adam_effective_step_is_lr_over_the_bias_corrected_root_mean_square(steps):
+    """The chart's Adam values against the closed form: v_hat_t = (1 - b2) sum_i b2^(t-i) g_i^2 / (1 - b2^t),
+    step size lr / (sqrt(v_hat_t) + eps). Without the correction the early steps would be far larger
+    (by 1 / sqrt(1 - b2^t): about 32 times at t = 1 with b2 = 0.999). The third parameter never gets a
+    gradient and is left out."""
+    generator = torch.Generator().manual_seed(steps)
+    gradients = torch.randn(steps, 3, generator=generator, dtype=torch.float64)
+    gradients[:, 2] = 0.0
+    for name, beta2 in (("adam", 0.999), ("adam", 0.9), ("adamw", 0.99)):
+        settings = {"lr": 0.01, "beta2": beta2}
+        effective = optimizers.effective_steps(name, _fed(name, gradients, settings), settings)
+        weights = beta2 ** torch.arange(steps - 1, -1, -1, dtype=torch.float64)            # b2^(t-i)
+        v_hat = (1 - beta2) * (weights[:, None] * gradients[:, :2] ** 2).sum(0) / (1 - beta2 ** steps)
+        assert torch.allclose(effective, 0.01 / (v_hat.sqrt() + 1e-8), rtol=1e-10), (name, beta2)
+    if steps == 1:                                    # v_hat_1 = g_1^2: the first step is lr / |g| exactly
+        assert torch.allclose(effective, 0.01 / (gradients[0, :2].abs() + 1e-8), rtol=1e-10)
+
+
+def test_adagrad_and_rmsprop_effective_steps_are_their_closed_forms():
+    """Adagrad: lr / (sqrt(sum g^2) + eps); RMSprop: lr / (sqrt(E[g^2]) + eps) with no bias correction
+    (so after one step E[g^2] = (1 - alpha) g^2); the other methods have no per-parameter step."""
+    gradients = torch.randn(12, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    gradients[:, 2] = 0.0
+    squares = gradients[:, :2] ** 2
+    adagrad = optimizers.effective_steps("adagrad", _fed("adagrad", gradients, {"lr": 0.5}), {"lr": 0.5})
+    assert torch.allclose(adagrad, 0.5 / (squares.sum(0).sqrt() + 1e-10), rtol=1e-10)
+    rmsprop = optimizers.effective_steps("rmsprop", _fed("rmsprop", gradients[:1], {"lr": 0.01}), {"lr": 0.01})
+    assert torch.allclose(rmsprop, 0.01 / ((0.01 * squares[0]).sqrt() + 1e-8), rtol=1e-10)
+    for name in ("sgd", "momentum", "adadelta"):
+        assert optimizers.effective_steps(name, _fed(name, gradients, {}), {}) is None
 
 
 def test_nesterov_with_momentum_zero_is_plain_sgd():
