@@ -32,8 +32,9 @@ def main() -> None:
     split = data.load_digits()
     modes = tuple(m for m, c in half_precision.availability(device).items() if c.runs)
     for factor in (1.0, 2.0**-20):
-        config = half_precision.RaceConfig(modes=modes, loss_factor=factor, hidden=1024, steps=300)
-        *_, last = half_precision.train_race(config, split, device)
+        config = half_precision.RaceConfig(modes=modes, loss_factor=factor, hidden=1024, steps=300,
+                                           device=str(device))
+        *_, last = half_precision.train_race(config, split)
         scale = last.extras["history"].get("scale/fp16_scaler", [None])[-1]
         print(f"  race, gradient factor {factor:g}, hidden 1024, 300 steps: final loss scale {scale}")
         for mode in modes:

@@ -34,7 +34,7 @@ def main() -> None:
         print(f"  {name}: 768x768 matrix product {gflops:.1f} GFLOP/s, 3x3 convolution {conv:.1f} ms; "
               f"speed vs fp32 {ratio:.2f}x (matrix), {conv_ratio:.2f}x (convolution)")
     split = data.load_digits()
-    runs = [timed_run(half_precision.train_race(half_precision.RaceConfig(), split, device))
+    runs = [timed_run(half_precision.train_race(half_precision.RaceConfig(device=str(device)), split))
             for _ in range(args.repeats)]
     last = runs[-1][2]
     per_step = {mode: statistics.median(r[2].extras["seconds_per_step"][mode] for r in runs)

@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.data import minibatches
-from engine.device import seed_everything, set_cpu_threads
+from engine.device import run_device
 from engine.errors import InputError
+from engine.rng import build
 from engine.training import Throttle, TrainingStep
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -163,10 +164,11 @@ class ModeCheck:
 def _probe(device: torch.device, mode: str) -> bool:
     """Run one tiny training step in `mode` on `device`; False if the device refuses it."""
     try:
-        model = nn.Linear(8, 4).to(device)
+        generator = torch.Generator().manual_seed(0)               # the probe's own: no global draw
+        model = build(lambda: nn.Linear(8, 4), generator, device)
         if mode == "fp16_naive":
             model = model.half()
-        x = torch.randn(16, 8, device=device)
+        x = torch.randn(16, 8, generator=generator).to(device)
         step_once(mode, model, torch.optim.SGD(model.parameters(), lr=0.1), make_scaler(mode, device),
                   x, torch.zeros(16, dtype=torch.long, device=device), 1.0)
         return True
@@ -282,6 +284,7 @@ class RaceConfig:
                                          # 2,000, is longer than the longest race (1,000 steps)
     live_size: int = 300                 # held-out digits scored for the live curves (all at the end)
     seed: int = 0
+    device: str | None = None            # None: engine.device.pick_device()
 
 
 def gradient_magnitudes(model: nn.Module) -> torch.Tensor:
@@ -304,33 +307,30 @@ def fp16_shares(logs: torch.Tensor) -> tuple[float, float]:
     return below, subnormal
 
 
-def train_race(config: RaceConfig, data, device: torch.device | None = None) -> Iterator[TrainingStep]:
-    """Train the same model from the same start on the same batches in each mode.
+def train_race(config: RaceConfig, data) -> Iterator[TrainingStep]:
+    """Train the same model from the same start on the same batches in each mode, on
+    `run_device(config.device)`.
 
     Metrics: `<mode>/accuracy` and `<mode>/loss`. Extras: `history` (loss, accuracy and loss scale
     per mode), `seconds_per_step`, `memory` (bytes per mode: measured tensors on the CPU, the
     allocator's peak of one step on CUDA), `skipped` (steps the GradScaler skipped), `gradients`
     (log10 |g| of the fp32 model's gradients, if fp32 races), `zero_gradients` (share of gradient
-    entries exactly 0 per mode)."""
+    entries exactly 0 per mode), `model` (the models so far, by mode), `device`."""
     if not config.modes:
         raise InputError("half_no_mode")
-    set_cpu_threads(small_ops=True)
-    device = device or torch.device("cpu")
-    generator = seed_everything(config.seed)
-    torch.manual_seed(config.seed)
-    start = DigitMLP(config.hidden).state_dict()
+    device = run_device(config.device)
+    # The same weights as `torch.manual_seed(seed); DigitMLP(hidden)`, drawn from the run's own generator.
+    start = build(lambda: DigitMLP(config.hidden), torch.Generator().manual_seed(config.seed))
     runs = {}
     for mode in config.modes:
-        model = DigitMLP(config.hidden)
-        model.load_state_dict(start)
-        model = model.to(device)
+        model = copy.deepcopy(start).to(device)
         if mode == "fp16_naive":
             model = model.half()
         runs[mode] = {"model": model, "optimizer": torch.optim.Adam(model.parameters(), lr=config.learning_rate),
                       "scaler": make_scaler(mode, device, config.growth_interval), "seconds": 0.0, "skipped": 0}
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     test_x, test_y = data.test_x.to(device), data.test_y.to(device)
-    batches = minibatches(len(train_x), config.batch_size, generator)
+    batches = minibatches(len(train_x), config.batch_size, torch.Generator().manual_seed(config.seed))
     history: dict[str, list[float]] = {"step": []}
     memory: dict[str, int] = {}
     throttle = Throttle(config.steps, max_share=0.1)
@@ -346,35 +346,36 @@ def train_race(config: RaceConfig, data, device: torch.device | None = None) -> 
             losses[mode] = step_once(mode, run["model"], run["optimizer"], run["scaler"], x, labels,
                                      config.loss_factor)
             if device.type == "cuda":
-                torch.cuda.synchronize(device)
+                torch.cuda.synchronize(device)          # each mode's time is its own: wait for its kernels
             run["seconds"] += time.perf_counter() - began
             if before is not None and run["scaler"].get_scale() < before:
                 run["skipped"] += 1                     # the scale only drops when the step was skipped
-        if throttle.due(step):
-            with throttle.reporting():
-                last = step == config.steps - 1
-                count = len(test_x) if last else config.live_size
-                record = {"step": step + 1}
-                metrics = {}
-                for mode, run in runs.items():
-                    accuracy = _accuracy(mode, run["model"], test_x[:count], test_y[:count])
-                    loss = losses[mode].item() / config.loss_factor
-                    metrics |= {f"{mode}/accuracy": accuracy, f"{mode}/loss": loss}
-                    record |= {f"loss/{mode}": loss, f"accuracy/{mode}": accuracy}
-                    if run["scaler"].is_enabled():
-                        record[f"scale/{mode}"] = run["scaler"].get_scale()
-                for key, value in record.items():
-                    history.setdefault(key, []).append(value)
-                extras = {"history": {k: list(v) for k, v in history.items()},
-                          "seconds_per_step": {m: r["seconds"] / (step + 1) for m, r in runs.items()},
-                          "memory": dict(memory), "skipped": {m: r["skipped"] for m, r in runs.items()},
-                          "zero_gradients": {m: _zero_share(r["model"]) for m, r in runs.items()},
-                          "device": device.type}
-                if "fp32" in runs:
-                    logs = gradient_magnitudes(runs["fp32"]["model"]).cpu()
-                    extras["gradients"] = logs[:: max(1, len(logs) // 5000)].tolist()    # enough for a histogram
-                    extras["fp16_shares"] = fp16_shares(logs)
-                yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+        if not throttle.due(step):
+            continue
+        # Scoring held-out digits and copying the curves is the report's cost, counted by the throttle.
+        count = len(test_x) if step == config.steps - 1 else config.live_size
+        record = {"step": step + 1}
+        metrics = {}
+        for mode, run in runs.items():
+            accuracy = _accuracy(mode, run["model"], test_x[:count], test_y[:count])
+            loss = losses[mode].item() / config.loss_factor
+            metrics |= {f"{mode}/accuracy": accuracy, f"{mode}/loss": loss}
+            record |= {f"loss/{mode}": loss, f"accuracy/{mode}": accuracy}
+            if run["scaler"].is_enabled():
+                record[f"scale/{mode}"] = run["scaler"].get_scale()
+        for key, value in record.items():
+            history.setdefault(key, []).append(value)
+        extras = {"history": {k: list(v) for k, v in history.items()},
+                  "seconds_per_step": {m: r["seconds"] / (step + 1) for m, r in runs.items()},
+                  "memory": dict(memory), "skipped": {m: r["skipped"] for m, r in runs.items()},
+                  "zero_gradients": {m: _zero_share(r["model"]) for m, r in runs.items()},
+                  "model": {m: r["model"] for m, r in runs.items()}, "device": str(device)}
+        if "fp32" in runs:
+            logs = gradient_magnitudes(runs["fp32"]["model"]).cpu()
+            extras["gradients"] = logs[:: max(1, len(logs) // 5000)].tolist()    # enough for a histogram
+            extras["fp16_shares"] = fp16_shares(logs)
+        with throttle.reporting():
+            yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
 def _step_memory(mode: str, run: dict, x: torch.Tensor, labels: torch.Tensor, loss_factor: float) -> int:
@@ -442,25 +443,45 @@ def _median_seconds(work, device: torch.device, repeats: int, slow: float = 0.25
     return sorted(times)[len(times) // 2]
 
 
+@dataclass(frozen=True)
+class SpeedConfig:
+    size: int = 768                      # the matrix product is size x size
+    repeats: int = 5                     # timed runs per operation after a warm-up (the median counts)
+    device: str | None = None            # None: engine.device.pick_device()
+
+
+SPEED_FORMATS = ("fp32", "bf16", "fp16")
+
+
 @torch.no_grad()
-def speed_check(device: torch.device, size: int = 768, repeats: int = 5) -> list[SpeedResult]:
-    """Time a matrix product and a convolution in fp32, bf16 and fp16 on `device`, each the
-    median of `repeats` runs after a warm-up, in the same process one after the other."""
-    set_cpu_threads()
+def speed_run(config: SpeedConfig) -> Iterator[TrainingStep]:
+    """Time a matrix product and a convolution in fp32, bf16 and fp16 on `run_device(config.device)`,
+    each the median of `config.repeats` runs after a warm-up, one format after the other; a report
+    after each format. Extras: `results` (a `SpeedResult` per format so far), `device`."""
+    device = run_device(config.device)
     generator = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=generator).to(device)
-    b = torch.randn(size, size, generator=generator).to(device)
+    a = torch.randn(config.size, config.size, generator=generator).to(device)
+    b = torch.randn(config.size, config.size, generator=generator).to(device)
     image = torch.randn(8, 64, 56, 56, generator=generator).to(device)
     kernel = torch.randn(64, 64, 3, 3, generator=generator).to(device) * 0.05
+    began = time.perf_counter()
     rows = []
-    for name in ("fp32", "bf16", "fp16"):
+    for name in SPEED_FORMATS:
         dtype = DTYPES[name]
         a_, b_, image_, kernel_ = a.to(dtype), b.to(dtype), image.to(dtype), kernel.to(dtype)
-        matmul = _median_seconds(lambda: a_ @ b_, device, repeats)           # noqa: B023 - used right away
-        conv = _median_seconds(lambda: F.conv2d(image_, kernel_, padding=1), device, repeats)   # noqa: B023
-        rows.append((name, 2 * size**3 / matmul / 1e9, conv * 1000))
-    base_matmul, base_conv = rows[0][1], rows[0][2]
-    return [SpeedResult(name, gflops, ms, gflops / base_matmul, base_conv / ms) for name, gflops, ms in rows]
+        matmul = _median_seconds(lambda: a_ @ b_, device, config.repeats)           # noqa: B023 - used right away
+        conv = _median_seconds(lambda: F.conv2d(image_, kernel_, padding=1), device, config.repeats)   # noqa: B023
+        rows.append((name, 2 * config.size**3 / matmul / 1e9, conv * 1000))
+        base_matmul, base_conv = rows[0][1], rows[0][2]
+        results = [SpeedResult(n, gflops, ms, gflops / base_matmul, base_conv / ms) for n, gflops, ms in rows]
+        yield TrainingStep(len(rows), len(SPEED_FORMATS), {f"{name}/gflops": rows[-1][1]},
+                           {"results": results, "device": str(device)}, time.perf_counter() - began)
+
+
+def speed_check(device: torch.device | str, size: int = 768, repeats: int = 5) -> list[SpeedResult]:
+    """`speed_run` to the end: every format's result (the benchmarks' entry)."""
+    *_, last = speed_run(SpeedConfig(size, repeats, str(device)))
+    return last.extras["results"]
 
 
 # ---------------------------------------------------------------- number-lab helpers

@@ -6,8 +6,10 @@ import random
 import pytest
 import torch
 
+import engine.device
 from engine import data
 from engine import half_precision as hp
+from tests.concurrency import assert_runs_independent
 
 
 @pytest.mark.parametrize("name", list(hp.DTYPES))
@@ -164,10 +166,14 @@ def test_weights_saved_for_backward_are_not_counted_twice(mode):
     assert autocast["activations"] > 2 * (256 * 256 + 256 * 10)
 
 
-def test_speed_check_reports_every_format():
-    results = hp.speed_check(torch.device("cpu"), size=128, repeats=2)
-    assert [r.name for r in results] == ["fp32", "bf16", "fp16"]
+def test_speed_run_reports_each_format_as_it_is_timed():
+    steps = list(hp.speed_run(hp.SpeedConfig(size=128, repeats=2, device="cpu")))
+    assert [len(step.extras["results"]) for step in steps] == [1, 2, 3] and steps[-1].finished
+    results = steps[-1].extras["results"]
+    assert [r.name for r in results] == ["fp32", "bf16", "fp16"] and steps[-1].extras["device"] == "cpu"
     assert results[0].matmul_speedup == 1.0 and all(r.matmul_gflops > 0 and r.conv_ms > 0 for r in results)
+    fp32, bf16 = results[0], results[1]
+    assert bf16.matmul_speedup == pytest.approx(bf16.matmul_gflops / fp32.matmul_gflops)
 
 
 @pytest.mark.parametrize("value", [65520.0, 70000.0, -1e5])
@@ -213,14 +219,73 @@ def test_the_loss_scale_grows_within_the_race():
 
 
 def test_the_scaler_halves_at_each_overflow_and_never_grows_with_the_default_interval():
-    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
     model = torch.nn.Linear(8, 4)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scaler = hp.make_scaler("fp16_scaler", torch.device("cpu"))                  # PyTorch's default interval
-    x, labels = torch.randn(16, 8), torch.zeros(16, dtype=torch.long)
+    x, labels = torch.randn(16, 8, generator=generator), torch.zeros(16, dtype=torch.long)
     scales = []
     for factor in [1e4] * 3 + [1.0] * 60:           # a huge loss overflows fp16 at scale 2^16: skip, halve
         hp.step_once("fp16_scaler", model, optimizer, scaler, x, labels, factor)
         scales.append(scaler.get_scale())
     assert scales[:3] == [2.0**15, 2.0**14, 2.0**13]
     assert max(scales) == 2.0**15 and scales[-1] == 2.0**13
+
+
+def _race_metrics(config: hp.RaceConfig) -> dict[str, float]:
+    *_, last = hp.train_race(config, data.load_digits())
+    return last.metrics
+
+
+def test_two_races_at_once_give_what_each_gives_alone():
+    assert_runs_independent(
+        lambda: _race_metrics(hp.RaceConfig(modes=("fp32", "bf16"), hidden=32, steps=12, live_size=100)),
+        lambda: _race_metrics(hp.RaceConfig(modes=("fp32", "fp16_scaler"), hidden=48, steps=10, live_size=100,
+                                            seed=1)))
+
+
+def test_the_race_starts_from_the_weights_the_old_global_seed_gave():
+    """README figures stay valid: the run's generator gives the start `torch.manual_seed(seed)` gave."""
+    config = hp.RaceConfig(modes=("fp32",), hidden=32, steps=1, seed=3)
+    first = next(hp.train_race(config, data.load_digits()))
+    state = torch.random.get_rng_state()
+    torch.manual_seed(3)
+    expected = hp.DigitMLP(32)
+    torch.random.set_rng_state(state)
+    model = first.extras["model"]["fp32"]
+    optimizer = torch.optim.Adam(expected.parameters(), lr=config.learning_rate)
+    index = next(data.minibatches(len(data.load_digits().train_x), config.batch_size,
+                                  torch.Generator().manual_seed(3)))
+    split = data.load_digits()
+    hp.step_once("fp32", expected, optimizer, hp.make_scaler("fp32", torch.device("cpu")), split.train_x[index],
+                 split.train_y[index], 1.0)
+    for mine, theirs in zip(model.parameters(), expected.parameters(), strict=True):
+        assert torch.equal(mine, theirs)
+
+
+def test_the_race_trains_on_run_device(monkeypatch):
+    calls = []
+
+    def spy():
+        calls.append(1)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(engine.device, "pick_device", spy)
+    first = next(hp.train_race(hp.RaceConfig(modes=("fp32", "fp16_naive"), hidden=16, steps=3), data.load_digits()))
+    assert calls and first.extras["device"] == "cpu"
+    for model in first.extras["model"].values():
+        assert all(p.device.type == "cpu" for p in model.parameters())
+    assert first.extras["model"]["fp16_naive"].net[1].weight.dtype == torch.float16
+
+
+def test_a_report_before_the_end_holds_models_a_lab_can_use():
+    split = data.load_digits()
+    config = hp.RaceConfig(modes=("fp32", "bf16"), hidden=32, steps=40)
+    run = hp.train_race(config, split)
+    early = next(run)
+    run.close()                                                                  # stopped after the first report
+    assert early.step < early.total and set(early.extras["model"]) == {"fp32", "bf16"}
+    model = early.extras["model"]["fp32"]
+    with torch.no_grad():
+        logits = model(split.test_x[:50])
+    assert logits.shape == (50, 10) and model.training                           # left in training mode
