@@ -13,24 +13,17 @@ from ui.charts import (
     update_forecast,
     update_history,
 )
-from ui.data_widgets import csv_format_caption, dataset
-from ui.hosted import table_limits, upload_note
+from ui.data_widgets import csv_format_caption, dataset, kept_upload
+from ui.experiment import RunRecord, experiment
+from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import (
-    clamp_state,
-    misconceptions_and_prompts,
-    number_format,
-    page_title,
-    previous,
-    run_live,
-    show_input_error,
-    show_source,
-)
+from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_source
 
 DEMOS = ("forecast", "race", "rows", "inside")
 LEARNING_RATES = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2)
 CSV_LIMITS = tabular.TableLimits(max_rows=5000, sample_rows=False)     # a series keeps its order
+RUNS = {"forecast": "lstm_forecast_train", "race": "lstm_race_train", "rows": "lstm_rows_train"}   # session keys
 
 
 # ---------------------------------------------------------------- 1. forecasting
@@ -41,7 +34,8 @@ def csv_table(data: bytes, limits: tabular.TableLimits) -> tabular.NumericTable:
 
 
 def series_ui():
-    """The series to forecast (synthetic or a CSV column) and its description for the stale check."""
+    """The series to forecast (synthetic or a CSV column) and the key that names it for the stale
+    check: the synthetic settings, or the file's name, row count and column."""
     source = linked(st.radio, text("lstm.source"), ["synthetic", "csv"], key="lstm_source", horizontal=True,
                     format_func=option_labels("lstm.source_"))
     if source == "synthetic":
@@ -53,21 +47,12 @@ def series_ui():
             season_amplitude=linked(st.slider, text("lstm.season_amplitude"), 0.0, 2.0, 0.8, 0.1, key="lstm_season"),
             noise=linked(st.slider, text("lstm.noise"), 0.0, 1.0, 0.1, 0.05, key="lstm_noise"))
         return lstm.synthetic_series(config), config
-    upload = st.file_uploader(text("lstm.csv"), type=["csv", "txt", "tsv"], key="act_lstm_csv")
-    upload_note()
-    if upload is not None:
-        try:
-            table = csv_table(upload.getvalue(), table_limits(CSV_LIMITS))
-        except InputError as error:             # the last good file stays, for when this one is removed
-            show_input_error(error)
-            if "lstm_table" in st.session_state:
-                st.caption(text("data.csv_kept", name=st.session_state.lstm_table[0]))
-            return None, None
-        st.session_state.lstm_table = (upload.name, upload.file_id, table)
-    if "lstm_table" not in st.session_state:
+    kept = kept_upload("lstm_csv", text("lstm.csv"), lambda raw: csv_table(raw, table_limits(CSV_LIMITS)),
+                       types=["csv", "txt", "tsv"])
+    if kept is None:
         st.info(text("lstm.need_csv"))
         return None, None
-    name, file_id, table = st.session_state.lstm_table
+    name, table = kept
     st.caption(text("lstm.csv_loaded", name=name, rows=table.total_rows))
     csv_format_caption(table)
     names = list(table.columns)
@@ -77,7 +62,7 @@ def series_ui():
                           placeholder=text("common.choose_one"))
     if table.sampled:
         st.caption(text("lstm.csv_rows", kept=CSV_LIMITS.max_rows, total=table.total_rows))
-    return table.columns[column], (file_id, column)
+    return table.columns[column], (name, table.total_rows, column)
 
 
 def forecast_config_ui() -> lstm.ForecastConfig:
@@ -92,58 +77,45 @@ def forecast_config_ui() -> lstm.ForecastConfig:
                              key="lstm_forecast_learning_rate"))
 
 
-def forecast_demo(values, series_id, config: lstm.ForecastConfig) -> None:
-    st.markdown(text("lstm.forecast_intro"))
-    if values is None:
-        return
+def draw_forecast(record: RunRecord) -> None:
+    """A forecast run's latest report: the four RMSEs, the series with both forecasts, the curves."""
+    step = record.step
+    result = step.extras["forecast"]
+    columns = st.columns(4)
+    for column, key in zip(columns, ("one_step", "recursive", "naive", "linear"), strict=True):
+        column.metric(text(f"lstm.metric_{key}"), number_format(step.metrics[f"{key}_rmse"]))
+    if step.extras["dropped"]:
+        st.caption(text("lstm.csv_dropped", count=step.extras["dropped"]))
+    figure = series_figure(step.extras["series"].tolist(), result.split)
+    st.plotly_chart(update_forecast(figure, result.split, result.one_step.tolist(), result.recursive.tolist()),
+                    width="stretch")
+    curves = history_figure({"train": text("lstm.curve_train"), "one_step": text("lstm.curve_one_step"),
+                             "recursive": text("lstm.curve_recursive")},
+                            text("lstm.forecast_losses"), text("lstm.step_axis"))
+    st.plotly_chart(update_history(curves, step.extras["history"]), width="stretch")
+
+
+def series_figure(values: list[float], split: int):
     labels = {name: text(f"lstm.{key}") for name, key in
               (("series", "series_values"), ("one_step", "one_step"), ("recursive", "recursive"),
                ("boundary", "boundary"))}
-    clicked = st.button(text("common.train"), type="primary", key="act_lstm_forecast_train")
-    progress_slot = st.empty()
-    metrics_slot, series_slot, curve_slot = st.empty(), st.empty(), st.empty()
-    state = {"config": config, "series": series_id}
-    curves = {"train": text("lstm.curve_train"), "one_step": text("lstm.curve_one_step"),
-              "recursive": text("lstm.curve_recursive")}
+    return forecast_figure(values, split, labels, text("lstm.series_title"), text("lstm.time_axis"))
 
-    def draw(step, figures) -> None:
-        result = step.extras["forecast"]
-        with metrics_slot.container():
-            columns = st.columns(4)
-            for column, key in zip(columns, ("one_step", "recursive", "naive", "linear"), strict=True):
-                column.metric(text(f"lstm.metric_{key}"), number_format(step.metrics[f"{key}_rmse"]))
-            if step.extras["dropped"]:
-                st.caption(text("lstm.csv_dropped", count=step.extras["dropped"]))
-        series_slot.plotly_chart(update_forecast(figures[0], result.split, result.one_step.tolist(),
-                                                 result.recursive.tolist()), width="stretch")
-        curve_slot.plotly_chart(update_history(figures[1], step.extras["history"]), width="stretch")
 
-    def new_figures(step):
-        return (forecast_figure(step.extras["series"].tolist(), step.extras["forecast"].split, labels,
-                                text("lstm.series_title"), text("lstm.time_axis")),
-                history_figure(curves, text("lstm.forecast_losses"), text("lstm.step_axis")))
-
-    if clicked:
-        figures: list = []
-
-        def live(step) -> None:
-            if not figures:
-                figures.extend(new_figures(step))
-            draw(step, figures)
-
-        run_live(lstm.train_forecaster(config, values), "lstm_forecast_result", state, live, progress_slot)
-    elif (result := previous("lstm_forecast_result", state, progress_slot)) is not None:
-        draw(result["step"], new_figures(result["step"]))
-    else:
-        try:
-            kept, _ = lstm.clean_series(values, config.window)
-        except InputError as error:
-            show_input_error(error)
-            return
+def forecast_demo(values, series_key, config: lstm.ForecastConfig) -> None:
+    st.markdown(text("lstm.forecast_intro"))
+    if values is None:
+        return
+    error = kept = None
+    try:
+        kept, _ = lstm.clean_series(values, config.window)
+    except InputError as caught:
+        error = caught
+    record = experiment(RUNS["forecast"], lambda: lstm.train_forecaster(config, values), config, series_key,
+                        draw=draw_forecast, idle=text("lstm.press_forecast"), error=error)
+    if kept is not None and (record is None or record.data_key != series_key):    # the series a run would use
         split = len(kept) - max(int(len(kept) * config.test_share), config.window)
-        series_slot.plotly_chart(forecast_figure(kept.tolist(), split, labels, text("lstm.series_title"),
-                                                 text("lstm.time_axis")), width="stretch")
-        metrics_slot.info(text("lstm.press_forecast"))
+        st.plotly_chart(series_figure(kept.tolist(), split), width="stretch")
 
 
 # ---------------------------------------------------------------- 2. the adding problem
@@ -160,43 +132,34 @@ def race_config_ui() -> lstm.AddingConfig:
                              key="lstm_race_learning_rate"))
 
 
+def draw_race(record: RunRecord) -> None:
+    """The race's latest report: each network's held-out MSE and curve; once it is no longer
+    training, every network's answer for one held-out sequence."""
+    step = record.step
+    columns = st.columns(max(len(step.metrics), 1))
+    for column, (cell, error) in zip(columns, step.metrics.items(), strict=True):
+        verdict = "solved" if error < 0.05 else "stuck" if error > 0.1 else None
+        column.metric(text("lstm.race_metric", cell=text(f"lstm.cell_{cell}")), number_format(error),
+                      text(f"lstm.race_verdict_{verdict}") if verdict and step.finished else None,
+                      delta_color="normal" if verdict == "solved" else "inverse")
+    chart = history_figure({c: text(f"lstm.cell_{c}") for c in record.config.cells}, text("lstm.race_title"),
+                           text("lstm.step_axis"), {text("lstm.mean_line"): lstm.MEAN_BASELINE})
+    st.plotly_chart(update_history(chart, step.extras["history"]), width="stretch")
+    if record.active:
+        return
+    x, y = lstm.example_sequence(record.config.length, 0)
+    marked = x[:, 0][x[:, 1] == 1].tolist()
+    st.markdown(text("lstm.race_example", a=marked[0], b=marked[1], total=y))
+    answers = record.cached("example", lambda: lstm.answers(record.model, x))
+    st.markdown(" · ".join(text("lstm.race_answer", cell=text(f"lstm.cell_{cell}"), value=value)
+                           for cell, value in answers.items()))
+
+
 def race_demo(config: lstm.AddingConfig) -> None:
     st.markdown(text("lstm.race_intro"))
-    clicked = st.button(text("common.train"), type="primary", key="act_lstm_race_train")
-    progress_slot = st.empty()
-    metrics_slot, chart_slot, example_slot = st.empty(), st.empty(), st.empty()
-    state = {"config": config}
-
-    def chart(cells):
-        return history_figure({c: text(f"lstm.cell_{c}") for c in cells}, text("lstm.race_title"),
-                              text("lstm.step_axis"), {text("lstm.mean_line"): lstm.MEAN_BASELINE})
-
-    def draw(step, figure) -> None:
-        with metrics_slot.container():
-            columns = st.columns(max(len(step.metrics), 1))
-            for column, (cell, error) in zip(columns, step.metrics.items(), strict=True):
-                verdict = "solved" if error < 0.05 else "stuck" if error > 0.1 else None
-                column.metric(text("lstm.race_metric", cell=text(f"lstm.cell_{cell}")), number_format(error),
-                              text(f"lstm.race_verdict_{verdict}") if verdict and step.finished else None,
-                              delta_color="normal" if verdict == "solved" else "inverse")
-        chart_slot.plotly_chart(update_history(figure, step.extras["history"]), width="stretch")
-        if "models" in step.extras:
-            with example_slot.container():
-                x, y = lstm.example_sequence(step.extras["length"], 0)
-                marked = x[:, 0][x[:, 1] == 1].tolist()
-                st.markdown(text("lstm.race_example", a=marked[0], b=marked[1], total=y))
-                answers = lstm.answers(step.extras["models"], x)
-                st.markdown(" · ".join(text("lstm.race_answer", cell=text(f"lstm.cell_{cell}"), value=value)
-                                       for cell, value in answers.items()))
-
-    if clicked:
-        figure = chart(config.cells)
-        run_live(lstm.train_adding(config), "lstm_race_result", state, lambda step: draw(step, figure),
-                 progress_slot)
-    elif (result := previous("lstm_race_result", state, progress_slot)) is not None:
-        draw(result["step"], chart(result["config"].cells))
-    else:
-        metrics_slot.info(text("lstm.press_race"))
+    error = None if config.cells else InputError("lstm_no_cell")
+    experiment(RUNS["race"], lambda: lstm.train_adding(config), config, draw=draw_race,
+               idle=text("lstm.press_race"), error=error)
 
 
 # ---------------------------------------------------------------- 3. digits row by row
@@ -213,60 +176,59 @@ def rows_config_ui() -> lstm.RowsConfig:
                              key="lstm_rows_learning_rate"))
 
 
+def draw_rows(record: RunRecord, test_count: int) -> None:
+    """The digit reader's latest report: held-out accuracy, its size, and the accuracy curve."""
+    step = record.step
+    left, right = st.columns(2)
+    accuracy = f"{100 * step.metrics['accuracy']:.1f}"
+    left.metric(text("lstm.metric_accuracy"), text("lstm.percent", value=accuracy))
+    right.metric(text("lstm.metric_parameters"), f"{step.extras['parameters']:,}")
+    st.caption(text("lstm.rows_note", count=test_count))
+    chart = history_figure({"test": text("lstm.curve_accuracy")}, text("lstm.rows_title"), text("lstm.step_axis"),
+                           log_y=False)
+    st.plotly_chart(update_history(chart, step.extras["history"]), width="stretch")
+
+
 def rows_demo(config: lstm.RowsConfig, digits) -> None:
     st.markdown(text("lstm.rows_intro"))
-    clicked = st.button(text("common.train"), type="primary", key="act_lstm_rows_train")
-    progress_slot = st.empty()
-    metrics_slot, chart_slot = st.empty(), st.empty()
-    state = {"config": config}
-
-    def chart():
-        return history_figure({"test": text("lstm.curve_accuracy")}, text("lstm.rows_title"), text("lstm.step_axis"),
-                              log_y=False)
-
-    def draw(step, figure) -> None:
-        with metrics_slot.container():
-            left, right = st.columns(2)
-            accuracy = f"{100 * step.metrics['accuracy']:.1f}"
-            left.metric(text("lstm.metric_accuracy"), text("lstm.percent", value=accuracy))
-            right.metric(text("lstm.metric_parameters"), f"{step.extras['parameters']:,}")
-            st.caption(text("lstm.rows_note", count=len(digits.test_x)))
-        chart_slot.plotly_chart(update_history(figure, step.extras["history"]), width="stretch")
-
-    if clicked:
-        figure = chart()
-        run_live(lstm.train_rows(config, digits), "lstm_rows_result", state, lambda step: draw(step, figure),
-                 progress_slot)
-    elif (result := previous("lstm_rows_result", state, progress_slot)) is not None:
-        draw(result["step"], chart())
-    else:
-        metrics_slot.info(text("lstm.press_rows"))
+    experiment(RUNS["rows"], lambda: lstm.train_rows(config, digits), config, digits.source,
+               draw=lambda record: draw_rows(record, len(digits.test_x)), idle=text("lstm.press_rows"))
 
 
 # ---------------------------------------------------------------- 4. look inside
 
-def trained_models() -> dict[str, object]:
-    models = {}
-    rows = st.session_state.get("lstm_rows_result")
-    if rows and "model" in rows["step"].extras:
-        models["rows"] = rows["step"].extras["model"]
-    race = st.session_state.get("lstm_race_result")
-    if race and "lstm" in race["step"].extras.get("models", {}):
-        models["race"] = race["step"].extras["models"]["lstm"]
-    return models
+def run_record(demo: str) -> RunRecord | None:
+    """The learner's run of another demo on this page (its experiment is not drawn here)."""
+    record = st.session_state.get(RUNS[demo])
+    return record if isinstance(record, RunRecord) else None
 
 
 def inside_demo(digits) -> None:
     st.markdown(text("lstm.inside_intro"))
-    models = trained_models()
-    if not models:
+    rows, race = run_record("rows"), run_record("race")
+    records = {}
+    if rows is not None and rows.usable(digits.source):
+        records["rows"] = rows
+    if race is not None and race.usable() and "lstm" in race.model:
+        records["race"] = race
+    if records:
+        inside_lab(records, digits)
+    elif any(r is not None and r.active for r in (rows, race)):
+        st.caption(text("lstm.inside_wait"))
+    else:
         st.info(text("lstm.inside_need"))
-        return
-    if st.session_state.get("lstm_inside_model") not in models:
+
+
+@st.fragment
+def inside_lab(records: dict[str, RunRecord], digits) -> None:
+    """Every gate of a trained (or paused, or stopped) LSTM for one input; a choice here reruns only
+    this lab, and the read-out is computed once per input and report."""
+    if st.session_state.get("lstm_inside_model") not in records:
         st.session_state.pop("lstm_inside_model", None)
-    chosen = linked(st.radio, text("lstm.inside_model"), list(models), key="lstm_inside_model", horizontal=True,
+    chosen = linked(st.radio, text("lstm.inside_model"), list(records), key="lstm_inside_model", horizontal=True,
                     format_func=option_labels("lstm.inside_model_"))
-    model = models[chosen]
+    record = records[chosen]
+    model = record.model if chosen == "rows" else record.model["lstm"]
     columns = st.columns(3)
     if chosen == "rows":
         clamp_state("lstm_inside_digit", 0, len(digits.test_x) - 1)
@@ -274,9 +236,9 @@ def inside_demo(digits) -> None:
                        key="lstm_inside_digit")
         x = lstm.as_rows(digits.test_x[index:index + 1])[0]
     else:
-        number = linked(columns[0].number_input, text("lstm.inside_sequence"), 0, 999, 0, key="lstm_inside_sequence")
-        length = st.session_state.lstm_race_result["config"].length
-        x, y = lstm.example_sequence(length, number)
+        index = linked(columns[0].number_input, text("lstm.inside_sequence"), 0, 999, 0, key="lstm_inside_sequence")
+        x, y = lstm.example_sequence(record.config.length, index)
+    inside = record.cached("inside", lambda _: lstm.look_inside(model, x), index)
     layers = model.rnn.num_layers
     clamp_state("lstm_inside_layer", 1, layers)
     layer = linked(columns[1].number_input, text("lstm.inside_layer"), 1, layers, 1,
@@ -285,7 +247,6 @@ def inside_demo(digits) -> None:
     if model.bidirectional:
         direction = linked(columns[2].radio, text("lstm.inside_direction"), [0, 1], key="lstm_inside_direction",
                            format_func=option_labels("lstm.direction_"), horizontal=True)
-    inside = lstm.look_inside(model, x)
     read = inside["layers"][layer - 1][direction]
     if chosen == "rows":
         left, right = st.columns([1, 3])
@@ -327,7 +288,7 @@ demo = linked(st.radio, text("lstm.demo"), DEMOS, key="lstm_demo", horizontal=Tr
 digits, _ = dataset("subset")
 with st.sidebar:
     if demo == "forecast":
-        values, series_id = series_ui()
+        values, series_key = series_ui()
         forecast_config = forecast_config_ui()
     elif demo == "race":
         race_config = race_config_ui()
@@ -335,7 +296,7 @@ with st.sidebar:
         rows_config = rows_config_ui()
 
 if demo == "forecast":
-    forecast_demo(values, series_id, forecast_config)
+    forecast_demo(values, series_key, forecast_config)
 elif demo == "race":
     race_demo(race_config)
 elif demo == "rows":

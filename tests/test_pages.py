@@ -270,13 +270,13 @@ def test_multitask_trains_compares_and_answers(app, lang):
 def test_lstm_every_demo_and_a_look_inside(app, lang):
     app_test = app("pages/lstm.py", lang)
     app_test.slider(key="lstm_forecast_steps").set_value(60).run()
-    app_test.button(key="act_lstm_forecast_train").click().run()
+    train(app_test, "lstm_forecast_train")
     assert_clean(app_test)
     assert len(app_test.metric) == 4 and len(app_test.get("plotly_chart")) == 2
     app_test.radio(key="lstm_demo").set_value("race").run()
     app_test.slider(key="lstm_race_steps").set_value(50).run()
     app_test.slider(key="lstm_race_length").set_value(20).run()
-    app_test.button(key="act_lstm_race_train").click().run()
+    train(app_test, "lstm_race_train")
     assert_clean(app_test)
     assert [m.label for m in app_test.metric] == [translate("lstm.race_metric", lang, cell=translate(
         f"lstm.cell_{c}", lang)) for c in ("rnn", "gru", "lstm")]
@@ -284,7 +284,7 @@ def test_lstm_every_demo_and_a_look_inside(app, lang):
     app_test.slider(key="lstm_rows_steps").set_value(50).run()
     app_test.toggle(key="lstm_rows_bidirectional").set_value(True)
     app_test.radio(key="lstm_pooling").set_value("attention").run()
-    app_test.button(key="act_lstm_rows_train").click().run()
+    train(app_test, "lstm_rows_train")
     assert_clean(app_test)
     app_test.radio(key="lstm_demo").set_value("inside").run()
     assert_clean(app_test)
@@ -312,7 +312,7 @@ def test_lstm_forecasts_a_csv_column_and_explains_bad_ones(app, lang):
     assert translate("errors.series_too_short", lang, count=300, minimum=380) in [e.value for e in app_test.error]
     app_test.slider(key="lstm_window").set_value(14)
     app_test.slider(key="lstm_forecast_steps").set_value(100).run()
-    app_test.button(key="act_lstm_forecast_train").click().run()
+    train(app_test, "lstm_forecast_train")
     assert_clean(app_test)
     assert float(app_test.metric[3].value) < 1e-6          # a weekly cycle is an exact linear recurrence
     app_test.file_uploader(key="act_lstm_csv").set_value(("words.csv", b"name\nann\nbob\n", "text/csv")).run()
@@ -422,3 +422,48 @@ def test_multitask_run_survives_reruns_and_obeys_pause_step_resume_stop(app, lan
     app_test.number_input(key="multitask_index").set_value(7).run()              # the lab, on the stopped model
     assert_clean(app_test)
     assert len(app_test.dataframe) == 2 and len(app_test.dataframe[1].value) == 3
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_lstm_run_obeys_pause_step_resume_stop_and_its_stopped_model_is_looked_inside(app, lang):
+    """Page 62's digit reader: a settings change mid-run gets the note; Pause, Step, Resume and
+    Stop; the stopped model (step < total) is read by the look-inside lab."""
+    from ui import runner
+
+    app_test = app("pages/lstm.py", lang)
+    app_test.radio(key="lstm_demo").set_value("rows").run()
+    app_test.slider(key="lstm_rows_steps").set_value(3000).run()
+    app_test.button(key="act_lstm_rows_train").click().run()
+    assert_clean(app_test)
+    record = app_test.session_state["lstm_rows_train"]
+    _wait(lambda: record.step is not None)
+    app_test.select_slider(key="lstm_rows_hidden").set_value(16).run()
+    assert app_test.session_state["lstm_rows_train"] is record and record.active
+    assert translate("common.stale_running", lang) in [c.value for c in app_test.caption]
+    app_test.radio(key="lstm_demo").set_value("inside").run()                     # no lab on a model in training
+    assert translate("lstm.inside_wait", lang) in [c.value for c in app_test.caption]
+    app_test.radio(key="lstm_demo").set_value("rows").run()
+    app_test.select_slider(key="lstm_rows_hidden").set_value(64).run()
+    app_test.button(key="act_lstm_rows_train_pause").click().run()
+    _wait(lambda: record.job.state == runner.PAUSED)
+    paused_at = record.step.step
+    app_test.run()
+    assert app_test.button(key="act_lstm_rows_train_pause").label == translate("common.resume", lang)
+    app_test.button(key="act_lstm_rows_train_step").click().run()
+    _wait(lambda: record.job.state == runner.PAUSED and record.step.step > paused_at)
+    app_test.button(key="act_lstm_rows_train_pause").click().run()                # Resume
+    _wait(lambda: record.step.step > paused_at + 20 or not record.active)
+    app_test.button(key="act_lstm_rows_train_stop").click().run()
+    _wait(lambda: record.job.done)
+    app_test.run()
+    assert_clean(app_test)
+    stopped = record.step.step
+    assert record.job.state == runner.STOPPED and paused_at < stopped < 3000
+    assert translate("common.run_stopped", lang, step=stopped, total=3000, device="CPU") in \
+        [c.value for c in app_test.caption]
+    app_test.radio(key="lstm_demo").set_value("inside").run()
+    app_test.number_input(key="lstm_inside_digit").set_value(7).run()
+    assert_clean(app_test)
+    traces = json.loads(app_test.get("plotly_chart")[-1].proto.spec)["data"]
+    assert [t["type"] for t in traces] == ["heatmap"] * 6
+    assert record.step.step == stopped                                             # the lab did not train it
