@@ -19,7 +19,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args()
     print(f"{usable_cores()} usable CPU cores; each rank runs one thread")
-    for row in distributed.scaling(worlds=(1, 2, 4), steps=args.steps):
+    *_, last = distributed.scaling(distributed.ScalingConfig(worlds=(1, 2, 4), steps=args.steps))
+    for row in last.extras["rows"]:
         print(f"  world size {row['world']}: start-up {row['startup']:.1f} s, {1000 * row['step_seconds']:.1f} ms "
               f"per step, {row['throughput']:.0f} images/s, scaling efficiency {row['efficiency']:.0%}")
     for micro in (1, 4, 16):

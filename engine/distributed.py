@@ -5,6 +5,8 @@ The workers are `python -m engine.distributed_worker` subprocesses (each re-impo
 seconds per rank on a small machine), one per rank, talking over Gloo on CPUs or NCCL on GPUs
 through a free localhost port. Any way a run ends (finished, stopped, the page left, a timeout,
 a crashed rank) goes through `_stop`, which terminates every worker's process group and waits.
+The app's own process sets no thread count and draws nothing from the global generator: each
+worker is a process of its own, with one thread, and every model starts from an owned generator.
 """
 
 import contextlib
@@ -28,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.data import load_digits
+from engine.device import run_device
 from engine.distributed_worker import PIPELINE_WIDTH, build_model, pipeline_stage, shard_batches
 from engine.errors import InputError
 from engine.training import Throttle, TrainingStep
@@ -44,14 +47,24 @@ class DDPConfig:
     steps: int = 30
     learning_rate: float = 0.05      # SGD with momentum 0.9
     seed: int = 0
-    backend: str = "gloo"            # "nccl" needs one CUDA device per rank
+    backend: str | None = None       # None: NCCL when the run's device is CUDA with a GPU per rank, else Gloo
     timeout: float = 60.0            # seconds without any report before the run is declared stuck
     start_timeout: float = 120.0     # seconds for every rank to import torch and meet
+    device: str | None = None        # None: engine.device.pick_device()
 
 
-def gpus_for(world: int) -> bool:
-    """NCCL when there is a CUDA device for every rank; otherwise Gloo on the CPU."""
-    return torch.cuda.is_available() and torch.cuda.device_count() >= world
+def backend_for(config: DDPConfig) -> str:
+    """The configured backend, else NCCL when `run_device(config.device)` is CUDA and there is a
+    CUDA device for every rank, else Gloo on the CPU."""
+    if config.backend:
+        return config.backend
+    device = run_device(config.device)
+    return "nccl" if device.type == "cuda" and torch.cuda.device_count() >= config.world_size else "gloo"
+
+
+def ranks_device(backend: str) -> torch.device:
+    """Where each rank trains: its own GPU under NCCL (rank r on cuda:r), the CPU under Gloo."""
+    return torch.device("cuda" if backend == "nccl" else "cpu")
 
 
 def free_port() -> int:
@@ -64,7 +77,7 @@ def worker_command(config: DDPConfig, out: Path | None = None, crash_at: int = -
                    pipeline: int = 0, stall_at: int = -1) -> list[str]:
     """The arguments after `python -m engine.distributed_worker` (also used for torchrun)."""
     command = ["--steps", str(config.steps), "--batch-size", str(config.batch_size), "--hidden", str(config.hidden),
-               "--lr", str(config.learning_rate), "--seed", str(config.seed), "--backend", config.backend,
+               "--lr", str(config.learning_rate), "--seed", str(config.seed), "--backend", backend_for(config),
                "--timeout", str(config.timeout)]
     if out is not None:
         command += ["--out", str(out)]
@@ -107,14 +120,17 @@ def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
     """Run DDP with `config.world_size` worker processes and yield the merged per-step reports.
 
     Metrics: mean `loss` over ranks and the largest parameter-checksum `spread` between ranks.
-    Extras: `ranks` (this step's record from each rank), `history` (per-rank loss), `startup`
-    (seconds until every rank was ready), `pids`, `plan` (`shard_plan` of the training digits).
+    Extras: `ranks` (this step's record from each rank), `history` (per-rank loss, spread and the
+    slowest rank's seconds, every step), `startup` (seconds until every rank was ready), `pids`,
+    `plan` (`shard_plan` of the training digits), `device` (where the ranks train); the last step
+    also `parameters` (rank 0's final state dict, on the CPU).
     `processes`, if given, receives the Popen objects (tests use it to check that none is left;
     `crash_at` / `stall_at` make rank 1 exit or hang).
-    Raises InputError when a rank fails or stalls."""
+    Raises InputError when a rank fails or stalls. Closing the generator stops every worker."""
     if not 1 <= config.world_size <= MAX_WORLD:
         raise InputError("ddp_world_size", low=1, high=MAX_WORLD)
-    if config.backend == "nccl" and torch.cuda.device_count() < config.world_size:
+    backend = backend_for(config)
+    if backend == "nccl" and torch.cuda.device_count() < config.world_size:
         raise InputError("ddp_nccl_devices", needed=config.world_size, found=torch.cuda.device_count())
     started = processes if processes is not None else []
     begin = time.perf_counter()
@@ -123,7 +139,8 @@ def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
         arguments = worker_command(config, out, crash_at, stall_at=stall_at)
         with _workers(config.world_size, arguments, started) as (reports, errors):
             plan = shard_plan(len(load_digits().train_x), config.world_size, config.batch_size)
-            yield from _follow(config, started, reports, errors, begin, out, plan)
+            yield from _follow(config, started, reports, errors, begin, out,
+                               {"plan": plan, "device": str(ranks_device(backend))})
             for process in started:               # finished: let each exit on its own first
                 try:
                     process.wait(timeout=10)
@@ -187,8 +204,9 @@ def _check_workers(processes: list, errors: list[deque]) -> None:
 
 
 def pipeline_timeline(micro_batches: int, timeout: float = 120.0) -> dict[int, list[dict]]:
-    """Run one measured two-stage pipeline step in two worker processes; each stage's intervals."""
-    config = DDPConfig(world_size=2, timeout=timeout)
+    """Run one measured two-stage pipeline step in two worker processes on the CPU (Gloo); each
+    stage's intervals."""
+    config = DDPConfig(world_size=2, timeout=timeout, backend="gloo")
     timelines: dict[int, list[dict]] = {}
     started: list = []
     with _workers(2, worker_command(config, pipeline=micro_batches), started) as (reports, errors):
@@ -241,13 +259,32 @@ def bubble(timelines: dict[int, list[dict]]) -> float:
     return 1 - busy / (len(timelines) * span)
 
 
-def _follow(config, processes, reports, errors, begin, out: Path, plan: dict) -> Iterator[TrainingStep]:
+@dataclass(frozen=True)
+class PipelineConfig:
+    micro_batches: int = 4                   # the step's 1,024 digits cut into this many micro-batches
+    timeout: float = 120.0                   # seconds for both stages to start and report
+
+
+def pipeline_run(config: PipelineConfig) -> Iterator[TrainingStep]:
+    """One measured pipeline step (`pipeline_timeline`), as a single report. Metrics: `bubble` (the
+    measured idle share). Extras: `timelines`, `micro_batches`, `from_flops` (the bubble GPipe's
+    schedule gives with each stage's time proportional to its FLOPs), `device`."""
+    began = time.perf_counter()
+    timelines = pipeline_timeline(config.micro_batches, config.timeout)
+    flops = stage_flops()
+    from_flops = gpipe_bubble(config.micro_batches, [f["forward"] for f in flops], [f["backward"] for f in flops])
+    yield TrainingStep(1, 1, {"bubble": bubble(timelines)},
+                       {"timelines": timelines, "micro_batches": config.micro_batches, "from_flops": from_flops,
+                        "device": "cpu"}, time.perf_counter() - began)
+
+
+def _follow(config, processes, reports, errors, begin, out: Path, fixed: dict) -> Iterator[TrainingStep]:
     pending: dict[int, dict[int, dict]] = {}
     ready, done = set(), set()
     startup = None
     shards: dict[int, list[int]] = {}
     final = None
-    history: dict[str, list[float]] = {"step": [], "spread": [],
+    history: dict[str, list[float]] = {"step": [], "spread": [], "seconds": [],
                                        **{f"rank{r}": [] for r in range(config.world_size)}}
     throttle = Throttle(config.steps, max_share=0.1)
     last_news = time.monotonic()
@@ -275,44 +312,63 @@ def _follow(config, processes, reports, errors, begin, out: Path, plan: dict) ->
             records = pending.pop(step)
             history["step"].append(step)
             history["spread"].append(max(r["spread"] for r in records.values()))
+            history["seconds"].append(max(r["seconds"] for r in records.values()))     # the slowest rank sets the pace
             for r, rec in records.items():
                 history[f"rank{r}"].append(rec["loss"])
                 if "shard" in rec:
                     shards[r] = rec["shard"]
+            if step < config.steps and not throttle.due(step - 1):
+                continue
+            # The merged report (copies of the curves) is built only when it is sent: the report's cost.
             metrics = {"loss": sum(r["loss"] for r in records.values()) / len(records),
                        "spread": max(r["spread"] for r in records.values())}
             extras = {"ranks": dict(sorted(records.items())), "startup": startup,
                       "shards": dict(sorted(shards.items())), "history": {k: list(v) for k, v in history.items()},
-                      "pids": [p.pid for p in processes], "plan": plan}
+                      "pids": [p.pid for p in processes], **fixed}
+            report = TrainingStep(step, config.steps, metrics, extras, time.perf_counter() - begin)
             if step == config.steps:                              # reported once rank 0 has saved the result
-                final = TrainingStep(step, config.steps, metrics, extras, time.perf_counter() - begin)
-            elif throttle.due(step - 1):
-                with throttle.reporting():
-                    yield TrainingStep(step, config.steps, metrics, extras, time.perf_counter() - begin)
+                final = report
+                continue
+            with throttle.reporting():
+                yield report
     if final is not None:
         final.extras["parameters"] = torch.load(out, weights_only=True) if out.exists() else None
         yield final
 
 
-def scaling(worlds: tuple[int, ...] = (1, 2, 4), steps: int = 40, batch_size: int = 32) -> list[dict]:
+@dataclass(frozen=True)
+class ScalingConfig:
+    worlds: tuple[int, ...] = (1, 2, 4)      # world sizes timed one after the other
+    steps: int = 40                          # per world size; the median of the last half counts
+    batch_size: int = 32                     # per rank: each rank does the same work (weak scaling)
+    device: str | None = None                # None: engine.device.pick_device()
+
+
+def scaling(config: ScalingConfig) -> Iterator[TrainingStep]:
     """Time per step (the slowest rank's median over the last half of the steps), throughput and
-    scaling efficiency = throughput(N) / (N x throughput(1)), and start-up time, per world size."""
-    rows = []
-    for world in worlds:
-        config = DDPConfig(world_size=world, batch_size=batch_size, steps=steps)
-        per_step: list[float] = []
-        startup = 0.0
-        for step in launch(config):
-            startup = step.extras["startup"] or startup
-            if step.step > steps // 2:
-                per_step.append(max(r["seconds"] for r in step.extras["ranks"].values()))
-        seconds = sorted(per_step)[len(per_step) // 2]
-        rows.append({"world": world, "step_seconds": seconds, "throughput": world * batch_size / seconds,
-                     "startup": startup})
-    base = rows[0]["throughput"] / rows[0]["world"]
-    for row in rows:
-        row["efficiency"] = row["throughput"] / (row["world"] * base)
-    return rows
+    scaling efficiency = throughput(N) / (N x throughput(1)), and start-up time, per world size:
+    one DDP run per world size, all on the same backend, each reported as it goes. Extras: `rows`
+    (one per world size finished), `world` (the one running), `device`. Closing the generator
+    stops the running world's workers."""
+    backend = backend_for(DDPConfig(world_size=max(config.worlds), device=config.device))
+    total = len(config.worlds) * config.steps
+    began = time.perf_counter()
+    rows: list[dict] = []
+    for index, world in enumerate(config.worlds):
+        run = DDPConfig(world_size=world, batch_size=config.batch_size, steps=config.steps, backend=backend)
+        with contextlib.closing(launch(run)) as steps:        # stopped here, the workers stop too
+            for step in steps:
+                if step.finished:
+                    per_step = sorted(step.extras["history"]["seconds"][config.steps // 2:])
+                    seconds = per_step[len(per_step) // 2]
+                    rows.append({"world": world, "step_seconds": seconds, "throughput": world * config.batch_size /
+                                 seconds, "startup": step.extras["startup"]})
+                    base = rows[0]["throughput"] / rows[0]["world"]
+                    for row in rows:
+                        row["efficiency"] = row["throughput"] / (row["world"] * base)
+                yield TrainingStep(index * config.steps + step.step, total, {"loss": step.metrics["loss"]},
+                                   {"rows": [dict(row) for row in rows], "world": world,
+                                    "device": step.extras["device"]}, time.perf_counter() - began)
 
 
 def shard_plan(num_items: int, world: int, batch_size: int) -> dict[str, int]:
@@ -326,23 +382,38 @@ def shard_plan(num_items: int, world: int, batch_size: int) -> dict[str, int]:
 
 
 def single_process(config: DDPConfig) -> tuple[dict[str, torch.Tensor], list[float]]:
-    """The same training in one process with the global batch (the union of every rank's batch):
-    the final parameters and the loss per step. DDP must end with the same parameters."""
-    torch.set_num_threads(1)
+    """The same training in one process with the global batch (the union of every rank's batch),
+    on the device the ranks use: the final parameters (on the CPU) and the loss per step. DDP must
+    end with the same parameters."""
+    device = ranks_device(backend_for(config))
     data = load_digits()
-    model = build_model(config.seed, config.hidden)
+    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
+    model = build_model(config.seed, config.hidden, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=0.9)
-    shards = [shard_batches(len(data.train_x), r, config.world_size, config.batch_size, config.seed)
+    shards = [shard_batches(len(train_x), r, config.world_size, config.batch_size, config.seed)
               for r in range(config.world_size)]
     losses = []
     for _ in range(config.steps):
-        index = torch.cat([next(shard)[1] for shard in shards])
-        loss = F.cross_entropy(model(data.train_x[index]), data.train_y[index])
+        index = torch.cat([next(shard)[1] for shard in shards]).to(device)
+        loss = F.cross_entropy(model(train_x[index]), train_y[index])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}, losses
+        losses.append(loss.detach())
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, torch.stack(losses).tolist()
+
+
+def train(config: DDPConfig) -> Iterator[TrainingStep]:
+    """`launch`, and once every rank has finished, the single-process reference: the last step's
+    extras also hold `reference` (its `losses` per step and the largest parameter `difference`
+    from DDP's)."""
+    with contextlib.closing(launch(config)) as steps:
+        for step in steps:
+            if step.finished and step.extras.get("parameters") is not None:
+                parameters, losses = single_process(config)
+                step.extras["reference"] = {"losses": losses,
+                                            "difference": max_difference(step.extras["parameters"], parameters)}
+            yield step
 
 
 def max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:

@@ -24,17 +24,19 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from engine.data import load_digits
+from engine.rng import build
 
 PIPELINE_WIDTH = 512  # the pipeline demo's MLP: 784 -> 512 -> 512 -> 512 -> 10
 WATCHED = 6          # gradient entries of the first layer's weight shown before / after all-reduce,
 FIRST = 14 * 28 + 11  # from this pixel of the middle row on (the border pixels are always 0: no gradient)
 
 
-def build_model(seed: int, hidden: int) -> torch.nn.Module:
-    """The same start on every rank and in the single-process reference."""
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, hidden), torch.nn.ReLU(),
-                               torch.nn.Linear(hidden, 10))
+def build_model(seed: int, hidden: int, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The same start on every rank and in the single-process reference, drawn from a generator of
+    its own (the weights `torch.manual_seed(seed)` would give, without touching the global one)."""
+    return build(lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, hidden), torch.nn.ReLU(),
+                                             torch.nn.Linear(hidden, 10)),
+                 torch.Generator().manual_seed(seed), device)
 
 
 def pipeline_stage(rank: int, width: int = PIPELINE_WIDTH) -> torch.nn.Sequential:
@@ -126,13 +128,14 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"rank": rank, "event": "done"}), flush=True)
         return
     data = load_digits()
-    model = build_model(args.seed, args.hidden).to(device)
+    train_x, train_y = data.train_x.to(device), data.train_y.to(device)      # on the rank's device once
+    model = build_model(args.seed, args.hidden, device)
     ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     watched = model[1].weight
     timer = CommTimer(world, watched)
     ddp.register_comm_hook(None, timer)
     optimizer = torch.optim.SGD(ddp.parameters(), lr=args.lr, momentum=0.9)
-    batches = shard_batches(len(data.train_x), rank, world, args.batch_size, args.seed)
+    batches = shard_batches(len(train_x), rank, world, args.batch_size, args.seed)
     print(json.dumps({"rank": rank, "event": "ready", "seconds": time.perf_counter() - began}), flush=True)
     for step in range(args.steps):
         if step == args.crash_at and rank == 1:
@@ -140,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
         if step == args.stall_at and rank == 1:
             time.sleep(3600)                     # a worker hanging, as a deadlock would
         epoch, index = next(batches)
-        x, labels = data.train_x[index].to(device), data.train_y[index].to(device)
+        index = index.to(device)
+        x, labels = train_x[index], train_y[index]
         timer.seconds = 0.0
         start = time.perf_counter()
         loss = F.cross_entropy(ddp(x), labels)
@@ -174,8 +178,7 @@ def pipeline_step(args, rank: int, batch: int = 1024) -> None:
     backward in reverse. Prints every forward / backward interval, timed on the machine-wide
     monotonic clock from a common origin (the second of two steps: the first warms up)."""
     data = load_digits()
-    torch.manual_seed(args.seed)
-    stage = pipeline_stage(rank)
+    stage = build(lambda: pipeline_stage(rank), torch.Generator().manual_seed(args.seed))
     args.hidden = PIPELINE_WIDTH
     inputs = data.train_x[:batch].chunk(args.pipeline)
     labels = data.train_y[:batch].chunk(args.pipeline)

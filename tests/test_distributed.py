@@ -4,12 +4,16 @@ outlive their run."""
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 
+import engine.device
 from engine import distributed
 from engine.errors import InputError
+from tests.concurrency import assert_runs_independent
+from ui import runner as jobs
 
 ROOT = distributed.ROOT
 CONFIG = distributed.DDPConfig(world_size=2, batch_size=16, steps=20)      # one process would use 32
@@ -80,15 +84,6 @@ def test_a_hanging_worker_ends_the_run_within_the_timeout():
     assert all(gone(p) for p in processes)
 
 
-def test_stopping_early_leaves_no_worker():
-    processes = []
-    run = distributed.launch(distributed.DDPConfig(world_size=2, batch_size=16, steps=5000), processes=processes)
-    first = next(run)
-    assert first.step >= 1
-    run.close()                                    # what leaving the page or pressing Stop does
-    assert all(gone(p) for p in processes)
-
-
 def test_impossible_settings():
     with pytest.raises(InputError) as caught:
         next(distributed.launch(distributed.DDPConfig(world_size=9)))
@@ -113,7 +108,11 @@ def test_ring_all_reduce_schedule(devices):
 
 
 def test_two_stage_pipeline_timeline():
-    timelines = distributed.pipeline_timeline(4)
+    (step,) = distributed.pipeline_run(distributed.PipelineConfig(micro_batches=4))    # one measured report
+    timelines = step.extras["timelines"]
+    assert step.finished and step.extras["micro_batches"] == 4 and step.metrics["bubble"] == distributed.bubble(
+        timelines)
+    assert 0 < step.extras["from_flops"] < 1 and step.extras["device"] == "cpu"
     assert set(timelines) == {0, 1}
     for events in timelines.values():
         assert sorted((e["kind"], e["micro"]) for e in events) == sorted(
@@ -125,12 +124,81 @@ def test_two_stage_pipeline_timeline():
     assert 0.0 <= distributed.bubble(timelines) < 1.0
 
 
-def test_launch_reports_the_final_parameters_and_shards():
-    steps = list(distributed.launch(distributed.DDPConfig(world_size=2, batch_size=8, steps=4)))
+def test_train_runs_on_run_device_and_ends_with_the_one_process_reference(monkeypatch):
+    calls = []
+
+    def spy():
+        calls.append(1)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(engine.device, "pick_device", spy)
+    steps = list(distributed.train(distributed.DDPConfig(world_size=2, batch_size=8, steps=4)))
     final = steps[-1]
-    assert final.finished and final.extras["parameters"] is not None
+    assert calls and all(step.extras["device"] == "cpu" for step in steps)
+    assert final.finished and all(v.device.type == "cpu" for v in final.extras["parameters"].values())
     assert set(final.extras["shards"]) == {0, 1} and len(final.extras["history"]["rank1"]) == 4
+    assert len(final.extras["history"]["seconds"]) == 4 and min(final.extras["history"]["seconds"]) > 0
     assert final.extras["plan"] == distributed.shard_plan(4000, 2, 8)
+    reference = final.extras["reference"]
+    assert reference["difference"] <= 1e-5 and len(reference["losses"]) == 4
+    mean = [(a + b) / 2 for a, b in zip(final.extras["history"]["rank0"], final.extras["history"]["rank1"],
+                                        strict=True)]
+    assert reference["losses"] == pytest.approx(mean, abs=1e-5)               # the global batch's mean loss
+
+
+def test_two_references_at_once_give_what_each_gives_alone():
+    def final_loss(config):
+        return lambda: {"loss": distributed.single_process(config)[1][-1]}
+
+    assert_runs_independent(final_loss(distributed.DDPConfig(world_size=2, batch_size=8, steps=6)),
+                            final_loss(distributed.DDPConfig(world_size=3, batch_size=8, steps=5, seed=1)))
+
+
+def _run_until_a_report(runner, start):
+    job = runner.submit(jobs.Job(start))
+    deadline = time.monotonic() + 300
+    while job.last is None and job.active and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.last is not None, job.error
+    return job
+
+
+def test_stop_in_the_runner_leaves_no_worker_process():
+    """Stop (the runner closes the generator) ends the DDP run's workers and the scaling run's."""
+    runner = jobs.Runner(workers=1)
+    for start in (lambda: distributed.train(distributed.DDPConfig(batch_size=8, steps=5000)),
+                  lambda: distributed.scaling(distributed.ScalingConfig(worlds=(2,), steps=5000, batch_size=8))):
+        job = _run_until_a_report(runner, start)
+        assert len(_workers()) == 2
+        runner.stop(job)
+        assert runner.wait(job, timeout=60) and job.state == jobs.STOPPED and job.last.step < 5000
+        assert _workers() == []
+
+
+def _workers() -> list[int]:
+    """Live `python -m engine.distributed_worker` processes started by this test process."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                is_worker = b"engine.distributed_worker" in cmdline.read().split(b"\0")
+            with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+                state, parent = stat.read().split(") ", 1)[1].split()[:2]
+        except OSError:
+            continue
+        if is_worker and state != "Z" and int(parent) == os.getpid():      # a zombie has exited
+            found.append(int(pid))
+    return found
+
+
+def test_scaling_reports_each_world_size_on_one_backend():
+    steps = list(distributed.scaling(distributed.ScalingConfig(worlds=(1, 2), steps=6, batch_size=8)))
+    assert [s.step for s in steps][-1] == 12 and steps[-1].finished
+    rows = steps[-1].extras["rows"]
+    assert [r["world"] for r in rows] == [1, 2] and rows[0]["efficiency"] == 1.0
+    assert all(r["step_seconds"] > 0 and r["startup"] > 0 for r in rows)
+    assert rows[1]["throughput"] == pytest.approx(2 * 8 / rows[1]["step_seconds"])
+    assert steps[-1].extras["device"] == "cpu"
 
 
 @pytest.mark.parametrize(("items", "world"), [(10, 4), (10, 3), (4000, 3), (4000, 4), (7, 2)])
