@@ -5,6 +5,7 @@ import streamlit as st
 from engine import optimizers
 from ui.charts import contour_paths, lines_figure, overlaid_histograms
 from ui.data_widgets import dataset_ui
+from ui.experiment import RunRecord, experiment
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_source
@@ -87,19 +88,20 @@ def race_settings_ui() -> tuple[str, tuple, int, tuple[float, float]]:
     return surface, tuple(settings), steps, (x, y)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def path_heights(surface: str, settings: tuple, steps: int, start: tuple[float, float]) -> dict[str, list[float]]:
+    """Each racer's height at every point of its path, for the 3-D view (computed once per race)."""
+    result = run_race(surface, settings, steps, start)
+    return {name: optimizers.log_heights(surface, r["points"]) for name, r in result.items()}
+
+
 def show_race(surface: str, settings: tuple, steps: int, start: tuple[float, float]) -> None:
     if not settings:
         return
+    race_paths(surface, settings, steps, start)
     result = run_race(surface, settings, steps, start)
     label = {name: text(f"optimizers.name_{name}") for name in result}
-    clamp_state("optimizers_scrub", 0, steps)
-    at = linked(st.slider, text("optimizers.scrub"), 0, steps, steps, key="optimizers_scrub")
-    three_d = linked(st.toggle, text("optimizers.show_3d"), False, key="optimizers_3d")
     spec = optimizers.SURFACES[surface]
-    paths = {label[n]: r["points"][: at + 1] for n, r in result.items()}
-    heights = {name: optimizers.log_heights(surface, path) for name, path in paths.items()} if three_d else None
-    st.plotly_chart(contour_paths(surface_grid(surface), paths, list(spec.minima), text("optimizers.contour_title"),
-                                  three_d, heights), width="stretch")
     left, right = st.columns(2)
     steps_axis = list(range(steps + 1))
     left.plotly_chart(lines_figure(steps_axis, {label[n]: r["losses"] for n, r in result.items()},
@@ -115,6 +117,21 @@ def show_race(surface: str, settings: tuple, steps: int, start: tuple[float, flo
                  hide_index=True)
     if surface == "bowl":
         show_tuning(surface)
+
+
+@st.fragment
+def race_paths(surface: str, settings: tuple, steps: int, start: tuple[float, float]) -> None:
+    """The trajectory scrubber: moving it (or the 3-D switch) reruns only this part of the page."""
+    result = run_race(surface, settings, steps, start)
+    label = {name: text(f"optimizers.name_{name}") for name in result}
+    clamp_state("optimizers_scrub", 0, steps)
+    at = linked(st.slider, text("optimizers.scrub"), 0, steps, steps, key="optimizers_scrub")
+    three_d = linked(st.toggle, text("optimizers.show_3d"), False, key="optimizers_3d")
+    paths = {label[n]: r["points"][: at + 1] for n, r in result.items()}
+    heights = ({label[n]: h[: at + 1] for n, h in path_heights(surface, settings, steps, start).items()}
+               if three_d else None)
+    st.plotly_chart(contour_paths(surface_grid(surface), paths, list(optimizers.SURFACES[surface].minima),
+                                  text("optimizers.contour_title"), three_d, heights), width="stretch")
 
 
 def step_count(step: int | None) -> str:
@@ -136,30 +153,28 @@ def show_tuning(surface: str) -> None:
                  hb_steps=step_count(result["momentum"]["tolerance"])))
 
 
-def draw_network(step, charts_slot, table_slot, histogram_slot) -> None:
+def draw_network(record: RunRecord) -> None:
+    """The comparison's latest step: loss and accuracy curves, the table, the effective step sizes."""
+    step = record.step
     history = step.extras["history"]
     label = {name: text(f"optimizers.name_{name}") for name in history}
-    with charts_slot.container():
-        left, right = st.columns(2)
-        for column, metric, x in ((left, "loss", "step"), (right, "accuracy", "eval_step")):
-            column.plotly_chart(lines_figure(next(iter(history.values()))[x],
-                                             {label[n]: h[metric] for n, h in history.items()},
-                                             text(f"optimizers.network_{metric}"), text("regression.step_axis"), ""),
-                                width="stretch")
-    table_slot.dataframe({"": [label[n] for n in history],
-                          text("optimizers.network_table_accuracy"): [f"{step.metrics[f'{n}_accuracy']:.1%}"
-                                                                      for n in history],
-                          text("optimizers.network_table_time"): [f"{step.extras['ms_per_step'][n]:.2f}"
-                                                                  for n in history],
-                          text("optimizers.network_table_state"): [f"{step.extras['state_bytes'][n] / 1024:.0f}"
-                                                                   for n in history]}, hide_index=True)
-    effective = {label[n]: optimizers.log10_list(v) for n, v in step.extras["effective"].items()}
-    if effective:
-        with histogram_slot.container():
-            st.plotly_chart(overlaid_histograms(effective, text("optimizers.effective_title"),
-                                                text("optimizers.effective_axis")),
+    left, right = st.columns(2)
+    for column, metric, x in ((left, "loss", "step"), (right, "accuracy", "eval_step")):
+        column.plotly_chart(lines_figure(next(iter(history.values()))[x],
+                                         {label[n]: h[metric] for n, h in history.items()},
+                                         text(f"optimizers.network_{metric}"), text("regression.step_axis"), ""),
                             width="stretch")
-            st.caption(text("optimizers.effective_caption"))
+    st.dataframe({"": [label[n] for n in history],
+                  text("optimizers.network_table_accuracy"): [f"{step.metrics[f'{n}_accuracy']:.1%}" for n in history],
+                  text("optimizers.network_table_time"): [f"{step.extras['ms_per_step'][n]:.2f}" for n in history],
+                  text("optimizers.network_table_state"): [f"{step.extras['state_bytes'][n] / 1024:.0f}"
+                                                           for n in history]}, hide_index=True)
+    effective = step.extras["effective"]                  # per adaptive optimizer, tens of thousands of values
+    logs = record.cached("effective", lambda: {n: optimizers.log10_list(v) for n, v in effective.items()})
+    if logs:
+        st.plotly_chart(overlaid_histograms({label[n]: v for n, v in logs.items()}, text("optimizers.effective_title"),
+                                            text("optimizers.effective_axis")), width="stretch")
+        st.caption(text("optimizers.effective_caption"))
 
 
 page_title(64, "optimizers")
@@ -183,17 +198,8 @@ with st.sidebar:
                            key="optimizers_network_steps")
 racers = tuple(name for name, _ in race[1]) or tuple(DEFAULT_RACERS)
 config = optimizers.NetworkConfig(optimizers=racers, steps=network_steps)
-run = st.button(text("optimizers.network_run"), type="primary", key="act_optimizers_network")
-progress_slot, charts_slot, table_slot, histogram_slot = st.empty(), st.empty(), st.empty(), st.empty()
-if run:
-    for step in optimizers.compare_on_network(config, data):
-        st.session_state.optimizers_network = {"step": step, "config": config}
-        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-        draw_network(step, charts_slot, table_slot, histogram_slot)
-elif "optimizers_network" in st.session_state:
-    if st.session_state.optimizers_network["config"] != config:
-        progress_slot.caption(text("common.stale_result"))
-    draw_network(st.session_state.optimizers_network["step"], charts_slot, table_slot, histogram_slot)
+experiment("optimizers_network", lambda: optimizers.compare_on_network(config, data), config, data.source,
+           draw=draw_network, run_label=text("optimizers.network_run"))
 
 misconceptions_and_prompts("optimizers")
 show_source(optimizers.reference_step, optimizers.race, optimizers.compare_on_network)

@@ -1,18 +1,17 @@
 """63 · Regression: fit a line, a polynomial or a small MLP live, and compare with exact least squares."""
 
-from dataclasses import dataclass
-
 import streamlit as st
 
 from engine import regression
 from engine.errors import InputError
 from engine.tabular import paired_finite, read_numeric_csv
 from ui.charts import history_figure, regression_fit_figure, update_history, update_regression_fit
-from ui.data_widgets import csv_format_caption
-from ui.hosted import table_limits, upload_note
+from ui.data_widgets import csv_format_caption, kept_upload
+from ui.experiment import RunRecord, experiment
+from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_source
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
 MODELS_TEX = (r"\hat y = w x + b \qquad \hat y = b + \sum_{k=1}^{d} w_k x^k \qquad "
@@ -26,15 +25,6 @@ SCALING_TEX = (r"z = \frac{x - \mu}{\sigma} \qquad H = \frac{2}{N} X^\top X \qqu
                r"\kappa = \frac{\lambda_{\max}}{\lambda_{\min}}")
 
 
-@dataclass(frozen=True)
-class Result:
-    step: object                                 # the latest engine.training.TrainingStep
-    config: regression.RegressionConfig
-    data: regression.RegressionData
-    source: object                               # what the data came from, to spot stale results
-    fit: regression.LeastSquaresFit | None
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
 def generated(config: regression.DataConfig) -> regression.RegressionData:
     return regression.make_data(config)
@@ -45,8 +35,9 @@ def uploaded_table(data: bytes, limits):
     return read_numeric_csv(data, limits)
 
 
-def data_ui() -> tuple[regression.RegressionData | None, object]:
-    """Sidebar: generated data or an uploaded CSV; returns the data (None after an error) and its source."""
+def data_ui() -> tuple[regression.RegressionData | None, object, InputError | None]:
+    """Sidebar: generated data or an uploaded CSV. Returns the data (None when there is none), what
+    identifies it (a run made on other data gets the stale note) and the settings' input error."""
     source = linked(st.radio, text("regression.source"), ["generated", "csv"], key="regression_source",
                     format_func=option_labels("regression.source_"), horizontal=True)
     train_share = linked(st.slider, text("regression.train_share"), 0.5, 0.9, 0.75, 0.05, key="regression_train_share")
@@ -62,21 +53,12 @@ def data_ui() -> tuple[regression.RegressionData | None, object]:
             train_share=train_share,
             seed=linked(st.number_input, text("regression.seed"), 0, 10_000, 0, key="regression_seed"),
         )
-        return generated(config), config
-    upload = st.file_uploader(text("regression.csv_upload"), type=["csv", "txt", "tsv"], key="act_regression_csv")
-    upload_note()
-    if upload is not None:
-        try:
-            st.session_state.regression_table = (upload.name, uploaded_table(upload.getvalue(), table_limits()))
-        except InputError as error:             # the last good file stays, for when this one is removed
-            show_input_error(error)
-            if "regression_table" in st.session_state:
-                st.caption(text("data.csv_kept", name=st.session_state.regression_table[0]))
-            return None, None
-    if "regression_table" not in st.session_state:
-        st.info(text("regression.csv_hint"))
-        return None, None
-    name, table = st.session_state.regression_table
+        return generated(config), config, None
+    kept = kept_upload("regression_csv", text("regression.csv_upload"),
+                       lambda content: uploaded_table(content, table_limits()), types=["csv", "txt", "tsv"])
+    if kept is None:
+        return None, None, None
+    name, table = kept
     st.caption(text("regression.csv_loaded", name=name, rows=table.total_rows))
     csv_format_caption(table)
     if table.sampled:
@@ -86,16 +68,16 @@ def data_ui() -> tuple[regression.RegressionData | None, object]:
                           placeholder=text("common.choose_one"))
     y_name = st.selectbox(text("regression.y_column"), names, index=1, key="regression_y_column",
                           placeholder=text("common.choose_one"))
+    key = (name, table.total_rows, x_name, y_name, train_share)
     try:
         if x_name == y_name:
             raise InputError("same_column")
         x, y, dropped = paired_finite(table.columns[x_name], table.columns[y_name])
-        if dropped:
-            st.caption(text("regression.csv_dropped", count=dropped))
-        return regression.from_arrays(x, y, train_share), (name, x_name, y_name, train_share)
     except InputError as error:
-        show_input_error(error)
-        return None, None
+        return None, key, error
+    if dropped:
+        st.caption(text("regression.csv_dropped", count=dropped))
+    return regression.from_arrays(x, y, train_share), key, None
 
 
 def model_ui() -> regression.RegressionConfig:
@@ -125,33 +107,44 @@ def model_ui() -> regression.RegressionConfig:
     )
 
 
-def figures(result: Result) -> tuple:
-    """The run's two figures, built once; `draw` updates them at every step."""
-    kinds = ("loss", "mse") if result.config.loss != "mse" else ("mse",)
+def figures(config: regression.RegressionConfig, data: regression.RegressionData,
+            fit: regression.LeastSquaresFit | None) -> tuple:
+    """The run's two figures; `draw` fills in its latest step."""
+    kinds = ("loss", "mse") if config.loss != "mse" else ("mse",)
     series = {f"{part}_{kind}": text(f"regression.curve_{part}_{kind}") for part in ("train", "test") for kind in kinds}
-    reference = ({text("regression.lstsq_train_line"): result.fit.train_mse,
-                  text("regression.lstsq_test_line"): result.fit.test_mse} if result.fit else {})
-    return (regression_fit_figure(result.data, result.fit),
+    reference = ({text("regression.lstsq_train_line"): fit.train_mse,
+                  text("regression.lstsq_test_line"): fit.test_mse} if fit else {})
+    return (regression_fit_figure(data, fit),
             history_figure(series, text("regression.loss_title"), text("regression.step_axis"), reference))
 
 
-def draw(result: Result, charts: tuple, metrics_slot, fit_slot, loss_slot) -> None:
-    step = result.step
-    with metrics_slot.container():
-        columns = st.columns(4)
-        columns[0].metric(text("regression.metric_train"), number_format(step.metrics["train_mse"]))
-        columns[1].metric(text("regression.metric_test"), number_format(step.metrics["test_mse"]))
-        if result.fit:
-            gap = 100 * (step.metrics["train_mse"] / max(result.fit.train_mse, 1e-12) - 1)
-            columns[2].metric(text("regression.metric_lstsq"), number_format(result.fit.train_mse))
-            columns[3].metric(text("regression.metric_gap"), text("regression.gap_value", gap=f"{gap:+.2f}"))
-        else:
-            columns[2].caption(text("regression.no_closed_form"))
-        if step.extras["diverged"]:
-            st.error(text("regression.diverged"))
-    fit_chart, loss_chart = charts
-    fit_slot.plotly_chart(update_regression_fit(fit_chart, step), width="stretch")
-    loss_slot.plotly_chart(update_history(loss_chart, step.extras["history"]), width="stretch")
+def draw(record: RunRecord) -> None:
+    """The run's latest step: metrics against least squares, the fitted curve, the loss curves."""
+    step = record.step
+    fit = step.extras["least_squares"]
+    columns = st.columns(4)
+    columns[0].metric(text("regression.metric_train"), number_format(step.metrics["train_mse"]))
+    columns[1].metric(text("regression.metric_test"), number_format(step.metrics["test_mse"]))
+    if fit:
+        gap = 100 * (step.metrics["train_mse"] / max(fit.train_mse, 1e-12) - 1)
+        columns[2].metric(text("regression.metric_lstsq"), number_format(fit.train_mse))
+        columns[3].metric(text("regression.metric_gap"), text("regression.gap_value", gap=f"{gap:+.2f}"))
+    else:
+        columns[2].caption(text("regression.no_closed_form"))
+    if step.extras["diverged"]:
+        st.error(text("regression.diverged"))
+    fit_chart, loss_chart = figures(record.config, step.extras["data"], fit)
+    st.plotly_chart(update_regression_fit(fit_chart, step), width="stretch")
+    st.plotly_chart(update_history(loss_chart, step.extras["history"]), width="stretch")
+
+
+@st.fragment
+def predict_section(record: RunRecord) -> None:
+    """The prediction lab: changing x reruns only this part of the page."""
+    x_value = linked(st.number_input, text("regression.predict_x"), value=5.0, key="regression_predict_x",
+                     url_check=lambda x: abs(x) <= 1e6)            # a link's 1e308 would only print inf
+    y_value = regression.predict(record.model, [x_value])[0]
+    st.markdown(text("regression.predict_y", x=number_format(x_value), y=number_format(y_value)))
 
 
 page_title(63, "regression")
@@ -171,37 +164,23 @@ with st.expander(text("regression.normalization_title")):
 
 with st.sidebar:
     st.header(text("regression.data_header"))
-    data, source = data_ui()
+    data, data_key, error = data_ui()
     st.header(text("regression.model_header"))
     config = model_ui()
 
 st.header(text("common.experiment_title"))
-train_clicked = st.button(text("common.train"), type="primary", key="act_regression_train", disabled=data is None)
-progress_slot, metrics_slot, fit_slot, loss_slot = st.empty(), st.empty(), st.empty(), st.empty()
-if train_clicked and data is not None:
-    fit = regression.least_squares(config, data)
-    charts = None
-    for step in regression.train(config, data):
-        result = Result(step, config, data, source, fit)
-        st.session_state.regression_result = result     # kept if the run is stopped by a rerun
-        charts = charts or figures(result)
-        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-        draw(result, charts, metrics_slot, fit_slot, loss_slot)
-elif "regression_result" in st.session_state:
-    result = st.session_state.regression_result
-    if result.config != config or result.source != source:
-        progress_slot.caption(text("common.stale_result"))
-    draw(result, figures(result), metrics_slot, fit_slot, loss_slot)
+record = None
+if data is None and error is None:                # no file yet: nothing to train on
+    st.info(text("regression.csv_hint"))
 else:
-    progress_slot.info(text("regression.press_train"))
+    record = experiment("regression_train", lambda: regression.train(config, data), config, data_key, draw=draw,
+                        idle=text("regression.press_train"), error=error)
 
-result = st.session_state.get("regression_result")
-if result is not None and "model" in result.step.extras:
-    st.subheader(text("regression.predict_title"))
-    x_value = linked(st.number_input, text("regression.predict_x"), value=5.0, key="regression_predict_x",
-                     url_check=lambda x: abs(x) <= 1e6)            # a link's 1e308 would only print inf
-    y_value = regression.predict(result.step.extras["model"], [x_value])[0]
-    st.markdown(text("regression.predict_y", x=number_format(x_value), y=number_format(y_value)))
+st.subheader(text("regression.predict_title"))
+if record is not None and record.usable(data_key):
+    predict_section(record)
+else:
+    st.caption(text("regression.need_model"))
 
 misconceptions_and_prompts("regression")
 show_source(regression.train, regression.Regressor, regression.Features, regression.least_squares,

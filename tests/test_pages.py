@@ -48,8 +48,9 @@ def test_language_switch_keeps_the_page_and_persists(app):
 
 def test_regression_trains_and_keeps_its_result(app):
     app_test = app("pages/regression.py")
+    assert translate("regression.need_model", "en") in [c.value for c in app_test.caption]
     app_test.slider(key="regression_steps").set_value(200).run()
-    app_test.button(key="act_regression_train").click().run()
+    train(app_test, "regression_train")
     assert_clean(app_test)
     metrics = {metric.label: float(metric.value.rstrip(" %")) for metric in app_test.metric}
     assert metrics["Training MSE"] < 2.0 and metrics["Least-squares training MSE"] < metrics["Training MSE"] + 1e-6
@@ -66,7 +67,8 @@ def test_regression_csv_upload_good_and_bad(app):
     app_test = app("pages/regression.py", "zh")
     app_test.radio(key="regression_source").set_value("csv").run()
     assert_clean(app_test)
-    assert app_test.button(key="act_regression_train").proto.disabled        # nothing uploaded yet
+    assert translate("regression.csv_hint", "zh") in [i.value for i in app_test.info]     # nothing uploaded yet
+    assert not [b for b in app_test.button if b.key == "act_regression_train"]
     rows = "\n".join(f"{x},{2 * x + 1},{x * x}" for x in range(60))
     app_test.file_uploader(key="act_regression_csv").set_value(("line.csv", f"a,b,c\n{rows}\n".encode(), "text/csv"))
     app_test.run()
@@ -74,14 +76,22 @@ def test_regression_csv_upload_good_and_bad(app):
     app_test.selectbox(key="regression_y_column").set_value("b")
     app_test.selectbox(key="regression_model").set_value("linear").run()
     app_test.slider(key="regression_steps").set_value(600)
-    app_test.button(key="act_regression_train").click().run()
+    train(app_test, "regression_train")
     assert_clean(app_test)
     assert float(app_test.metric[0].value) < 1.0                  # y = 2x + 1 is fitted
     app_test.file_uploader(key="act_regression_csv").set_value(("bad.csv", b"name\nann\n", "text/csv"))
     app_test.run()
     assert_clean(app_test)
     assert translate("errors.csv_need_two_numeric", "zh", found=0) in [e.value for e in app_test.error]
-    assert float(app_test.metric[0].value) < 1.0                  # the earlier result is still shown
+    assert float(app_test.metric[0].value) < 1.0                  # the earlier file and result stay
+    assert translate("data.kept_upload", "zh", name="line.csv") in [c.value for c in app_test.caption]
+    app_test.switch_page("pages/home.py").run()
+    app_test.switch_page("pages/regression.py").run()             # the upload survives a page switch
+    assert_clean(app_test)
+    assert app_test.selectbox(key="regression_x_column").value == "a" and float(app_test.metric[0].value) < 1.0
+    app_test.selectbox(key="regression_y_column").set_value("a").run()      # an input error disables Run
+    assert translate("errors.same_column", "zh") in [e.value for e in app_test.error]
+    assert app_test.button(key="act_regression_train").proto.disabled
 
 
 HOME_WITHOUT_TORCH = """
@@ -214,9 +224,11 @@ def test_optimizers_race_and_network(app, lang):
     app_test.slider(key="optimizers_scrub").set_value(50).run()
     assert_clean(app_test)
     app_test.slider(key="optimizers_network_steps").set_value(40).run()
-    app_test.button(key="act_optimizers_network").click().run()
+    train(app_test, "optimizers_network")
     assert_clean(app_test)
     assert len(app_test.get("plotly_chart")) == 6 and len(app_test.dataframe) == 2   # + loss, accuracy, histogram
+    finished = translate("common.run_finished", lang, total=40, seconds="X", device="CPU").split("X")[0]
+    assert any(c.value.startswith(finished) for c in app_test.caption)             # the device a run used
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -467,3 +479,65 @@ def test_lstm_run_obeys_pause_step_resume_stop_and_its_stopped_model_is_looked_i
     traces = json.loads(app_test.get("plotly_chart")[-1].proto.spec)["data"]
     assert [t["type"] for t in traces] == ["heatmap"] * 6
     assert record.step.step == stopped                                             # the lab did not train it
+
+
+def _pause_step_resume_stop(app_test, key: str, lang: str, change) -> object:
+    """Step (starts paused after one report), Step again, Resume, change a setting while it runs
+    (`change(app_test)`: the stale-running note), Stop. Returns the stopped record."""
+    from ui import runner
+
+    app_test.button(key=f"act_{key}_step").click().run()
+    record = app_test.session_state[key]
+    _wait(lambda: record.job.state == runner.PAUSED)
+    first = record.step.step
+    app_test.run()
+    assert_clean(app_test)
+    assert app_test.button(key=f"act_{key}_pause").label == translate("common.resume", lang)
+    app_test.button(key=f"act_{key}_step").click().run()
+    _wait(lambda: record.job.state == runner.PAUSED and record.step.step > first)
+    app_test.button(key=f"act_{key}_pause").click()                               # Resume
+    change(app_test)
+    app_test.run()
+    assert record.job.state in runner.ACTIVE, "the run should still be going"
+    assert translate("common.stale_running", lang) in [c.value for c in app_test.caption]
+    app_test.button(key=f"act_{key}_stop").click().run()
+    _wait(lambda: record.job.done)
+    app_test.run()
+    assert_clean(app_test)
+    assert record.job.state == runner.STOPPED and first < record.step.step < record.step.total
+    assert translate("common.run_stopped", lang, step=record.step.step, total=record.step.total, device="CPU") in \
+        [c.value for c in app_test.caption]
+    return record
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_regression_pause_step_resume_stop_and_predict_with_the_stopped_model(app, lang):
+    app_test = app("pages/regression.py", lang)
+    app_test.slider(key="regression_points").set_value(2000).run()               # a run long enough to catch
+    app_test.selectbox(key="regression_model").set_value("mlp").run()
+    app_test.slider(key="regression_width").set_value(128).run()
+    app_test.slider(key="regression_layers").set_value(4).run()
+    app_test.slider(key="regression_steps").set_value(5000).run()
+    record = _pause_step_resume_stop(app_test, "regression_train", lang,
+                                     lambda t: t.select_slider(key="regression_learning_rate").set_value(0.01))
+    assert translate("common.stale_result", lang) in [c.value for c in app_test.caption]
+    app_test.select_slider(key="regression_learning_rate").set_value(0.05).run()
+    predictions = []
+    for x in (1.0, 9.0):                                                         # the lab, on the stopped model
+        app_test.number_input(key="regression_predict_x").set_value(x).run()
+        assert_clean(app_test)
+        predictions += [m.value for m in app_test.markdown if m.value.startswith(
+            translate("regression.predict_y", lang, x="@", y="@").split("@")[0])]
+    assert len(predictions) == 2 and predictions[0] != predictions[1]
+    assert record.step.step < 5000                                                # the lab did not train it
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_optimizers_network_pause_step_resume_stop(app, lang):
+    app_test = app("pages/optimizers.py", lang)
+    app_test.slider(key="optimizers_network_steps").set_value(2000).run()
+    _pause_step_resume_stop(app_test, "optimizers_network", lang,
+                            lambda t: t.slider(key="optimizers_network_steps").set_value(1000))
+    assert len(app_test.get("plotly_chart")) == 6 and len(app_test.dataframe) == 2   # the stopped run's views
+    app_test.slider(key="optimizers_scrub").set_value(100).run()                     # the race lab still works
+    assert_clean(app_test)
