@@ -37,6 +37,10 @@ from engine.training import Throttle, TrainingStep
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_WORLD = 4
+COLLECTIVE_TIMEOUT = 24 * 3600.0    # a rank's own limit on a collective: the launcher detects stalls itself
+                                    # (`DDPConfig.timeout`), and the workers of a paused run are stopped
+                                    # (SIGSTOP), which must not look like a peer that hangs
+PAUSE_AFTER = 0.2                   # seconds the consumer keeps a report before the workers are stopped
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def worker_command(config: DDPConfig, out: Path | None = None, crash_at: int = -
     """The arguments after `python -m engine.distributed_worker` (also used for torchrun)."""
     command = ["--steps", str(config.steps), "--batch-size", str(config.batch_size), "--hidden", str(config.hidden),
                "--lr", str(config.learning_rate), "--seed", str(config.seed), "--backend", backend_for(config),
-               "--timeout", str(config.timeout)]
+               "--timeout", str(COLLECTIVE_TIMEOUT)]
     if out is not None:
         command += ["--out", str(out)]
     if crash_at >= 0:
@@ -113,6 +117,36 @@ def _stop(processes: list[subprocess.Popen], grace: float = 3.0) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _signal(processes: list[subprocess.Popen], sign: int) -> None:
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sign)
+
+
+@contextmanager
+def _held(processes: list[subprocess.Popen]) -> Iterator[None]:
+    """Wrap a report's `yield`: if the consumer keeps the generator there longer than
+    `PAUSE_AFTER` (a learner's Pause), the workers are stopped too (SIGSTOP), so a paused run
+    really pauses; they continue when the generator is resumed or closed."""
+    stopped = threading.Event()
+
+    def stop() -> None:
+        stopped.set()
+        _signal(processes, signal.SIGSTOP)
+
+    timer = threading.Timer(PAUSE_AFTER, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+        if stopped.is_set():
+            _signal(processes, signal.SIGCONT)
 
 
 def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
@@ -290,11 +324,11 @@ def _follow(config, processes, reports, errors, begin, out: Path, fixed: dict) -
     last_news = time.monotonic()
     while len(done) < config.world_size:
         _check_workers(processes, errors)
-        limit = config.start_timeout if startup is None else config.timeout
-        if time.monotonic() - last_news > limit:
-            raise InputError("ddp_timeout", seconds=round(limit))
         news = _next_record(reports)
         if news is None:
+            limit = config.start_timeout if startup is None else config.timeout
+            if time.monotonic() - last_news > limit:
+                raise InputError("ddp_timeout", seconds=round(limit))
             continue
         rank, record = news
         last_news = time.monotonic()
@@ -329,8 +363,9 @@ def _follow(config, processes, reports, errors, begin, out: Path, fixed: dict) -
             if step == config.steps:                              # reported once rank 0 has saved the result
                 final = report
                 continue
-            with throttle.reporting():
+            with throttle.reporting(), _held(processes):
                 yield report
+            last_news = time.monotonic()                          # time spent paused is no silence
     if final is not None:
         final.extras["parameters"] = torch.load(out, weights_only=True) if out.exists() else None
         yield final

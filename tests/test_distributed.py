@@ -163,21 +163,38 @@ def _run_until_a_report(runner, start):
     return job
 
 
-def test_stop_in_the_runner_leaves_no_worker_process():
-    """Stop (the runner closes the generator) ends the DDP run's workers and the scaling run's."""
+def test_pause_stops_the_workers_and_stop_in_the_runner_leaves_none():
+    """Pause (the generator waits at a report) stops the worker processes too; Resume continues them;
+    Stop (the runner closes the generator) ends them, for the DDP run and for the scaling run."""
     runner = jobs.Runner(workers=1)
-    for start in (lambda: distributed.train(distributed.DDPConfig(batch_size=8, steps=5000)),
-                  lambda: distributed.scaling(distributed.ScalingConfig(worlds=(2,), steps=5000, batch_size=8))):
-        job = _run_until_a_report(runner, start)
-        assert len(_workers()) == 2
-        runner.stop(job)
-        assert runner.wait(job, timeout=60) and job.state == jobs.STOPPED and job.last.step < 5000
-        assert _workers() == []
+    config = distributed.DDPConfig(batch_size=8, steps=5000, timeout=5)
+    job = _run_until_a_report(runner, lambda: distributed.train(config))
+    assert len(_workers()) == 2
+    runner.pause(job)
+    assert runner.wait(job, timeout=60) and job.state == jobs.PAUSED
+    time.sleep(3 * distributed.PAUSE_AFTER)
+    assert set(_workers().values()) == {"T"}                                    # stopped, not training on
+    paused_at = job.last.step
+    time.sleep(config.timeout + 1)                 # longer than the silence the launcher accepts from a worker
+    runner.resume(job)
+    deadline = time.monotonic() + 120
+    while job.last.step <= paused_at + 10 and job.active and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.state == jobs.RUNNING and job.last.step > paused_at + 10, job.error
+    runner.stop(job)
+    assert runner.wait(job, timeout=60) and job.state == jobs.STOPPED and job.last.step < 5000
+    assert _workers() == {}
+    scaling = _run_until_a_report(runner, lambda: distributed.scaling(
+        distributed.ScalingConfig(worlds=(2,), steps=5000, batch_size=8)))
+    assert len(_workers()) == 2
+    runner.stop(scaling)
+    assert runner.wait(scaling, timeout=60) and scaling.state == jobs.STOPPED
+    assert _workers() == {}
 
 
-def _workers() -> list[int]:
-    """Live `python -m engine.distributed_worker` processes started by this test process."""
-    found = []
+def _workers() -> dict[int, str]:
+    """Live `python -m engine.distributed_worker` processes started by this test process: pid -> state."""
+    found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
@@ -187,7 +204,7 @@ def _workers() -> list[int]:
         except OSError:
             continue
         if is_worker and state != "Z" and int(parent) == os.getpid():      # a zombie has exited
-            found.append(int(pid))
+            found[int(pid)] = state
     return found
 
 
