@@ -21,10 +21,12 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from engine.device import cpu_flags, set_cpu_threads
+from engine.device import cpu_flags, run_device
+from engine.rng import RunRandom
 from engine.training import Throttle, TrainingStep
-from engine.vgg import FeatureExtractor, with_pooling
+from engine.vgg import FeatureExtractor, on_device, with_pooling
 
+TERMS = ("total", "content", "style", "tv")
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")   # Gatys et al.'s choice
 CONTENT_LAYER = "relu4_2"
 PRESETS = {     # quality/speed: (size, evaluations at full size, evaluations at 1/4 and 1/2 size)
@@ -54,8 +56,9 @@ class StyleConfig:
     normalize_losses: bool = True        # divide each loss by its target's energy (weights then mean
                                          # the same for every weight file); False = raw tutorial form
     fast_math: bool | None = None        # bf16 autocast + channels_last; None = where the CPU has bf16
-    seed: int = 0
+    seed: int = 0                        # the noise start's draw
     snapshots: int = 8                   # frames kept for the filmstrip
+    device: str | None = None            # None: engine.device.pick_device()
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -148,14 +151,18 @@ def _optimizer(config: StyleConfig, image: torch.Tensor) -> torch.optim.Optimize
     return torch.optim.LBFGS([image], lr=1.0, max_iter=10, history_size=50, tolerance_grad=0, tolerance_change=0)
 
 
-def _start_image(config: StyleConfig, content: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
+def _start_image(config: StyleConfig, content: torch.Tensor, previous: torch.Tensor | None,
+                 generator: torch.Generator) -> torch.Tensor:
     """The first stage starts from the content (or noise); later ones from the upsampled previous
     result. Starting from the content, they also get back the content detail the coarser level could
     not hold (content minus its own down-and-up-sampled copy), which saves most of the expensive
     full-size evaluations. Starting from noise they do not: the content's pixels never enter the image,
-    only the content loss pulls it towards the layout."""
+    only the content loss pulls it towards the layout. The noise comes from the run's `generator`
+    (on `content`'s device)."""
     if previous is None:
-        return content.clone() if config.init == "content" else torch.rand_like(content)
+        if config.init == "content":
+            return content.clone()
+        return torch.rand(content.shape, generator=generator, device=content.device, dtype=content.dtype)
     size = content.shape[-2:]
     upsampled = F.interpolate(previous, size=size, mode="bicubic", align_corners=False)
     if config.init == "noise":
@@ -166,38 +173,45 @@ def _start_image(config: StyleConfig, content: torch.Tensor, previous: torch.Ten
 
 
 def _evaluate(objective: Objective, image: torch.Tensor, optimizer: torch.optim.Optimizer,
-              terms: dict[str, float]) -> torch.Tensor:
-    """One forward + backward pass (the optimiser's closure); records the loss terms in `terms`."""
+              terms: dict[str, torch.Tensor | int]) -> torch.Tensor:
+    """One forward + backward pass (the optimiser's closure); keeps the loss terms in `terms` as
+    detached tensors (read on the host only when reporting, so no evaluation waits for the device)."""
     optimizer.zero_grad(set_to_none=True)
     losses = objective(image)
     losses["total"].backward()
-    terms.update({name: value.item() for name, value in losses.items()})
+    terms.update({name: value.detach() for name, value in losses.items()})
     terms["evaluations"] = terms.get("evaluations", 0) + 1
     return losses["total"]
 
 
 def transfer(config: StyleConfig, extractor: FeatureExtractor, content: torch.Tensor,
              style: torch.Tensor) -> Iterator[TrainingStep]:
-    """Optimise the image; yields TrainingSteps (step = evaluations so far) with the current image.
+    """Optimise the image on `run_device(config.device)`; yields TrainingSteps (step = evaluations so
+    far) with the current image.
 
-    `content` and `style` are (3, H, W) in [0, 1], any sizes. Metrics: total, content, style, tv.
-    Extras: `image` (3, h, w) in [0, 1], `stage` (px), `history`, `snapshots` [(step, thumbnail)].
+    `content` and `style` are (3, H, W) in [0, 1], any sizes. `extractor` may be shared by every
+    user: it is used as it is when it lives on the run's device, else through a copy there.
+    Metrics: total, content, style, tv. Extras: `image` (3, h, w) in [0, 1], `stage` (px), `history`,
+    `snapshots` [(step, thumbnail)], `fast_math`, `device`, and `model`: the image with the content
+    and style it came from (what the page's Gram lab compares), so a stopped run is usable too.
     """
-    set_cpu_threads()
-    torch.manual_seed(config.seed)
-    extractor = with_pooling(extractor, config.pooling)     # a per-run view: the shared one stays as it is
-    device = next(extractor.parameters()).device
+    device = run_device(config.device)
+    random = RunRandom(config.seed, device)
+    # A per-run view on the run's device: the shared extractor itself is neither moved nor changed.
+    extractor = with_pooling(on_device(extractor, device), config.pooling)
     fast = use_fast_math(config, device)
     stages = _stages(config)
     total = sum(steps for _, steps in stages)
     throttle = Throttle(total)
-    terms: dict[str, float] = {}
+    terms: dict[str, torch.Tensor | int] = {}
+    pending: list[tuple[int, torch.Tensor]] = []          # (evaluations, loss terms) since the last report
     image, snapshots = None, []
-    history: dict[str, list[float]] = {"step": [], "total": [], "content": [], "style": [], "tv": []}
+    history: dict[str, list[float]] = {"step": [], **{name: [] for name in TERMS}}
+    content_on, style_on = content.to(device), style.to(device)      # moved once for the run
     for size, steps in stages:
-        content_small = resize_to(content, size).to(device)
-        objective = Objective(extractor, config, content_small, resize_to(style, size).to(device), fast)
-        image = _start_image(config, content_small, image).clamp(0, 1).detach().requires_grad_(True)
+        content_small = resize_to(content_on, size)
+        objective = Objective(extractor, config, content_small, resize_to(style_on, size), fast)
+        image = _start_image(config, content_small, image, random.device).clamp(0, 1).detach().requires_grad_(True)
         optimizer = _optimizer(config, image)
         stage_end = terms.get("evaluations", 0) + steps
         while (done := terms.get("evaluations", 0)) < stage_end:
@@ -208,19 +222,25 @@ def transfer(config: StyleConfig, extractor: FeatureExtractor, content: torch.Te
             with torch.no_grad():
                 image.clamp_(0, 1)
             done = terms["evaluations"]
-            history["step"].append(done)
-            for name in ("total", "content", "style", "tv"):
-                history[name].append(terms[name])
-            if not math.isfinite(terms["total"]):
+            pending.append((done, torch.stack([terms[name] for name in TERMS])))
+            if not (throttle.due(done - 1) or done >= total):
+                continue
+            values = torch.stack([losses for _, losses in pending]).tolist()     # one host read per report
+            history["step"].extend(count for count, _ in pending)
+            for row in values:
+                for name, value in zip(TERMS, row, strict=True):
+                    history[name].append(value)
+            pending.clear()
+            if not all(math.isfinite(row[0]) for row in values):     # diverged: nothing worth showing
                 return
-            if throttle.due(done - 1) or done >= total:
-                result = _result_image(config, image, content_small)
-                snapshots = _keep_snapshot(snapshots, done, result, config.snapshots)
-                extras = {"image": result, "stage": size, "history": {k: list(v) for k, v in history.items()},
-                          "snapshots": list(snapshots), "fast_math": fast}
-                metrics = {name: terms[name] for name in ("total", "content", "style", "tv")}
-                with throttle.reporting():
-                    yield TrainingStep(done, total, metrics, extras, throttle.training_seconds)
+            result = _result_image(config, image, content_small)
+            snapshots = _keep_snapshot(snapshots, done, result, config.snapshots)
+            extras = {"image": result, "stage": size, "history": {k: list(v) for k, v in history.items()},
+                      "snapshots": list(snapshots), "fast_math": fast, "device": str(device),
+                      "model": {"image": result, "content": content, "style": style}}
+            metrics = {name: history[name][-1] for name in TERMS}
+            with throttle.reporting():
+                yield TrainingStep(done, total, metrics, extras, throttle.training_seconds)
 
 
 def _keep_snapshot(snapshots: list, done: int, image: torch.Tensor, limit: int) -> list:
@@ -254,7 +274,9 @@ def compare_grams(extractor: FeatureExtractor, style: torch.Tensor, images: list
     maximum, so two maps can look alike while the matrices differ. The distances are what the style loss
     of this layer measures (before its layer weight), with 1 = an image whose activations are all zero."""
     extractor = with_pooling(extractor, pooling)
-    grams = [gram_matrix(extractor(resize_to(image, size), (layer,))[layer])[0] for image in (style, *images)]
+    device = next(extractor.parameters()).device          # the images go where the extractor is
+    grams = [gram_matrix(extractor(resize_to(image.to(device), size), (layer,))[layer])[0].cpu()
+             for image in (style, *images)]
     target = grams[0]
     maps = [gram[:channels, :channels] / gram[:channels, :channels].abs().max().clamp_min(1e-12) for gram in grams]
     distances = [((gram - target).pow(2).mean() / target.pow(2).mean().clamp_min(1e-24)).item() for gram in grams[1:]]

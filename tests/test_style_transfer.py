@@ -8,14 +8,20 @@ import pytest
 import torch
 from PIL import Image
 
+import engine.device
 from engine import artwork, images, style_transfer, vgg
+from tests.concurrency import assert_runs_independent
 
 
 @pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
+def one_thread():
     """These runs are streams of small kernels: with the cores shared by other processes, a second
-    intra-op thread stalls them (measured on a busy 2-core machine: a 96 px run 50 s vs 3.6 s)."""
-    monkeypatch.setenv("PTLAB_THREADS", "1")
+    intra-op thread stalls them (measured on a busy 2-core machine: a 96 px run 50 s vs 3.6 s).
+    Engines no longer set the thread count (the server decides it once), so the test does."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -218,9 +224,11 @@ def test_with_coarse_to_fine_only_a_content_start_gets_the_content_detail_back()
     content = torch.rand(1, 3, 64, 64)
     previous = torch.rand(1, 3, 32, 32)
     upsampled = torch.nn.functional.interpolate(previous, size=(64, 64), mode="bicubic", align_corners=False)
-    noise = style_transfer._start_image(style_transfer.StyleConfig(init="noise"), content, previous)
+    generator = torch.Generator()
+    noise = style_transfer._start_image(style_transfer.StyleConfig(init="noise"), content, previous, generator)
     assert torch.equal(noise, upsampled)
-    from_content = style_transfer._start_image(style_transfer.StyleConfig(init="content"), content, previous)
+    from_content = style_transfer._start_image(style_transfer.StyleConfig(init="content"), content, previous,
+                                               generator)
     detail = from_content - upsampled                                 # content minus its blurred copy
     assert torch.corrcoef(torch.stack([detail.flatten(), content.flatten()]))[0, 1] > 0.5
 
@@ -303,8 +311,8 @@ def test_a_randomly_initialised_vgg_hardly_tells_images_apart_at_its_deep_layers
         return style_transfer.compare_grams(extractor, brick, [grass], layer, 128).distances[0]
 
     for seed in (0, 1, 2):
-        torch.manual_seed(seed)
-        random = vgg.load_extractor(vgg.WeightsSource("random", None, "torchvision"))
+        random = vgg.load_extractor(vgg.WeightsSource("random", None, "torchvision"),
+                                    generator=torch.Generator().manual_seed(seed))
         assert distance(random, "relu1_1") > 0.1
         assert distance(random, "relu4_1") < 0.01 and distance(random, "relu5_1") < 0.01
     assert distance(pretrained, "relu4_1") > 1 and distance(pretrained, "relu5_1") > 1
@@ -323,3 +331,50 @@ def test_lbfgs_and_adam_reach_similar_losses_for_the_same_evaluations(pretrained
             *_, last = style_transfer.transfer(replace(config, optimizer=optimizer), pretrained, content, style)
             final[optimizer] = last.metrics["total"]
         assert 0.75 < final["lbfgs"] / final["adam"] < 1.05, (photo, final)
+
+
+def _small_run(pretrained, **settings):
+    """A tiny transfer; returns its final metrics (for the concurrency check)."""
+    content, style = torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(5)), artwork.make("swirls", 48)
+    config = style_transfer.StyleConfig(size=32, steps=3, coarse_steps=(), fast_math=False, **settings)
+    *_, last = style_transfer.transfer(config, pretrained, content, style)
+    return last.metrics
+
+
+def test_two_transfers_at_once_give_what_each_gives_alone(pretrained):
+    """The noise start is drawn from the run's own generator: a neighbour's run or global seed
+    changes nothing, and the seed is what tells two runs apart."""
+    assert_runs_independent(lambda: _small_run(pretrained, init="noise", seed=0),
+                            lambda: _small_run(pretrained, init="noise", seed=1, optimizer="adam"))
+
+
+def test_transfer_runs_on_the_run_device_and_reports_a_usable_result(pretrained, monkeypatch):
+    picked = []
+
+    def spy():
+        picked.append(True)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(engine.device, "pick_device", spy)
+    content, style = torch.rand(3, 40, 40), artwork.make("mosaic", 48)
+    config = style_transfer.StyleConfig(size=32, steps=6, coarse_steps=(), fast_math=False)
+    run = style_transfer.transfer(config, pretrained, content, style)
+    first = next(run)                                  # a report before the end: what a Stop keeps
+    run.close()
+    assert picked and first.extras["device"] == "cpu" and first.step < first.total
+    kept = first.extras["model"]
+    assert kept["image"].shape == (3, 32, 32) and kept["content"] is content and kept["style"] is style
+    compared = style_transfer.compare_grams(pretrained, kept["style"], [kept["image"], kept["content"]],
+                                            "relu2_1", 32)
+    assert len(compared.distances) == 2 and all(d >= 0 for d in compared.distances)
+
+
+def test_a_copy_per_device_leaves_the_shared_extractor_where_it_is(pretrained):
+    from engine.fingerprint import fingerprint
+
+    before = fingerprint(pretrained)
+    assert vgg.on_device(pretrained, "cpu") is pretrained
+    moved = vgg.on_device(pretrained, "meta")           # stands in for a GPU: no memory, same code path
+    assert vgg.on_device(pretrained, torch.device("meta")) is moved                # made once per device
+    assert all(p.device.type == "meta" for p in moved.parameters()) and not moved.training
+    assert all(p.device.type == "cpu" for p in pretrained.parameters()) and fingerprint(pretrained) == before

@@ -1,9 +1,13 @@
 """UNet engine: exact generated masks, shapes for odd sizes, the skip-connection gap, and denoising."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
+import engine.device
 from engine import images, unet
+from tests.concurrency import assert_runs_independent
 
 
 def test_generated_masks_match_the_drawn_shapes_exactly():
@@ -96,3 +100,67 @@ def test_denoiser_trains_on_the_clipped_noise_it_is_scored_on(monkeypatch):
     assert len(seen) == 4 and all(low >= 0 and high <= 1 for low, high in seen)
     noisy = last.extras["noisy"]
     assert noisy.min() >= 0 and noisy.max() <= 1 and (noisy == 0).any() and (noisy == 1).any()
+
+
+TINY = unet.SegmentationConfig(shapes=unet.ShapesConfig(size=32, objects=2), depth=2, base=4, steps=6,
+                               batch_size=4, train_images=16, val_images=4, shown=2)
+
+
+def _final(run) -> dict[str, float]:
+    *_, last = run
+    return last.metrics
+
+
+def test_two_runs_at_once_give_what_each_gives_alone():
+    """Initialisation, batch order and the denoiser's noise come from generators the run owns."""
+    assert_runs_independent(lambda: _final(unet.train(TINY)),
+                            lambda: _final(unet.train(replace(TINY, seed=1, skips=False))))
+    clean = torch.rand(1, 24, 24, generator=torch.Generator().manual_seed(0))
+    small = unet.DenoiseConfig(steps=4, patch=16, batch_size=2, depth=1, base=4)
+    assert_runs_independent(lambda: _final(unet.denoise(small, clean)),
+                            lambda: _final(unet.denoise(replace(small, seed=1, sigma=0.3), clean)))
+
+
+def test_the_run_owned_initialisation_is_pytorchs_own():
+    """Figures measured when the engine seeded torch globally stay valid: the same weights."""
+    for settings in ({"depth": 2, "base": 4}, {"depth": 3, "upsampling": "bilinear", "skips": False},
+                     {"in_channels": 3, "out_channels": 3, "depth": 2, "base": 16}):
+        torch.manual_seed(7)
+        reference = unet.UNet(**settings)
+        built = unet.build_unet(torch.Generator().manual_seed(7), **settings)
+        assert all(torch.equal(a, b) for a, b in zip(reference.state_dict().values(),
+                                                     built.state_dict().values(), strict=True)), settings
+
+
+def test_both_experiments_train_on_the_run_device(monkeypatch):
+    picked = []
+
+    def spy():
+        picked.append(True)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(engine.device, "pick_device", spy)
+    *_, last = unet.train(TINY)
+    assert picked and last.extras["device"] == "cpu"
+    assert all(p.device.type == "cpu" for p in last.extras["model"]["unet"].parameters())
+    picked.clear()
+    *_, last = unet.denoise(unet.DenoiseConfig(steps=2, patch=16, batch_size=2, depth=1, base=4), torch.rand(1, 20, 20))
+    assert picked and last.extras["device"] == "cpu"
+    assert all(p.device.type == "cpu" for p in last.extras["model"].parameters())
+
+
+def test_an_early_report_holds_a_usable_model_and_training_goes_on_after_a_lab():
+    run = unet.train(replace(TINY, steps=8))
+    first = next(run)                                   # step 1 of 8: what a Pause or Stop keeps
+    assert first.step < first.total
+    model, validation = first.extras["model"]["unet"], first.extras["model"]["validation"]
+    maps = unet.feature_maps(model, validation.images[0])                   # the lab, while paused
+    assert maps["encoder 1"].shape == (4, 32, 32)                            # base 4: four channels
+    assert unet.predict(model, validation.images).shape == validation.masks.shape
+    assert model.training                              # the lab leaves the mode as it found it
+    rest = list(run)
+    assert rest[-1].finished and rest[-1].extras["model"]["unet"] is model
+    stopped = unet.denoise(unet.DenoiseConfig(steps=6, patch=16, batch_size=2, depth=1, base=4), torch.rand(1, 20, 20))
+    early = next(stopped)
+    stopped.close()                                    # Stop: the generator closes at its yield
+    assert early.step < early.total and early.extras["denoised"].shape == (1, 20, 20)
