@@ -7,12 +7,14 @@ import streamlit as st
 
 from engine import half_precision as hp
 from engine.device import describe, pick_device
+from engine.errors import InputError
 from ui import audit
 from ui.charts import histogram_with_lines, history_figure, range_bars, spacing_figure, update_history
 from ui.data_widgets import dataset
+from ui.experiment import RunRecord, experiment
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import misconceptions_and_prompts, page_title, previous, run_live, show_source
+from ui.widgets import misconceptions_and_prompts, page_title, show_source
 
 LOSS_FACTORS = {"1": 1.0, "small": 2.0**-20}
 
@@ -66,7 +68,9 @@ def parse_number(typed: str) -> float | None:
         return None
 
 
+@st.fragment
 def bit_lab() -> None:
+    """The bit lab: typing a number here reruns only this part of the page."""
     raw = linked(st.text_input, text("half_precision.value"), "0.1", key="half_precision_value",
                  help=text("half_precision.value_help"), url_check=lambda typed: parse_number(typed) is not None)
     value = parse_number(raw)
@@ -160,9 +164,11 @@ def race_figures(config: hp.RaceConfig) -> dict:
     return figures
 
 
-def draw_race(step, config, figures, slots) -> None:
+def draw_race(record: RunRecord) -> None:
+    step, config = record.step, record.config
+    figures = race_figures(config)
     history = step.extras["history"]
-    left, right = slots["curves"]
+    left, right = st.columns(2)
     left.plotly_chart(update_history(figures["losses"], history), width="stretch")
     right.plotly_chart(update_history(figures["accuracy"], history), width="stretch")
     rows = []
@@ -174,68 +180,47 @@ def draw_race(step, config, figures, slots) -> None:
                      text("half_precision.table_memory"): f"{step.extras['memory'][mode] / 1e6:.2f} MB",
                      text("half_precision.table_skipped"): str(step.extras["skipped"][mode]),
                      text("half_precision.table_zero"): f"{100 * step.extras['zero_gradients'][mode]:.1f}%"})
-    with slots["table"].container():
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-        where = "cuda" if step.extras["device"] == "cuda" else "cpu"
-        st.caption(text(f"half_precision.memory_{where}"))
-        if "fp16_naive" in config.modes and math.isnan(step.metrics["fp16_naive/loss"]):
-            st.warning(text("half_precision.naive_failed"), icon=":material/warning:")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    where = "cuda" if step.extras["device"].startswith("cuda") else "cpu"
+    st.caption(text(f"half_precision.memory_{where}"))
+    if "fp16_naive" in config.modes and math.isnan(step.metrics["fp16_naive/loss"]):
+        st.warning(text("half_precision.naive_failed"), icon=":material/warning:")
     if "scale" in figures:
-        with slots["scale"].container():
-            st.plotly_chart(update_history(figures["scale"], history), width="stretch")
-            st.caption(text("half_precision.scale_caption", interval=config.growth_interval))
+        st.plotly_chart(update_history(figures["scale"], history), width="stretch")
+        st.caption(text("half_precision.scale_caption", interval=config.growth_interval))
     if "gradients" not in step.extras:
-        slots["gradients"].caption(text("half_precision.need_fp32"))
+        st.caption(text("half_precision.need_fp32"))
         return
     logs = step.extras["gradients"]
     scale = history["scale/fp16_scaler"][-1] if "scale/fp16_scaler" in history else 2.0**16
     shift = math.log10(scale)
     fp16 = hp.format_facts("fp16")
     below, subnormal = step.extras["fp16_shares"]
-    with slots["gradients"].container():
-        st.plotly_chart(histogram_with_lines(
-            {text("half_precision.gradients_plain"): logs,
-             text("half_precision.gradients_scaled", scale=scale): [v + shift for v in logs]},
-            {text("half_precision.line_subnormal"): math.log10(fp16.smallest_subnormal),
-             text("half_precision.line_normal"): math.log10(fp16.smallest_normal),
-             text("half_precision.line_max"): math.log10(fp16.largest)},
-            text("half_precision.gradients_title"), "log₁₀ |g|"), width="stretch")
-        st.caption(text("half_precision.gradients_caption", below=below, subnormal=subnormal))
+    st.plotly_chart(histogram_with_lines(
+        {text("half_precision.gradients_plain"): logs,
+         text("half_precision.gradients_scaled", scale=scale): [v + shift for v in logs]},
+        {text("half_precision.line_subnormal"): math.log10(fp16.smallest_subnormal),
+         text("half_precision.line_normal"): math.log10(fp16.smallest_normal),
+         text("half_precision.line_max"): math.log10(fp16.largest)},
+        text("half_precision.gradients_title"), "log₁₀ |g|"), width="stretch")
+    st.caption(text("half_precision.gradients_caption", below=below, subnormal=subnormal))
 
 
-def race_section(device, label: str, checks) -> None:
+def race_section(label: str, checks) -> None:
     st.header(text("half_precision.race_title"))
     st.markdown(text("half_precision.race_intro"))
     availability_table(checks, label)
     with st.sidebar:
         config = race_settings(checks)
-    clicked = st.button(text("common.train"), type="primary", key="act_half_precision_train",
-                        disabled=not config.modes)
-    progress = st.empty()
-    slots = {"curves": [column.empty() for column in st.columns(2)], "table": st.empty(), "scale": st.empty(),
-             "gradients": st.empty()}
-    if clicked and config.modes:
-        figures = race_figures(config)
-        digits, _ = dataset("subset")
-        run_live(hp.train_race(config, digits, device), "half_precision_result", {"config": config},
-                 lambda step: draw_race(step, config, figures, slots), progress)
-    elif (result := previous("half_precision_result", {"config": config}, progress)) is not None:
-        draw_race(result["step"], result["config"], race_figures(result["config"]), slots)
-    else:
-        progress.info(text("half_precision.press_race"))
+    digits, _ = dataset("subset")
+    experiment("half_precision_train", lambda: hp.train_race(config, digits), config, draw=draw_race,
+               idle=text("half_precision.press_race"), error=None if config.modes else InputError("half_no_mode"))
 
 
 # ---------------------------------------------------------------- is it faster here?
 
-def speed_section(device, label: str) -> None:
-    st.header(text("half_precision.speed_title"))
-    st.markdown(text("half_precision.speed_intro", device=label))
-    if st.button(text("half_precision.speed_run"), key="act_half_precision_speed"):
-        with st.spinner():
-            st.session_state.half_precision_speed = hp.speed_check(device)
-    results = st.session_state.get("half_precision_speed")
-    if not results:
-        return
+def draw_speed(record: RunRecord) -> None:
+    results = record.step.extras["results"]
     rows = [{text("half_precision.speed_format"): r.name, text("half_precision.speed_matmul"): f"{r.matmul_gflops:.1f}",
              text("half_precision.speed_conv"): f"{r.conv_ms:.1f}",
              text("half_precision.speed_ratio"): f"{r.matmul_speedup:.2f}× / {r.conv_speedup:.2f}×"} for r in results]
@@ -243,6 +228,14 @@ def speed_section(device, label: str) -> None:
     for result in results[1:]:
         verdict = "faster" if result.matmul_speedup > 1.1 else "slower" if result.matmul_speedup < 0.9 else "same"
         st.markdown(text(f"half_precision.verdict_{verdict}", format=result.name, ratio=result.matmul_speedup))
+
+
+def speed_section(label: str) -> None:
+    st.header(text("half_precision.speed_title"))
+    st.markdown(text("half_precision.speed_intro", device=label))
+    config = hp.SpeedConfig()
+    experiment("half_precision_speed", lambda: hp.speed_run(config), config, draw=draw_speed,
+               run_label=text("half_precision.speed_run"), steps=False)
 
 
 page_title(68, "half_precision")
@@ -261,8 +254,8 @@ examples_table()
 device = pick_device()
 info = describe(device)
 label = device_label(device, info)
-race_section(device, label, mode_checks(str(device), info.bf16_fast))
-speed_section(device, label)
+race_section(label, mode_checks(str(device), info.bf16_fast))
+speed_section(label)
 
 misconceptions_and_prompts("half_precision")
 show_source(hp.step_once, hp.train_race, hp.encode, hp.training_bytes, hp.availability)
