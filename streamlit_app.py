@@ -8,11 +8,9 @@ from ui import audit
 from ui.catalog import navigation
 from ui.experiment import enter_page
 from ui.i18n import language_switch
-from ui.state import keep_settings
 
-os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # small-kernel training leaves a core to the UI
+os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # training leaves a core to the server and the browser
 st.set_page_config(page_title="PyTorch Concepts Lab", page_icon=":material/school:", layout="wide")
-keep_settings()
 language_switch()
 page = st.navigation(navigation())
 enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)

@@ -50,6 +50,19 @@ def set_cpu_threads(threads: int | None = None, small_ops: bool = False) -> int:
     return wanted
 
 
+def configure_threads(workers: int = 1) -> int:
+    """The server's thread policy, decided once when it starts (the runner calls this before its
+    first job): `PTLAB_THREADS`, else the usable cores less `PTLAB_RESERVE_CORES` (the app keeps
+    one for its server and the browser), shared among the runner's `workers`. On 2 cores that is
+    one thread for one run at a time: the small-kernel pages stall badly when a busy core takes one
+    of their threads (see `set_cpu_threads`), which costs more than the convolution pages gain."""
+    reserve = int(os.environ.get(RESERVE_ENV, "0"))
+    wanted = int(os.environ.get(THREADS_ENV, "0")) or max(1, (usable_cores() - reserve) // max(1, workers))
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
+    return wanted
+
+
 def pick_device() -> torch.device:
     """CUDA if present, else Apple's MPS, else the CPU; `PTLAB_DEVICE` overrides."""
     override = os.environ.get(DEVICE_ENV, "").strip()

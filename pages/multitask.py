@@ -7,10 +7,10 @@ from engine import images, multitask
 from engine.errors import InputError
 from ui.charts import history_figure, update_history
 from ui.data_widgets import dataset_ui
+from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits, upload_note
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.experiment import RunRecord, experiment
 from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
 
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3)

@@ -91,9 +91,17 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90,
             process.kill()
 
 
-def wait_for_app(page, timeout_ms: float = 90_000) -> None:
-    """Block until the app is connected and its script has finished running."""
+ACTIVE_RUN = '[class*="st-key-runstate_"][class*="_queued"], [class*="st-key-runstate_"][class*="_running"]'
+
+
+def wait_for_app(page, timeout_ms: float = 90_000, runs: bool = True) -> None:
+    """Block until the app is connected and its script has finished running and, with `runs`,
+    until no experiment on the page is queued or training (runs are jobs beside the script)."""
     page.wait_for_selector(IDLE_APP, timeout=timeout_ms)
+    if runs:
+        page.wait_for_function(f"() => !document.querySelector('{ACTIVE_RUN}')", timeout=timeout_ms,
+                               polling=250)
+        page.wait_for_selector(IDLE_APP, timeout=timeout_ms)
 
 
 # Streamlit's own chrome, which has no parameter for its words (listed in the README's known limits):

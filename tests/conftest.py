@@ -71,3 +71,22 @@ def train(app_test: AppTest, key: str, timeout: float = 900) -> AppTest:
     app_test.button(key=f"act_{key}").click().run()
     assert runner.wait_for_runs(timeout=timeout), f"{key}: the run did not end within {timeout} s"
     return app_test.run()
+
+
+@pytest.fixture(autouse=True)
+def every_translation_key_exists(monkeypatch):
+    """Keys built at run time (`option_labels` prefixes, f-string keys) must exist: any key a test's
+    pages asked for and the locale files lack fails that test (the page would show the raw key)."""
+    from ui import i18n
+
+    missing: list[str] = []
+    original = i18n.translate
+
+    def checked(key: str, language: str, **params: object) -> str:
+        if key not in i18n.catalog():
+            missing.append(key)
+        return original(key, language, **params)
+
+    monkeypatch.setattr(i18n, "translate", checked)
+    yield
+    assert not missing, f"missing translation keys: {sorted(set(missing))}"

@@ -140,3 +140,39 @@ def test_fingerprint_sees_a_stateless_layer_swapped_in_place():
     before = fingerprint(network)
     network[1] = nn.AvgPool2d(2)                                     # no parameters, no buffers: only its type
     assert fingerprint(network) != before
+
+
+def _assorted() -> torch.nn.Module:
+    from torch import nn
+
+    return nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8), nn.ConvTranspose2d(8, 4, 2, 2), nn.Flatten(),
+                         nn.LSTM(4, 6, 2), nn.Linear(4, 3), nn.Embedding(5, 2), nn.LayerNorm(3))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_run_owned_initialisation_equals_pytorchs_own(seed):
+    """rng.build draws what PyTorch's reset_parameters draws, from the run's generator only."""
+    from engine import rng
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        reference = _assorted()
+    state = torch.random.get_rng_state()
+    built = rng.build(_assorted, torch.Generator().manual_seed(seed))
+    assert torch.equal(torch.random.get_rng_state(), state)          # the global generator is untouched
+    for (name, expected), actual in zip(reference.state_dict().items(), built.state_dict().values(), strict=True):
+        assert torch.equal(expected, actual), name
+
+
+def test_a_module_with_parameters_of_its_own_must_say_how_to_initialise_them():
+    from torch import nn
+
+    from engine import rng
+
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gain = nn.Parameter(torch.ones(3))
+
+    with pytest.raises(TypeError, match="Scale"):
+        rng.build(Scale, torch.Generator().manual_seed(0))

@@ -104,7 +104,7 @@ def test_towers_and_baselines_report_every_model(digits):
     *_, last = multitask.train(config, digits)
     assert set(last.extras["parameters"]) == {"towers", "separate"}
     assert last.extras["parameters"]["towers"] < last.extras["parameters"]["separate"]
-    assert set(last.extras["models"]) == {"towers", "separate"}
+    assert set(last.extras["model"]) == {"towers", "separate"}
     assert all(seconds > 0 for seconds in last.extras["seconds"].values())
     assert set(last.metrics) == {"towers/parity", "towers/ink", "separate/parity", "separate/ink"}
 
@@ -167,3 +167,36 @@ def test_learned_weights_stay_far_from_balance_within_adams_reach(uncertainty_ru
             assert abs(math.log(weights[-1] / start)) <= 1.25 * reach
             balance = 1 / (2 * sum(history[f"loss/{task}"][-10:]) / 10)
             assert 3 <= balance <= 25 and weights[-1] < 0.7 * balance, (task, weights[-1], balance)
+
+
+def _final(config, digits):
+    *_, last = multitask.train(config, digits)
+    return last.metrics
+
+
+def test_runs_depend_only_on_their_own_settings(digits):
+    from tests.concurrency import assert_runs_independent
+
+    small = multitask.MultitaskConfig(steps=12, live_size=100, width=32, tasks=("digit", "ink"))
+    other = multitask.MultitaskConfig(steps=10, live_size=100, width=32, weighting="uncertainty",
+                                      architecture="towers", seed=3)
+    assert_runs_independent(lambda: _final(small, digits), lambda: _final(other, digits))
+
+
+def test_the_run_trains_on_the_device_it_picks(digits, monkeypatch):
+    from engine import device
+
+    asked = []
+    monkeypatch.setattr(device, "pick_device", lambda: asked.append(1) or torch.device("cpu"))
+    first = next(multitask.train(multitask.MultitaskConfig(steps=5, live_size=50), digits))
+    assert asked and first.extras["device"] == "cpu"
+    assert all(p.device.type == "cpu" for m in first.extras["model"].values() for p in m.parameters())
+
+
+def test_an_unfinished_run_already_has_models_that_answer(digits):
+    run = multitask.train(multitask.MultitaskConfig(steps=400, live_size=50), digits)
+    first = next(run)
+    run.close()                                                   # stopped at the first report
+    assert first.step < first.total
+    answers = multitask.predict_one(first.extras["model"]["multihead"], digits.test_x[0], first.extras["scale"])
+    assert set(answers) == {"digit", "parity", "ink"} and 0 <= answers["digit"] <= 9

@@ -101,9 +101,11 @@ def _session_gone(owner: str) -> bool:
 def enter_page(page: str) -> None:
     """The entry file calls this on every run with the page about to show: the learner's jobs
     on other pages are stopped (their results stay), and jobs of closed sessions too."""
-    runner = jobs.runner()
-    runner.gone = _session_gone
     st.session_state[PAGE_KEY] = page
+    runner = jobs.existing()
+    if runner is None:                      # nobody has started a run yet (and torch may not be loaded)
+        return
+    runner.gone = _session_gone
     owner = session_id()
     if owner:
         runner.cancel_owner(owner, keep_page=page)
@@ -113,6 +115,7 @@ def enter_page(page: str) -> None:
 def _start(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any,
            stepping: bool = False) -> None:
     runner = jobs.runner()
+    runner.gone = _session_gone
     old = st.session_state.get(key)
     if isinstance(old, RunRecord) and not old.job.done:
         runner.stop(old.job)
@@ -174,7 +177,7 @@ def status_line(record: RunRecord) -> None:
 
 def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any = None, *,
                draw: Callable[[RunRecord], None], idle: str | None = None, error: InputError | None = None,
-               run_label: str | None = None, steps: bool = True) -> RunRecord | None:
+               run_label: str | None = None, steps: bool = True, disabled: bool = False) -> RunRecord | None:
     """The experiment `key` of this page: the learner's record is `st.session_state[key]`, the Run
     button's key is `act_<key>` (e.g. key "multitask_train", button "act_multitask_train") and the
     others `act_<key>_pause`, `act_<key>_step`, `act_<key>_stop`.
@@ -183,10 +186,12 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
     config, data_key: what the run depends on; a record made with others gets the stale note.
     draw: draws a record's latest step (called whenever there is one, live and afterwards).
     idle: the text shown before the first run. error: the settings' InputError; it disables Run.
+    disabled: Run and Step are off without an error to show (no data chosen yet).
     steps: offer Pause and Step (a run that reports once, like a timing race, may not).
     Returns the learner's record for this experiment (None before the first run)."""
     record = st.session_state.get(key)
     shown_active = isinstance(record, RunRecord) and record.active
+    blocked = disabled or error is not None
 
     @st.fragment(run_every=REFRESH_SECONDS if shown_active else None, key=f"fragment_{key}")
     def live() -> None:
@@ -198,7 +203,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
         state = record.job.state if record is not None else None
         columns = st.columns([2, 2, 2, 2, 3] if steps else [2, 2, 7], vertical_alignment="center")
         columns[0].button(run_label or text("common.train"), type="primary", key=f"act_{key}",
-                          disabled=error is not None, on_click=_start, args=(key, start, config, data_key),
+                          disabled=blocked, on_click=_start, args=(key, start, config, data_key),
                           width="stretch")
         if steps:
             paused = state == jobs.PAUSED
@@ -207,7 +212,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
                               args=(key,), icon=":material/play_arrow:" if paused else ":material/pause:",
                               width="stretch")
             columns[2].button(text("common.step"), key=f"act_{key}_step", icon=":material/skip_next:",
-                              disabled=error is not None or state in jobs.ACTIVE, on_click=_step,
+                              disabled=blocked or state in jobs.ACTIVE, on_click=_step,
                               args=(key, start, config, data_key), width="stretch",
                               help=text("common.step_help"))
         columns[3 if steps else 1].button(text("common.stop"), key=f"act_{key}_stop", icon=":material/stop:",
@@ -219,7 +224,8 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
             if idle:
                 st.info(idle)
             return
-        status_line(record)
+        with st.container(key=f"runstate_{key}_{state}"):      # the state, for the browser tests too
+            status_line(record)
         if not record.matches(config, data_key):
             st.caption(text("common.stale_running" if record.active else "common.stale_result"))
         if record.step is not None:

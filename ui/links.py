@@ -46,6 +46,8 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
     key, kind = arguments["key"], widget.__name__
     if kind in PLACEHOLDERS and "placeholder" not in arguments:   # Streamlit's own placeholder is English
         bound.arguments["placeholder"] = text(PLACEHOLDERS[kind])
+    if "persist_state" in _parameters(widget) and "persist_state" not in arguments:
+        bound.arguments["persist_state"] = "session"   # the setting survives a visit to another page
     ceiling = hosted.cap(key)
     full = _apply_cap(kind, arguments, ceiling) if ceiling is not None else None
     seen: dict[str, list[str]] = st.session_state.setdefault(SEEN, {})
@@ -72,6 +74,10 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
             st.query_params.pop(key, None)
     seen[key] = encoded
     return value
+
+
+def _parameters(widget: Callable) -> set[str]:
+    return set(inspect.signature(widget).parameters)
 
 
 def _history_navigation() -> bool:

@@ -57,12 +57,12 @@ class Job:
 
 
 def default_workers() -> int:
-    """Jobs trained at once: `PTLAB_WORKERS`, else one per two usable cores (at least one).
-    On 2 cores one run at a time trains faster than two sharing them, and the second learner's
-    wait is shown as a queue position (measured in the README)."""
+    """Jobs trained at once: `PTLAB_WORKERS`, else one per four usable cores (at least one), each
+    with a share of the cores as intra-op threads (`engine.device.configure_threads`). On 2 cores
+    one run at a time; a second learner's run waits with its place in the queue shown."""
     from engine.device import usable_cores
 
-    return int(os.environ.get(WORKERS_ENV, "0")) or max(1, usable_cores() // 2)
+    return int(os.environ.get(WORKERS_ENV, "0")) or max(1, usable_cores() // 4)
 
 
 class Runner:
@@ -247,8 +247,16 @@ def runner() -> Runner:
     global _RUNNER
     with _RUNNER_LOCK:
         if _RUNNER is None:
+            from engine.device import configure_threads
+
             _RUNNER = Runner()
+            configure_threads(_RUNNER.workers)       # the thread policy, once for the server's life
         return _RUNNER
+
+
+def existing() -> Runner | None:
+    """The runner if one was made (no run was ever started otherwise); never imports torch."""
+    return _RUNNER
 
 
 def wait_for_runs(timeout: float = 600.0) -> bool:
