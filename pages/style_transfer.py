@@ -3,13 +3,14 @@
 import streamlit as st
 
 from engine import artwork, images, style_transfer, vgg
-from engine.errors import InputError
 from ui import audit
 from ui.charts import heatmap_pair, history_figure, update_history
-from ui.hosted import image_limits, upload_note
+from ui.data_widgets import kept_upload
+from ui.experiment import RunRecord, experiment
+from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import misconceptions_and_prompts, page_title, show_input_error, show_source
+from ui.widgets import misconceptions_and_prompts, page_title, show_source
 
 CONTENT_SOURCES = ("photo", "upload", "camera")
 STYLE_SOURCES = ("artwork", "texture", "photo", "upload")
@@ -34,18 +35,19 @@ def sample_image(kind: str, name: str):
     return images.to_tensor(images.fit_within(images.load_sample(name), 512))
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def decoded_upload(data: bytes, limits):
-    loaded = images.load_image(data, limits=limits)
+def decoded_upload(data: bytes) -> tuple:
+    """An uploaded photo as (3, H, W) within 1024 px, with the notes on what was converted."""
+    loaded = images.load_image(data, limits=image_limits())
     return images.to_tensor(images.fit_within(loaded.image, 1024)), loaded.notes
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def gram_comparison(_extractor: vgg.FeatureExtractor, _style, _images, key: tuple) -> tuple:
+def gram_views(extractor: vgg.FeatureExtractor, record: RunRecord, layer: str) -> tuple:
     """Style and result Gram heatmaps for one layer, and the result's and the content's Gram distances
-    to the style; `key` = (weights, layer, size, pooling, image digests)."""
-    _, layer, size, pooling, *_ = key
-    compared = style_transfer.compare_grams(_extractor, _style, list(_images), layer, size, pooling)
+    to the style, computed where the run ran."""
+    kept, config = record.model, record.config
+    extractor = vgg.on_device(extractor, record.step.extras["device"])
+    compared = style_transfer.compare_grams(extractor, kept["style"], [kept["image"], kept["content"]], layer,
+                                            config.size, config.pooling)
     return compared.style_map.tolist(), compared.maps[0].tolist(), compared.distances
 
 
@@ -61,7 +63,7 @@ def receptive_field_table() -> str:
 
 def image_ui(role: str, sources: tuple[str, ...]):
     """Sidebar picker for the content or style image; returns (3, H, W) or None. An upload is kept
-    in the session, so a later bad upload or a page switch does not lose it."""
+    in the session (`kept_upload`), so a later bad upload or a page switch does not lose it."""
     st.subheader(text(f"style_transfer.{role}_header"))
     source = linked(st.radio, text("style_transfer.source"), sources, key=f"style_transfer_{role}_source",
                     format_func=option_labels("style_transfer.source_"), horizontal=True)
@@ -69,26 +71,16 @@ def image_ui(role: str, sources: tuple[str, ...]):
         name = linked(st.selectbox, text("style_transfer.sample"), SAMPLES[source],
                       key=f"style_transfer_{role}_{source}", format_func=option_labels("style_transfer.sample_"))
         return sample_image(source, name)
-    widget = st.camera_input if source == "camera" else st.file_uploader
-    label = text("style_transfer.camera") if source == "camera" else text("style_transfer.upload")
-    upload = widget(label, key=f"act_style_transfer_{role}_{source}")
-    upload_note()
-    kept = f"style_transfer_{role}_upload"
-    if upload is not None:
-        try:
-            tensor, notes = decoded_upload(upload.getvalue(), image_limits())
-            st.session_state[kept] = (upload.name, tensor)
-            for note in notes:
-                st.caption(text(f"errors.note_{note}"))
-        except InputError as error:
-            show_input_error(error)
-    if kept in st.session_state:
-        name, tensor = st.session_state[kept]
-        if upload is None or st.session_state[kept][0] != upload.name:
-            st.caption(text("style_transfer.kept_upload", name=name))
-        return tensor
-    st.info(text("style_transfer.need_upload"))
-    return None
+    camera = source == "camera"
+    label = text("style_transfer.camera") if camera else text("style_transfer.upload")
+    upload = kept_upload(f"style_transfer_{role}_{source}", label, decoded_upload, camera=camera)
+    if upload is None:
+        st.info(text("style_transfer.need_upload"))
+        return None
+    _, (tensor, notes) = upload
+    for note in notes:
+        st.caption(text(f"errors.note_{note}"))
+    return tensor
 
 
 def apply_preset() -> None:
@@ -141,26 +133,38 @@ def loss_chart():
     return history_figure(series, text("style_transfer.losses_title"), text("style_transfer.axis_step"))
 
 
-def show_result(result: dict, extractor: vgg.FeatureExtractor) -> None:
-    step = result["step"]
+def draw(record: RunRecord) -> None:
+    """The image so far and the loss curves, live while the run goes on and after it."""
+    step = record.step
+    st.image(images.to_image(step.extras["image"]), width="content",
+             caption=text("style_transfer.progress", step=step.step, total=step.total, stage=step.extras["stage"]))
+    if not record.active:                # the result stays downloadable, even once the settings have changed
+        st.download_button(text("style_transfer.download"),
+                           record.cached("png", lambda: images.png_bytes(step.extras["image"])),
+                           file_name="stylised.png", mime="image/png", key="act_style_transfer_download")
+    st.plotly_chart(update_history(loss_chart(), step.extras["history"]), width="stretch")
+
+
+def show_result(record: RunRecord, extractor: vgg.FeatureExtractor) -> None:
+    step = record.step
     st.header(text("style_transfer.result_title"))
-    st.image(images.to_image(step.extras["image"]), width="content")
     st.caption(text("style_transfer.timing", seconds=step.seconds, per_step=1000 * step.seconds / step.step,
                     fast=text("style_transfer.yes" if step.extras["fast_math"] else "style_transfer.no")))
-    st.download_button(text("style_transfer.download"), images.png_bytes(step.extras["image"]),
-                       file_name="stylised.png", mime="image/png", key="act_style_transfer_download")
     st.subheader(text("style_transfer.filmstrip_title"))
     frames = step.extras["snapshots"]
     for column, (number, thumbnail) in zip(st.columns(len(frames)), frames, strict=True):
         column.image(images.to_image(thumbnail), caption=text("style_transfer.preview", step=number))
+    gram_lab(record, extractor)
+
+
+@st.fragment
+def gram_lab(record: RunRecord, extractor: vgg.FeatureExtractor) -> None:
+    """The Gram lab: choosing a layer reruns only this part, and each layer is computed once per run."""
     st.subheader(text("style_transfer.gram_title"))
     layer = linked(st.selectbox, text("style_transfer.gram_layer"), style_transfer.STYLE_LAYERS,
                    key="style_transfer_gram")
-    config = result["config"]
-    compared = (step.extras["image"], result["content"])
-    key = (vgg.find_weights(), layer, config.size, config.pooling, images.digest(result["style"]),
-           *(images.digest(image) for image in compared))
-    style_gram, result_gram, (distance, content_distance) = gram_comparison(extractor, result["style"], compared, key)
+    style_gram, result_gram, (distance, content_distance) = record.cached(
+        "gram", lambda layer: gram_views(extractor, record, layer), layer)
     st.markdown(text("style_transfer.gram_distance", layer=layer, distance=distance, content=content_distance))
     st.plotly_chart(heatmap_pair(style_gram, result_gram,
                                  (text("style_transfer.gram_style"), text("style_transfer.gram_result"))),
@@ -193,30 +197,13 @@ for column, tensor, role in ((left, content, "content"), (right, style, "style")
     if tensor is not None:
         column.image(images.to_image(tensor), caption=text(f"style_transfer.{role}_header"), width="stretch")
 
-buttons = st.columns([1, 1, 4])
-run = buttons[0].button(text("style_transfer.run"), type="primary", key="act_style_transfer_run",
-                        disabled=content is None or style is None)
-buttons[1].button(text("style_transfer.stop"), key="act_style_transfer_stop")   # any click ends a run
-progress_slot, preview_slot, chart_slot = st.empty(), st.empty(), st.empty()
-if run and content is not None and style is not None:
-    chart = loss_chart()
-    for step in style_transfer.transfer(config, extractor, content, style):
-        st.session_state.style_transfer_result = {"step": step, "content": content, "style": style,
-                                                  "config": config}
-        progress_slot.progress(step.fraction_done, text=text("style_transfer.progress", step=step.step,
-                                                              total=step.total, stage=step.extras["stage"]))
-        preview_slot.image(images.to_image(step.extras["image"]), width="content",
-                           caption=text("style_transfer.preview", step=step.step))
-        chart_slot.plotly_chart(update_history(chart, step.extras["history"]), width="stretch")
-elif "style_transfer_result" in st.session_state:
-    result = st.session_state.style_transfer_result
-    chart_slot.plotly_chart(update_history(loss_chart(), result["step"].extras["history"]), width="stretch")
-else:
-    progress_slot.info(text("style_transfer.press_run"))
-if "style_transfer_result" in st.session_state:
-    if run:
-        preview_slot.empty()
-    show_result(st.session_state.style_transfer_result, extractor)
+missing = content is None or style is None
+images_key = None if missing else (images.digest(content), images.digest(style))   # the stale rule's data
+record = experiment("style_transfer_run", lambda: style_transfer.transfer(config, extractor, content, style),
+                    config, images_key, draw=draw, idle=text("style_transfer.press_run"),
+                    run_label=text("style_transfer.run"), disabled=missing)
+if record is not None and not missing and record.usable(images_key):
+    show_result(record, extractor)
 
 misconceptions_and_prompts("style_transfer")
 show_source(style_transfer.transfer, style_transfer.Objective, style_transfer.gram_matrix,

@@ -3,12 +3,13 @@
 import streamlit as st
 
 from engine import images, unet
-from engine.errors import InputError
 from ui.charts import lines_figure
-from ui.hosted import image_limits, upload_note
+from ui.data_widgets import kept_upload
+from ui.experiment import RunRecord, experiment
+from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_source
 
 
 def settings_ui() -> unet.SegmentationConfig:
@@ -32,96 +33,101 @@ def settings_ui() -> unet.SegmentationConfig:
         steps=linked(st.slider, text("unet.steps"), 20, 1500, 400, 20, key="unet_steps"))
 
 
-def draw(step, panel_slot, metrics_slot, chart_slot) -> None:
+def draw(record: RunRecord) -> None:
+    step = record.step
     extras = step.extras
-    panel_slot.image(images.to_image(unet.panel(extras["images"], extras["masks"], extras["predicted"])), width=640,
-                     caption=text("unet.row_images", step=step.step))
-    with metrics_slot.container():
-        columns = st.columns(2)
-        columns[0].metric(text("unet.metric_dice"), number_format(step.metrics["dice"]))
-        columns[1].metric(text("unet.metric_iou"), number_format(step.metrics["iou"]))
+    st.image(images.to_image(unet.panel(extras["images"], extras["masks"], extras["predicted"])), width=640,
+             caption=text("unet.row_images", step=step.step))
+    columns = st.columns(2)
+    columns[0].metric(text("unet.metric_dice"), number_format(step.metrics["dice"]))
+    columns[1].metric(text("unet.metric_iou"), number_format(step.metrics["iou"]))
     history = extras["history"]
-    chart_slot.plotly_chart(lines_figure(history["step"], {"Dice": history["dice"], "IoU": history["iou"]},
-                                         text("unet.curves_title"), text("regression.step_axis"), "", (0, 1)),
-                            width="stretch")
+    st.plotly_chart(lines_figure(history["step"], {"Dice": history["dice"], "IoU": history["iou"]},
+                                 text("unet.curves_title"), text("regression.step_axis"), "", (0, 1)),
+                    width="stretch")
 
 
-def inside_and_upload(result) -> None:
-    model, validation = result["step"].extras["model"], result["step"].extras["validation"]
+def skips_comparison(record: RunRecord | None, config: unet.SegmentationConfig) -> None:
+    """The final Dice of this setting against the same setting with the skips switched, when both ran to the end."""
+    dice = st.session_state.setdefault("unet_dice", {})     # final Dice of every finished run, keyed by its settings
+    if record is not None and record.complete:
+        dice[record.config] = record.step.metrics["dice"]
+    if config in dice and unet.skip_partner(config) in dice:
+        with_skips, without = sorted((config, unet.skip_partner(config)), key=lambda c: not c.skips)
+        st.markdown(text("unet.compare", with_skips=number_format(dice[with_skips]),
+                         without_skips=number_format(dice[without])))
+    elif dice:
+        st.caption(text("unet.compare_hint"))
+
+
+def read_picture(data: bytes):
+    return images.load_image(data, limits=image_limits()).image
+
+
+@st.fragment
+def inside_and_upload(record: RunRecord) -> None:
+    """The lab on the trained (or paused, or stopped) network: a slider or an upload here reruns only this part."""
+    model, validation = record.model["unet"], record.model["validation"]
     st.subheader(text("unet.features_title"))
     index = linked(st.slider, text("unet.feature_image"), 0, len(validation.images) - 1, 0, key="unet_feature_image")
-    for name, maps in unet.feature_maps(model, validation.images[index]).items():
+    maps = record.cached("feature_maps", lambda i: unet.feature_maps(model, validation.images[i]), index)
+    for name, level_maps in maps.items():
         kind, _, level = name.partition(" ")                 # "encoder 2" -> the encoder's level 2
-        st.image(images.to_image(images.tile(maps.unsqueeze(1), len(maps))), width=min(8 * 72, 640),
+        st.image(images.to_image(images.tile(level_maps.unsqueeze(1), len(level_maps))), width=min(8 * 72, 640),
                  caption=text(f"unet.level_{kind}", level=level))
     st.caption(text("unet.features_caption"))
-    st.subheader(text("unet.shapes_upload"))
-    upload = st.file_uploader(text("unet.shapes_upload"), type=list(images.UPLOAD_TYPES), key="act_unet_shapes",
-                              label_visibility="collapsed")
-    upload_note()
-    if upload is not None:
-        try:
-            picture = images.load_image(upload.getvalue(), limits=image_limits()).image
-        except InputError as error:
-            show_input_error(error)
-            return
-        size = result["config"].shapes.size
-        prepared = unet.shapes_input(picture, size)
-        predicted = unet.predict(model, prepared.unsqueeze(0))
-        left, middle, right = st.columns(3)
-        left.image(picture, width="stretch")
-        middle.image(images.to_image(prepared).resize((256, 256)), width="stretch")
-        right.image(images.to_image(unet.colour_masks(predicted)[0]).resize((256, 256)), width="stretch")
-        st.caption(text("unet.shapes_caption", size=size))
+    upload = kept_upload("unet_shapes", text("unet.shapes_upload"), read_picture, list(images.UPLOAD_TYPES))
+    if upload is None:
+        return
+    name, picture = upload
+    size = record.config.shapes.size
+    prepared = unet.shapes_input(picture, size)
+    predicted = record.cached("shapes", lambda _: unet.predict(model, prepared.unsqueeze(0)), (name, size))
+    left, middle, right = st.columns(3)
+    left.image(picture, width="stretch")
+    middle.image(images.to_image(prepared).resize((256, 256)), width="stretch")
+    right.image(images.to_image(unet.colour_masks(predicted)[0]).resize((256, 256)), width="stretch")
+    st.caption(text("unet.shapes_caption", size=size))
+
+
+def read_photo(data: bytes):
+    return images.to_tensor(images.fit_within(read_picture(data), 256))
+
+
+def draw_denoised(record: RunRecord) -> None:
+    step = record.step
+    columns = st.columns(3)
+    columns[0].image(images.to_image(step.extras["noisy"]), width="stretch",
+                     caption=text("unet.noisy", psnr=step.metrics["noisy_psnr"]))
+    columns[1].image(images.to_image(step.extras["denoised"]), width="stretch",
+                     caption=text("unet.denoised", psnr=step.metrics["denoised_psnr"]))
+    columns[2].image(images.to_image(step.extras["clean"]), width="stretch", caption=text("unet.original"))
 
 
 def denoise_section() -> None:
     st.header(text("unet.denoise_title"))
     st.caption(text("unet.denoise_caption"))
-    left, right = st.columns([1, 2])
+    left, right = st.columns(2)
     with left:
         names = {name: text(f"style_transfer.sample_{name}") for name in images.PHOTOS}
         names["upload"] = text("style_transfer.source_upload")
         source = linked(st.selectbox, text("unet.denoise_source"), list(names), key="unet_denoise_source",
                         format_func=names.__getitem__)
-        clean = None
         if source == "upload":
-            upload = st.file_uploader(text("style_transfer.upload"), type=list(images.UPLOAD_TYPES),
-                                      key="act_unet_denoise_upload")
-            upload_note()
-            if upload is not None:
-                try:
-                    picture = images.load_image(upload.getvalue(), limits=image_limits()).image
-                    clean = images.to_tensor(images.fit_within(picture, 256))
-                except InputError as error:
-                    show_input_error(error)
+            upload = kept_upload("unet_denoise_upload", text("style_transfer.upload"), read_photo,
+                                 list(images.UPLOAD_TYPES))
+            clean = None if upload is None else upload[1]
         else:
             clean = images.to_tensor(images.fit_within(images.load_sample(source), 256))
+    with right:
         config = unet.DenoiseConfig(sigma=linked(st.slider, text("unet.sigma"), 0.05, 0.4, 0.15, 0.05,
                                                  key="unet_sigma"),
                                     steps=linked(st.slider, text("unet.denoise_steps"), 50, 1000, 300, 50,
                                                  key="unet_denoise_steps"))
-        run = st.button(text("unet.denoise_run"), type="primary", key="act_unet_denoise", disabled=clean is None)
-    with right:
-        progress, pictures = st.empty(), st.empty()
-        if run and clean is not None:
-            for step in unet.denoise(config, clean):
-                st.session_state.unet_denoised = {"step": step, "clean": clean}
-                progress.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-                show_denoised(st.session_state.unet_denoised, pictures)
-        elif "unet_denoised" in st.session_state:
-            show_denoised(st.session_state.unet_denoised, pictures)
-
-
-def show_denoised(result, slot) -> None:
-    step = result["step"]
-    with slot.container():
-        columns = st.columns(3)
-        columns[0].image(images.to_image(step.extras["noisy"]), width="stretch",
-                         caption=text("unet.noisy", psnr=step.metrics["noisy_psnr"]))
-        columns[1].image(images.to_image(step.extras["denoised"]), width="stretch",
-                         caption=text("unet.denoised", psnr=step.metrics["denoised_psnr"]))
-        columns[2].image(images.to_image(result["clean"]), width="stretch", caption=text("unet.original"))
+    experiment("unet_denoise", lambda: unet.denoise(config, clean), config,
+               None if clean is None else images.digest(clean), draw=draw_denoised,
+               idle=text("style_transfer.need_upload") if clean is None else None,
+               run_label=text("unet.denoise_run"), disabled=clean is None)
 
 
 page_title(66, "unet")
@@ -134,31 +140,10 @@ with st.sidebar:
     config = settings_ui()
 
 st.header(text("unet.segmentation_title"))
-train_clicked = st.button(text("common.train"), type="primary", key="act_unet_train")
-progress_slot, panel_slot, metrics_slot, chart_slot = st.empty(), st.empty(), st.empty(), st.empty()
-if train_clicked:
-    for step in unet.train(config):
-        st.session_state.unet_result = {"step": step, "config": config}
-        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-        draw(step, panel_slot, metrics_slot, chart_slot)
-    st.session_state.setdefault("unet_dice", {})[config] = step.metrics["dice"]
-elif "unet_result" in st.session_state:
-    if st.session_state.unet_result["config"] != config:
-        progress_slot.caption(text("common.stale_result"))
-    draw(st.session_state.unet_result["step"], panel_slot, metrics_slot, chart_slot)
-else:
-    progress_slot.info(text("unet.press_train"))
-dice = st.session_state.get("unet_dice", {})             # final Dice of every finished run, keyed by its settings
-if config in dice and unet.skip_partner(config) in dice:
-    with_skips, without = sorted((config, unet.skip_partner(config)), key=lambda c: not c.skips)
-    st.markdown(text("unet.compare", with_skips=number_format(dice[with_skips]),
-                     without_skips=number_format(dice[without])))
-elif dice:
-    st.caption(text("unet.compare_hint"))
-
-result = st.session_state.get("unet_result")
-if result is not None and "model" in result["step"].extras:
-    inside_and_upload(result)
+record = experiment("unet_train", lambda: unet.train(config), config, draw=draw, idle=text("unet.press_train"))
+skips_comparison(record, config)
+if record is not None and record.usable():
+    inside_and_upload(record)
 else:
     st.caption(text("unet.need_model"))
 

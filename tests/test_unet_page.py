@@ -1,17 +1,31 @@
-"""Page 66 through AppTest: the skips comparison pairs only equal settings; captions follow the language."""
+"""Page 66 through AppTest: runs through the experiment helper, the skips comparison pairs only equal
+settings, captions follow the language, Pause/Step/Resume/Stop keep a usable model, uploads are kept."""
 
+import io
+
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.conftest import train
+from tests.test_pages import _pause_step_resume_stop
 from ui.i18n import translate
 from ui.widgets import number_format
 
 
-def _train(app_test) -> None:
-    app_test.button(key="act_unet_train").click().run(timeout=600)            # a busy shared CI box
+def _train(app_test, key: str = "unet_train") -> None:
+    train(app_test, key)
     assert not app_test.exception, [e.message for e in app_test.exception]
 
 
 def _compared(app_test, lang: str) -> bool:
     start = translate("unet.compare", lang, with_skips="", without_skips="")[:12]
     return any(m.value.startswith(start) for m in app_test.markdown)
+
+
+def _png(drawing: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    drawing.save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def test_skips_are_compared_only_between_runs_with_equal_settings(app):
@@ -45,3 +59,48 @@ def test_feature_map_captions_are_translated(app):
                 translate("unet.level_decoder", "zh", level=1)]
     assert all(caption in captions for caption in expected)
     assert not any(word in caption for caption in captions for word in ("encoder", "decoder", "bottleneck"))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_stopped_segmentation_run_is_explored_in_the_lab(app, lang):
+    """Step, Step, Resume, a settings change mid-run (the note), Stop: the model trained so far stays,
+    with "stopped at step N of M", and the lab's feature maps and shapes upload use it."""
+    app_test = app("pages/unet.py", lang)
+    app_test.slider(key="unet_depth").set_value(2).run()
+    app_test.slider(key="unet_steps").set_value(1500).run()                 # long enough to catch
+    assert translate("unet.need_model", lang) in [c.value for c in app_test.caption]
+    record = _pause_step_resume_stop(app_test, "unet_train", lang,
+                                     lambda t: t.slider(key="unet_blur").set_value(1.0))
+    assert translate("common.stale_result", lang) in [c.value for c in app_test.caption]
+    assert "unet_dice" not in app_test.session_state or record.config not in app_test.session_state["unet_dice"]
+    app_test.slider(key="unet_feature_image").set_value(5).run()            # the lab, on the stopped model
+    assert not app_test.exception, [e.message for e in app_test.exception]
+    level = translate("unet.level_bottleneck", lang)
+    assert any(level in image.captions for image in app_test.image)
+    drawing = Image.new("RGB", (120, 90), "white")
+    ImageDraw.Draw(drawing).ellipse((10, 10, 60, 60), fill="black")
+    app_test.file_uploader(key="act_unet_shapes").set_value(("shapes.png", _png(drawing), "image/png")).run()
+    assert translate("unet.shapes_caption", lang, size=64) in [c.value for c in app_test.caption]
+    assert record.step.step < record.step.total and record.job.state == "stopped"
+
+
+def test_the_denoiser_runs_through_the_helper_and_keeps_its_upload(app):
+    app_test = app("pages/unet.py", "en")
+    app_test.selectbox(key="unet_denoise_source").set_value("upload").run()
+    assert translate("style_transfer.need_upload", "en") in [i.value for i in app_test.info]
+    assert app_test.button(key="act_unet_denoise").proto.disabled
+    photo = Image.new("RGB", (40, 30), "white")
+    ImageDraw.Draw(photo).rectangle((5, 5, 25, 20), fill="navy")
+    app_test.file_uploader(key="act_unet_denoise_upload").set_value(("photo.png", _png(photo), "image/png")).run()
+    app_test.slider(key="unet_denoise_steps").set_value(50).run()
+    _train(app_test, "unet_denoise")
+    record = app_test.session_state["unet_denoise"]
+    assert record.complete and record.step.extras["clean"].shape == (3, 30, 40)
+    psnr = [c for image in app_test.image for c in image.captions if "PSNR" in c]
+    assert len(psnr) == 2
+    app_test.switch_page("pages/home.py").run()
+    app_test.switch_page("pages/unet.py").run()
+    assert translate("data.kept_upload", "en", name="photo.png") in [c.value for c in app_test.caption]
+    assert app_test.session_state["unet_denoise"] is record
+    app_test.slider(key="unet_sigma").set_value(0.3).run()                  # other settings: the result is stale
+    assert translate("common.stale_result", "en") in [c.value for c in app_test.caption]
