@@ -156,19 +156,6 @@ def test_leaving_the_distributed_page_mid_run_stops_every_worker(browser, server
     page.close()
 
 
-@pytest.mark.parametrize(("slug", "lang", "button", "charts"), [
-    ("multitask", "en", "Train", 3), ("lstm", "zh", "开始训练", 2), ("half_precision", "en", "Train", 6)])
-def test_new_pages_train_in_chromium(browser, server, slug, lang, button, charts):
-    suffix = "" if lang == "en" else "?lang=zh"
-    page = open_page(browser, f"{server}/{slug}{suffix}")
-    page.get_by_role("button", name=button).first.click()
-    settle(page)
-    no_exception(page)
-    assert page.locator(".js-plotly-plot").count() >= charts
-    page.screenshot(path=SCREENSHOTS / f"{slug}-{lang}.png", full_page=True)
-    page.close()
-
-
 def test_the_community_cloud_entry_serves_the_hosted_app(browser):
     """`streamlit run cloud/streamlit_app.py`, as Community Cloud starts it: the home page, a page
     link, and the hosted caps with their note."""

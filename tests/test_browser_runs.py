@@ -1,0 +1,137 @@
+"""Runs beside the script, in real Chromium against `streamlit run`: Pause, Step, Resume and Stop on
+every training page; a run that survives a language switch and a lab slider; a stopped run's model
+in its lab; a second learner queued with their position shown; a closed tab freeing the worker."""
+
+import re
+
+import pytest
+
+from tests.browser import streamlit_server, wait_for_app
+from tests.test_browser import browser, no_exception, open_page, server  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+LONG = 600_000        # ms: a slow CI box may take minutes to import torch and prepare a run
+
+# page slug, experiment key, a link that makes the run long enough to pause, stop and step in
+EXPERIMENTS = [
+    ("multitask", "multitask_train", {"multitask_steps": 1500}),
+    ("lstm", "lstm_forecast_train", {"lstm_forecast_steps": 3000}),
+    ("regression", "regression_train", {"regression_steps": 5000}),
+    ("optimizers", "optimizers_network", {"optimizers_network_steps": 2000}),
+    ("adversarial", "adversarial_train", {"adversarial_steps": 2000}),
+    ("unet", "unet_train", {"unet_steps": 1500}),
+    ("autoencoder", "autoencoder_train", {"autoencoder_steps": 4000}),
+    ("half_precision", "half_precision_train", {"half_precision_steps": 1000}),
+    ("distributed", "distributed_train", {"distributed_steps": 500}),
+    ("style_transfer", "style_transfer_run", {"style_transfer_steps": 150}),
+]
+
+
+def link(server_url: str, slug: str, settings: dict) -> str:
+    query = "&".join(f"{key}={value}" for key, value in settings.items())
+    return f"{server_url}/{slug}?{query}" if query else f"{server_url}/{slug}"
+
+
+def state(page, key: str, wanted: str, timeout: float = LONG) -> None:
+    page.locator(f".st-key-runstate_{key}_{wanted}").first.wait_for(timeout=timeout)
+
+
+def click(page, key: str) -> None:
+    page.locator(f".st-key-{key} button").first.click()
+
+
+def reported_step(page, key: str) -> int:
+    """The step the status line shows ("... step 37 of 1500")."""
+    words = page.locator(f'[class*="st-key-runstate_{key}_"]').first.inner_text()
+    return int(re.findall(r"(\d+)\D+\d+", words)[0])
+
+
+def running_with_a_report(page, key: str) -> None:
+    state(page, key, "running")
+    page.locator(f".st-key-runstate_{key}_running [data-testid='stProgress']").first.wait_for(timeout=LONG)
+
+
+@pytest.mark.parametrize(("slug", "key", "settings"), EXPERIMENTS, ids=[e[0] for e in EXPERIMENTS])
+def test_pause_step_resume_stop_on_every_training_page(browser, server, slug, key, settings):  # noqa: F811
+    page = open_page(browser, link(server, slug, settings))
+    page.set_default_timeout(LONG)
+    click(page, f"act_{key}")
+    page.locator(f'[class*="st-key-runstate_{key}_"]').first.wait_for(timeout=500 + 2_000)   # seen at once
+    running_with_a_report(page, key)
+    click(page, f"act_{key}_pause")
+    state(page, key, "paused")
+    paused_at = reported_step(page, key)
+    click(page, f"act_{key}_step")
+    state(page, key, "paused")
+    page.wait_for_function(f"""() => {{
+        const s = document.querySelector('[class*="st-key-runstate_{key}_paused"]');
+        const m = s && s.innerText.match(/(\\d+)\\D+\\d+/);
+        return m && Number(m[1]) > {paused_at};
+    }}""", timeout=LONG)
+    stepped_to = reported_step(page, key)
+    click(page, f"act_{key}_pause")                       # Resume
+    page.wait_for_timeout(1_500)
+    click(page, f"act_{key}_stop")
+    state(page, key, "stopped")
+    wait_for_app(page)
+    no_exception(page)
+    stopped_at = reported_step(page, key)
+    assert paused_at < stepped_to <= stopped_at
+    page.close()
+
+
+def test_a_run_goes_on_through_a_language_switch_and_a_lab_slider(browser, server):  # noqa: F811
+    page = open_page(browser, link(server, "optimizers", {"optimizers_network_steps": 2000}))
+    page.set_default_timeout(LONG)
+    click(page, "act_optimizers_network")
+    running_with_a_report(page, "optimizers_network")
+    before = reported_step(page, "optimizers_network")
+    page.locator('[data-testid="stSidebar"]').get_by_text("简体中文").click()
+    page.wait_for_timeout(1_000)
+    slider = page.locator(".st-key-optimizers_scrub [role='slider']").first      # the trajectory scrubber
+    slider.focus()
+    slider.press("Home")
+    page.wait_for_timeout(1_500)
+    state(page, "optimizers_network", "running")                      # still the same run, still training
+    assert reported_step(page, "optimizers_network") > before
+    assert "第" in page.locator('[class*="st-key-runstate_optimizers_network_"]').first.inner_text()
+    click(page, "act_optimizers_network_stop")
+    state(page, "optimizers_network", "stopped")
+    no_exception(page)
+    page.close()
+
+
+def test_a_stopped_runs_models_are_used_by_the_attack_lab(browser, server):  # noqa: F811
+    page = open_page(browser, link(server, "adversarial", {"adversarial_steps": 2000}))
+    page.set_default_timeout(LONG)
+    click(page, "act_adversarial_train")
+    running_with_a_report(page, "adversarial_train")
+    page.wait_for_timeout(2_000)
+    click(page, "act_adversarial_train_stop")
+    state(page, "adversarial_train", "stopped")
+    wait_for_app(page)
+    lab = page.locator(".st-key-adversarial_attack_epsilon [role='slider']").first
+    lab.focus()
+    lab.press("End")                                                  # the lab attacks the stopped models
+    page.wait_for_timeout(500)
+    wait_for_app(page)
+    no_exception(page)
+    assert page.locator('[data-testid="stImage"] img').count() >= 2
+    page.close()
+
+
+def test_a_second_learner_waits_in_line_and_a_closed_tab_frees_the_worker(browser):  # noqa: F811
+    with streamlit_server(env={"PTLAB_WORKERS": "1"}) as url:
+        first = open_page(browser, link(url, "autoencoder", {"autoencoder_steps": 4000}))
+        second = open_page(browser, link(url, "multitask", {"multitask_steps": 100}))
+        for page in (first, second):
+            page.set_default_timeout(LONG)
+        click(first, "act_autoencoder_train")
+        running_with_a_report(first, "autoencoder_train")
+        click(second, "act_multitask_train")
+        state(second, "multitask_train", "queued")
+        assert "1" in second.locator(".st-key-runstate_multitask_train_queued").first.inner_text()
+        first.close()                                                  # the first learner closes the tab
+        state(second, "multitask_train", "finished")                   # their worker went to the second
+        no_exception(second)
+        second.close()
