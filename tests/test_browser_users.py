@@ -1,7 +1,7 @@
 """Many users on one server, in real Chromium: four sessions start training at once (two on the same
 page) and the runner trains them in turn, each sees only its own settings and results, the objects
-the server shares between users are never modified, and users who leave mid-run leave no work and no worker process behind.
-The server's peak memory is printed."""
+the server shares between users are never modified, and users who leave mid-run leave no work and
+no worker process behind. The server's peak memory is printed."""
 
 import json
 import time
