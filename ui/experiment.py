@@ -198,8 +198,12 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
         record = st.session_state.get(key)
         if not isinstance(record, RunRecord):
             record = None
-        if (record is not None and record.active) != shown_active:
-            st.rerun()                                  # started, paused or ended: the labs change too
+        changed = (record is not None and record.active) != shown_active
+        body(record)
+        if changed:
+            st.rerun()          # started, paused or ended: redraw the page (labs, timer) after the status
+
+    def body(record: RunRecord | None) -> None:
         state = record.job.state if record is not None else None
         columns = st.columns([2, 2, 2, 2, 3] if steps else [2, 2, 7], vertical_alignment="center")
         columns[0].button(run_label or text("common.train"), type="primary", key=f"act_{key}",
