@@ -150,9 +150,9 @@ def test_style_transfer_with_two_uploads_and_a_bad_one(app, lang):
     app_test.slider(key="style_transfer_size").set_value(128)
     app_test.slider(key="style_transfer_steps").set_value(5)
     app_test.toggle(key="style_transfer_coarse").set_value(False).run()
-    app_test.button(key="act_style_transfer_run").click().run()
+    train(app_test, "style_transfer_run")
     assert_clean(app_test)
-    result = app_test.session_state["style_transfer_result"]["step"]
+    result = app_test.session_state["style_transfer_run"].step
     assert result.finished and max(result.extras["image"].shape) == 128
     assert len(app_test.get("download_button")) == 1
     assert len(app_test.get("plotly_chart")) == 2                            # losses and Gram matrices
@@ -163,7 +163,7 @@ def test_style_transfer_with_two_uploads_and_a_bad_one(app, lang):
     assert_clean(app_test)
     assert translate("errors.not_an_image", lang, formats="PNG, JPEG, WEBP, GIF, BMP, TIFF") in [
         e.value for e in app_test.error]
-    assert translate("style_transfer.kept_upload", lang, name="style.jpg") in [c.value for c in app_test.caption]
+    assert translate("data.kept_upload", lang, name="style.jpg") in [c.value for c in app_test.caption]
     assert not app_test.button(key="act_style_transfer_run").proto.disabled
 
 
@@ -241,9 +241,9 @@ def test_unet_segments_takes_an_upload_and_denoises(app, lang):
     app_test.run()
     assert_clean(app_test)
     app_test.slider(key="unet_denoise_steps").set_value(50).run()
-    app_test.button(key="act_unet_denoise").click().run()
+    train(app_test, "unet_denoise")
     assert_clean(app_test)
-    assert app_test.session_state["unet_denoised"]["step"].finished
+    assert app_test.session_state["unet_denoise"].complete
     app_test.file_uploader(key="act_unet_shapes").set_value(("bad.png", b"not an image", "image/png")).run()
     assert_clean(app_test)
     assert app_test.error and len(app_test.metric) == 2
