@@ -5,73 +5,65 @@ import streamlit as st
 
 from engine import distributed
 from engine.device import usable_cores
-from engine.errors import InputError
 from ui.charts import history_figure, lines_figure, ring_figure, timeline_figure, update_history
+from ui.experiment import RunRecord, experiment
 from ui.i18n import text
 from ui.links import linked
-from ui.widgets import (
-    misconceptions_and_prompts,
-    number_format,
-    page_title,
-    previous,
-    run_live,
-    show_input_error,
-    show_source,
-)
+from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_source
 
 LEARNING_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 
 
 def settings_ui() -> distributed.DDPConfig:
-    world = linked(st.slider, text("distributed.world_size"), 1, distributed.MAX_WORLD, 2, key="distributed_world")
     return distributed.DDPConfig(
-        world_size=world,
+        world_size=linked(st.slider, text("distributed.world_size"), 1, distributed.MAX_WORLD, 2,
+                          key="distributed_world"),
         batch_size=linked(st.select_slider, text("distributed.batch_size"), (8, 16, 32, 64, 128), 32,
                           key="distributed_batch"),
         hidden=linked(st.select_slider, text("distributed.hidden"), (32, 64, 128, 256), 64, key="distributed_hidden"),
         steps=linked(st.slider, text("distributed.steps"), 10, 500, 60, 10, key="distributed_steps"),
         learning_rate=linked(st.select_slider, text("distributed.learning_rate"), LEARNING_RATES, 0.05,
-                             key="distributed_learning_rate"),
-        backend="nccl" if distributed.gpus_for(world) else "gloo")
+                             key="distributed_learning_rate"))
 
 
-def draw(step, config, chart, slots) -> None:
+def draw(record: RunRecord) -> None:
+    step, config = record.step, record.config
     ranks = step.extras["ranks"]
-    with slots["metrics"].container():
-        columns = st.columns(3)
-        columns[0].metric(text("distributed.metric_loss"), number_format(step.metrics["loss"]))
-        spread = max(step.extras["history"]["spread"])           # over every step so far
-        columns[1].metric(text("distributed.metric_sync"), text("distributed.in_sync") if spread == 0 else
-                          text("distributed.out_of_sync", spread=spread))
-        if step.extras["startup"] is not None:
-            columns[2].metric(text("distributed.metric_startup"), f"{step.extras['startup']:.1f} s")
-    slots["losses"].plotly_chart(update_history(chart, step.extras["history"]), width="stretch")
-    with slots["details"].container():
-        left, right = st.columns(2)
-        with left:
-            st.subheader(text("distributed.gradient_title", step=step.step))
-            rows = [{text("distributed.rank_column"): rank,
-                     text("distributed.gradient_before"): ", ".join(f"{v:+.4f}" for v in r["before"][:3]),
-                     text("distributed.gradient_after"): ", ".join(f"{v:+.4f}" for v in r["after"][:3])}
-                    for rank, r in ranks.items()]
-            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-            st.caption(text("distributed.gradient_caption"))
-        with right:
-            st.subheader(text("distributed.timing_title"))
-            rows = [{text("distributed.rank_column"): rank,
-                     text("distributed.timing_compute"): f"{1000 * max(r['seconds'] - r['comm_seconds'], 0.0):.1f} ms",
-                     text("distributed.timing_comm"): f"{1000 * r['comm_seconds']:.1f} ms",
-                     text("distributed.timing_step"): f"{1000 * r['seconds']:.1f} ms"}
-                    for rank, r in ranks.items()]
-            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-        if "shards" in step.extras:
-            st.subheader(text("distributed.shards_title"))
-            st.dataframe(pd.DataFrame([{text("distributed.rank_column"): rank,
-                                        text("distributed.shards_indices"): ", ".join(map(str, shard))}
-                                       for rank, shard in step.extras["shards"].items()]),
-                         hide_index=True, width="stretch")
-            st.caption(text("distributed.shards_caption", world=config.world_size, batch=config.batch_size,
-                            **step.extras["plan"]))
+    columns = st.columns(3)
+    columns[0].metric(text("distributed.metric_loss"), number_format(step.metrics["loss"]))
+    spread = max(step.extras["history"]["spread"])           # over every step so far
+    columns[1].metric(text("distributed.metric_sync"), text("distributed.in_sync") if spread == 0 else
+                      text("distributed.out_of_sync", spread=spread))
+    if step.extras["startup"] is not None:
+        columns[2].metric(text("distributed.metric_startup"), f"{step.extras['startup']:.1f} s")
+    st.plotly_chart(update_history(loss_chart(config), step.extras["history"]), width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.subheader(text("distributed.gradient_title", step=step.step))
+        rows = [{text("distributed.rank_column"): rank,
+                 text("distributed.gradient_before"): ", ".join(f"{v:+.4f}" for v in r["before"][:3]),
+                 text("distributed.gradient_after"): ", ".join(f"{v:+.4f}" for v in r["after"][:3])}
+                for rank, r in ranks.items()]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.caption(text("distributed.gradient_caption"))
+    with right:
+        st.subheader(text("distributed.timing_title"))
+        rows = [{text("distributed.rank_column"): rank,
+                 text("distributed.timing_compute"): f"{1000 * max(r['seconds'] - r['comm_seconds'], 0.0):.1f} ms",
+                 text("distributed.timing_comm"): f"{1000 * r['comm_seconds']:.1f} ms",
+                 text("distributed.timing_step"): f"{1000 * r['seconds']:.1f} ms"}
+                for rank, r in ranks.items()]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if "shards" in step.extras:
+        st.subheader(text("distributed.shards_title"))
+        st.dataframe(pd.DataFrame([{text("distributed.rank_column"): rank,
+                                    text("distributed.shards_indices"): ", ".join(map(str, shard))}
+                                   for rank, shard in step.extras["shards"].items()]),
+                     hide_index=True, width="stretch")
+        st.caption(text("distributed.shards_caption", world=config.world_size, batch=config.batch_size,
+                        **step.extras["plan"]))
+    if not record.active:
+        equivalence(step, config)
 
 
 def loss_chart(config):
@@ -84,65 +76,52 @@ def run_section() -> None:
     st.markdown(text("distributed.run_intro"))
     with st.sidebar:
         config = settings_ui()
-    st.markdown(text("distributed.backend_note", backend=config.backend, global_batch=config.world_size *
-                     config.batch_size, world=config.world_size, batch=config.batch_size))
-    clicked = st.button(text("common.train"), type="primary", key="act_distributed_train")
-    progress = st.empty()
-    slots = {name: st.empty() for name in ("metrics", "losses", "details")}
-    if clicked:
-        chart = loss_chart(config)
-        progress.info(text("distributed.starting", world=config.world_size))
-        if not run_live(distributed.launch(config), "distributed_result", {"config": config},
-                        lambda step: draw(step, config, chart, slots), progress):
-            return
-        st.session_state.distributed_reference = distributed.single_process(config)
-    elif (result := previous("distributed_result", {"config": config}, progress)) is not None:
-        draw(result["step"], result["config"], loss_chart(result["config"]), slots)
-    else:
-        progress.info(text("distributed.press_train"))
-    equivalence_section()
+    st.markdown(text("distributed.backend_note", backend=distributed.backend_for(config),
+                     global_batch=config.world_size * config.batch_size, world=config.world_size,
+                     batch=config.batch_size))
+    experiment("distributed_train", lambda: distributed.train(config), config, draw=draw,
+               idle=text("distributed.press_train"))
 
 
-def equivalence_section() -> None:
-    result = st.session_state.get("distributed_result")
-    reference = st.session_state.get("distributed_reference")
-    if result is None:
-        return
+def equivalence(step, config) -> None:
+    """DDP's mean loss against the single-process run's, and the largest parameter difference."""
     st.subheader(text("distributed.equivalence_title"))
-    step, config = result["step"], result["config"]
-    if reference is None or not step.finished:
+    if not step.finished or "reference" not in step.extras:
         st.caption(text("distributed.equivalence_need"))
         return
-    parameters, losses = reference
+    reference = step.extras["reference"]
     history = step.extras["history"]
     mean = [sum(history[f"rank{r}"][i] for r in range(config.world_size)) / config.world_size
             for i in range(len(history["step"]))]
-    st.plotly_chart(lines_figure(history["step"], {text("distributed.ddp_mean"): mean,
-                                                    text("distributed.single_process"): losses[:len(mean)]},
-                                 "", text("distributed.step_axis"), text("distributed.loss_axis")), width="stretch")
+    series = {text("distributed.ddp_mean"): mean, text("distributed.single_process"): reference["losses"][:len(mean)]}
+    st.plotly_chart(lines_figure(history["step"], series, "", text("distributed.step_axis"),
+                                 text("distributed.loss_axis")), width="stretch")
     st.markdown(text("distributed.equivalence_caption", global_batch=config.world_size * config.batch_size,
-                     difference=distributed.max_difference(step.extras["parameters"], parameters)))
+                     difference=reference["difference"]))
+
+
+def draw_scaling(record: RunRecord) -> None:
+    rows = record.step.extras["rows"]
+    if not rows:
+        return
+    st.dataframe(pd.DataFrame([{text("distributed.scaling_world"): r["world"],
+                                text("distributed.scaling_step"): f"{1000 * r['step_seconds']:.1f} ms",
+                                text("distributed.scaling_throughput"): f"{r['throughput']:.0f}",
+                                text("distributed.scaling_efficiency"): f"{r['efficiency']:.0%}",
+                                text("distributed.scaling_startup"): f"{r['startup']:.1f} s"} for r in rows]),
+                 hide_index=True, width="stretch")
 
 
 def scaling_section() -> None:
     st.header(text("distributed.scaling_title"))
-    st.markdown(text("distributed.scaling_intro", cores=usable_cores()))
-    if st.button(text("distributed.scaling_run"), key="act_distributed_scaling"):
-        try:
-            with st.spinner():
-                st.session_state.distributed_scaling = distributed.scaling(worlds=(1, 2, 4), steps=40)
-        except InputError as error:
-            show_input_error(error)
-    rows = st.session_state.get("distributed_scaling")
-    if rows:
-        st.dataframe(pd.DataFrame([{text("distributed.scaling_world"): r["world"],
-                                    text("distributed.scaling_step"): f"{1000 * r['step_seconds']:.1f} ms",
-                                    text("distributed.scaling_throughput"): f"{r['throughput']:.0f}",
-                                    text("distributed.scaling_efficiency"): f"{r['efficiency']:.0%}",
-                                    text("distributed.scaling_startup"): f"{r['startup']:.1f} s"} for r in rows]),
-                     hide_index=True, width="stretch")
+    config = distributed.ScalingConfig()
+    backend = distributed.backend_for(distributed.DDPConfig(world_size=max(config.worlds)))
+    st.markdown(text("distributed.scaling_intro", cores=usable_cores(), backend=text(f"distributed.backend_{backend}")))
+    experiment("distributed_scaling", lambda: distributed.scaling(config), config, draw=draw_scaling,
+               run_label=text("distributed.scaling_run"))
 
 
+@st.fragment
 def ring_section() -> None:
     st.header(text("distributed.ring_demo_title"))
     with st.expander(text("distributed.ring_title")):
@@ -174,23 +153,20 @@ def pipeline_section() -> None:
                      mflops0=(first["forward"] + first["backward"]) / 1e6,
                      mflops1=(second["forward"] + second["backward"]) / 1e6))
     micro = linked(st.select_slider, text("distributed.micro_batches"), (1, 2, 4, 8, 16), 4, key="distributed_micro")
-    if st.button(text("distributed.pipeline_run"), key="act_distributed_pipeline"):
-        try:
-            with st.spinner():
-                st.session_state.distributed_pipeline = (micro, distributed.pipeline_timeline(micro))
-        except InputError as error:
-            show_input_error(error)
-    result = st.session_state.get("distributed_pipeline")
-    if result:
-        count, timelines = result
-        labels = {"stage": [text("distributed.stage", stage=s) for s in range(2)],
-                  "forward": text("distributed.forward"), "backward": text("distributed.backward")}
-        flops = distributed.stage_flops()
-        from_flops = distributed.gpipe_bubble(count, [f["forward"] for f in flops], [f["backward"] for f in flops])
-        st.plotly_chart(timeline_figure(timelines, labels, text("distributed.pipeline_chart",
-                                                                bubble=distributed.bubble(timelines),
-                                                                expected=1 / (count + 1), from_flops=from_flops),
-                                        text("distributed.time_ms")), width="stretch")
+    config = distributed.PipelineConfig(micro_batches=micro)
+    experiment("distributed_pipeline", lambda: distributed.pipeline_run(config), config, draw=draw_pipeline,
+               run_label=text("distributed.pipeline_run"), steps=False)
+
+
+def draw_pipeline(record: RunRecord) -> None:
+    step = record.step
+    count = step.extras["micro_batches"]
+    labels = {"stage": [text("distributed.stage", stage=s) for s in range(2)],
+              "forward": text("distributed.forward"), "backward": text("distributed.backward")}
+    title = text("distributed.pipeline_chart", bubble=step.metrics["bubble"], expected=1 / (count + 1),
+                 from_flops=step.extras["from_flops"])
+    st.plotly_chart(timeline_figure(step.extras["timelines"], labels, title, text("distributed.time_ms")),
+                    width="stretch")
 
 
 page_title(69, "distributed")
@@ -204,4 +180,4 @@ pipeline_section()
 st.header(text("distributed.torchrun_title"))
 st.markdown(text("distributed.torchrun"))
 misconceptions_and_prompts("distributed")
-show_source(distributed.launch, distributed.single_process, distributed.ring_schedule)
+show_source(distributed.train, distributed.launch, distributed.single_process, distributed.ring_schedule)
