@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from engine import images
 from engine.errors import InputError
 from engine.tabular import paired_finite, read_numeric_csv
+from tests.conftest import train
 from ui.i18n import translate
 
 
@@ -257,42 +258,57 @@ def test_every_hostile_image_through_the_adversarial_upload(app, lang):
 @pytest.mark.parametrize("lang", ["zh"])
 def test_every_hostile_image_through_the_unet_shapes_upload(app, lang):
     """Page 66, segmentation: a taken image is converted and segmented (its caption names the
-    training size); a refused one gives its one message, and the trained model's metrics stay."""
+    training size); a refused one gives its one message, the last good picture stays segmented
+    (and the page says it is kept), and the trained model's metrics stay."""
     app_test = app("pages/unet.py", lang)
-    shown = train_first(app_test, {"unet_depth": 2, "unet_steps": 20}, "act_unet_train", metrics=2)
-    size = app_test.session_state["unet_result"]["config"].shapes.size
+    for key, value in {"unet_depth": 2, "unet_steps": 20}.items():
+        app_test.slider(key=key).set_value(value).run()
+    train(app_test, "unet_train")
+    assert_clean(app_test)
+    shown = metric_values(app_test)
+    assert len(shown) == 2
+    size = app_test.session_state["unet_train"].config.shapes.size
     segmented = translate("unet.shapes_caption", lang, size=size)
+    kept = None
     for name, (content, works) in image_corpus().items():
         upload(app_test, "act_unet_shapes", name, content)
         assert_outcome(app_test, name, works, expected_message(read_image, content, lang))
+        kept = name if works else kept
         assert app_test.slider(key="unet_depth").value == 2, name
         assert metric_values(app_test) == shown, name
         assert len(app_test.get("plotly_chart")) == 1, name                             # the Dice/IoU curves stay
-        assert (segmented in captions(app_test)) == works, name
+        assert (segmented in captions(app_test)) == (kept is not None), name
+        if not works and kept is not None:
+            assert translate("data.kept_upload", lang, name=kept) in captions(app_test), name
 
 
 @pytest.mark.parametrize("lang", ["en"])
 def test_every_hostile_image_through_the_unet_denoise_upload(app, lang):
-    """Page 66, denoising (the uploader under "your own photo"): a taken image enables the denoise
-    button; a refused one gives its one message and disables it; the earlier denoised result stays."""
+    """Page 66, denoising (the uploader under "your own photo"): a taken image becomes the kept photo;
+    a refused one gives its one message, the last good photo is kept (and said so), the denoise
+    button stays on, and the earlier denoised result stays."""
     app_test = app("pages/unet.py", lang)
     app_test.slider(key="unet_sigma").set_value(0.2).run()
     app_test.selectbox(key="unet_denoise_source").set_value("upload").run()
     upload(app_test, "act_unet_denoise_upload", "first.png", _encoded(_digit(size=(16, 20)), "PNG"), "image/png")
     app_test.slider(key="unet_denoise_steps").set_value(50).run()
-    app_test.button(key="act_unet_denoise").click().run()                            # a first result
+    train(app_test, "unet_denoise")                                                  # a first result
     assert_clean(app_test)
-    first = app_test.session_state["unet_denoised"]["step"]
+    record = app_test.session_state["unet_denoise"]
     result_captions = [c for c in captions(app_test) if "PSNR" in c] + [translate("unet.original", lang)]
-    assert first.finished and len(result_captions) == 3
+    assert record.complete and len(result_captions) == 3
+    kept = "first.png"
     for name, (content, works) in image_corpus().items():
         upload(app_test, "act_unet_denoise_upload", name, content)
         assert_outcome(app_test, name, works, expected_message(read_image, content, lang))
+        kept = name if works else kept
         assert app_test.slider(key="unet_sigma").value == 0.2, name
         assert app_test.slider(key="unet_denoise_steps").value == 50, name
         assert app_test.selectbox(key="unet_denoise_source").value == "upload", name
-        assert app_test.button(key="act_unet_denoise").proto.disabled != works, name
-        assert app_test.session_state["unet_denoised"]["step"] is first, name          # the result stays,
+        assert not app_test.button(key="act_unet_denoise").proto.disabled, name
+        if not works:
+            assert translate("data.kept_upload", lang, name=kept) in captions(app_test), name
+        assert app_test.session_state["unet_denoise"] is record, name                  # the result stays,
         assert set(result_captions) <= set(captions(app_test)), name                   # on screen too
 
 
@@ -330,17 +346,18 @@ def test_every_hostile_image_through_the_style_transfer_uploads(app, lang):
     app_test.slider(key="style_transfer_steps").set_value(5)
     app_test.toggle(key="style_transfer_coarse").set_value(False)
     app_test.toggle(key="style_transfer_preserve_colors").set_value(True).run()
-    app_test.button(key="act_style_transfer_run").click().run()                      # a first result
+    train(app_test, "style_transfer_run")                                            # a first result
     assert_clean(app_test)
-    first = app_test.session_state["style_transfer_result"]["step"]
-    assert first.finished
+    record = app_test.session_state["style_transfer_run"]
+    assert record.complete
     kept = {"content": "content.png", "style": "style.jpg"}
     passes = [("content", "act_style_transfer_content_upload", False),
               ("style", "act_style_transfer_style_upload", False),
               ("content", "act_style_transfer_content_camera", True)]
     for role, key, camera in passes:
-        if camera:
+        if camera:                                       # the camera keeps its own last good photo
             app_test.radio(key="style_transfer_content_source").set_value("camera").run()
+            kept["content"] = None
         for name, (content, works) in image_corpus().items():
             if camera:                                   # a camera sends one JPEG-named file, whatever it holds
                 name = name.rsplit(".", 1)[0] + ".jpg"
@@ -353,14 +370,14 @@ def test_every_hostile_image_through_the_style_transfer_uploads(app, lang):
                 kept[role] = name
                 notes = [translate(f"errors.note_{note}", lang) for note in images.load_image(content).notes]
                 assert set(notes) <= set(captions(app_test)), (key, name, notes)
-            else:
-                assert translate("style_transfer.kept_upload", lang, name=kept[role]) in captions(app_test), name
-            for part, kept_name in kept.items():
-                assert app_test.session_state[f"style_transfer_{part}_upload"][0] == kept_name, (key, name)
-            assert not app_test.button(key="act_style_transfer_run").proto.disabled, name
+            elif kept[role] is not None:
+                assert translate("data.kept_upload", lang, name=kept[role]) in captions(app_test), name
+            kept_state = app_test.session_state[f"{key.removeprefix('act_')}_kept"] if kept[role] else None
+            assert kept_state is None or kept_state[0][0] == kept[role], (key, name)
+            assert app_test.button(key="act_style_transfer_run").proto.disabled == (kept[role] is None), name
             assert app_test.slider(key="style_transfer_size").value == 128, name
             assert app_test.toggle(key="style_transfer_preserve_colors").value is True, name
-            assert app_test.session_state["style_transfer_result"]["step"] is first, name
+            assert app_test.session_state["style_transfer_run"] is record, name
             assert len(app_test.get("download_button")) == 1, name                     # the result is still shown
 
 
