@@ -332,49 +332,6 @@ def test_lstm_forecasts_a_csv_column_and_explains_bad_ones(app, lang):
     assert translate("errors.csv_need_numeric", lang) in [e.value for e in app_test.error]
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_half_precision_lab_race_and_speed_check(app, lang):
-    app_test = app("pages/half_precision.py", lang)
-    facts = app_test.dataframe[0].value
-    assert list(facts.iloc[:, 0]) == ["fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2"]
-    app_test.text_input(key="half_precision_value").set_value("70000").run()
-    bits = app_test.dataframe[1].value
-    assert list(bits.iloc[:, 2]) == ["70000", "inf", "70144"]                          # stored in fp32, fp16, bf16
-    app_test.text_input(key="half_precision_value").set_value("seventy").run()
-    assert_clean(app_test)
-    assert translate("half_precision.bad_value", lang, value="seventy") in [e.value for e in app_test.error]
-    app_test.slider(key="half_precision_steps").set_value(20).run()
-    app_test.button(key="act_half_precision_train").click().run()
-    assert_clean(app_test)
-    race = app_test.dataframe[-1].value
-    assert len(race) == 4 and len(app_test.get("plotly_chart")) == 6        # ranges, spacing, loss, accuracy,
-    assert translate("half_precision.naive_failed", lang) in [w.value for w in app_test.warning]  # scale, histogram
-    app_test.button(key="act_half_precision_speed").click().run()
-    assert_clean(app_test)
-    assert list(app_test.dataframe[-1].value.iloc[:, 0]) == ["fp32", "bf16", "fp16"]
-    assert len(app_test.dataframe) == 5         # facts, examples, modes, race (kept), speed; no bits for "seventy"
-
-
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_distributed_runs_two_real_ranks_and_a_pipeline(app, lang):
-    app_test = app("pages/distributed.py", lang)
-    app_test.slider(key="distributed_steps").set_value(10)
-    app_test.select_slider(key="distributed_batch").set_value(8).run()
-    app_test.button(key="act_distributed_train").click().run()
-    assert_clean(app_test)
-    assert app_test.metric[1].value == translate("distributed.in_sync", lang)
-    caption = translate("distributed.equivalence_caption", lang, global_batch=16, difference=0.0)
-    matched = [m.value for m in app_test.markdown if m.value.startswith(caption.split("**")[0])]
-    assert matched and float(matched[0].split("**")[1]) <= 1e-5                     # DDP = one process
-    app_test.slider(key="distributed_ring_devices").set_value(3).run()
-    app_test.slider(key="distributed_ring_step").set_value(4).run()                  # the last all-gather step
-    assert_clean(app_test)
-    app_test.select_slider(key="distributed_micro").set_value(2).run()
-    app_test.button(key="act_distributed_pipeline").click().run()
-    assert_clean(app_test)
-    assert len(app_test.get("plotly_chart")) == 4           # losses, equivalence, ring, pipeline schedule
-
-
 @pytest.mark.parametrize("page", PAGES[1:])
 def test_choice_widgets_have_chinese_placeholders(app, page):
     """Streamlit's own placeholder ("Choose an option") is English; every page passes its own."""
