@@ -32,7 +32,7 @@ def main() -> None:
         total = statistics.median(r[1] for r in runs)
         print(f"  {name}: first chart update after {first:.2f} s (target 1 s), trained in {total:.1f} s "
               f"(target 20 s); final metrics {', '.join(f'{k} {v:.3f}' for k, v in runs[-1][2].metrics.items())}")
-    models = runs[-1][2].extras["models"]
+    models = runs[-1][2].extras["model"]
     for method, steps in (("fgsm", 1), ("pgd", 10), ("pgd", 50)):
         times = []
         for index in range(20):

@@ -7,6 +7,7 @@ Models Resistant to Adversarial Attacks". FGSM with a random start ("fast is bet
 Wong, Rice & Kolter (2020). All attacks here are L-infinity bounded and keep pixels in [0, 1].
 """
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -16,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.data import ImageSplit, minibatches
-from engine.device import seed_everything, set_cpu_threads
+from engine.device import device_of, run_device
+from engine.rng import RunRandom, build
 from engine.training import Throttle, TrainingStep
 
 EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)    # the curves' grid: covers the training slider
@@ -35,6 +37,7 @@ class AdversarialConfig:
     eval_size: int = 200            # test digits (all ten classes, in turn) for the live curves
     eval_pgd_steps: int = 10        # PGD iterations of the curves' attack (random start, step 0.25 epsilon)
     seed: int = 0
+    device: str | None = None       # None: engine.device.pick_device()
 
 
 class SmallCNN(nn.Module):
@@ -71,15 +74,16 @@ def pgd(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float,
         step_size: float | None = None, target: torch.Tensor | None = None, random_start: bool = True,
         generator: torch.Generator | None = None, stop_when_fooled: bool = False) -> torch.Tensor:
     """Projected gradient descent: repeated small sign steps, each projected back onto the
-    epsilon-ball around x and the [0, 1] box. `stop_when_fooled`: an image stops moving (and costs
+    epsilon-ball around x and the [0, 1] box. `generator` draws the random start (default: a fresh
+    one seeded 0, so an attack repeats). `stop_when_fooled`: an image stops moving (and costs
     nothing more) at the first iterate the model misreads, or reads as `target`."""
     step_size = step_size if step_size is not None else 2.5 * epsilon / max(steps, 1)
     goal = labels if target is None else target
     adversarial = x.clone()
     if random_start:
-        adversarial = adversarial + (torch.rand(x.shape, generator=generator) * 2 - 1) * epsilon
+        adversarial = adversarial + (uniform_noise(x, generator) * 2 - 1) * epsilon
     adversarial = adversarial.clamp(0, 1)
-    active = torch.arange(len(x))
+    active = torch.arange(len(x), device=x.device)
     for _ in range(steps):
         current = adversarial[active].requires_grad_(True)
         logits = model(current)
@@ -93,6 +97,13 @@ def pgd(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float,
         moved = torch.max(torch.min(moved, x[active] + epsilon), x[active] - epsilon)   # project onto the ball
         adversarial[active] = moved.clamp(0, 1)                                           # and the box
     return adversarial.detach()
+
+
+def uniform_noise(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """U[0, 1) noise shaped like `x`, drawn where `generator` lives (a fixed CPU generator for the
+    curves and the lab, the run's own for training) and placed beside `x`."""
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    return torch.rand(x.shape, generator=generator, device=generator.device).to(x.device)
 
 
 def fgsm_random_start(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float,
@@ -130,7 +141,7 @@ def pgd_robust_accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
     broken at all larger ones. So only the digits still standing are attacked, each only until its
     first misread iterate: the evaluation costs a fraction of attacking every digit at every epsilon."""
     model.eval()
-    standing = torch.arange(len(x))
+    standing = torch.arange(len(x), device=x.device)
     results = []
     for epsilon in sorted(epsilons):
         if len(standing):
@@ -193,43 +204,44 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
 
     Metrics: clean accuracy of each, and its accuracy under FGSM and PGD at the training epsilon;
     extras: `epsilons`, `curves` {model: {"fgsm": [...], "pgd": [...]}} over those epsilons (on
-    `eval_size` test digits), `history`, and on the last step `models`.
+    `eval_size` test digits), `history`, `device`, and `model`: {"standard": ..., "robust": ...},
+    the models as trained so far (in every report, so a paused or stopped run has them).
     """
-    set_cpu_threads()
-    generator = seed_everything(config.seed)
-    models = {"standard": SmallCNN(), "robust": SmallCNN()}
-    models["robust"].load_state_dict(models["standard"].state_dict())       # same start
+    device = run_device(config.device)
+    rng = RunRandom(config.seed, device)
+    order = torch.Generator().manual_seed(config.seed)     # batch order; on the CPU also the attacks' starts
+    attack_starts = order if device.type == "cpu" else rng.device
+    standard = build(SmallCNN, rng.cpu, device)
+    models = {"standard": standard, "robust": copy.deepcopy(standard)}                # same start
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=config.learning_rate) for name, m in models.items()}
-    batches = minibatches(len(data.train_x), config.batch_size, generator)
-    eval_x, eval_y = evaluation_set(data, config.eval_size)
+    batches = minibatches(len(data.train_x), config.batch_size, order)
+    train_x, train_y = data.train_x.to(device), data.train_y.to(device)               # once per run
+    eval_x, eval_y = (t.to(device) for t in evaluation_set(data, config.eval_size))
     epsilons = curve_epsilons(config.epsilon)
     trained_at = epsilons.index(round(config.epsilon, 4))
     history: dict[str, list[float]] = {"step": [], "standard": [], "robust": []}
     throttle = Throttle(config.steps, max_share=0.2)    # the curves are the point of this page: update often
     for step in range(config.steps):
-        index = next(batches)
-        x, labels = data.train_x[index], data.train_y[index]
-        inputs = {"standard": x, "robust": _robust_batch(config, models["robust"], x, labels, generator)}
+        index = next(batches).to(device)
+        x, labels = train_x[index], train_y[index]
+        inputs = {"standard": x, "robust": _robust_batch(config, models["robust"], x, labels, attack_starts)}
         for name, model in models.items():
             model.train()
             loss = F.cross_entropy(model(inputs[name]), labels)
             optimizers[name].zero_grad(set_to_none=True)
             loss.backward()
             optimizers[name].step()
-        if throttle.due(step):
-            with throttle.reporting():     # the attack evaluation counts as reporting, so it is throttled too
-                curves = {name: attack_curves(model, eval_x, eval_y, epsilons, config.eval_pgd_steps)
-                          for name, model in models.items()}
-                history["step"].append(step + 1)
-                for name in models:
-                    history[name].append(curves[name]["fgsm"][0])
-                metrics = {f"{name}_clean": curves[name]["fgsm"][0] for name in models}
-                metrics |= {f"{name}_{attack}": curves[name][attack][trained_at]
-                            for name in models for attack in ATTACKS}
-                extras = {"epsilons": list(epsilons), "curves": curves,
-                          "history": {k: list(v) for k, v in history.items()}}
-                if step == config.steps - 1:
-                    extras["models"] = {name: model.eval() for name, model in models.items()}
+        if throttle.due(step):             # the attack evaluation is the report's cost, so the throttle spaces it
+            curves = {name: attack_curves(model, eval_x, eval_y, epsilons, config.eval_pgd_steps)
+                      for name, model in models.items()}
+            history["step"].append(step + 1)
+            for name in models:
+                history[name].append(curves[name]["fgsm"][0])
+            metrics = {f"{name}_clean": curves[name]["fgsm"][0] for name in models}
+            metrics |= {f"{name}_{attack}": curves[name][attack][trained_at] for name in models for attack in ATTACKS}
+            extras = {"epsilons": list(epsilons), "curves": curves, "device": str(device),
+                      "history": {k: list(v) for k, v in history.items()}, "model": dict(models)}
+            with throttle.reporting():     # the loop sets train() again, whatever a lab did meanwhile
                 yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
@@ -244,31 +256,35 @@ class AttackResult:
 def attack_one(model: nn.Module, image: torch.Tensor, label: int, epsilon: float,
                method: Literal["fgsm", "pgd"] = "fgsm", steps: int = 10, step_size: float | None = None,
                target: int | None = None) -> AttackResult:
-    """Attack one (1, 28, 28) image; `label` is its true class (or the model's guess for uploads)."""
+    """Attack one (1, 28, 28) image; `label` is its true class (or the model's guess for uploads).
+    The attack runs on the model's device; the result is on the CPU, for drawing."""
     model.eval()
-    x = image.unsqueeze(0)
-    labels = torch.tensor([label])
-    goal = None if target is None else torch.tensor([target])
+    device = device_of(model)
+    x = image.unsqueeze(0).to(device)
+    labels = torch.tensor([label], device=device)
+    goal = None if target is None else torch.tensor([target], device=device)
     if method == "pgd":
-        adversarial = pgd(model, x, labels, epsilon, steps, step_size, goal, generator=torch.Generator().manual_seed(0))
+        adversarial = pgd(model, x, labels, epsilon, steps, step_size, goal)
     else:
         adversarial = fgsm(model, x, labels, epsilon, goal)
     with torch.no_grad():
         before, after = F.softmax(model(x), 1)[0].tolist(), F.softmax(model(adversarial), 1)[0].tolist()
-    return AttackResult(adversarial[0], (adversarial - x)[0], before, after)
+    return AttackResult(adversarial[0].cpu(), (adversarial - x)[0].cpu(), before, after)
 
 
 @torch.no_grad()
 def fooled(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """Indices of test digits classified correctly when clean but wrongly under FGSM at epsilon."""
+    """Indices (on the CPU) of test digits classified correctly when clean but wrongly under FGSM at epsilon."""
     model.eval()
+    device = device_of(model)
+    x, labels = x.to(device), labels.to(device)
     with torch.enable_grad():
         attacked = fgsm(model, x, labels, epsilon)
     clean_ok = model(x).argmax(1) == labels
     wrong = model(attacked).argmax(1) != labels
-    return torch.nonzero(clean_ok & wrong).flatten()
+    return torch.nonzero(clean_ok & wrong).flatten().cpu()
 
 
 @torch.no_grad()
 def predict(model: nn.Module, image: torch.Tensor) -> int:
-    return model.eval()(image.unsqueeze(0)).argmax(1).item()
+    return model.eval()(image.unsqueeze(0).to(device_of(model))).argmax(1).item()

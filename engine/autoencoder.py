@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.data import ImageSplit, minibatches
-from engine.device import seed_everything, set_cpu_threads
+from engine.device import device_of, run_device
+from engine.rng import RunRandom, build
 from engine.training import Throttle, TrainingStep
 
 PIXELS = 28 * 28
@@ -37,6 +38,7 @@ class AutoencoderConfig:
     learning_rate: float = 2e-3      # Adam
     seed: int = 0
     grid: int = 8                    # test digits shown as input / reconstruction pairs
+    device: str | None = None        # None: engine.device.pick_device()
 
 
 class Autoencoder(nn.Module):
@@ -81,11 +83,15 @@ class Autoencoder(nn.Module):
             return mean, log_var.clamp(-10, 10)
         return code, None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """A VAE in training mode samples its code from `generator` (the run's, on the device);
+        otherwise, and without a generator, the code is the mean."""
         mean, log_var = self.encode(x)
         z = mean
-        if log_var is not None and self.training:      # reparameterisation: z = mu + sigma * eps
-            z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
+        if log_var is not None and self.training and generator is not None:   # reparameterisation: mu + sigma * eps
+            eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            z = mean + eps * torch.exp(0.5 * log_var)
         return self.decoder(z), mean, log_var
 
 
@@ -94,29 +100,39 @@ def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).sum(dim=1)
 
 
-def loss_terms(model: Autoencoder, config: AutoencoderConfig, clean: torch.Tensor,
-               noisy: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Reconstruction MSE per pixel (against the *clean* input), plus the VAE's KL per pixel (KL / 784)."""
-    reconstruction, mean, log_var = model(noisy)
+def loss_terms(model: Autoencoder, config: AutoencoderConfig, clean: torch.Tensor, noisy: torch.Tensor,
+               generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """Reconstruction MSE per pixel (against the *clean* input), plus the VAE's KL per pixel (KL / 784).
+    `generator`: the VAE's sampling noise (on the model's device)."""
+    reconstruction, mean, log_var = model(noisy, generator)
     terms = {"mse": F.mse_loss(reconstruction, clean)}
     if log_var is not None:
         terms["kl"] = kl_divergence(mean, log_var).mean() / PIXELS
-    terms["total"] = terms["mse"] + config.beta * terms.get("kl", torch.tensor(0.0))
+        terms["total"] = terms["mse"] + config.beta * terms["kl"]
+    else:
+        terms["total"] = terms["mse"]
     return terms
 
 
-def corrupt(x: torch.Tensor, noise: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Gaussian noise, clipped back to [0, 1] (the denoising autoencoder's input)."""
+def corrupt(x: torch.Tensor, noise: float, generator: torch.Generator) -> torch.Tensor:
+    """Gaussian noise drawn where `generator` lives, added beside `x`, clipped back to [0, 1]
+    (the denoising autoencoder's input)."""
     if noise <= 0:
         return x
-    return (x + noise * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+    drawn = torch.randn(x.shape, generator=generator, device=generator.device).to(x.device)
+    return (x + noise * drawn).clamp(0, 1)
+
+
+def fixed_noise() -> torch.Generator:
+    """The noise of every evaluation: the same corrupted test digits at every report and in every run."""
+    return torch.Generator().manual_seed(1)
 
 
 @torch.no_grad()
 def evaluate(model: Autoencoder, x: torch.Tensor, noise: float = 0.0) -> float:
     """Mean squared reconstruction error per pixel on `x` (noise added with a fixed seed)."""
     model.eval()
-    reconstruction, _, _ = model(corrupt(x, noise, torch.Generator().manual_seed(1)))
+    reconstruction, _, _ = model(corrupt(x, noise, fixed_noise()))
     return F.mse_loss(reconstruction, x).item()
 
 
@@ -132,53 +148,54 @@ def pca_error(train: torch.Tensor, test: torch.Tensor, components: int) -> float
 
 def train(config: AutoencoderConfig, data: ImageSplit) -> Iterator[TrainingStep]:
     """Adam on minibatches; yields TrainingSteps with train loss, test MSE, the PCA reference and
-    `extras`: `inputs` / `outputs` (grid, 1, 28, 28) for fixed test digits, `history`, last: `model`."""
-    set_cpu_threads()
-    generator = seed_everything(config.seed)
-    model = Autoencoder(config)
+    `extras`: `inputs` / `outputs` (grid, 1, 28, 28) for fixed test digits, `history`, `device`, and
+    `model`, the autoencoder as trained so far (in every report, so a paused or stopped run has it)."""
+    device = run_device(config.device)
+    rng = RunRandom(config.seed, device)
+    model = build(lambda: Autoencoder(config), rng.cpu, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    batches = minibatches(len(data.train_x), config.batch_size, generator)
-    shown = data.test_x[: config.grid]
+    order = torch.Generator().manual_seed(config.seed)     # batch order; on the CPU also the denoising noise
+    input_noise = order if device.type == "cpu" else rng.device
+    batches = minibatches(len(data.train_x), config.batch_size, order)
     latent = 3 if config.model == "classic" else config.latent
     reference = pca_error(data.train_x, data.test_x, latent)
+    train_x, test_x = data.train_x.to(device), data.test_x.to(device)                # once per run
+    shown = corrupt(test_x[: config.grid], config.noise, fixed_noise())
     history: dict[str, list[float]] = {"step": [], "train": [], "test": []}
     throttle = Throttle(config.steps)
     for step in range(config.steps):
         model.train()
-        index = next(batches)
-        clean = data.train_x[index]
-        terms = loss_terms(model, config, clean, corrupt(clean, config.noise, generator))
+        clean = train_x[next(batches).to(device)]
+        terms = loss_terms(model, config, clean, corrupt(clean, config.noise, input_noise), rng.device)
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         optimizer.step()
-        if throttle.due(step):
-            with throttle.reporting():      # evaluation counts as reporting, so the throttle spaces it too
-                test_mse = evaluate(model, data.test_x, config.noise)
-                history["step"].append(step + 1)
-                history["train"].append(terms["mse"].item())
-                history["test"].append(test_mse)
-                noisy = corrupt(shown, config.noise, torch.Generator().manual_seed(1))
-                with torch.no_grad():
-                    outputs = model(noisy)[0]
-                metrics = {"train_mse": terms["mse"].item(), "test_mse": test_mse, "pca_mse": reference}
-                if "kl" in terms:
-                    metrics["kl"] = terms["kl"].item()
-                extras = {"inputs": noisy, "outputs": outputs, "history": {k: list(v) for k, v in history.items()}}
-                if step == config.steps - 1:
-                    extras["model"] = model.eval()
+        if throttle.due(step):       # evaluation is the report's cost, so the throttle spaces it too
+            test_mse = evaluate(model, test_x, config.noise)
+            history["step"].append(step + 1)
+            history["train"].append(terms["mse"].item())
+            history["test"].append(test_mse)
+            with torch.no_grad():
+                outputs = model(shown)[0]
+            metrics = {"train_mse": terms["mse"].item(), "test_mse": test_mse, "pca_mse": reference}
+            if "kl" in terms:
+                metrics["kl"] = terms["kl"].item()
+            extras = {"inputs": shown.cpu(), "outputs": outputs.cpu(), "device": str(device), "model": model,
+                      "history": {k: list(v) for k, v in history.items()}}
+            with throttle.reporting():   # the loop sets train() again, whatever a lab did meanwhile
                 yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
 @torch.no_grad()
 def encode(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
-    """(N, 1, 28, 28) -> latent means (N, k)."""
-    return model.eval().encode(x)[0]
+    """(N, 1, 28, 28) -> latent means (N, k), on the CPU (the model may be on another device)."""
+    return model.eval().encode(x.to(device_of(model)))[0].cpu()
 
 
 @torch.no_grad()
 def decode(model: Autoencoder, z: torch.Tensor) -> torch.Tensor:
-    """(N, k) -> images (N, 1, 28, 28) in [0, 1]."""
-    return model.eval().decoder(z).clamp(0, 1)
+    """(N, k) -> images (N, 1, 28, 28) in [0, 1], on the CPU."""
+    return model.eval().decoder(z.to(device_of(model))).clamp(0, 1).cpu()
 
 
 @torch.no_grad()
@@ -191,14 +208,17 @@ def interpolate(model: Autoencoder, a: torch.Tensor, b: torch.Tensor, steps: int
 
 @torch.no_grad()
 def reconstruction_errors(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
-    """Per-image reconstruction MSE (N,): high values flag inputs unlike the training digits."""
+    """Per-image reconstruction MSE (N,) on the CPU: high values flag inputs unlike the training digits."""
+    x = x.to(device_of(model))
     reconstruction = model.eval()(x)[0]
-    return (reconstruction - x).pow(2).flatten(1).mean(1)
+    return (reconstruction - x).pow(2).flatten(1).mean(1).cpu()
 
 
 @torch.no_grad()
 def sample(model: Autoencoder, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """VAE samples: decode z ~ N(0, I): (count, 1, 28, 28)."""
+    """VAE samples: decode z ~ N(0, I) drawn from `generator` (default: seeded 0, so the same
+    samples come back on every redraw): (count, 1, 28, 28)."""
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
     latent = model.decoder[0].in_features
     return decode(model, torch.randn(count, latent, generator=generator))
 
@@ -206,7 +226,11 @@ def sample(model: Autoencoder, count: int, generator: torch.Generator | None = N
 @torch.no_grad()
 def latent_points(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
     """Codes of `x` for plotting: (N, k) when k <= 3, else their first three principal components."""
-    codes = encode(model, x)
+    return project(encode(model, x))
+
+
+def project(codes: torch.Tensor) -> torch.Tensor:
+    """Codes (N, k) as they are plotted: unchanged when k <= 3, else their first three principal components."""
     if codes.shape[1] <= 3:
         return codes
     centred = codes - codes.mean(0)
@@ -241,5 +265,5 @@ def decode_point(model: Autoencoder, code: list[float]) -> torch.Tensor:
 
 @torch.no_grad()
 def reconstruct(model: Autoencoder, image: torch.Tensor) -> torch.Tensor:
-    """(1, 28, 28) -> its reconstruction (1, 28, 28)."""
-    return model.eval()(image.unsqueeze(0))[0][0].clamp(0, 1)
+    """(1, 28, 28) -> its reconstruction (1, 28, 28), on the CPU."""
+    return model.eval()(image.unsqueeze(0).to(device_of(model)))[0][0].clamp(0, 1).cpu()

@@ -7,7 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import engine.device
 from engine import adversarial, data
+from engine.rng import build
+from tests.concurrency import assert_runs_independent
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +21,14 @@ def digits():
 @pytest.fixture(scope="module")
 def trained(digits):
     *_, last = adversarial.train(adversarial.AdversarialConfig(eval_size=10), digits)   # the tests evaluate
-    return last.extras["models"]
+    return last.extras["model"]
 
 
 def test_fgsm_is_epsilon_times_the_gradient_sign():
-    torch.manual_seed(0)
-    model = adversarial.SmallCNN().eval()
-    x = torch.rand(8, 1, 28, 28) * 0.6 + 0.2          # away from 0 and 1, so nothing is clipped
-    labels = torch.randint(10, (8,))
+    generator = torch.Generator().manual_seed(0)
+    model = build(adversarial.SmallCNN, generator).eval()
+    x = torch.rand(8, 1, 28, 28, generator=generator) * 0.6 + 0.2          # away from 0 and 1, so nothing is clipped
+    labels = torch.randint(10, (8,), generator=generator)
     x_grad = x.clone().requires_grad_(True)
     F.cross_entropy(model(x_grad), labels).backward()
     expected = x + 0.1 * x_grad.grad.sign()
@@ -99,7 +102,7 @@ def test_curves_and_gallery_see_all_ten_classes_whatever_the_split_order(digits)
     config = adversarial.AdversarialConfig(steps=1, eval_size=50)
     *_, last = adversarial.train(config, ordered)
     eval_x, eval_y = adversarial.evaluation_set(ordered, 50)
-    for name, model in last.extras["models"].items():
+    for name, model in last.extras["model"].items():
         assert last.metrics[f"{name}_clean"] == pytest.approx(adversarial.accuracy(model, eval_x, eval_y))
 
 
@@ -112,7 +115,7 @@ def test_the_grid_covers_the_training_epsilon_and_the_metrics_name_it(digits, ep
     *_, last = adversarial.train(config, digits)
     eval_x, eval_y = adversarial.evaluation_set(digits, 20)
     assert last.extras["epsilons"] == list(grid)
-    for name, model in last.extras["models"].items():
+    for name, model in last.extras["model"].items():
         fgsm = adversarial.accuracy_under_attack(model, eval_x, eval_y, (epsilon,))[0]
         pgd = adversarial.pgd_robust_accuracy(model, eval_x, eval_y, (0.0, epsilon))[1]
         assert last.metrics[f"{name}_fgsm"] == pytest.approx(fgsm)
@@ -143,7 +146,7 @@ def reduced_runs(digits):
     for seed in (0, 1, 2):
         *_, last = adversarial.train(dataclasses.replace(adversarial.AdversarialConfig(), steps=150, seed=seed,
                                                          eval_size=10), digits)
-        runs.append(last.extras["models"])
+        runs.append(last.extras["model"])
     return runs
 
 
@@ -187,3 +190,50 @@ def test_the_fgsm_explanation_shows_its_symbol():
 
     entry = catalog()["adversarial.why"]
     assert r"\tilde{x}" in entry["en"] and r"\tilde{x}" in entry["zh"]
+
+
+SMALL = adversarial.AdversarialConfig(steps=4, batch_size=32, eval_size=20, eval_pgd_steps=2)
+
+
+def _final_metrics(config: adversarial.AdversarialConfig, digits: data.ImageSplit) -> dict[str, float]:
+    *_, last = adversarial.train(config, digits)
+    return last.metrics
+
+
+def test_two_runs_at_once_do_not_change_each_other(digits):
+    """The random starts of both the training attacks (FGSM-RS, PGD) and the curves' PGD come from
+    generators the run owns, as do the initial weights and the batch order."""
+    other = dataclasses.replace(SMALL, defence="pgd", pgd_steps=2, seed=1)
+    assert_runs_independent(lambda: _final_metrics(SMALL, digits), lambda: _final_metrics(other, digits))
+
+
+def test_the_run_trains_on_the_device_pick_device_chooses(digits, monkeypatch):
+    asked = []
+
+    def spy() -> torch.device:
+        asked.append(True)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(engine.device, "pick_device", spy)
+    first = next(adversarial.train(dataclasses.replace(SMALL, steps=2), digits))
+    assert asked, "the run did not ask engine.device.pick_device for its device"
+    assert first.extras["device"] == "cpu"
+    for model in first.extras["model"].values():
+        assert {p.device for p in model.parameters()} == {torch.device("cpu")}
+
+
+def test_an_early_report_holds_the_models_as_they_are_then(digits):
+    """A run paused or stopped at step k < total is usable in the attack lab: the report carries
+    both models, in the state its metrics were measured in, and closing the run keeps them."""
+    config = dataclasses.replace(SMALL, steps=50)
+    run = adversarial.train(config, digits)
+    first = next(run)
+    assert first.step < first.total
+    models = first.extras["model"]
+    eval_x, eval_y = adversarial.evaluation_set(digits, config.eval_size)
+    for name in ("standard", "robust"):
+        assert adversarial.accuracy(models[name], eval_x, eval_y) == pytest.approx(first.metrics[f"{name}_clean"])
+    run.close()                                               # Stop: the generator ends at its yield
+    result = adversarial.attack_one(models["robust"], digits.test_x[0], int(digits.test_y[0]), 0.2, "pgd", 3)
+    assert result.perturbation.abs().max() <= 0.2 + 1e-6 and len(result.adversarial_probabilities) == 10
+    assert adversarial.predict(models["standard"], digits.test_x[0]) in range(10)

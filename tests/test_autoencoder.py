@@ -1,5 +1,6 @@
 """Autoencoder engine: PCA as the reference, the VAE's KL term, and upload preprocessing."""
 
+import dataclasses
 import io
 
 import numpy as np
@@ -7,7 +8,10 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+import engine.device
 from engine import autoencoder, data, images
+from engine.rng import build
+from tests.concurrency import assert_runs_independent
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,8 @@ def test_classic_model_beats_pca_clusters_digits_and_passes_a_photo(digits, seed
 
 
 def test_vae_kl_is_non_negative_and_samples_decode(digits):
-    mean, log_var = torch.randn(64, 4) * 3, torch.randn(64, 4)
+    generator = torch.Generator().manual_seed(0)
+    mean, log_var = torch.randn(64, 4, generator=generator) * 3, torch.randn(64, 4, generator=generator)
     assert (autoencoder.kl_divergence(mean, log_var) >= 0).all()
     assert autoencoder.kl_divergence(torch.zeros(2, 4), torch.zeros(2, 4)).abs().max() < 1e-7
     config = autoencoder.AutoencoderConfig(model="mlp", latent=4, variational=True, steps=200)
@@ -100,7 +105,8 @@ def test_uploads_become_mnist_like_digits(mode, digits):
 
 @pytest.mark.parametrize(("latent", "kind"), [(1, "z"), (2, "z"), (3, "z"), (8, "pc")])
 def test_plotted_axes_name_what_latent_points_returns(digits, latent, kind):
-    model = autoencoder.Autoencoder(autoencoder.AutoencoderConfig(model="mlp", latent=latent))
+    config = autoencoder.AutoencoderConfig(model="mlp", latent=latent)
+    model = build(lambda: autoencoder.Autoencoder(config), torch.Generator().manual_seed(0))
     codes = autoencoder.encode(model, digits.test_x[:300])
     points = autoencoder.latent_points(model, digits.test_x[:300])
     axes = autoencoder.plotted_axes(latent)
@@ -112,3 +118,58 @@ def test_plotted_axes_name_what_latent_points_returns(digits, latent, kind):
         top = torch.linalg.eigh(centred.T @ centred).eigenvalues.flip(0)[:3]
         assert torch.allclose((points.double() ** 2).sum(0), top, rtol=1e-3)
         assert not torch.allclose(points, codes[:, :3], atol=1e-3)
+
+
+SMALL = autoencoder.AutoencoderConfig(model="mlp", latent=4, hidden=64, variational=True, noise=0.2, steps=20)
+
+
+def _final_metrics(config: autoencoder.AutoencoderConfig, digits: data.ImageSplit) -> dict[str, float]:
+    *_, last = autoencoder.train(config, digits)
+    return last.metrics
+
+
+def test_two_runs_at_once_do_not_change_each_other(digits):
+    """The issue's own example: two VAE runs started at once. Initial weights, batch order, the
+    denoising noise and the VAE's sampling noise all come from generators the run owns."""
+    other = dataclasses.replace(SMALL, model="conv", beta=0.3, seed=1)
+    assert_runs_independent(lambda: _final_metrics(SMALL, digits), lambda: _final_metrics(other, digits))
+
+
+def test_the_vae_samples_its_code_only_from_the_generator_it_is_given(digits):
+    config = dataclasses.replace(SMALL, noise=0.0)
+    model = build(lambda: autoencoder.Autoencoder(config), torch.Generator().manual_seed(0)).train()
+    x = digits.test_x[:16]
+    first, mean, _ = model(x, torch.Generator().manual_seed(5))
+    again, _, _ = model(x, torch.Generator().manual_seed(5))
+    other, _, _ = model(x, torch.Generator().manual_seed(6))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert torch.equal(model(x)[0], model.decoder(mean))       # no generator: the mean, never the global one
+
+
+def test_the_run_trains_on_the_device_pick_device_chooses(digits, monkeypatch):
+    asked = []
+
+    def spy() -> torch.device:
+        asked.append(True)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(engine.device, "pick_device", spy)
+    first = next(autoencoder.train(SMALL, digits))
+    assert asked, "the run did not ask engine.device.pick_device for its device"
+    assert first.extras["device"] == "cpu"
+    assert {p.device for p in first.extras["model"].parameters()} == {torch.device("cpu")}
+
+
+def test_an_early_report_holds_the_model_as_it_is_then(digits):
+    """A run paused or stopped at step k < total is usable in the labs: the report carries the
+    model in the state its test error was measured in, and closing the run keeps it."""
+    config = dataclasses.replace(SMALL, variational=False, noise=0.0, steps=50)
+    run = autoencoder.train(config, digits)
+    first = next(run)
+    assert first.step < first.total
+    model = first.extras["model"]
+    assert autoencoder.evaluate(model, digits.test_x) == pytest.approx(first.metrics["test_mse"])
+    run.close()                                               # Stop: the generator ends at its yield
+    codes = autoencoder.encode(model, digits.test_x[:10])
+    assert codes.shape == (10, 4)
+    assert autoencoder.interpolate(model, digits.test_x[0], digits.test_x[1], 5).shape == (5, 1, 28, 28)
