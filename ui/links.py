@@ -63,6 +63,10 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
             st.session_state[key] = value
     elif back and key in seen and (start := default(kind, arguments)) is not None:
         st.session_state[key] = start                     # Back to an address without it: the default
+    elif key in st.session_state:
+        # A widget whose arguments changed (a range that follows another setting) is a new widget to
+        # Streamlit, which would start it at its default: hand it the value the learner chose.
+        st.session_state[key] = st.session_state[key]
     value = widget(*bound.args, **bound.kwargs)
     if full is not None:                                  # under the widget, in its own column
         getattr(widget, "__self__", st).caption(text("common.hosted_cap", cap=_spell(ceiling), full=_spell(full)))
