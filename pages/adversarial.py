@@ -1,15 +1,16 @@
 """65 · Adversarial examples and adversarial training, on real digits."""
 
 import streamlit as st
+import torch
 
 from engine import adversarial, images
-from engine.errors import InputError
 from ui.charts import bars_figure, lines_figure
-from ui.data_widgets import dataset_ui
-from ui.hosted import image_limits, upload_note
+from ui.data_widgets import dataset_ui, kept_upload
+from ui.experiment import RunRecord, experiment
+from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, misconceptions_and_prompts, page_title, show_input_error, show_source
+from ui.widgets import clamp_state, misconceptions_and_prompts, page_title, show_source
 
 FGSM_TEX = (r"\tilde{x} = \operatorname{clip}_{[0,1]}\!\big(x + \epsilon\,"
             r"\operatorname{sign}(\nabla_x \mathcal{L}(f_\theta(x), y))\big)")
@@ -17,6 +18,7 @@ MINMAX_TEX = (r"\min_\theta\; \mathbb{E}_{(x,y)} \Big[\max_{\lVert \delta \rVert
               r" \mathcal{L}(f_\theta(x + \delta), y)\Big]")
 MODELS = ("standard", "robust")
 COLORS = {"standard": "#636efa", "robust": "#ef553b"}     # one colour per model; PGD drawn dashed
+GALLERY = 300                                              # test digits the gallery attacks, 30 of each class
 
 
 def settings_ui() -> adversarial.AdversarialConfig:
@@ -29,14 +31,15 @@ def settings_ui() -> adversarial.AdversarialConfig:
     )
 
 
-def draw(step, config, metrics_slot, chart_slot) -> None:
-    with metrics_slot.container():
-        for name in MODELS:                      # one row per model: clean, FGSM and PGD at the training epsilon
-            model, columns = text(f"adversarial.{name}"), st.columns(3)
-            columns[0].metric(text("adversarial.metric_clean", model=model), f"{step.metrics[f'{name}_clean']:.1%}")
-            for column, attack in zip(columns[1:], adversarial.ATTACKS, strict=True):
-                column.metric(text(f"adversarial.metric_{attack}", model=model, epsilon=config.epsilon),
-                              f"{step.metrics[f'{name}_{attack}']:.1%}")
+def draw(record: RunRecord) -> None:
+    """The six metrics and the accuracy-vs-epsilon curves of the run's latest report."""
+    step, config = record.step, record.config
+    for name in MODELS:                          # one row per model: clean, FGSM and PGD at the training epsilon
+        model, columns = text(f"adversarial.{name}"), st.columns(3)
+        columns[0].metric(text("adversarial.metric_clean", model=model), f"{step.metrics[f'{name}_clean']:.1%}")
+        for column, attack in zip(columns[1:], adversarial.ATTACKS, strict=True):
+            column.metric(text(f"adversarial.metric_{attack}", model=model, epsilon=config.epsilon),
+                          f"{step.metrics[f'{name}_{attack}']:.1%}")
     lines = [(name, attack) for name in MODELS for attack in adversarial.ATTACKS]
     curves = {text(f"adversarial.curve_{attack}", model=text(f"adversarial.{name}")):
               step.extras["curves"][name][attack] for name, attack in lines}
@@ -45,39 +48,41 @@ def draw(step, config, metrics_slot, chart_slot) -> None:
                           text("adversarial.curve_x"), text("adversarial.curve_y"), (0, 1))
     for trace, (name, attack) in zip(figure.data, lines, strict=True):
         trace.line = {"color": COLORS[name], "dash": "dash" if attack == "pgd" else "solid"}
-    with chart_slot.container():
-        st.plotly_chart(figure, width="stretch")
-        st.caption(text("adversarial.curve_caption", count=config.eval_size, per_class=config.eval_size // 10,
-                        steps=config.eval_pgd_steps))
+    st.plotly_chart(figure, width="stretch")
+    st.caption(text("adversarial.curve_caption", count=config.eval_size, per_class=config.eval_size // 10,
+                    steps=config.eval_pgd_steps))
 
 
-def chosen_image(data, standard):
-    """The lab's input: a test digit with its label, or an upload labelled by the standard model."""
+def upload_digit(raw: bytes) -> torch.Tensor:
+    """An uploaded image as an MNIST-like (1, 28, 28) digit; InputError if it is not a usable image."""
+    return images.to_digit(images.load_image(raw, limits=image_limits()).image).tensor
+
+
+def chosen_image(record: RunRecord, data) -> tuple[torch.Tensor | None, int | None, tuple]:
+    """The lab's input: a test digit with its label, or an upload labelled by the standard model;
+    and what identifies it, for the cache."""
     source = linked(st.radio, text("adversarial.input"), ["test", "upload"], key="adversarial_input", horizontal=True,
                     format_func=option_labels("adversarial.input_"))
     if source == "test":
         clamp_state("adversarial_index", 0, len(data.test_x) - 1)
         index = linked(st.number_input, text("adversarial.index"), 0, len(data.test_x) - 1, 0, key="adversarial_index")
-        return data.test_x[index], int(data.test_y[index])
-    upload = st.file_uploader(text("adversarial.upload"), type=list(images.UPLOAD_TYPES), key="act_adversarial_upload")
-    upload_note()
-    if upload is None:
-        return None, None
-    try:
-        digit = images.to_digit(images.load_image(upload.getvalue(), limits=image_limits()).image).tensor
-    except InputError as error:
-        show_input_error(error)
-        return None, None
-    label = adversarial.predict(standard, digit)
+        return data.test_x[index], int(data.test_y[index]), ("test", index)
+    kept = kept_upload("adversarial_upload", text("adversarial.upload"), upload_digit, list(images.UPLOAD_TYPES))
+    if kept is None:
+        return None, None, ()
+    name, digit = kept
+    label = adversarial.predict(record.model["standard"], digit)
     st.caption(text("adversarial.upload_label", label=label))
-    return digit, label
+    return digit, label, ("upload", name, hash(digit.numpy().tobytes()))
 
 
-def attack_lab(models: dict, data) -> None:
+@st.fragment
+def attack_lab(record: RunRecord, data) -> None:
+    """A slider here reruns only this lab; each attack is made once per input, setting and report."""
     st.header(text("adversarial.lab_title"))
     left, right = st.columns([1, 2])
     with left:
-        image, label = chosen_image(data, models["standard"])
+        image, label, identity = chosen_image(record, data)
         epsilon = linked(st.slider, text("adversarial.attack_epsilon"), 0.0, 0.5, 0.2, 0.01,
                          key="adversarial_attack_epsilon")
         method = linked(st.radio, text("adversarial.method"), ["fgsm", "pgd"],
@@ -94,9 +99,12 @@ def attack_lab(models: dict, data) -> None:
         goal = None if goal == "any" else goal
     if image is None:
         return
+    results = record.cached("attack", lambda *_: {
+        name: adversarial.attack_one(record.model[name], image, label, epsilon, method, steps, size * epsilon, goal)
+        for name in MODELS}, identity, epsilon, method, steps, size, goal)
     with right:
         for name in MODELS:
-            result = adversarial.attack_one(models[name], image, label, epsilon, method, steps, size * epsilon, goal)
+            result = results[name]
             st.markdown(f"**{text(f'adversarial.{name}')}**")
             columns = st.columns(3)
             before, after = result.original_probabilities, result.adversarial_probabilities
@@ -113,16 +121,26 @@ def attack_lab(models: dict, data) -> None:
                                         text("adversarial.probabilities")), width="stretch", key=f"bars_{name}")
 
 
-def gallery(models: dict, data, epsilon: float) -> None:
-    st.header(text("adversarial.gallery_title", epsilon=epsilon))
-    total = 300
-    x, labels = adversarial.evaluation_set(data, total)          # all ten classes in turn, whatever the split's order
+def fooled_digits(record: RunRecord, data) -> dict:
+    """Per model: how many of the gallery's digits FGSM at the training epsilon turns wrong, and a
+    tile of the first 32 of them (None if none)."""
+    x, labels = adversarial.evaluation_set(data, GALLERY)          # all ten classes in turn, whatever the split's order
+    shown = {}
     for name in MODELS:
-        wrong = adversarial.fooled(models[name], x, labels, epsilon)
-        st.caption(text("adversarial.gallery_caption", count=len(wrong), total=total, per_class=total // 10,
+        wrong = adversarial.fooled(record.model[name], x, labels, record.config.epsilon)
+        shown[name] = (len(wrong), images.to_image(images.tile(x[wrong[:32]], 16)) if len(wrong) else None)
+    return shown
+
+
+@st.fragment
+def gallery(record: RunRecord, data) -> None:
+    """The digits each model gets wrong under attack: computed once per report of the run."""
+    st.header(text("adversarial.gallery_title", epsilon=record.config.epsilon))
+    for name, (count, tile) in record.cached("gallery", lambda _: fooled_digits(record, data), data.source).items():
+        st.caption(text("adversarial.gallery_caption", count=count, total=GALLERY, per_class=GALLERY // 10,
                         model=text(f"adversarial.{name}")))
-        if len(wrong):
-            st.image(images.to_image(images.tile(x[wrong[:32]], 16)), width=16 * 40)
+        if tile is not None:
+            st.image(tile, width=16 * 40)
 
 
 page_title(65, "adversarial")
@@ -141,25 +159,11 @@ with st.sidebar:
     config = settings_ui()
 
 st.header(text("common.experiment_title"))
-train_clicked = st.button(text("common.train"), type="primary", key="act_adversarial_train")
-progress_slot, metrics_slot, chart_slot = st.empty(), st.empty(), st.empty()
-if train_clicked:
-    for step in adversarial.train(config, data):
-        st.session_state.adversarial_result = {"step": step, "config": config, "data": data.source}
-        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-        draw(step, config, metrics_slot, chart_slot)
-elif "adversarial_result" in st.session_state:
-    result = st.session_state.adversarial_result
-    if result["config"] != config or result["data"] != data.source:
-        progress_slot.caption(text("common.stale_result"))
-    draw(result["step"], result["config"], metrics_slot, chart_slot)
-else:
-    progress_slot.info(text("adversarial.press_train"))
-
-result = st.session_state.get("adversarial_result")
-if result is not None and "models" in result["step"].extras and result["data"] == data.source:
-    attack_lab(result["step"].extras["models"], data)
-    gallery(result["step"].extras["models"], data, result["config"].epsilon)
+record = experiment("adversarial_train", lambda: adversarial.train(config, data), config, data.source, draw=draw,
+                    idle=text("adversarial.press_train"))
+if record is not None and record.usable(data.source):
+    attack_lab(record, data)
+    gallery(record, data)
 else:
     st.caption(text("adversarial.need_models"))
 

@@ -3,13 +3,13 @@
 import streamlit as st
 
 from engine import autoencoder, images
-from engine.errors import InputError
 from ui.charts import histogram_with_marker, history_figure, latent_scatter, update_history
-from ui.data_widgets import dataset_ui
-from ui.hosted import image_limits, upload_note
+from ui.data_widgets import dataset_ui, kept_upload
+from ui.experiment import RunRecord, experiment
+from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_source
 
 LEARNING_RATES = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 
@@ -46,23 +46,30 @@ def loss_chart(pca: float):
                           {text("autoencoder.pca_line"): pca})
 
 
-def draw(step, config, source, chart, grid_slot, metrics_slot, chart_slot) -> None:
-    """The input/reconstruction grid, the metrics and the loss curves for one step."""
+def draw(record: RunRecord) -> None:
+    """The input/reconstruction grid, the metrics and the loss curves of the run's latest report."""
+    step, config, source = record.step, record.config, record.data_key
     pairs = autoencoder.comparison_grid(step.extras["inputs"], step.extras["outputs"])
-    grid_slot.image(images.to_image(pairs), width=560, caption=says(
+    st.image(images.to_image(pairs), width=560, caption=says(
         "autoencoder.grid_caption", source, step=step.step, noisy=text("autoencoder.noisy") if config.noise else ""))
-    with metrics_slot.container():
-        columns = st.columns(3)
-        columns[0].metric(text("autoencoder.metric_test"), number_format(step.metrics["test_mse"]))
-        columns[1].metric(text("autoencoder.metric_pca"), number_format(step.metrics["pca_mse"]))
-        if "kl" in step.metrics:
-            columns[2].metric(text("autoencoder.metric_kl"), number_format(step.metrics["kl"]))
-    chart_slot.plotly_chart(update_history(chart, step.extras["history"]), width="stretch")
+    columns = st.columns(3)
+    columns[0].metric(text("autoencoder.metric_test"), number_format(step.metrics["test_mse"]))
+    columns[1].metric(text("autoencoder.metric_pca"), number_format(step.metrics["pca_mse"]))
+    if "kl" in step.metrics:
+        columns[2].metric(text("autoencoder.metric_kl"), number_format(step.metrics["kl"]))
+    st.plotly_chart(update_history(loss_chart(step.metrics["pca_mse"]), step.extras["history"]), width="stretch")
 
 
-def latent_figure(model, data, k: int):
+def latent_view(model, data) -> dict:
+    """What the latent tools need from the test digits, computed once per report: their codes,
+    the plotted points (a projection by SVD above three dimensions) and each unit's range."""
+    codes = autoencoder.encode(model, data.test_x)
+    return {"codes": codes, "points": autoencoder.project(codes), "low": codes.min(0).values.tolist(),
+            "high": codes.max(0).values.tolist(), "middle": codes.median(0).values.tolist()}
+
+
+def latent_figure(points, data, k: int):
     """The test codes (or their first three principal components) with translated axes and classes."""
-    points = autoencoder.latent_points(model, data.test_x)
     figure = latent_scatter(points.tolist(), data.test_y.tolist(),
                             says("autoencoder.latent_caption", data.source, count=len(points)))
     titles = [text(f"autoencoder.axis_{kind}", index=i) for kind, i in autoencoder.plotted_axes(k)]
@@ -75,24 +82,41 @@ def latent_figure(model, data, k: int):
     return figure
 
 
-def latent_section(model, data) -> None:
+def latent_section(record: RunRecord, data) -> None:
+    model = record.model
+    view = record.cached("latent", lambda _: latent_view(model, data), data.source)
+    k = view["codes"].shape[1]
     st.header(text("autoencoder.latent_title"))
-    codes = autoencoder.encode(model, data.test_x)
-    k = codes.shape[1]
-    st.plotly_chart(latent_figure(model, data, k), width="stretch")
+    st.plotly_chart(latent_figure(view["points"], data, k), width="stretch")
     if k > 3:
         st.caption(text("autoencoder.latent_projected", k=k))
+    explorer(record, view)
+    interpolation(record, data)
+    if model.variational:
+        st.subheader(says("autoencoder.samples_title", data.source))
+        samples = record.cached("samples", lambda: images.to_image(images.tile(autoencoder.sample(model, 32), 16)))
+        st.image(samples, width=700)
+
+
+@st.fragment
+def explorer(record: RunRecord, view: dict) -> None:
+    """Slide along each latent unit and decode: a slider here reruns only this part of the page."""
     st.subheader(text("autoencoder.explorer_title"))
-    low, high, middle = codes.min(0).values.tolist(), codes.max(0).values.tolist(), codes.median(0).values.tolist()
+    low, high, middle = view["low"], view["high"], view["middle"]
     left, right = st.columns([2, 1])
     chosen = []
     with left:
-        for i in range(min(k, 8)):
+        for i in range(min(len(middle), 8)):
             lo, hi = float(low[i]), max(float(high[i]), float(low[i]) + 1e-3)     # a dead unit has no range
             clamp_state(f"autoencoder_z{i}", lo, hi)
             chosen.append(linked(st.slider, text("autoencoder.coordinate", index=i + 1), lo, hi,
                                  min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
-    right.image(images.to_image(autoencoder.decode_point(model, chosen + middle[len(chosen):])), width=196)
+    right.image(images.to_image(autoencoder.decode_point(record.model, chosen + middle[len(chosen):])), width=196)
+
+
+@st.fragment
+def interpolation(record: RunRecord, data) -> None:
+    """Decode the straight line between two codes: picking a digit reruns only this part."""
     st.subheader(says("autoencoder.interpolation_title", data.source))
     a, b = st.columns(2)
     for key in ("autoencoder_first", "autoencoder_second"):
@@ -101,33 +125,32 @@ def latent_section(model, data) -> None:
                    key="autoencoder_first")
     second = linked(b.number_input, says("autoencoder.second_digit", data.source), 0, len(data.test_x) - 1, 2,
                     key="autoencoder_second")
-    frames = autoencoder.interpolate(model, data.test_x[first], data.test_x[second], steps=10)
+    frames = autoencoder.interpolate(record.model, data.test_x[first], data.test_x[second], steps=10)
     st.image(images.to_image(images.tile(frames, 10)), width=700)
-    if model.variational:
-        st.subheader(says("autoencoder.samples_title", data.source))
-        st.image(images.to_image(images.tile(autoencoder.sample(model, 32), 16)), width=700)
 
 
-def upload_section(model, data) -> None:
+def upload_digit(raw: bytes):
+    """An uploaded image and its steps to an MNIST-like digit; InputError if it is not a usable image."""
+    return images.to_digit(images.load_image(raw, limits=image_limits()).image)
+
+
+@st.fragment
+def upload_section(record: RunRecord, data) -> None:
+    """Score your own image against the test digits; an upload reruns only this part."""
+    model = record.model
     st.header(text("autoencoder.upload_title"))
-    upload = st.file_uploader(says("autoencoder.upload", data.source), type=list(images.UPLOAD_TYPES),
-                              key="act_autoencoder_upload")
-    upload_note()
-    if upload is None:
+    kept = kept_upload("autoencoder_upload", says("autoencoder.upload", data.source), upload_digit,
+                       list(images.UPLOAD_TYPES))
+    if kept is None:
         return
-    try:
-        loaded = images.load_image(upload.getvalue(), limits=image_limits())
-    except InputError as error:
-        show_input_error(error)
-        return
-    digit = images.to_digit(loaded.image)
+    digit = kept[1]
     columns = st.columns(len(digit.stages) + 1)
     for column, (name, picture) in zip(columns, digit.stages.items(), strict=False):
         column.image(picture, caption=text(f"autoencoder.stage_{name}"), width="stretch")
     reconstruction = autoencoder.reconstruct(model, digit.tensor)
     columns[-1].image(images.to_image(reconstruction).resize((112, 112)), caption=text("autoencoder.reconstruction"))
     st.caption(says("autoencoder.stages_caption", data.source))
-    errors = autoencoder.reconstruction_errors(model, data.test_x)
+    errors = record.cached("errors", lambda _: autoencoder.reconstruction_errors(model, data.test_x), data.source)
     error = autoencoder.reconstruction_errors(model, digit.tensor.unsqueeze(0))[0].item()
     st.markdown(says("autoencoder.anomaly", data.source, error=error,
                      percentile=autoencoder.percentile_of(error, errors)))
@@ -146,28 +169,11 @@ for part in ("pca", "variants"):
         st.markdown(text(f"autoencoder.{part}"))
 
 st.header(text("common.experiment_title"))
-train_clicked = st.button(text("common.train"), type="primary", key="act_autoencoder_train")
-progress_slot, grid_slot, metrics_slot, chart_slot = st.empty(), st.empty(), st.empty(), st.empty()
-if train_clicked:
-    chart = None
-    for step in autoencoder.train(config, data):
-        st.session_state.autoencoder_result = {"step": step, "config": config, "data": data.source}
-        chart = chart or loss_chart(step.metrics["pca_mse"])
-        progress_slot.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-        draw(step, config, data.source, chart, grid_slot, metrics_slot, chart_slot)
-elif "autoencoder_result" in st.session_state:
-    result = st.session_state.autoencoder_result
-    if result["config"] != config or result["data"] != data.source:
-        progress_slot.caption(text("common.stale_result"))
-    draw(result["step"], result["config"], result["data"], loss_chart(result["step"].metrics["pca_mse"]), grid_slot,
-         metrics_slot, chart_slot)
-else:
-    progress_slot.info(text("autoencoder.press_train"))
-
-result = st.session_state.get("autoencoder_result")
-if result is not None and "model" in result["step"].extras and result["data"] == data.source:
-    latent_section(result["step"].extras["model"], data)
-    upload_section(result["step"].extras["model"], data)
+record = experiment("autoencoder_train", lambda: autoencoder.train(config, data), config, data.source, draw=draw,
+                    idle=text("autoencoder.press_train"))
+if record is not None and record.usable(data.source):
+    latent_section(record, data)
+    upload_section(record, data)
 else:
     st.caption(text("autoencoder.need_model"))
 

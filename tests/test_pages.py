@@ -186,7 +186,7 @@ def test_autoencoder_trains_explores_and_scores_an_upload(app, lang):
     app_test.slider(key="autoencoder_z0").set_value(app_test.slider(key="autoencoder_z0").max).run()
     app_test.selectbox(key="autoencoder_model").set_value("linear").run()            # a new latent range:
     app_test.slider(key="autoencoder_latent").set_value(2).run()                     # the remembered explorer
-    app_test.button(key="act_autoencoder_train").click().run()                       # values are clamped into it
+    train(app_test, "autoencoder_train")                                             # values are clamped into it
     assert_clean(app_test)
     explorer = app_test.slider(key="autoencoder_z0")
     assert explorer.min <= explorer.value <= explorer.max
