@@ -1,7 +1,6 @@
 """65 · Adversarial examples and adversarial training, on real digits."""
 
 import streamlit as st
-import torch
 
 from engine import adversarial, images
 from ui.charts import bars_figure, lines_figure
@@ -53,12 +52,12 @@ def draw(record: RunRecord) -> None:
                     steps=config.eval_pgd_steps))
 
 
-def upload_digit(raw: bytes) -> torch.Tensor:
+def upload_digit(raw: bytes):
     """An uploaded image as an MNIST-like (1, 28, 28) digit; InputError if it is not a usable image."""
     return images.to_digit(images.load_image(raw, limits=image_limits()).image).tensor
 
 
-def chosen_image(record: RunRecord, data) -> tuple[torch.Tensor | None, int | None, tuple]:
+def chosen_image(record: RunRecord, data) -> tuple:
     """The lab's input: a test digit with its label, or an upload labelled by the standard model;
     and what identifies it, for the cache."""
     source = linked(st.radio, text("adversarial.input"), ["test", "upload"], key="adversarial_input", horizontal=True,

@@ -57,6 +57,9 @@ def test_pause_step_resume_stop_and_the_stopped_models_in_the_attack_lab(app):
     assert translate("adversarial.need_models", lang) in [c.value for c in app_test.caption]
     app_test.slider(key="adversarial_steps").set_value(2000).run()
     app_test.button(key=f"act_{key}_step").click().run()
+    shown = [i.value for i in app_test.info]                           # the click shows its status at once
+    assert translate("common.run_preparing", lang, device="CPU") in shown or app_test.get("progress") or \
+        [i for i in shown if i.startswith(translate("common.run_queued", lang, position=1)[:20])]
     record = app_test.session_state[key]
     wait(lambda: record.job.state == runner.PAUSED)
     first = record.step.step
