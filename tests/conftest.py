@@ -13,6 +13,16 @@ ENTRY = ROOT / "streamlit_app.py"
 APP_TIMEOUT = 120          # seconds per run: allows for the cold `import torch` (2-4 s) on a busy CI box
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_policy_for_the_session():
+    """Engines never set the thread count; like the server, the test session decides it once
+    (`PTLAB_THREADS`, else every core: the runner's policy with one worker and no core reserved)."""
+    from engine.device import configure_threads
+
+    configure_threads(1)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def clear_streamlit_caches():
     """st.cache_* entries survive between AppTest runs in one process; start each test clean."""

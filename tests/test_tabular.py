@@ -113,7 +113,7 @@ def test_lstm_page_keeps_the_last_good_file(app):
 
     app_test.file_uploader(key="act_lstm_csv").set_value((BAD[0], BAD[1], "text/csv")).run()
     assert not app_test.exception and len(app_test.error) == 1
-    assert translate("data.csv_kept", "zh", name=GOOD[0]) in [c.value for c in app_test.caption]
+    assert translate("data.kept_upload", "zh", name=GOOD[0]) in [c.value for c in app_test.caption]
 
     app_test.file_uploader(key="act_lstm_csv").set_value(None).run()
     assert not app_test.exception and not app_test.error

@@ -7,6 +7,7 @@ and an `update_*` function swaps in the values that change.
 
 import math
 
+import numpy as np
 import plotly.graph_objects as go
 
 from engine import regression
@@ -200,7 +201,7 @@ def update_forecast(figure: go.Figure, split: int, one_step: list[float], recurs
     return figure
 
 
-def stacked_heatmaps(panels: list[tuple[str, list[list[float]], float | None, float | None]],
+def stacked_heatmaps(panels: list[tuple[str, "list[list[float]] | np.ndarray", float | None, float | None]],
                      x_title: str) -> go.Figure:
     """Matrices (rows = units, columns = time steps) one above the other, sharing the time axis;
     each panel is (title, matrix, zmin, zmax): gates 0..1 in one scale, signed states in another."""
