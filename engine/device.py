@@ -122,7 +122,3 @@ def run_device(requested: str | None = None) -> torch.device:
 def device_of(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
-
-def seed_everything(seed: int) -> torch.Generator:   # TRANSITION ONLY: removed when every engine owns its generators
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)

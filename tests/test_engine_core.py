@@ -176,3 +176,28 @@ def test_a_module_with_parameters_of_its_own_must_say_how_to_initialise_them():
 
     with pytest.raises(TypeError, match="Scale"):
         rng.build(Scale, torch.Generator().manual_seed(0))
+
+
+def test_no_engine_changes_process_wide_state():
+    """Runs share one process: no engine seeds a global generator, draws from one, or sets the
+    thread count (the distributed worker is a process of its own and may set its threads)."""
+    import re
+    from pathlib import Path
+
+    forbidden = re.compile(r"torch\.manual_seed\(|torch\.set_num_threads\(|random\.seed\(|np\.random\.seed\("
+                           r"|set_cpu_threads\(|configure_threads\(|torch\.randn_like\(|torch\.rand_like\("
+                           r"|F\.dropout\(|nn\.Dropout\(")
+    for path in sorted((Path(__file__).resolve().parents[1] / "engine").glob("*.py")):
+        if path.name in ("device.py", "distributed_worker.py"):
+            continue
+        found = [m.group(0) for m in forbidden.finditer(_code_only(path))]
+        assert not found, (path.name, found)
+
+
+def _code_only(path) -> str:
+    """The file's code without its comments and strings (docstrings may name what they avoid)."""
+    import io
+    import tokenize
+
+    tokens = tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
+    return "".join(t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.STRING))

@@ -1,4 +1,4 @@
-"""Small UI pieces every page uses: source listings, translated input errors, live-run helpers."""
+"""Small UI pieces every page uses: the title, source listings, translated input errors, prompts."""
 
 import inspect
 from collections.abc import Callable
@@ -49,31 +49,3 @@ def clamp_state(key: str, low: float, high: float) -> None:
     latent range, a smaller dataset); Streamlit refuses a value outside min..max."""
     if key in st.session_state:
         st.session_state[key] = type(st.session_state[key])(min(max(st.session_state[key], low), high))
-
-
-def run_live(generator, result_key: str, state: dict, draw, progress) -> bool:
-    """Draw every step a training generator reports and keep the latest in this user's session
-    (`result_key`, with `state` to tell later whether the settings changed). An InputError from
-    the engine becomes a message in `progress`, and any earlier result stays. The generator is
-    closed however the loop ends (Stop, a rerun, leaving the page), so an engine's cleanup (worker
-    processes, for one) runs at once. Returns True if the run finished without an input error."""
-    try:
-        for step in generator:
-            st.session_state[result_key] = {"step": step, **state}
-            progress.progress(step.fraction_done, text=text("common.progress", step=step.step, total=step.total))
-            draw(step)
-    except InputError as error:
-        with progress.container():
-            show_input_error(error)
-        return False
-    finally:
-        generator.close()
-    return True
-
-
-def previous(result_key: str, state: dict, note_slot):
-    """This user's last result, with a note in `note_slot` if the settings have changed since."""
-    result = st.session_state.get(result_key)
-    if result is not None and any(result.get(k) != v for k, v in state.items()):
-        note_slot.caption(text("common.stale_result"))
-    return result
