@@ -122,3 +122,11 @@ def run_device(requested: str | None = None) -> torch.device:
 def device_of(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
+
+def device_label(reported: str | None = None) -> str:
+    """A run's device in a few words for its status line: "CPU", "GPU · NVIDIA H200", "Apple GPU (MPS)";
+    `reported` is what the run put in its report (`str(device)`), else the device a run would pick."""
+    device = torch.device(reported) if reported else pick_device()
+    if device.type == "cuda":
+        return f"GPU · {torch.cuda.get_device_name(device)}"
+    return {"cpu": "CPU", "mps": "Apple GPU (MPS)"}.get(device.type, str(device))

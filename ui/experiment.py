@@ -76,15 +76,9 @@ class RunRecord:
 
 
 def device_label(reported: str | None) -> str:
-    if not reported:
-        from engine.device import pick_device
+    from engine.device import device_label as label      # imports torch: a run exists, so it is loaded
 
-        reported = str(pick_device())
-    if reported.startswith("cuda"):
-        import torch
-
-        return f"GPU · {torch.cuda.get_device_name(torch.device(reported))}"
-    return {"cpu": "CPU", "mps": "Apple GPU (MPS)"}.get(reported, reported)
+    return label(reported)
 
 
 def session_id() -> str:
