@@ -76,7 +76,7 @@ class RunRecord:
 
 
 def device_label(reported: str | None) -> str:
-    from engine.device import device_label as label      # imports torch: a run exists, so it is loaded
+    from engine.device import device_label as label  # imports torch: a run exists, so it is loaded
 
     return label(reported)
 
