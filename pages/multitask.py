@@ -6,12 +6,12 @@ import streamlit as st
 from engine import images, multitask
 from engine.errors import InputError
 from ui.charts import history_figure, update_history
-from ui.data_widgets import dataset_ui
+from ui.data_widgets import dataset_ui, kept_upload
 from ui.experiment import RunRecord, experiment
-from ui.hosted import image_limits, upload_note
+from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_input_error, show_source
+from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_source
 
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3)
 WIDTHS = (32, 64, 128, 256)
@@ -133,15 +133,10 @@ def predict_section(record: RunRecord, data) -> None:
         image, label = data.test_x[index], int(data.test_y[index])
         truth = {"digit": float(label), "parity": float(label % 2)}
     else:
-        upload = st.file_uploader(text("multitask.upload"), type=list(images.UPLOAD_TYPES), key="act_multitask_upload")
-        upload_note()
-        if upload is None:
+        kept = kept_upload("multitask_upload", text("multitask.upload"), decoded_digit, types=list(images.UPLOAD_TYPES))
+        if kept is None:
             return
-        try:
-            image = images.to_digit(images.load_image(upload.getvalue(), limits=image_limits()).image).tensor
-        except InputError as error:
-            show_input_error(error)
-            return
+        image = kept[1]
     truth |= multitask.measured(image)
     left, right = st.columns([1, 4])
     left.image(images.to_image(image).resize((112, 112)), width=112)
@@ -152,6 +147,11 @@ def predict_section(record: RunRecord, data) -> None:
         rows.append({text("multitask.table_model"): text("multitask.prediction_model", model=model_name(name)),
                      **{task_name(t): answer_text(t, answers[t]) for t in config.tasks}})
     right.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def decoded_digit(content: bytes):
+    """An uploaded picture as a (1, 28, 28) digit, centred and scaled like MNIST."""
+    return images.to_digit(images.load_image(content, limits=image_limits()).image).tensor
 
 
 def answer_text(task: str, value: float | None, exact: bool = False) -> str:

@@ -169,12 +169,11 @@ with st.sidebar:
     config = model_ui()
 
 st.header(text("common.experiment_title"))
-record = None
-if data is None and error is None:                # no file yet: nothing to train on
+waiting = data is None and error is None          # no file yet: nothing to train on, the last result stays
+if waiting:
     st.info(text("regression.csv_hint"))
-else:
-    record = experiment("regression_train", lambda: regression.train(config, data), config, data_key, draw=draw,
-                        idle=text("regression.press_train"), error=error)
+record = experiment("regression_train", lambda: regression.train(config, data), config, data_key, draw=draw,
+                    idle=None if waiting else text("regression.press_train"), error=error, disabled=waiting)
 
 st.subheader(text("regression.predict_title"))
 if record is not None and record.usable(data_key):
