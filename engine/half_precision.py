@@ -38,12 +38,8 @@ class FormatFacts:
 
 
 def facts(name: str) -> FormatFacts:
-    """The format's layout and limits, read from torch.finfo."""
-    info = torch.finfo(DTYPES[name])
-    sign, exponent, mantissa = LAYOUT[name]
-    assert info.bits == sign + exponent + mantissa
-    subnormal = info.smallest_normal * 2.0 ** -mantissa
-    return FormatFacts(name, sign, exponent, mantissa, info.max, info.smallest_normal, subnormal, info.eps)
+    """The format's layout and limits, read from torch.finfo (any format of the page's table)."""
+    return format_facts(name)
 
 
 @dataclass(frozen=True)
@@ -147,7 +143,7 @@ FACT_LAYOUT = {**LAYOUT, "fp8_e4m3": (1, 4, 3), "fp8_e5m2": (1, 5, 2)}
 
 
 def format_facts(name: str) -> FormatFacts:
-    """`facts` for any format in the table, fp8 included (torch.finfo knows them too)."""
+    """The layout and limits of any format in the table, fp8 included (torch.finfo knows them too)."""
     info = torch.finfo(FACT_DTYPES[name])
     sign, exponent, mantissa = FACT_LAYOUT[name]
     assert info.bits == sign + exponent + mantissa

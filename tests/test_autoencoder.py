@@ -62,8 +62,18 @@ def test_vae_kl_is_non_negative_and_samples_decode(digits):
     config = autoencoder.AutoencoderConfig(model="mlp", latent=4, variational=True, steps=200)
     *_, last = autoencoder.train(config, digits)
     assert last.metrics["kl"] >= 0
-    samples = autoencoder.sample(last.extras["model"], 6, torch.Generator().manual_seed(0))
-    assert samples.shape == (6, 1, 28, 28) and samples.min() >= 0 and samples.max() <= 1
+    samples = autoencoder.sample(last.extras["model"], 64, torch.Generator().manual_seed(0))
+    noise = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    real = digits.test_x[:1000].flatten(1)
+
+    def nearest(images):            # each image's mean squared distance to the closest real test digit
+        return torch.cdist(images.flatten(1), real).min(1).values.pow(2).div(784).median().item()
+
+    # Codes drawn from the prior decode to digit-like images, far closer to real digits than noise is
+    # (measured 0.035 against 0.29), and to varied ones: a decoder that drew the mean digit every time
+    # would be as close (0.039) but have no spread (measured: 0.09 per pixel, real digits 0.20).
+    assert samples.shape == (64, 1, 28, 28) and nearest(samples) < nearest(noise) / 4, (nearest(samples), nearest(noise))
+    assert samples.flatten(1).std(0).mean() > real.std(0).mean() / 3
 
 
 def test_denoising_and_conv_models_train(digits):
