@@ -72,7 +72,8 @@ def test_vae_kl_is_non_negative_and_samples_decode(digits):
     # Codes drawn from the prior decode to digit-like images, far closer to real digits than noise is
     # (measured 0.035 against 0.29), and to varied ones: a decoder that drew the mean digit every time
     # would be as close (0.039) but have no spread (measured: 0.09 per pixel, real digits 0.20).
-    assert samples.shape == (64, 1, 28, 28) and nearest(samples) < nearest(noise) / 4, (nearest(samples), nearest(noise))
+    assert samples.shape == (64, 1, 28, 28)
+    assert nearest(samples) < nearest(noise) / 4, (nearest(samples), nearest(noise))
     assert samples.flatten(1).std(0).mean() > real.std(0).mean() / 3
 
 
