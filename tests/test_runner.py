@@ -156,3 +156,15 @@ def test_the_default_pool_follows_the_cores(monkeypatch):
     assert jobs.default_workers() == 4
     monkeypatch.setenv(jobs.WORKERS_ENV, "3")
     assert jobs.default_workers() == 3
+
+
+def test_pausing_a_queued_run_takes_it_out_of_the_queue_until_resumed(runner):
+    blocker = runner.submit(jobs.Job(lambda: counting(10_000, 0.001)))
+    waiting = runner.submit(jobs.Job(lambda: counting(3)))
+    wait_until(lambda: blocker.state == jobs.RUNNING)
+    runner.pause(waiting)
+    assert waiting.state == jobs.PAUSED and runner.position(waiting) is None and waiting.last is None
+    runner.resume(waiting)
+    assert runner.position(waiting) == 1
+    runner.stop(blocker)
+    assert runner.wait(waiting, timeout=10) and waiting.state == jobs.FINISHED

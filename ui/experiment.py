@@ -157,6 +157,8 @@ def status_line(record: RunRecord) -> None:
     elif state == jobs.PAUSED:
         if step is not None:
             st.progress(step.fraction_done, text=text("common.run_paused", **where))
+        else:                                           # paused while it waited in the queue
+            st.info(text("common.run_paused_waiting"), icon=":material/pause:")
     elif state == jobs.STOPPED:
         st.caption(text("common.run_stopped", **where) if step else text("common.run_stopped_early"))
     elif state == jobs.FINISHED and step is not None:
