@@ -140,14 +140,14 @@ def uncertainty_runs(digits):
     for seed in range(3):
         config = multitask.MultitaskConfig(weighting="uncertainty", baselines=False, seed=seed)
         *_, last = multitask.train(config, digits)
-        runs.append((config, last.extras["history"]))
+        runs.append((config, last.extras["history"], last.extras["model"]["multihead"]))
     return runs
 
 
 def test_prompt_3_which_task_gets_the_largest_learned_weight(uncertainty_runs):
     """What prompt 3 says the run shows: odd/even largest (about 2.3-2.4), the digit next (about 1.3-1.4,
     after a first dip) and the ink smallest (about 1.1), though the ink's loss is among the smallest."""
-    for _, history in uncertainty_runs:
+    for _, history, _ in uncertainty_runs:
         final = {t: history[f"weight/{t}"][-1] for t in ("digit", "parity", "ink")}
         assert 2.2 <= final["parity"] <= 2.5 and 1.25 <= final["digit"] <= 1.45 and 1.05 <= final["ink"] <= 1.2, final
         assert min(history["weight/digit"]) < history["weight/digit"][0]                  # the dip
@@ -155,18 +155,21 @@ def test_prompt_3_which_task_gets_the_largest_learned_weight(uncertainty_runs):
         assert late["ink"] < late["digit"]
 
 
-def test_learned_weights_stay_far_from_balance_within_adams_reach(uncertainty_runs):
+def test_learned_weights_stay_far_from_balance_within_adams_reach(uncertainty_runs, digits):
     """Each s_t moves by roughly the learning rate per Adam step at most (an approximate bound: the runs
     reach 1.1 times it), so in 400 steps no weight gets near its balance 1/(2 L_t) (the page says: about
-    3 to 20). Reports come at timed steps, so the balance is estimated from the last ten reports' batches."""
-    for config, history in uncertainty_runs:
+    5 to 35, with L_t the final model's loss on the training digits; measured 4.8-33 on seeds 0-2)."""
+    prepared = multitask.prepare(digits)
+    for config, history, model in uncertainty_runs:
         reach = config.steps * config.learning_rate                           # 0.8
+        with torch.no_grad():
+            outputs = model.eval()(prepared.train_x[:2000])
         for task in config.tasks:
             weights = history[f"weight/{task}"]
             start = 0.5 if multitask.KINDS[task] == "regression" else 1.0
             assert abs(math.log(weights[-1] / start)) <= 1.25 * reach
-            balance = 1 / (2 * sum(history[f"loss/{task}"][-10:]) / 10)
-            assert 3 <= balance <= 25 and weights[-1] < 0.7 * balance, (task, weights[-1], balance)
+            balance = 1 / (2 * multitask.task_loss(task, outputs[task], prepared.train[task][:2000]).item())
+            assert 4 <= balance <= 40 and weights[-1] < 0.7 * balance, (task, weights[-1], balance)
 
 
 def _final(config, digits):
