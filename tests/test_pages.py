@@ -68,7 +68,7 @@ def test_regression_csv_upload_good_and_bad(app):
     app_test.radio(key="regression_source").set_value("csv").run()
     assert_clean(app_test)
     assert translate("regression.csv_hint", "zh") in [i.value for i in app_test.info]     # nothing uploaded yet
-    assert not [b for b in app_test.button if b.key == "act_regression_train"]
+    assert app_test.button(key="act_regression_train").proto.disabled                     # Run is off
     rows = "\n".join(f"{x},{2 * x + 1},{x * x}" for x in range(60))
     app_test.file_uploader(key="act_regression_csv").set_value(("line.csv", f"a,b,c\n{rows}\n".encode(), "text/csv"))
     app_test.run()

@@ -134,4 +134,4 @@ def test_regression_page_shows_chinese_columns_and_keeps_the_last_good_file(app)
     assert read_as in [c.value for c in app_test.caption]
     app_test.file_uploader(key="act_regression_csv").set_value((BAD[0], BAD[1], "text/csv")).run()
     assert len(app_test.error) == 1
-    assert translate("data.csv_kept", "en", name=good[0]) in [c.value for c in app_test.caption]
+    assert translate("data.kept_upload", "en", name=good[0]) in [c.value for c in app_test.caption]
