@@ -35,6 +35,7 @@ def test_fgsm_is_epsilon_times_the_gradient_sign():
     assert torch.allclose(adversarial.fgsm(model, x, labels, 0.1), expected, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_pgd_stays_in_the_ball_and_the_box(trained, digits):
     x, labels = digits.test_x[:64], digits.test_y[:64]
     for epsilon in (0.05, 0.3):
@@ -150,6 +151,7 @@ def reduced_runs(digits):
     return runs
 
 
+@pytest.mark.slow
 def test_pgd_keeps_far_less_than_fgsm_on_the_robust_model(reduced_runs, digits):
     """Measured at 150 steps: robust model at epsilon 0.25, FGSM 68/64/69 % and PGD 35/31/35 %."""
     x, labels = adversarial.evaluation_set(digits, 200)

@@ -24,6 +24,7 @@ def wait(condition, timeout: float = 600.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_metrics_and_curves_at_the_largest_training_epsilon(app, lang):
     app_test = app("pages/adversarial.py", lang)
@@ -48,6 +49,7 @@ def test_metrics_and_curves_at_the_largest_training_epsilon(app, lang):
     assert caption in [c.value for c in app_test.caption]
 
 
+@pytest.mark.slow
 def test_pause_step_resume_stop_and_the_stopped_models_in_the_attack_lab(app):
     """Step starts a run paused after its first report, Step again, Resume; a settings change
     mid-run gets the note that the run keeps its own settings; Stop keeps the models trained so

@@ -19,6 +19,7 @@ def digits():
     return data.load_digits()
 
 
+@pytest.mark.slow
 def test_linear_autoencoder_matches_pca_and_no_better(digits):
     config = autoencoder.AutoencoderConfig(model="linear", latent=8, steps=1500, learning_rate=3e-3)
     *_, last = autoencoder.train(config, digits)
@@ -38,6 +39,7 @@ def test_pca_error_equals_a_direct_projection(digits):
     assert autoencoder.pca_error(digits.train_x[:500], digits.test_x[:200], 5) == pytest.approx(direct, rel=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_classic_model_beats_pca_clusters_digits_and_passes_a_photo(digits, seed):
     """Prompts 1, 2 and 5: measured 0.75-0.77 x PCA's error; 0-1 centroids 5-10x farther apart than 4-9;
@@ -77,6 +79,7 @@ def test_vae_kl_is_non_negative_and_samples_decode(digits):
     assert samples.flatten(1).std(0).mean() > real.std(0).mean() / 3
 
 
+@pytest.mark.slow
 def test_denoising_and_conv_models_train(digits):
     for config in (autoencoder.AutoencoderConfig(model="conv", latent=8, steps=150),
                    autoencoder.AutoencoderConfig(model="mlp", latent=16, noise=0.4, steps=300)):

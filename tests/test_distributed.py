@@ -34,6 +34,7 @@ def reference():
     return distributed.single_process(CONFIG)
 
 
+@pytest.mark.slow
 def test_two_ranks_end_with_the_single_process_parameters(tmp_path, reference):
     processes = []
     steps = list(distributed.launch(CONFIG, out=tmp_path / "ddp.pt", processes=processes))
@@ -51,6 +52,7 @@ def test_two_ranks_end_with_the_single_process_parameters(tmp_path, reference):
     assert all(gone(p) for p in processes)
 
 
+@pytest.mark.slow
 def test_torchrun_runs_the_same_module_with_the_same_result(tmp_path, reference):
     port = distributed.free_port()
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
@@ -73,6 +75,7 @@ def test_a_crashed_worker_ends_the_run_and_no_worker_remains():
     assert len(processes) == 2 and all(gone(p) for p in processes)
 
 
+@pytest.mark.slow
 def test_a_hanging_worker_ends_the_run_within_the_timeout():
     processes = []
     config = distributed.DDPConfig(world_size=2, batch_size=16, steps=200, timeout=5)
@@ -163,6 +166,7 @@ def _run_until_a_report(runner, start):
     return job
 
 
+@pytest.mark.slow
 def test_pause_stops_the_workers_and_stop_in_the_runner_leaves_none():
     """Pause (the generator waits at a report) stops the worker processes too; Resume continues them;
     Stop (the runner closes the generator) ends them, for the DDP run and for the scaling run."""
@@ -208,6 +212,7 @@ def _workers() -> dict[int, str]:
     return found
 
 
+@pytest.mark.slow
 def test_scaling_reports_each_world_size_on_one_backend():
     steps = list(distributed.scaling(distributed.ScalingConfig(worlds=(1, 2), steps=6, batch_size=8)))
     assert [s.step for s in steps][-1] == 12 and steps[-1].finished

@@ -98,6 +98,7 @@ def default_race():
     return last
 
 
+@pytest.mark.slow
 def test_low_precision_modes_reach_fp32_accuracy_and_pure_fp16_fails(default_race):
     metrics = default_race.metrics
     assert metrics["fp32/accuracy"] > 0.9
@@ -106,6 +107,7 @@ def test_low_precision_modes_reach_fp32_accuracy_and_pure_fp16_fails(default_rac
     assert math.isnan(metrics["fp16_naive/loss"]) and metrics["fp16_naive/accuracy"] < 0.2
 
 
+@pytest.mark.slow
 def test_race_reports_time_memory_and_scale(default_race):
     extras = default_race.extras
     assert set(extras["seconds_per_step"]) == set(hp.RaceConfig().modes)

@@ -270,6 +270,7 @@ def test_every_hostile_image_through_the_adversarial_upload(app, lang):
             assert not labelled and len(app_test.get("plotly_chart")) == 1, name       # the curves only
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["zh"])
 def test_every_hostile_image_through_the_unet_shapes_upload(app, lang):
     """Page 66, segmentation: a taken image is converted and segmented (its caption names the
@@ -349,6 +350,7 @@ def test_every_hostile_image_through_the_autoencoder_upload(app, lang):
             assert not anomaly and len(app_test.get("plotly_chart")) == 2, name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en"])
 def test_every_hostile_image_through_the_style_transfer_uploads(app, lang):
     """Page 70, content and style uploads and the content camera: a taken image becomes the kept

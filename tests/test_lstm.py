@@ -30,6 +30,7 @@ def test_adding_problem_targets_and_the_mean_baseline():
     assert ((y - 1.0) ** 2).mean().item() == pytest.approx(lstm.MEAN_BASELINE, rel=0.03)   # Var(U1 + U2) = 1/6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_lstm_and_gru_solve_the_adding_problem_and_the_rnn_does_not(seed):
     """The page's claim for its default race (length 50, 600 steps), on three seeds."""
@@ -40,6 +41,7 @@ def test_lstm_and_gru_solve_the_adding_problem_and_the_rnn_does_not(seed):
     assert last.metrics["rnn"] > 0.1
 
 
+@pytest.mark.slow
 def test_row_by_row_lstm_reads_digits():
     *_, last = lstm.train_rows(lstm.RowsConfig(), data.load_digits())
     assert last.metrics["accuracy"] >= 0.90           # all 1,000 held-out digits
@@ -111,6 +113,7 @@ def test_gru_and_rnn_models_run():
         assert isinstance(model.rnn, lstm.CELLS[cell]) and model(noise(5, 2, 10, 2)).shape == (2, 1)
 
 
+@pytest.mark.slow
 def test_forecaster_beats_repeating_the_last_value():
     values = lstm.synthetic_series(lstm.SeriesConfig())
     *_, last = lstm.train_forecaster(lstm.ForecastConfig(), values)
@@ -138,6 +141,7 @@ def test_series_checks():
     assert dropped == 2 and len(kept) == 498
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_prompt_a_trend_past_the_training_range_needs_the_relative_window(seed):
     """Prompt 3: trend 3, one sine of amplitude 0.5, nothing else. The held-out part rises above the

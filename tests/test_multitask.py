@@ -73,6 +73,7 @@ def test_uncertainty_loss_is_kendalls_formula():
     assert weights.effective() == pytest.approx({"digit": math.exp(-0.5), "ink": 0.5 * math.exp(1.0)})
 
 
+@pytest.mark.slow
 def test_multihead_defaults_learn_every_task(digits):
     # The separate baselines are seeded and built apart, so leaving them out changes nothing here.
     *_, last = multitask.train(multitask.MultitaskConfig(baselines=False), digits)
@@ -87,6 +88,7 @@ def test_multihead_defaults_learn_every_task(digits):
     assert all(-1 <= v <= 1 for v in history["cosine/digit|ink"])
 
 
+@pytest.mark.slow
 def test_uncertainty_weights_are_trained_and_stay_finite(digits):
     config = multitask.MultitaskConfig(weighting="uncertainty", baselines=False, steps=300,
                                        tasks=("digit", "parity", "slant"))
@@ -144,6 +146,7 @@ def uncertainty_runs(digits):
     return runs
 
 
+@pytest.mark.slow
 def test_prompt_3_which_task_gets_the_largest_learned_weight(uncertainty_runs):
     """What prompt 3 says the run shows: odd/even largest (about 2.3-2.4), the digit next (about 1.3-1.4,
     after a first dip) and the ink smallest (about 1.1), though the ink's loss is among the smallest."""
@@ -155,6 +158,7 @@ def test_prompt_3_which_task_gets_the_largest_learned_weight(uncertainty_runs):
         assert late["ink"] < late["digit"]
 
 
+@pytest.mark.slow
 def test_learned_weights_stay_far_from_balance_within_adams_reach(uncertainty_runs, digits):
     """Each s_t moves by roughly the learning rate per Adam step at most (an approximate bound: the runs
     reach 1.1 times it), so in 400 steps no weight gets near its balance 1/(2 L_t) (the page says: about

@@ -167,6 +167,7 @@ def test_style_transfer_with_two_uploads_and_a_bad_one(app, lang):
     assert not app_test.button(key="act_style_transfer_run").proto.disabled
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_autoencoder_trains_explores_and_scores_an_upload(app, lang):
     app_test = open_and_train(app, "autoencoder", lang, steps=200)
@@ -192,6 +193,7 @@ def test_autoencoder_trains_explores_and_scores_an_upload(app, lang):
     assert explorer.min <= explorer.value <= explorer.max
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_adversarial_trains_attacks_and_takes_an_upload(app, lang):
     app_test = open_and_train(app, "adversarial", lang, steps=100)
@@ -231,6 +233,7 @@ def test_optimizers_race_and_network(app, lang):
     assert any(c.value.startswith(finished) for c in app_test.caption)             # the device a run used
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_unet_segments_takes_an_upload_and_denoises(app, lang):
     app_test = open_and_train(app, "unet", lang, steps=40)
@@ -249,6 +252,7 @@ def test_unet_segments_takes_an_upload_and_denoises(app, lang):
     assert app_test.error and len(app_test.metric) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_multitask_trains_compares_and_answers(app, lang):
     app_test = open_and_train(app, "multitask", lang, steps=60)
@@ -278,6 +282,7 @@ def test_multitask_trains_compares_and_answers(app, lang):
     assert len(app_test.dataframe) >= 1                                              # and the last result stays
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_lstm_every_demo_and_a_look_inside(app, lang):
     app_test = app("pages/lstm.py", lang)

@@ -75,6 +75,7 @@ def test_half_precision_train_obeys_pause_step_resume_stop_and_notes_changed_set
     assert_clean(app_test)
 
 
+@pytest.mark.slow
 def test_distributed_trains_two_real_ranks_and_a_pipeline(app, lang="en"):
     """(In Chinese: `test_distributed_tables_captions_and_axes_are_chinese`.)"""
     app_test = app("pages/distributed.py", lang)

@@ -126,6 +126,7 @@ def test_generated_paintings_are_deterministic_and_distinct():
         assert image.std() > 0.1                                            # not a flat colour
 
 
+@pytest.mark.slow
 def test_default_run_cuts_style_loss_tenfold_and_keeps_content(pretrained):
     content = images.to_tensor(images.load_sample("chelsea"))
     style = artwork.make("swirls")
@@ -319,6 +320,7 @@ def test_a_randomly_initialised_vgg_hardly_tells_images_apart_at_its_deep_layers
     assert distance(pretrained, "relu4_1") > 1 and distance(pretrained, "relu5_1") > 1
 
 
+@pytest.mark.slow
 def test_lbfgs_and_adam_reach_similar_losses_for_the_same_evaluations(pretrained):
     """The page used to say L-BFGS needs far fewer evaluations than Adam. With the same budget L-BFGS
     ends a little lower here (total loss 0.81 and 0.93 of Adam's), not far lower."""

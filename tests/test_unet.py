@@ -47,6 +47,7 @@ def test_dice_and_iou_against_hand_counts():
     assert unet.dice_loss(perfect, truth).item() < 1e-3
 
 
+@pytest.mark.slow
 def test_default_training_segments_well_and_skips_matter():
     *_, with_skips = unet.train(unet.SegmentationConfig())
     *_, without = unet.train(unet.SegmentationConfig(skips=False))
@@ -55,6 +56,7 @@ def test_default_training_segments_well_and_skips_matter():
     assert with_skips.extras["predicted"].shape == (4, 64, 64)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["astronaut", "coffee"])
 def test_denoiser_gains_at_least_3_db_on_sample_photos(name):
     clean = images.to_tensor(images.fit_within(images.load_sample(name), 256))
