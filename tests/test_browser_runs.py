@@ -10,13 +10,14 @@ from tests.browser import streamlit_server, wait_for_app
 from tests.test_browser import browser, no_exception, open_page, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
-LONG = 600_000        # ms: a slow CI box may take minutes to import torch and prepare a run
+LONG = 240_000        # ms: a slow CI box may take minutes to import torch and prepare a run
 
 # page slug, experiment key, a link that makes the run long enough to pause, stop and step in
 EXPERIMENTS = [
     ("multitask", "multitask_train", {"multitask_steps": 1500}),
-    ("lstm", "lstm_forecast_train", {"lstm_forecast_steps": 3000}),
-    ("regression", "regression_train", {"regression_steps": 5000}),
+    ("lstm", "lstm_race_train", {"lstm_demo": "race", "lstm_race_steps": 3000}),
+    ("regression", "regression_train", {"regression_model": "mlp", "regression_width": 128, "regression_layers": 4,
+                                        "regression_points": 2000, "regression_steps": 5000}),
     ("optimizers", "optimizers_network", {"optimizers_network_steps": 2000}),
     ("adversarial", "adversarial_train", {"adversarial_steps": 2000}),
     ("unet", "unet_train", {"unet_steps": 1500}),
@@ -88,7 +89,7 @@ def test_a_run_goes_on_through_a_language_switch_and_a_lab_slider(browser, serve
     before = reported_step(page, "optimizers_network")
     page.locator('[data-testid="stSidebar"]').get_by_text("简体中文").click()
     page.wait_for_timeout(1_000)
-    slider = page.locator(".st-key-optimizers_scrub [role='slider']").first      # the trajectory scrubber
+    slider = page.locator(".st-key-optimizers_scrub input[type=range]").first      # the trajectory scrubber
     slider.focus()
     slider.press("Home")
     page.wait_for_timeout(1_500)
@@ -110,7 +111,7 @@ def test_a_stopped_runs_models_are_used_by_the_attack_lab(browser, server):  # n
     click(page, "act_adversarial_train_stop")
     state(page, "adversarial_train", "stopped")
     wait_for_app(page)
-    lab = page.locator(".st-key-adversarial_attack_epsilon [role='slider']").first
+    lab = page.locator(".st-key-adversarial_attack_epsilon input[type=range]").first
     lab.focus()
     lab.press("End")                                                  # the lab attacks the stopped models
     page.wait_for_timeout(500)
