@@ -100,3 +100,13 @@ def every_translation_key_exists(monkeypatch):
     monkeypatch.setattr(i18n, "translate", checked)
     yield
     assert not missing, f"missing translation keys: {sorted(set(missing))}"
+
+
+def wait_until(condition, timeout: float = 300.0) -> None:
+    """Poll `condition` (a run's state, read from its record) until true; fail after `timeout` s."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out waiting for the run"
+        time.sleep(0.02)

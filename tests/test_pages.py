@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.conftest import ENTRY, train
+from tests.conftest import wait_until as _wait
 from ui.catalog import CONCEPTS
 from ui.i18n import translate
 
@@ -345,15 +346,6 @@ def test_choice_widgets_have_chinese_placeholders(app, page):
     for widget in widgets:
         assert widget.proto.placeholder in (translate("common.choose_one", "zh"),
                                             translate("common.choose_some", "zh")), widget.key
-
-
-def _wait(condition, timeout: float = 300.0) -> None:
-    import time
-
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out waiting for the run"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

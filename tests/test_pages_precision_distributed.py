@@ -2,21 +2,14 @@
 and pipeline runs as jobs (Run / Pause / Step / Resume / Stop), and no English on the zh pages."""
 
 import json
-import time
 
 import pytest
 
 from tests.conftest import train
+from tests.conftest import wait_until as _wait
 from tests.test_pages import assert_clean
 from ui import runner
 from ui.i18n import translate
-
-
-def _wait(condition, timeout: float = 300.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out waiting for the run"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
