@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.data import ImageSplit, minibatches
-from engine.device import run_device
+from engine.device import device_of, run_device
 from engine.errors import InputError
 from engine.rng import RunRandom
 from engine.rng import build as build_module
@@ -343,7 +343,7 @@ def train(config: MultitaskConfig, data: ImageSplit) -> Iterator[TrainingStep]:
 def predict_one(model: nn.Module, image: torch.Tensor, scale: dict[str, tuple[float, float]]) -> dict[str, float]:
     """A trained model's answers for one (1, 28, 28) image, in natural units: the digit, the
     probability that it is odd, and the ink and slant undone from their standardisation."""
-    device = next(model.parameters()).device
+    device = device_of(model)
     training = model.training
     outputs = model.eval()(image.unsqueeze(0).to(device))
     model.train(training)

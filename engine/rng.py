@@ -25,10 +25,6 @@ class RunRandom:
         self.cpu = torch.Generator().manual_seed(seed)
         self.device = self.cpu if device.type == "cpu" else torch.Generator(device=device).manual_seed(seed)
 
-    def fork(self, offset: int) -> torch.Generator:
-        """A separate CPU stream for one purpose (a test split, an evaluation batch)."""
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + offset)
-
 
 def _fan_in(weight: torch.Tensor) -> int:
     return init._calculate_fan_in_and_fan_out(weight)[0]

@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from engine.device import cpu_flags, run_device
+from engine.device import cpu_flags, device_of, run_device
 from engine.rng import RunRandom
 from engine.training import Throttle, TrainingStep
 from engine.vgg import FeatureExtractor, on_device, with_pooling
@@ -274,7 +274,7 @@ def compare_grams(extractor: FeatureExtractor, style: torch.Tensor, images: list
     maximum, so two maps can look alike while the matrices differ. The distances are what the style loss
     of this layer measures (before its layer weight), with 1 = an image whose activations are all zero."""
     extractor = with_pooling(extractor, pooling)
-    device = next(extractor.parameters()).device          # the images go where the extractor is
+    device = device_of(extractor)         # the images go where the extractor is
     grams = [gram_matrix(extractor(resize_to(image.to(device), size), (layer,))[layer])[0].cpu()
              for image in (style, *images)]
     target = grams[0]

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.device import run_device
+from engine.device import device_of, run_device
 from engine.rng import RunRandom, init_parameters
 from engine.training import Throttle, TrainingStep
 
@@ -279,7 +279,7 @@ def _evaluated(model: UNet, images: torch.Tensor, features: dict | None = None) 
     """`model` in eval mode on `images` moved to its device; the model's own mode is restored after."""
     training = model.training
     try:
-        return model.eval()(images.to(next(model.parameters()).device), features)
+        return model.eval()(images.to(device_of(model)), features)
     finally:
         model.train(training)
 
