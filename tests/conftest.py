@@ -110,3 +110,21 @@ def wait_until(condition, timeout: float = 300.0) -> None:
     while not condition():
         assert time.monotonic() < end, "timed out waiting for the run"
         time.sleep(0.02)
+
+
+@pytest.fixture
+def picked_device(monkeypatch) -> list:
+    """`engine.device.pick_device` replaced by a spy that answers the CPU; the list records each call,
+    so a test can check that a run asked for its device instead of assuming one."""
+    import torch
+
+    from engine import device
+
+    calls: list = []
+
+    def spy() -> torch.device:
+        calls.append(True)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(device, "pick_device", spy)
+    return calls

@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import engine.device
 from engine import adversarial, data
 from engine.rng import build
 from tests.concurrency import assert_runs_independent
@@ -209,14 +208,8 @@ def test_two_runs_at_once_do_not_change_each_other(digits):
     assert_runs_independent(lambda: _final_metrics(SMALL, digits), lambda: _final_metrics(other, digits))
 
 
-def test_the_run_trains_on_the_device_pick_device_chooses(digits, monkeypatch):
-    asked = []
-
-    def spy() -> torch.device:
-        asked.append(True)
-        return torch.device("cpu")
-
-    monkeypatch.setattr(engine.device, "pick_device", spy)
+def test_the_run_trains_on_the_device_pick_device_chooses(digits, picked_device):
+    asked = picked_device                # engine.device.pick_device, spied: returns the CPU
     first = next(adversarial.train(dataclasses.replace(SMALL, steps=2), digits))
     assert asked, "the run did not ask engine.device.pick_device for its device"
     assert first.extras["device"] == "cpu"

@@ -8,7 +8,6 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-import engine.device
 from engine import autoencoder, data, images
 from engine.rng import build
 from tests.concurrency import assert_runs_independent
@@ -160,14 +159,8 @@ def test_the_vae_samples_its_code_only_from_the_generator_it_is_given(digits):
     assert torch.equal(model(x)[0], model.decoder(mean))       # no generator: the mean, never the global one
 
 
-def test_the_run_trains_on_the_device_pick_device_chooses(digits, monkeypatch):
-    asked = []
-
-    def spy() -> torch.device:
-        asked.append(True)
-        return torch.device("cpu")
-
-    monkeypatch.setattr(engine.device, "pick_device", spy)
+def test_the_run_trains_on_the_device_pick_device_chooses(digits, picked_device):
+    asked = picked_device                # engine.device.pick_device, spied: returns the CPU
     first = next(autoencoder.train(SMALL, digits))
     assert asked, "the run did not ask engine.device.pick_device for its device"
     assert first.extras["device"] == "cpu"

@@ -9,7 +9,6 @@ import time
 import pytest
 import torch
 
-import engine.device
 from engine import distributed
 from engine.errors import InputError
 from tests.concurrency import assert_runs_independent
@@ -127,14 +126,8 @@ def test_two_stage_pipeline_timeline():
     assert 0.0 <= distributed.bubble(timelines) < 1.0
 
 
-def test_train_runs_on_run_device_and_ends_with_the_one_process_reference(monkeypatch):
-    calls = []
-
-    def spy():
-        calls.append(1)
-        return torch.device("cpu")
-
-    monkeypatch.setattr(engine.device, "pick_device", spy)
+def test_train_runs_on_run_device_and_ends_with_the_one_process_reference(picked_device):
+    calls = picked_device               # engine.device.pick_device, spied: returns the CPU
     steps = list(distributed.train(distributed.DDPConfig(world_size=2, batch_size=8, steps=4)))
     final = steps[-1]
     assert calls and all(step.extras["device"] == "cpu" for step in steps)

@@ -6,7 +6,6 @@ import random
 import pytest
 import torch
 
-import engine.device
 from engine import data
 from engine import half_precision as hp
 from tests.concurrency import assert_runs_independent
@@ -257,14 +256,8 @@ def test_the_race_starts_from_the_weights_the_old_global_seed_gave():
         assert torch.equal(mine, theirs)
 
 
-def test_the_race_trains_on_run_device(monkeypatch):
-    calls = []
-
-    def spy():
-        calls.append(1)
-        return torch.device("cpu")
-
-    monkeypatch.setattr(engine.device, "pick_device", spy)
+def test_the_race_trains_on_run_device(picked_device):
+    calls = picked_device               # engine.device.pick_device, spied: returns the CPU
     first = next(hp.train_race(hp.RaceConfig(modes=("fp32", "fp16_naive"), hidden=16, steps=3), data.load_digits()))
     assert calls and first.extras["device"] == "cpu"
     for model in first.extras["model"].values():

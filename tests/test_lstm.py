@@ -205,16 +205,8 @@ def test_runs_at_once_give_what_they_give_alone(experiment, few_digits):
 
 
 @pytest.mark.parametrize("experiment", ["forecast", "adding", "rows"])
-def test_runs_train_on_the_run_device(experiment, few_digits, monkeypatch):
-    import engine.device
-
-    asked = []
-
-    def spy() -> torch.device:
-        asked.append(True)
-        return CPU
-
-    monkeypatch.setattr(engine.device, "pick_device", spy)
+def test_runs_train_on_the_run_device(experiment, few_digits, picked_device):
+    asked = picked_device                # engine.device.pick_device, spied: returns the CPU
     config, start = small_runs(few_digits)[experiment]
     assert config.device is None
     reports = list(start(config))

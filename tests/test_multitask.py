@@ -190,11 +190,8 @@ def test_runs_depend_only_on_their_own_settings(digits):
     assert_runs_independent(lambda: _final(small, digits), lambda: _final(other, digits))
 
 
-def test_the_run_trains_on_the_device_it_picks(digits, monkeypatch):
-    from engine import device
-
-    asked = []
-    monkeypatch.setattr(device, "pick_device", lambda: asked.append(1) or torch.device("cpu"))
+def test_the_run_trains_on_the_device_it_picks(digits, picked_device):
+    asked = picked_device                # engine.device.pick_device, spied: returns the CPU
     first = next(multitask.train(multitask.MultitaskConfig(steps=5, live_size=50), digits))
     assert asked and first.extras["device"] == "cpu"
     assert all(p.device.type == "cpu" for m in first.extras["model"].values() for p in m.parameters())

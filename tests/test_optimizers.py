@@ -97,16 +97,9 @@ def test_network_runs_in_two_threads_give_what_they_give_alone(digits):
                                                                              hidden=16, steps=15, seed=1)))
 
 
-def test_network_trains_on_the_run_device(monkeypatch, digits):
-    from engine import device
+def test_network_trains_on_the_run_device(picked_device, digits):
 
-    calls = []
-
-    def spy() -> torch.device:
-        calls.append(1)
-        return torch.device("cpu")
-
-    monkeypatch.setattr(device, "pick_device", spy)
+    calls = picked_device               # engine.device.pick_device, spied: returns the CPU
     *_, last = optimizers.compare_on_network(optimizers.NetworkConfig(optimizers=("adam",), hidden=8, steps=3),
                                              digits)
     assert calls and last.extras["device"] == "cpu"

@@ -58,16 +58,9 @@ def test_initial_weights_are_the_ones_torch_manual_seed_gives():
         assert torch.equal(a, b)
 
 
-def test_trains_on_the_run_device(monkeypatch):
-    from engine import device
+def test_trains_on_the_run_device(picked_device):
 
-    calls = []
-
-    def spy() -> torch.device:
-        calls.append(1)
-        return torch.device("cpu")
-
-    monkeypatch.setattr(device, "pick_device", spy)
+    calls = picked_device               # engine.device.pick_device, spied: returns the CPU
     data = regression.make_data(regression.DataConfig(num_points=40))
     last = run(regression.RegressionConfig(num_steps=20), data)
     assert calls and last.extras["device"] == "cpu"

@@ -8,7 +8,6 @@ import pytest
 import torch
 from PIL import Image
 
-import engine.device
 from engine import artwork, images, style_transfer, vgg
 from tests.concurrency import assert_runs_independent
 from tests.conftest import train
@@ -351,14 +350,8 @@ def test_two_transfers_at_once_give_what_each_gives_alone(pretrained):
                             lambda: _small_run(pretrained, init="noise", seed=1, optimizer="adam"))
 
 
-def test_transfer_runs_on_the_run_device_and_reports_a_usable_result(pretrained, monkeypatch):
-    picked = []
-
-    def spy():
-        picked.append(True)
-        return torch.device("cpu")
-
-    monkeypatch.setattr(engine.device, "pick_device", spy)
+def test_transfer_runs_on_the_run_device_and_reports_a_usable_result(pretrained, picked_device):
+    picked = picked_device               # engine.device.pick_device, spied: returns the CPU
     content, style = torch.rand(3, 40, 40), artwork.make("mosaic", 48)
     config = style_transfer.StyleConfig(size=32, steps=6, coarse_steps=(), fast_math=False)
     run = style_transfer.transfer(config, pretrained, content, style)

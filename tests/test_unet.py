@@ -5,7 +5,6 @@ from dataclasses import replace
 import pytest
 import torch
 
-import engine.device
 from engine import images, unet
 from tests.concurrency import assert_runs_independent
 
@@ -134,14 +133,8 @@ def test_the_run_owned_initialisation_is_pytorchs_own():
                                                      built.state_dict().values(), strict=True)), settings
 
 
-def test_both_experiments_train_on_the_run_device(monkeypatch):
-    picked = []
-
-    def spy():
-        picked.append(True)
-        return torch.device("cpu")
-
-    monkeypatch.setattr(engine.device, "pick_device", spy)
+def test_both_experiments_train_on_the_run_device(picked_device):
+    picked = picked_device               # engine.device.pick_device, spied: returns the CPU
     *_, last = unet.train(TINY)
     assert picked and last.extras["device"] == "cpu"
     assert all(p.device.type == "cpu" for p in last.extras["model"]["unet"].parameters())
