@@ -1,4 +1,9 @@
-"""PyTorch Concepts Lab: the entry file only configures the app, offers the language switch and routes."""
+"""PyTorch Concepts Lab: the entry file only configures the app, reads the language and routes.
+
+The pages sit in the top bar, so the whole width and height below it belong to the page: each
+page's title row carries the language switch and "Share this setup", and its experiment's
+settings sit beside the run (ui.widgets.lab_columns), not in a sidebar a phone hides.
+"""
 
 import os
 
@@ -7,12 +12,16 @@ import streamlit as st
 from ui import audit
 from ui.catalog import navigation
 from ui.experiment import enter_page
-from ui.i18n import language_switch
+from ui.i18n import read_language
+from ui.links import start_of_run
 
 os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # training leaves a core to the server and the browser
 st.set_page_config(page_title="PyTorch Concepts Lab", page_icon=":material/school:", layout="wide")
-language_switch()
-page = st.navigation(navigation())
+read_language()
+start_of_run()
+page = st.navigation(navigation(), position="top")
+st.html("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-top: 3.5rem;"
+        " padding-bottom: 3rem;}</style>")
 enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
 page.run()
 audit.verify()          # only with PTLAB_AUDIT_FILE set (the multi-user tests): shared objects unchanged?

@@ -26,6 +26,9 @@ X_RANGE = (0.0, 10.0)   # raw inputs on a realistic scale, so normalisation visi
 OUTLIER_SHIFT = 12.0    # outliers sit this far (or up to twice as far) above the true curve
 
 
+REPORT_FRAMES = 60        # at least this many reports per run, so a paced run can be watched
+
+
 @dataclass(frozen=True)
 class DataConfig:
     function: Literal["linear", "quadratic", "sine"] = "sine"
@@ -241,7 +244,7 @@ def train(config: RegressionConfig, data: RegressionData) -> Iterator[TrainingSt
     history: dict[str, list[float]] = {"step": []} | {name: [] for name in METRICS}
     pending: list[tuple[int, torch.Tensor]] = []        # (step, METRICS) not yet read back from the device
     losses: list[torch.Tensor] = []                     # the training losses since the last report
-    throttle = Throttle(config.num_steps)
+    throttle = Throttle(config.num_steps, frames=REPORT_FRAMES)
     for step in range(config.num_steps):
         optimizer.zero_grad(set_to_none=True)
         loss = criterion(model.forward_scaled(parts[0]), target)

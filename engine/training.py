@@ -6,6 +6,7 @@ each step and may stop early by not asking for more; a test takes the last one
 caller's drawing stays a small, bounded share of the run.
 """
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,8 +41,12 @@ class Throttle:
     training nor reporting. The page draws the latest report on its own timer, beside the run.
     """
 
-    def __init__(self, total: int, max_share: float = 0.05, min_interval: float = 0.05) -> None:
+    def __init__(self, total: int, max_share: float = 0.05, min_interval: float = 0.05, frames: int = 0) -> None:
+        """frames: also report at least this often over the run (every total/frames steps), however
+        fast it trains, so that a run paced for watching has frames to show."""
         self.total = total
+        self.frame_every = total / frames if frames > 0 else math.inf
+        self._next_frame = self.frame_every
         self.max_share = max_share
         self.min_interval = min_interval
         self.training_seconds = 0.0      # time inside the loop, reports and suspensions excluded
@@ -58,9 +63,11 @@ class Throttle:
         self._since_report += now - self._resumed
         self.training_seconds += now - self._resumed
         self._resumed = now
-        due = step == 0 or step >= self.total - 1 or \
+        due = step == 0 or step >= self.total - 1 or step + 1 >= self._next_frame or \
             self._since_report >= max(self.min_interval, self._last_report / self.max_share)
         if due:
+            while self._next_frame <= step + 1:
+                self._next_frame += self.frame_every
             self._report_started = now
         return due
 

@@ -6,11 +6,12 @@ from ui.catalog import CONCEPTS, ROOT, concept_title
 from ui.i18n import text
 from ui.router import ensure_routed
 from ui.state import device_probe
+from ui.widgets import title_row
 
 ensure_routed()
 probe = device_probe()    # starts importing torch in the background while this page paints
 
-st.title(text("home.title"))
+title_row(text("home.title"), share=False)
 st.markdown(text("home.tagline"))
 
 with st.expander(text("home.how_title"), expanded=True):

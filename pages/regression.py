@@ -1,18 +1,20 @@
 """63 · Regression: fit a line, a polynomial or a small MLP live, and compare with exact least squares."""
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from engine import regression
 from engine.errors import InputError
 from engine.tabular import paired_finite, read_numeric_csv
-from ui.charts import history_figure, regression_fit_figure, update_history, update_regression_fit
+from ui.charts import history_figure, regression_fit_figure, show, update_history, update_regression_fit, with_previous
 from ui.data_widgets import csv_format_caption, kept_upload
 from ui.experiment import RunRecord, experiment
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
 
+PACE_SECONDS = 2.0         # a default run trains in about 0.3 s: spread it out so the fit can be watched
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
 MODELS_TEX = (r"\hat y = w x + b \qquad \hat y = b + \sum_{k=1}^{d} w_k x^k \qquad "
               r"\theta^\star = \arg\min_\theta \lVert X\theta - y \rVert^2")
@@ -40,20 +42,23 @@ def data_ui() -> tuple[regression.RegressionData | None, object, InputError | No
     identifies it (a run made on other data gets the stale note) and the settings' input error."""
     source = linked(st.radio, text("regression.source"), ["generated", "csv"], key="regression_source",
                     format_func=option_labels("regression.source_"), horizontal=True)
-    train_share = linked(st.slider, text("regression.train_share"), 0.5, 0.9, 0.75, 0.05, key="regression_train_share")
     if source == "generated":
-        config = regression.DataConfig(
-            function=linked(st.selectbox, text("regression.function"), list(regression.TRUE_FUNCTIONS),
-                            key="regression_function", index=2,
-                            format_func=option_labels("regression.function_")),
-            noise=linked(st.slider, text("regression.noise"), 0.0, 3.0, 0.5, 0.1, key="regression_noise"),
-            num_points=linked(st.slider, text("regression.points"), 10, 2000, 200, 10, key="regression_points"),
-            outlier_share=linked(st.slider, text("regression.outliers"), 0.0, 0.3, 0.0, 0.01,
-                                 key="regression_outliers"),
-            train_share=train_share,
-            seed=linked(st.number_input, text("regression.seed"), 0, 10_000, 0, key="regression_seed"),
-        )
+        function = linked(st.selectbox, text("regression.function"), list(regression.TRUE_FUNCTIONS),
+                          key="regression_function", index=2, format_func=option_labels("regression.function_"))
+        noise = linked(st.slider, text("regression.noise"), 0.0, 3.0, 0.5, 0.1, key="regression_noise")
+        with st.expander(text("regression.more_data")):
+            train_share = linked(st.slider, text("regression.train_share"), 0.5, 0.9, 0.75, 0.05,
+                                 key="regression_train_share")
+            config = regression.DataConfig(
+                function=function, noise=noise,
+                num_points=linked(st.slider, text("regression.points"), 10, 2000, 200, 10, key="regression_points"),
+                outlier_share=linked(st.slider, text("regression.outliers"), 0.0, 0.3, 0.0, 0.01,
+                                     key="regression_outliers"),
+                train_share=train_share,
+                seed=linked(st.number_input, text("regression.seed"), 0, 10_000, 0, key="regression_seed"),
+            )
         return generated(config), config, None
+    train_share = linked(st.slider, text("regression.train_share"), 0.5, 0.9, 0.75, 0.05, key="regression_train_share")
     kept = kept_upload("regression_csv", text("regression.csv_upload"),
                        lambda content: uploaded_table(content, table_limits()), types=["csv", "txt", "tsv"])
     if kept is None:
@@ -90,21 +95,22 @@ def model_ui() -> regression.RegressionConfig:
     if model == "mlp":
         width = linked(st.slider, text("regression.width"), 4, 128, 32, 4, key="regression_width")
         layers = linked(st.slider, text("regression.layers"), 1, 4, 2, key="regression_layers")
-    loss = linked(st.selectbox, text("regression.loss"), ["mse", "mae", "huber"], key="regression_loss",
-                  format_func=option_labels("regression.loss_"))
-    delta = 1.0
-    if loss == "huber":
-        delta = linked(st.slider, text("regression.huber_delta"), 0.1, 5.0, 1.0, 0.1, key="regression_huber_delta")
-    optimizer = linked(st.selectbox, text("regression.optimizer"), ["sgd", "momentum", "adam"], index=2,
-                       key="regression_optimizer", format_func=option_labels("regression.optimizer_"))
+    learning_rate = linked(st.select_slider, text("regression.learning_rate"), LEARNING_RATES, 0.05,
+                           key="regression_learning_rate")
+    with st.expander(text("regression.more_training")):
+        loss = linked(st.selectbox, text("regression.loss"), ["mse", "mae", "huber"], key="regression_loss",
+                      format_func=option_labels("regression.loss_"))
+        delta = 1.0
+        if loss == "huber":
+            delta = linked(st.slider, text("regression.huber_delta"), 0.1, 5.0, 1.0, 0.1,
+                           key="regression_huber_delta")
+        optimizer = linked(st.selectbox, text("regression.optimizer"), ["sgd", "momentum", "adam"], index=2,
+                           key="regression_optimizer", format_func=option_labels("regression.optimizer_"))
+        num_steps = linked(st.slider, text("regression.steps"), 10, 5000, 800, 10, key="regression_steps")
+        normalize = linked(st.toggle, text("regression.normalize"), True, key="regression_normalize")
     return regression.RegressionConfig(
         model=model, degree=degree, hidden_width=width, hidden_layers=layers, loss=loss, huber_delta=delta,
-        optimizer=optimizer,
-        learning_rate=linked(st.select_slider, text("regression.learning_rate"), LEARNING_RATES, 0.05,
-                             key="regression_learning_rate"),
-        num_steps=linked(st.slider, text("regression.steps"), 10, 5000, 800, 10, key="regression_steps"),
-        normalize=linked(st.toggle, text("regression.normalize"), True, key="regression_normalize"),
-    )
+        optimizer=optimizer, learning_rate=learning_rate, num_steps=num_steps, normalize=normalize)
 
 
 def figures(config: regression.RegressionConfig, data: regression.RegressionData,
@@ -115,7 +121,8 @@ def figures(config: regression.RegressionConfig, data: regression.RegressionData
     reference = ({text("regression.lstsq_train_line"): fit.train_mse,
                   text("regression.lstsq_test_line"): fit.test_mse} if fit else {})
     return (regression_fit_figure(data, fit),
-            history_figure(series, text("regression.loss_title"), text("regression.step_axis"), reference))
+            history_figure(series, text("regression.loss_title"), text("regression.step_axis"), reference,
+                           y_title=text("regression.loss_axis")))
 
 
 def draw(record: RunRecord) -> None:
@@ -134,8 +141,16 @@ def draw(record: RunRecord) -> None:
     if step.extras["diverged"]:
         st.error(text("regression.diverged"))
     fit_chart, loss_chart = figures(record.config, step.extras["data"], fit)
-    st.plotly_chart(update_regression_fit(fit_chart, step), width="stretch")
-    st.plotly_chart(update_history(loss_chart, step.extras["history"]), width="stretch")
+    update_regression_fit(fit_chart, step)
+    update_history(loss_chart, step.extras["history"])
+    before = record.previous.step if record.previous is not None else None
+    if before is not None:                 # the previous run's fitted curve and losses, faint
+        with_previous(fit_chart, go.Figure(fit_chart.data[-1:]).update_traces(
+            x=before.extras["grid_x"].tolist(), y=before.extras["grid_y"].tolist()))
+        with_previous(loss_chart, update_history(figures(record.previous.config, before.extras["data"], None)[1],
+                                                 before.extras["history"]))
+    show(fit_chart)
+    show(loss_chart)
 
 
 @st.fragment
@@ -149,6 +164,29 @@ def predict_section(record: RunRecord) -> None:
 
 page_title(63, "regression")
 st.markdown(text("regression.intro"))
+
+settings_column, run_column = lab_columns()
+with settings_column:
+    st.subheader(text("regression.data_header"))
+    data, data_key, error = data_ui()
+    st.subheader(text("regression.model_header"))
+    config = model_ui()
+
+with run_column:
+    waiting = data is None and error is None          # no file yet: nothing to train on, the last result stays
+    if waiting:
+        st.info(text("regression.csv_hint"))
+    record = experiment("regression_train", lambda: regression.train(config, data), config, data_key, draw=draw,
+                        idle=None if waiting else text("regression.press_train"), error=error, disabled=waiting,
+                        pace=PACE_SECONDS)
+
+st.subheader(text("regression.predict_title"))
+if record is not None and record.usable(data_key):
+    predict_section(record)
+else:
+    st.caption(text("regression.need_model"))
+
+st.header(text("regression.ideas_title"))
 with st.expander(text("regression.workflow_title"), expanded=False):
     st.markdown(text("regression.workflow"))
 with st.expander(text("regression.models_title")):
@@ -161,25 +199,6 @@ with st.expander(text("regression.losses_title")):
 with st.expander(text("regression.normalization_title")):
     st.markdown(text("regression.normalization"))
     st.latex(SCALING_TEX)
-
-with st.sidebar:
-    st.header(text("regression.data_header"))
-    data, data_key, error = data_ui()
-    st.header(text("regression.model_header"))
-    config = model_ui()
-
-st.header(text("common.experiment_title"))
-waiting = data is None and error is None          # no file yet: nothing to train on, the last result stays
-if waiting:
-    st.info(text("regression.csv_hint"))
-record = experiment("regression_train", lambda: regression.train(config, data), config, data_key, draw=draw,
-                    idle=None if waiting else text("regression.press_train"), error=error, disabled=waiting)
-
-st.subheader(text("regression.predict_title"))
-if record is not None and record.usable(data_key):
-    predict_section(record)
-else:
-    st.caption(text("regression.need_model"))
 
 misconceptions_and_prompts("regression")
 show_source(regression.train, regression.Regressor, regression.Features, regression.least_squares,

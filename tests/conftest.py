@@ -45,6 +45,7 @@ def keep_the_thread_policy(monkeypatch):
     """The entry file sets PTLAB_RESERVE_CORES for a served app; inside pytest that would leak from
     the first AppTest into every later test, so each test starts from the same environment."""
     monkeypatch.setenv("PTLAB_RESERVE_CORES", "0")
+    monkeypatch.setenv("PTLAB_PACE_SCALE", "0")       # short runs are not slowed down for watching here
 
 
 @pytest.fixture

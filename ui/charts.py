@@ -1,22 +1,261 @@
-"""Plotly figures for the pages: curves over training steps, and each concept's own views.
+"""Plotly figures for the pages, in one chart style: curves over training steps, and each concept's own views.
 
 A live run redraws many times, and building a Plotly figure (it validates every property) costs
 10-30 ms, far more than updating one. So each figure is built once per run with its static parts,
 and an `update_*` function swaps in the values that change.
+
+Every figure reaches the page through `show()`, which applies the house style (`finish()`): one
+colour per series name on every chart of a page, from a colour-blind-safe palette (Okabe & Ito);
+legends under the plot; titles and legend entries wrapped instead of cut; log axes ticked at
+powers of ten; no markers on dense lines; CJK y-axis titles set horizontally above the axis; curves
+that coincide drawn so both show, with a note saying so; and no Plotly toolbar over the titles.
 """
 
 import math
+import re
 
 import numpy as np
 import plotly.graph_objects as go
+import streamlit as st
 
 from engine import regression
 from engine.training import TrainingStep
 from ui.i18n import text
 
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision
+# deficiency. Ordered so that the first few are distinct hues (no two blues early on).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442")
+NEUTRAL = "#888888"            # references: least squares, true curves, limits
+PLOTLY_CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
+COLOURS_KEY = "_chart_colours"  # Session State: page -> {series name: colour}
+PREVIOUS_GROUP = "previous"     # legendgroup of the faint copy of the previous run's curves
+DENSE_POINTS = 40               # a line with more points than this gets no markers
+COINCIDE = 1e-3                 # two curves within 0.1 % of each other everywhere "coincide"
+LINE_CHARS = 34                 # wrap legend entries after about this many columns (a CJK character is two)
+TITLE_CHARS = 52
+COLOURED = {"scatter", "scattergl", "bar", "histogram", "scatter3d", "box", "violin"}
+_fallback_colours: dict[str, str] = {}
+CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+
+
+def _columns(word: str) -> int:
+    return sum(2 if CJK.match(ch) else 1 for ch in word)
+
+
+def wrap(label: str, width: int) -> str:
+    """Break `label` into lines of about `width` columns with <br> (words kept whole; CJK text may
+    break between any two characters). Labels that already hold <br> are left alone."""
+    if not label or "<br>" in label or _columns(label) <= width:
+        return label
+    tokens = re.findall(r"[\u3000-\u9fff\uff00-\uffef]|[^\s\u3000-\u9fff\uff00-\uffef]+\s*|\s+", label)
+    lines, line = [], ""
+    for token in tokens:
+        if line and _columns(line + token.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = token.lstrip()
+        else:
+            line += token
+    lines.append(line.rstrip())
+    return "<br>".join(part for part in lines if part)
+
+
+def _page_colours() -> dict[str, str]:
+    """This page's series name -> colour, kept in the session so a name keeps its colour on every
+    chart and every redraw (outside a Streamlit run, one module-wide table)."""
+    try:
+        from ui.experiment import PAGE_KEY
+
+        store = st.session_state.setdefault(COLOURS_KEY, {})
+        return store.setdefault(st.session_state.get(PAGE_KEY, ""), {})
+    except Exception:  # noqa: BLE001 - no script run context (a unit test): one shared table
+        return _fallback_colours
+
+
+def colour_of(name: str, table: dict[str, str] | None = None) -> str:
+    """The colour the series `name` has on this page (the next free palette colour the first time)."""
+    table = _page_colours() if table is None else table
+    if name not in table:
+        used = set(table.values())
+        free = [c for c in PALETTE if c not in used]
+        table[name] = free[0] if free else PALETTE[len(table) % len(PALETTE)]
+    return table[name]
+
+
+def _trace_colour(trace) -> str | None:
+    if trace.type in ("bar", "histogram", "box", "violin"):
+        colour = trace.marker.color
+    else:
+        colour = trace.line.color if trace.line is not None and trace.line.color else None
+        colour = colour or (trace.marker.color if trace.marker is not None else None)
+    return colour if isinstance(colour, str) else None
+
+
+def _set_colour(trace, colour: str) -> None:
+    if trace.type in ("bar", "histogram", "box", "violin"):
+        trace.marker.color = colour
+        return
+    if trace.mode is None or "lines" in trace.mode or trace.type == "scatter3d":
+        trace.line.color = colour
+    if trace.mode is None or "markers" in trace.mode:
+        trace.marker.color = colour
+
+
+def _axis_values(figure: go.Figure, axis: str) -> list[float]:
+    """Every positive finite value plotted on layout axis `axis` ("xaxis", "yaxis2", ...)."""
+    letter, suffix = axis[0], axis[5:]
+    values: list[float] = []
+    for trace in figure.data:
+        if trace.type not in ("scatter", "scattergl", "bar"):
+            continue
+        if (getattr(trace, f"{letter}axis", None) or letter) != letter + suffix:
+            continue
+        data = getattr(trace, letter)
+        if data is not None:
+            values += [float(v) for v in np.asarray(data, dtype=float).ravel() if math.isfinite(v) and v > 0]
+    return values
+
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_label(exponent: int) -> str:
+    """10^k as text a reader reads at once: 0.001 to 1000 written out, else 10⁻⁴ / 10⁴."""
+    if -3 <= exponent <= 3:
+        return f"{10.0 ** exponent:g}"
+    return "10" + str(exponent).translate(SUPERSCRIPT)
+
+
+def log_ticks(values: list[float]) -> tuple[list[float], list[str]]:
+    """Tick positions and labels for a log axis over `values`: every power of ten in range, and
+    2 and 5 times each when the data span less than two decades (so a narrow range has ticks)."""
+    if not values:
+        return [], []
+    low, high = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    ticks = [(10.0 ** k, power_label(k)) for k in range(low, high + 1)]
+    if high - low <= 2:
+        ticks += [(m * 10.0 ** k, f"{m * 10.0 ** k:g}" if -3 <= k <= 3 else f"{m}×{power_label(k)}")
+                  for k in range(low, high) for m in (2, 5)]
+        ticks.sort()
+    return [t for t, _ in ticks], [label for _, label in ticks]
+
+
+def _coinciding(figure: go.Figure) -> list[tuple[str, str]]:
+    """Pairs of named line traces on the same axes and x values whose y values agree within
+    COINCIDE (relative) at every point: (first, later). The later one is drawn dashed on top."""
+    lines = [t for t in figure.data if t.type == "scatter" and t.legendgroup != PREVIOUS_GROUP and t.name
+             and (t.mode is None or "lines" in t.mode) and t.y is not None and len(t.y) >= 2]
+    pairs = []
+    for j, later in enumerate(lines):
+        for first in lines[:j]:
+            if (first.xaxis, first.yaxis) != (later.xaxis, later.yaxis) or len(first.y) != len(later.y):
+                continue
+            if first.x is not None and later.x is not None and list(first.x) != list(later.x):
+                continue
+            a, b = np.asarray(first.y, dtype=float), np.asarray(later.y, dtype=float)
+            if not (np.isfinite(a).all() and np.isfinite(b).all()):
+                continue
+            scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
+            if np.all(np.abs(a - b) <= COINCIDE * scale):
+                pairs.append((first.name, later.name))
+                later.line.dash = "dash"
+                first.line.width = max(first.line.width or 2, 5)
+                break
+    return pairs
+
+
+def _horizontal_y_titles(figure: go.Figure) -> None:
+    """A y-axis title in CJK text is set horizontally at the top of its axis (a rotated Chinese
+    title reads sideways); the axis keeps no title of its own. The annotation is named
+    "ytitle:<axis>" so the style test finds it."""
+    layout = figure.layout
+    present = layout.to_plotly_json()
+    for name in [n for n in present if n.startswith("yaxis")]:
+        axis = layout[name]
+        title = axis.title.text if axis.title is not None else None
+        if not title or not CJK.search(title):
+            continue
+        top = axis.domain[1] if axis.domain is not None else 1
+        x_name = "xaxis" + name[5:] if "xaxis" + name[5:] in present else "xaxis"
+        x_domain = present.get(x_name, {}).get("domain")
+        left = x_domain[0] if x_domain else 0
+        layout.annotations = (*layout.annotations, go.layout.Annotation(
+            text=title, name=f"ytitle:{name}", xref="paper", yref="paper", x=left, y=top,
+            xanchor="left", yanchor="bottom", showarrow=False, yshift=4, font={"size": 13}))
+        axis.title.text = None
+
+
+def finish(figure: go.Figure) -> go.Figure:
+    """Apply the house style in place (see the module docstring) and return the figure."""
+    table = _page_colours()
+    notes = [text("common.coincide", later=later, first=first, share="0.1 %") for first, later in _coinciding(figure)]
+    for trace in figure.data:
+        if trace.type not in COLOURED:
+            continue
+        if trace.type in ("scatter", "scattergl") and trace.mode and "lines" in trace.mode and \
+                "markers" in trace.mode and trace.x is not None and len(trace.x) > DENSE_POINTS:
+            trace.mode = "lines"
+        if trace.name:
+            if _trace_colour(trace) is None:
+                _set_colour(trace, colour_of(trace.name, table))
+            trace.name = wrap(trace.name, LINE_CHARS)
+    layout = figure.layout
+    for name in [n for n in layout.to_plotly_json() if n.startswith(("xaxis", "yaxis"))]:
+        axis = layout[name]
+        if axis.type == "log":
+            values, labels = log_ticks(_axis_values(figure, name))
+            axis.tickmode, axis.tickvals, axis.ticktext = "array", values, labels
+    title = layout.title.text if layout.title is not None else None
+    if title or notes:
+        lines = [wrap(title, TITLE_CHARS)] if title else []
+        lines += [f"<span style='font-size:12px'>{wrap(note, TITLE_CHARS + 14)}</span>" for note in notes]
+        layout.title.text = "<br>".join(lines)
+        layout.title.x, layout.title.xanchor = 0, "left"
+        layout.title.automargin = True
+    _horizontal_y_titles(figure)
+    if any(t.showlegend is not False and t.name for t in figure.data if t.type in COLOURED):
+        layout.legend.orientation, layout.legend.x, layout.legend.xanchor = "h", 0, "left"
+        layout.legend.yref, layout.legend.y, layout.legend.yanchor = "container", 0, "bottom"
+        layout.margin.b = max(layout.margin.b or 0, 40 + 22 * _legend_rows(figure))
+    return figure
+
+
+def _legend_rows(figure: go.Figure) -> int:
+    names = [t.name for t in figure.data if t.name and t.showlegend is not False]
+    columns = sum(_columns(re.sub("<[^>]+>", "", n)) + 6 for n in names)
+    return max(1, math.ceil(columns / 70)) + max((n.count("<br>") for n in names), default=0)
+
+
+def show(figure: go.Figure, container=None, key: str | None = None) -> None:
+    """Draw `figure` in the house style, full width of its container (or column)."""
+    (container or st).plotly_chart(finish(figure), width="stretch", config=PLOTLY_CONFIG, key=key)
+
+
+def with_previous(figure: go.Figure, previous: go.Figure | None) -> go.Figure:
+    """Add the previous run's line traces to `figure`, faint and dotted, in the same colours, with
+    one legend entry for all of them; `previous` is the same chart drawn from the previous run."""
+    if previous is None:
+        return figure
+    copies = []
+    for trace in previous.data:
+        if trace.type != "scatter" or not trace.name or trace.x is None or not len(trace.x) \
+                or (trace.mode and "lines" not in trace.mode):
+            continue
+        copy = go.Scatter(trace)
+        copy.update(opacity=0.35, showlegend=False, legendgroup=PREVIOUS_GROUP, hoverinfo="skip", mode="lines",
+                    meta=None)
+        copy.line.dash = "dot"
+        copies.append(copy)
+    if not copies:
+        return figure
+    copies.append(go.Scatter(x=[None], y=[None], mode="lines", name=text("common.previous_run"),
+                             legendgroup=PREVIOUS_GROUP, line={"color": NEUTRAL, "dash": "dot"}, opacity=0.6))
+    figure.add_traces(copies)
+    return figure
+
 
 def history_figure(series: dict[str, str], title: str, x_title: str,
-                   references: dict[str, float] | None = None, log_y: bool = True) -> go.Figure:
+                   references: dict[str, float] | None = None, log_y: bool = True,
+                   y_title: str | None = None) -> go.Figure:
     """One line per `series` entry (history key -> label) plus dashed horizontal reference lines
     (label -> value); empty until `update_history` fills it. Built from one dict: Plotly validates
     a whole spec about 3x faster than a figure assembled with add_* calls."""
@@ -30,7 +269,8 @@ def history_figure(series: dict[str, str], title: str, x_title: str,
         notes = [{**note, "y": math.log10(note["y"]) if note["y"] > 0 else 0} for note in notes]
     return go.Figure({"data": lines, "layout": {
         "title": {"text": title}, "xaxis": {"title": {"text": x_title}},
-        "yaxis": {"type": "log" if log_y else "linear"}, "height": 330, "margin": {"t": 50, "b": 10},
+        "yaxis": {"type": "log" if log_y else "linear", "title": {"text": y_title}}, "height": 330,
+        "margin": {"t": 50, "b": 10},
         "legend": {"orientation": "h", "y": -0.25},
         "shapes": shapes, "annotations": notes}})
 
@@ -38,7 +278,8 @@ def history_figure(series: dict[str, str], title: str, x_title: str,
 def update_history(figure: go.Figure, history: dict[str, list[float]]) -> go.Figure:
     """Plot `history[key]` against `history["step"]` on each line built by `history_figure`."""
     for trace in figure.data:
-        trace.x, trace.y = history["step"], history[trace.meta]
+        if trace.meta in history:             # not the previous run's faint copies
+            trace.x, trace.y = history["step"], history[trace.meta]
     return figure
 
 

@@ -8,6 +8,8 @@ language switch, a lab) never ends it; the drawing sits in a fragment that redra
 while the job is active. The learner's run is kept as a `RunRecord` in their session.
 """
 
+import dataclasses
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine.errors import InputError
 from engine.training import TrainingStep
+from ui import links
 from ui import runner as jobs
 from ui.i18n import text
 from ui.widgets import show_input_error
@@ -37,6 +40,8 @@ class RunRecord:
     job: jobs.Job
     started: float = field(default_factory=time.time)
     views: dict = field(default_factory=dict, repr=False)      # derived views, cached per report
+    settings: dict = field(default_factory=dict, repr=False)   # the linked widgets it was started with
+    previous: "RunRecord | None" = field(default=None, repr=False)   # the run before, for faint curves
 
     @property
     def step(self) -> TrainingStep | None:
@@ -106,24 +111,53 @@ def enter_page(page: str) -> None:
     runner.cancel_where(_session_gone)
 
 
+def _faded(record: RunRecord | None) -> RunRecord | None:
+    """What is kept of a finished or stopped run to draw it faintly beside the next: its settings
+    and last report, without its model (a session keeps one model per experiment, not two)."""
+    if record is None or record.job.last is None:
+        return None
+    last = record.job.last
+    job = jobs.Job(record.job.start, state=jobs.STOPPED if record.job.state != jobs.FINISHED else jobs.FINISHED,
+                   last=dataclasses.replace(last, extras={k: v for k, v in last.extras.items() if k != "model"}))
+    return RunRecord(record.config, record.data_key, job, record.started, settings=record.settings)
+
+
 def _start(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any,
-           stepping: bool = False) -> None:
+           stepping: bool = False, settings: dict | None = None, pace: float = 0.0) -> None:
     runner = jobs.runner()
     runner.gone = _session_gone
     old = st.session_state.get(key)
     if isinstance(old, RunRecord) and not old.job.done:
         runner.stop(old.job)
-    job = jobs.Job(start, owner=session_id(), page=st.session_state.get(PAGE_KEY, ""))
-    st.session_state[key] = RunRecord(config, data_key, job)
+    pace *= float(os.environ.get("PTLAB_PACE_SCALE", "1"))     # the test suite sets 0: no pacing
+    job = jobs.Job(start, owner=session_id(), page=st.session_state.get(PAGE_KEY, ""), pace=pace)
+    previous = _faded(old) if isinstance(old, RunRecord) else None
+    st.session_state[key] = RunRecord(config, data_key, job, settings=settings or {}, previous=previous)
     runner.submit(job, paused_after_first=stepping)
 
 
-def _step(key: str, start, config, data_key) -> None:
+def _step(key: str, start, config, data_key, settings: dict | None = None, pace: float = 0.0) -> None:
     record = st.session_state.get(key)
     if isinstance(record, RunRecord) and record.job.state == jobs.PAUSED:
         jobs.runner().resume(record.job, steps_once=True)
     else:
-        _start(key, start, config, data_key, stepping=True)
+        _start(key, start, config, data_key, stepping=True, settings=settings)
+
+
+def _skip_pace(key: str) -> None:
+    record = st.session_state.get(key)
+    if isinstance(record, RunRecord):
+        jobs.runner().skip_pace(record.job)
+
+
+def previous_note(record: RunRecord, drawn: dict) -> None:
+    """Under the status: the previous run is drawn faintly, and which settings changed since
+    (labelled and formatted as the widgets in `drawn` show them now)."""
+    if record.previous is None:
+        return
+    changes = links.changed_settings(record.previous.settings, record.settings, drawn)
+    st.caption(text("common.changed_settings", changes="; ".join(changes)) if changes
+               else text("common.same_settings"))
 
 
 def _pause_or_resume(key: str) -> None:
@@ -173,7 +207,8 @@ def status_line(record: RunRecord) -> None:
 
 def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any = None, *,
                draw: Callable[[RunRecord], None], idle: str | None = None, error: InputError | None = None,
-               run_label: str | None = None, steps: bool = True, disabled: bool = False) -> RunRecord | None:
+               run_label: str | None = None, steps: bool = True, disabled: bool = False,
+               pace: float = 0.0) -> RunRecord | None:
     """The experiment `key` of this page: the learner's record is `st.session_state[key]`, the Run
     button's key is `act_<key>` (e.g. key "multitask_train", button "act_multitask_train") and the
     others `act_<key>_pause`, `act_<key>_step`, `act_<key>_stop`.
@@ -184,10 +219,17 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
     idle: the text shown before the first run. error: the settings' InputError; it disables Run.
     disabled: Run and Step are off without an error to show (no data chosen yet).
     steps: offer Pause and Step (a run that reports once, like a timing race, may not).
+    pace: spread a run's reports over at least this many seconds, with a "Skip to the end" button
+    (a run that trains in a blink can then be watched).
+    The linked widgets drawn since the previous experiment of this run are this experiment's
+    settings: a new run lists those that changed under its status, beside the faint previous run
+    (`record.previous`, which the page's `draw` may show with `ui.charts.with_previous`).
     Returns the learner's record for this experiment (None before the first run)."""
     record = st.session_state.get(key)
     shown_active = isinstance(record, RunRecord) and record.active
     blocked = disabled or error is not None
+    drawn = links.drawn_settings()                 # key -> (label, value, format_func), this run's language
+    settings = {k: value for k, (_, value, _) in drawn.items()}
 
     @st.fragment(run_every=REFRESH_SECONDS if shown_active else None, key=f"fragment_{key}")
     def live() -> None:
@@ -203,8 +245,8 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
         state = record.job.state if record is not None else None
         columns = st.columns([2, 2, 2, 2, 3] if steps else [2, 2, 7], vertical_alignment="center")
         columns[0].button(run_label or text("common.train"), type="primary", key=f"act_{key}",
-                          disabled=blocked, on_click=_start, args=(key, start, config, data_key),
-                          width="stretch")
+                          disabled=blocked, on_click=_start,
+                          args=(key, start, config, data_key, False, settings, pace), width="stretch")
         if steps:
             paused = state == jobs.PAUSED
             columns[1].button(text("common.resume" if paused else "common.pause"), key=f"act_{key}_pause",
@@ -213,7 +255,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
                               width="stretch")
             columns[2].button(text("common.step"), key=f"act_{key}_step", icon=":material/skip_next:",
                               disabled=blocked or state in jobs.ACTIVE, on_click=_step,
-                              args=(key, start, config, data_key), width="stretch",
+                              args=(key, start, config, data_key, settings), width="stretch",
                               help=text("common.step_help"))
         columns[3 if steps else 1].button(text("common.stop"), key=f"act_{key}_stop", icon=":material/stop:",
                                           disabled=state not in (*jobs.ACTIVE, jobs.PAUSED), on_click=_stop,
@@ -226,8 +268,14 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
             return
         with st.container(key=f"runstate_{key}_{state}"):      # the state, for the browser tests too
             status_line(record)
+        if record.job.pace > 0 and state in jobs.ACTIVE:
+            with st.container(horizontal=True, vertical_alignment="center"):
+                st.caption(text("common.paced", seconds=f"{record.job.pace:g}"))
+                st.button(text("common.skip_pace"), key=f"act_{key}_skip", on_click=_skip_pace, args=(key,),
+                          icon=":material/fast_forward:", type="tertiary")
         if not record.matches(config, data_key):
             st.caption(text("common.stale_running" if record.active else "common.stale_result"))
+        previous_note(record, drawn)
         if record.step is not None:
             draw(record)
 

@@ -55,19 +55,29 @@ def option_labels(prefix: str) -> Callable[[object], str]:
     return lambda option: translate(f"{prefix}{option}", current)
 
 
-def language_switch() -> str:
-    """English / 简体中文 in the sidebar, kept in `?lang=` so links open in the same language.
-
-    Streamlit's `bind="query-params"` would put the displayed label ("简体中文") in the URL, and
-    page switches clear the URL, so the parameter is read once per session (it becomes the
-    widget's fixed default) and written back on every run.
-    """
+def read_language() -> str:
+    """The entry file calls this first on every run: the session's language, taken once per session
+    from `?lang=` (so a shared link opens in its language) before any text is looked up."""
     if "lang_default" not in st.session_state:
         requested = st.query_params.get(LANGUAGE_KEY)
         st.session_state.lang_default = requested if requested in LANGUAGES else DEFAULT_LANGUAGE
+    if st.session_state.get(LANGUAGE_KEY) not in LANGUAGES:
+        st.session_state[LANGUAGE_KEY] = st.session_state.lang_default
+    return language()
+
+
+def language_switch(container=None) -> str:
+    """English / 简体中文, drawn in `container` (each page's title row), kept in `?lang=` so links
+    open in the same language.
+
+    Streamlit's `bind="query-params"` would put the displayed label ("简体中文") in the URL, and
+    page switches clear the URL, so the parameter is read once per session (`read_language`) and
+    written back on every run.
+    """
+    read_language()
     codes = list(LANGUAGES)
-    chosen = st.sidebar.radio("Language · 语言", codes, index=codes.index(st.session_state.lang_default),
-                              format_func=LANGUAGES.__getitem__, key=LANGUAGE_KEY, horizontal=True)
+    chosen = (container or st).radio("Language · 语言", codes, format_func=LANGUAGES.__getitem__, key=LANGUAGE_KEY,
+                                      horizontal=True, label_visibility="collapsed")
     if chosen == DEFAULT_LANGUAGE:
         st.query_params.pop(LANGUAGE_KEY, None)
     elif st.query_params.get(LANGUAGE_KEY) != chosen:

@@ -30,6 +30,7 @@ from ui import hosted
 from ui.i18n import text
 
 SEEN = "_links_seen"          # Session State: key -> the URL values this session last read or wrote
+DRAWN = "_links_drawn"        # Session State: the linked widgets drawn in this script run so far
 MAX_TEXT = 200                # longest free text taken from a URL
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
@@ -77,7 +78,68 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
         else:
             st.query_params.pop(key, None)
     seen[key] = encoded
+    st.session_state.setdefault(DRAWN, {})[key] = (arguments.get("label", key), value,
+                                                   arguments.get("format_func"))
     return value
+
+
+def start_of_run() -> None:
+    """The entry file's hook: forget the widgets drawn in the previous script run."""
+    st.session_state[DRAWN] = {}
+
+
+def drawn_settings() -> dict[str, tuple[str, Any, Any]]:
+    """The linked widgets drawn since the last call (key -> (label, value, format_func)), then
+    forgotten: an experiment takes the settings drawn above it."""
+    drawn = st.session_state.get(DRAWN, {})
+    st.session_state[DRAWN] = {}
+    return drawn
+
+
+def describe(value: Any, format_func: Callable | None) -> str:
+    """A setting's value as the learner saw it on the widget."""
+    if isinstance(value, list | tuple):
+        return ", ".join(describe(v, format_func) for v in value) or "∅"
+    if format_func is not None:
+        return str(format_func(value))
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def changed_settings(before: dict[str, Any], after: dict[str, Any],
+                     widgets: dict[str, tuple[str, Any, Any]]) -> list[str]:
+    """"label: old → new" for each setting whose value differs between two runs' snapshots
+    (key -> value), labelled and formatted as `widgets` (key -> (label, value, format_func)) show them."""
+    lines = []
+    for key, value in after.items():
+        if key in before and not _same(before[key], value):
+            label, _, format_func = widgets.get(key, (key, None, None))
+            lines.append(f"{label}: {describe(before[key], format_func)} → {describe(value, format_func)}")
+    return lines
+
+
+def share_url(path: str | None = None) -> str:
+    """The link to this page with every setting the learner changed (and the language)."""
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    try:
+        base = st.context.url or ""
+    except Exception:  # noqa: BLE001 - no browser context (AppTest)
+        base = ""
+    parts = urlsplit(base or "http://localhost:8501/")
+    query = urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
+    page = path if path is not None else parts.path
+    return urlunsplit((parts.scheme, parts.netloc, page, query, ""))
+
+
+def share_control() -> None:
+    """"Share this setup": the link that reopens this page exactly as it is, ready to copy."""
+    with st.popover(text("common.share"), icon=":material/share:"):
+        st.caption(text("common.share_help"))
+        st.code(share_url(), language=None, wrap_lines=True)
 
 
 def _parameters(widget: Callable) -> set[str]:

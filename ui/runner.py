@@ -16,6 +16,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,10 +43,12 @@ class Job:
     last: TrainingStep | None = None                 # the latest report
     error: Exception | None = None                   # why it failed (an InputError is the learner's)
     version: int = 0                                 # counts reports and state changes, for redraws
+    pace: float = 0.0                                # spread the reports over this many seconds (0: no pacing)
     _generator: Iterator[TrainingStep] | None = field(default=None, repr=False)
     _pause: bool = False
     _stop: bool = False
     _step_once: bool = False
+    _paced: tuple[float, float] | None = field(default=None, repr=False)   # (time, fraction) of the last report
 
     @property
     def active(self) -> bool:
@@ -140,6 +143,25 @@ class Runner:
             owners = {job.owner for job in self._jobs.values() if gone(job.owner)}
         return sum(self.cancel_owner(owner) for owner in owners)
 
+    def skip_pace(self, job: Job) -> None:
+        """Let a paced job run at full speed from now on."""
+        job.pace = 0.0
+
+    @staticmethod
+    def _pace(job: Job, step: TrainingStep) -> None:
+        """A paced job's report waits until its share of `job.pace` seconds has passed since the
+        previous report, so a run that trains in a blink can be watched. Pause, Stop and
+        `skip_pace` end the wait at once; the time a job spent paused is not made up."""
+        if job.pace <= 0 or job._paced is None:
+            return
+        then, fraction = job._paced
+        due = then + job.pace * max(step.fraction_done - fraction, 0.0)
+        while job.pace > 0 and not (job._stop or job._pause):
+            wait = due - time.monotonic()
+            if wait <= 0:
+                return
+            time.sleep(min(wait, 0.05))
+
     # ------------------------------------------------------------------ for tests and the page
 
     def jobs(self) -> list[Job]:
@@ -220,6 +242,7 @@ class Runner:
                 if job._generator is None:
                     job._generator = job.start()
                 step = next(job._generator)
+                self._pace(job, step)
             except StopIteration:
                 self._close(job, FINISHED)
                 return
@@ -233,6 +256,7 @@ class Runner:
             with self._lock:
                 job.last = step
                 job.version += 1
+                job._paced = (time.monotonic(), step.fraction_done)
                 if job._step_once:
                     job._step_once, job._pause = False, True
                 self._lock.notify_all()

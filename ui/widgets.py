@@ -10,10 +10,29 @@ from ui.i18n import text
 from ui.router import ensure_routed
 
 
+def title_row(title: str, share: bool = True) -> None:
+    """The title, then "Share this setup" and the language switch on the same line (under the
+    title on a phone)."""
+    from ui.i18n import language_switch
+    from ui.links import share_control
+
+    with st.container(horizontal=True, vertical_alignment="center", key="title_row", gap="small"):
+        st.title(title, width="stretch")
+        if share:
+            share_control()
+        language_switch(st.container(width=190, key="language_switch"))
+
+
 def page_title(number: int, slug: str) -> None:
-    """The page's title (and, first, the router check every page needs)."""
+    """The page's title row (and, first, the router check every page needs)."""
     ensure_routed()
-    st.title(f"{number} · {text(f'catalog.{slug}')}")
+    title_row(f"{number} · {text(f'catalog.{slug}')}")
+
+
+def lab_columns() -> tuple:
+    """The experiment's two columns: settings on the left, run controls, progress and charts on
+    the right (one above the other on a phone, settings first)."""
+    return st.columns([1, 2.4], gap="medium")
 
 
 def show_source(*objects: Callable | type) -> None:

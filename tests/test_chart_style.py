@@ -1,0 +1,155 @@
+"""One chart style on every page: every figure each page draws, after its experiments have run
+(short runs through the page's own link settings), read from AppTest's figure JSON and checked
+against the house rules of ui/charts.py:
+
+- every axis that shows data has a title (for a CJK y title: the horizontal annotation
+  "ytitle:<axis>" that replaces it), and no y-axis title in CJK text is rotated;
+- log axes are ticked at readable values: powers of ten (with 2x and 5x on a narrow range);
+- a trace name that appears in two charts of a page has the same colour in both, and every
+  named trace has an explicit colour from the palette (or the neutral grey of references);
+- no markers on dense lines; the legend lies flat under the plot; no Plotly toolbar.
+"""
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.conftest import train
+from ui.charts import DENSE_POINTS, NEUTRAL, PALETTE
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class View:
+    link: dict[str, str]                     # the page's settings, through its link
+    runs: tuple[str, ...]                    # experiment keys to run, in order
+    press: tuple[str, ...] = field(default=())   # other buttons (not experiments) to press after
+
+
+PAGES = {
+    "multitask": [View({"multitask_steps": "100", "multitask_baselines": "1"}, ("multitask_train",))],
+    "lstm": [View({"lstm_forecast_steps": "100"}, ("lstm_forecast_train",)),
+             View({"lstm_demo": "race", "lstm_race_steps": "50"}, ("lstm_race_train",)),
+             View({"lstm_demo": "rows", "lstm_rows_steps": "50"}, ("lstm_rows_train",))],
+    "regression": [View({"regression_steps": "100"}, ("regression_train", "regression_train"))],
+    "optimizers": [View({"optimizers_network_steps": "40"}, ("optimizers_network",))],
+    "adversarial": [View({"adversarial_steps": "50"}, ("adversarial_train",))],
+    "unet": [View({"unet_steps": "20", "unet_denoise_steps": "20"}, ("unet_train", "unet_denoise"))],
+    "autoencoder": [View({"autoencoder_steps": "50"}, ("autoencoder_train",))],
+    "half_precision": [View({"half_precision_steps": "20"}, ("half_precision_train", "half_precision_speed"))],
+    "distributed": [View({"distributed_steps": "10"}, ("distributed_train",))],
+    "style_transfer": [View({"style_transfer_size": "64", "style_transfer_steps": "5"}, ("style_transfer_run",))],
+}
+CJK = re.compile(r"[\u3000-\u9fff]")
+READABLE_LOG_TICK = re.compile(r"^(\d+(\.\d+)?|10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+|[25]×10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)$")
+NO_AXES = {"pie", "image", "surface", "scatter3d", "table", "indicator", "sankey"}
+
+
+def page_figures(app, slug: str, lang: str) -> list[dict]:
+    figures = []
+    for view in PAGES[slug]:
+        test = app(None, lang)
+        for key, value in view.link.items():
+            test.query_params[key] = value
+        test.switch_page(f"pages/{slug}.py").run()
+        for key in view.runs:
+            train(test, key)
+        assert not test.exception, [e.value for e in test.exception]
+        figures += [json.loads(chart.proto.spec) | {"_config": json.loads(chart.proto.config or "{}")}
+                    for chart in test.get("plotly_chart")]
+    return figures
+
+
+def trace_colour(trace: dict) -> str | None:
+    if trace.get("type") in ("bar", "histogram", "box", "violin"):
+        colour = trace.get("marker", {}).get("color")
+    else:
+        colour = trace.get("line", {}).get("color") or trace.get("marker", {}).get("color")
+    return colour if isinstance(colour, str) else None
+
+
+def axes_with_data(figure: dict) -> set[str]:
+    """Layout axis names ("xaxis", "yaxis2", ...) that some trace draws on and that show ticks."""
+    used = set()
+    for trace in figure["data"]:
+        if trace.get("type", "scatter") in NO_AXES:
+            continue
+        for letter in "xy":
+            ref = trace.get(f"{letter}axis", letter)
+            used.add(f"{letter}axis{ref[1:]}")
+    layout = figure["layout"]
+    return {name for name in used
+            if layout.get(name, {}).get("showticklabels", True) and layout.get(name, {}).get("visible", True)}
+
+
+def problems_of(figure: dict) -> list[str]:
+    layout, found = figure["layout"], []
+    title = (layout.get("title") or {}).get("text") or "(untitled)"
+    horizontal = {a.get("name", "")[len("ytitle:"):] for a in layout.get("annotations", [])
+                  if a.get("name", "").startswith("ytitle:")}
+    for axis in sorted(axes_with_data(figure)):
+        axis_title = ((layout.get(axis) or {}).get("title") or {}).get("text")
+        if not axis_title and axis not in horizontal:
+            found.append(f"{title}: {axis} has no title")
+        if axis.startswith("yaxis") and axis_title and CJK.search(axis_title):
+            found.append(f"{title}: {axis} title {axis_title!r} is CJK text set sideways")
+    for name, axis in layout.items():
+        if not name.startswith(("xaxis", "yaxis")) or axis.get("type") != "log":
+            continue
+        labels = axis.get("ticktext")
+        values = axis.get("tickvals")
+        if axis.get("tickmode") != "array" or labels is None:
+            found.append(f"{title}: log axis {name} left to Plotly's ticks")
+            continue
+        for value, label in zip(values, labels, strict=True):
+            mantissa = value / 10 ** math.floor(math.log10(value) + 1e-9)
+            if not READABLE_LOG_TICK.match(label) or min(abs(mantissa - m) for m in (1, 2, 5)) > 1e-6:
+                found.append(f"{title}: log axis {name} tick {label!r} at {value}")
+    for trace in figure["data"]:
+        mode = trace.get("mode", "")
+        if "lines" in mode and "markers" in mode and len(trace.get("x") or ()) > DENSE_POINTS:
+            found.append(f"{title}: {trace.get('name')} has markers on {len(trace['x'])} points")
+        if trace.get("name") and trace.get("type", "scatter") not in NO_AXES | {"heatmap", "contour"}:
+            colour = trace_colour(trace)
+            if colour is None:
+                found.append(f"{title}: {trace['name']!r} has no colour of its own")
+    legend = layout.get("legend", {})
+    shown = [t for t in figure["data"] if t.get("name") and t.get("showlegend", True)
+             and t.get("type", "scatter") not in {"heatmap", "contour", "surface"}]
+    if len(shown) > 1 and legend.get("orientation") != "h":
+        found.append(f"{title}: legend not laid flat under the plot")
+    if figure["_config"].get("displayModeBar") is not False:
+        found.append(f"{title}: Plotly's toolbar is on")
+    return found
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("slug", list(PAGES))
+def test_every_figure_of_a_page_follows_the_chart_style(app, slug, lang):
+    figures = page_figures(app, slug, lang)
+    assert figures, f"{slug} drew no figure"
+    problems = [problem for figure in figures for problem in problems_of(figure)]
+    colours: dict[str, set[str]] = {}
+    for figure in figures:
+        for trace in figure["data"]:
+            name, colour = trace.get("name"), trace_colour(trace)
+            if name and colour and trace.get("legendgroup") != "previous":
+                colours.setdefault(name, set()).add(colour.upper())
+    problems += [f"{name!r} drawn in {sorted(found)}" for name, found in colours.items() if len(found) > 1]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_style_rules_catch_what_the_issue_saw():
+    """The checker itself: each fault the issue reported is found on a figure that has it."""
+    bad = {"data": [{"type": "scatter", "mode": "lines+markers", "name": "Adam", "x": list(range(500)),
+                     "y": [1.0] * 500}],
+           "layout": {"yaxis": {"type": "log", "title": {"text": "损失"}}, "legend": {}}, "_config": {}}
+    found = "\n".join(problems_of(bad))
+    for fault in ("xaxis has no title", "CJK text set sideways", "left to Plotly's ticks", "markers on 500",
+                  "no colour of its own", "toolbar"):
+        assert fault in found
+    assert PALETTE[0] != NEUTRAL
