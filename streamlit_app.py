@@ -13,15 +13,18 @@ from ui import audit
 from ui.catalog import navigation
 from ui.experiment import enter_page
 from ui.i18n import read_language
-from ui.links import start_of_run
+from ui.links import fill_share_control, start_of_run
+from ui.widgets import title_bar
 
 os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # training leaves a core to the server and the browser
 st.set_page_config(page_title="PyTorch Concepts Lab", page_icon=":material/school:", layout="wide")
 read_language()
 start_of_run()
 page = st.navigation(navigation(), position="top")
+title_bar()            # the page's title, "Share this setup" and the language switch, in one row
 st.html("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-top: 3.5rem;"
         " padding-bottom: 3rem;}</style>")
 enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
 page.run()
+fill_share_control()   # after the page: the link holds every setting drawn in this run
 audit.verify()          # only with PTLAB_AUDIT_FILE set (the multi-user tests): shared objects unchanged?

@@ -2,8 +2,16 @@
 
 import streamlit as st
 
-from ui.catalog import CONCEPTS, ROOT, concept_title
-from ui.i18n import text
+from ui.catalog import (
+    CJK_CHARACTERS_PER_MINUTE,
+    CONCEPTS,
+    ROOT,
+    SUGGESTED_PATH,
+    WORDS_PER_MINUTE,
+    concept_title,
+    reading_minutes,
+)
+from ui.i18n import language, text
 from ui.router import ensure_routed
 from ui.state import device_probe
 from ui.widgets import title_row
@@ -18,15 +26,20 @@ with st.expander(text("home.how_title"), expanded=True):
     st.markdown(text("home.how"))
 
 st.header(text("home.concepts_title"))
+st.markdown(text("home.numbers"))
+by_number = {concept.number: concept for concept in CONCEPTS}
 columns = st.columns(5)
-for index, concept in enumerate(CONCEPTS):
-    with columns[index % 5].container(border=True, height="stretch"):
+for place, number in enumerate(SUGGESTED_PATH):
+    concept = by_number[number]
+    with columns[place % 5].container(border=True, height="stretch"):
         st.markdown(f"**{concept_title(concept)}**")
         st.caption(text(f"home.summary_{concept.slug}"))
+        st.caption(text("home.reading", place=place + 1, minutes=reading_minutes(concept.slug, language())))
         if concept.available:
             st.page_link(str(ROOT / concept.page_path), label=text("home.open_page"), icon=concept.icon)
         else:
             st.caption(text("home.not_yet"))
+st.caption(text("home.reading_method", words=WORDS_PER_MINUTE, characters=CJK_CHARACTERS_PER_MINUTE))
 
 left, right = st.columns(2)
 with left:

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from tests.browser import CHROMIUM_FLAGS, SCREENSHOTS, chromium_path, streamlit_server, wait_for_app  # noqa: E402
+from tests.browser import CHROMIUM_FLAGS, SCREENSHOTS, chromium_path, streamlit_server, wait_for_app
 
 SIZES = {"laptop": (1400, 900), "phone": (390, 844)}
 # page -> (the run button's key, settings for a short run through the link)

@@ -168,3 +168,25 @@ def test_pausing_a_queued_run_takes_it_out_of_the_queue_until_resumed(runner):
     assert runner.position(waiting) == 1
     runner.stop(blocker)
     assert runner.wait(waiting, timeout=10) and waiting.state == jobs.FINISHED
+
+
+def test_a_paced_run_spreads_its_reports_and_skip_ends_the_wait(runner):
+    """A run that trains in a blink, paced over 1 s, takes about 1 s; Skip makes it finish at once."""
+    started = time.monotonic()
+    job = runner.submit(jobs.Job(lambda: counting(20), pace=1.0))
+    assert runner.wait(job, timeout=10)
+    paced = time.monotonic() - started
+    assert 0.85 <= paced < 5 and job.state == jobs.FINISHED
+    job = runner.submit(jobs.Job(lambda: counting(20), pace=30.0))
+    wait_until(lambda: job.last is not None and job.last.step >= 2)
+    runner.skip_pace(job)
+    assert runner.wait(job, timeout=5) and job.last.step == 20
+
+
+def test_stop_and_pause_end_a_paced_wait_at_once(runner):
+    job = runner.submit(jobs.Job(lambda: counting(10), pace=60.0))       # six seconds between reports
+    wait_until(lambda: job.last is not None)
+    runner.pause(job)
+    wait_until(lambda: job.state == jobs.PAUSED, timeout=2)
+    runner.stop(job)
+    assert runner.wait(job, timeout=2) and job.state == jobs.STOPPED and job.last.step <= 2

@@ -1,11 +1,12 @@
 """The ten concepts, their sections, and the pages that exist; the router and the home page read this."""
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from ui.i18n import text
+from ui.i18n import catalog, text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,3 +59,27 @@ def navigation() -> dict[str, list]:
                 for c in sorted(members, key=lambda c: c.number)
             ]
     return pages
+
+
+# A suggested order: the foundations first, each page building on the ones before it.
+SUGGESTED_PATH = (63, 64, 61, 62, 66, 67, 65, 70, 68, 69)
+WORDS_PER_MINUTE = 200         # English prose read for understanding
+CJK_CHARACTERS_PER_MINUTE = 300  # Chinese prose, characters
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def reading_words(slug: str, language: str) -> tuple[int, int]:
+    """(Latin words, CJK characters) in all of a page's texts in `language` (its locale file)."""
+    words = characters = 0
+    for key, entry in catalog().items():
+        if key.startswith(f"{slug}."):
+            body = entry.get(language) or entry["en"]
+            characters += len(CJK.findall(body))
+            words += len(re.findall(r"[A-Za-z]+", CJK.sub(" ", body)))
+    return words, characters
+
+
+def reading_minutes(slug: str, language: str) -> int:
+    """About how long reading everything on a page takes, from its word count, in whole minutes."""
+    words, characters = reading_words(slug, language)
+    return max(1, round(words / WORDS_PER_MINUTE + characters / CJK_CHARACTERS_PER_MINUTE))

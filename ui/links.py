@@ -26,7 +26,6 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ui import hosted
 from ui.i18n import text
 
 SEEN = "_links_seen"          # Session State: key -> the URL values this session last read or wrote
@@ -49,6 +48,8 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
         bound.arguments["placeholder"] = text(PLACEHOLDERS[kind])
     if "persist_state" in _parameters(widget) and "persist_state" not in arguments:
         bound.arguments["persist_state"] = "session"   # the setting survives a visit to another page
+    from ui import hosted        # imports torch (engine.images): not at import time, the home page runs without it
+
     ceiling = hosted.cap(key)
     full = _apply_cap(kind, arguments, ceiling) if ceiling is not None else None
     seen: dict[str, list[str]] = st.session_state.setdefault(SEEN, {})
@@ -129,15 +130,32 @@ def share_url(path: str | None = None) -> str:
         base = st.context.url or ""
     except Exception:  # noqa: BLE001 - no browser context (AppTest)
         base = ""
+    from ui.i18n import DEFAULT_LANGUAGE, LANGUAGE_KEY, language
+
     parts = urlsplit(base or "http://localhost:8501/")
-    query = urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
+    pairs = [(k, v) for k in st.query_params if k != LANGUAGE_KEY for v in st.query_params.get_all(k)]
+    if language() != DEFAULT_LANGUAGE:
+        pairs.append((LANGUAGE_KEY, language()))
+    query = urlencode(pairs)
     page = path if path is not None else parts.path
     return urlunsplit((parts.scheme, parts.netloc, page, query, ""))
 
 
+SHARE_SLOT = "_share_slot"     # Session State, within one script run: where "Share this setup" goes
+
+
 def share_control() -> None:
-    """"Share this setup": the link that reopens this page exactly as it is, ready to copy."""
-    with st.popover(text("common.share"), icon=":material/share:"):
+    """Keep a place for "Share this setup" (in the title row); `fill_share_control`, called by the
+    entry file after the page has drawn every setting, puts the control there with the link."""
+    st.session_state[SHARE_SLOT] = st.empty()
+
+
+def fill_share_control() -> None:
+    """"Share this setup": the link that reopens this page exactly as it is now, ready to copy."""
+    slot = st.session_state.pop(SHARE_SLOT, None)
+    if slot is None:          # a page without settings (home) dropped it
+        return
+    with slot.container(), st.popover(text("common.share"), icon=":material/share:"):
         st.caption(text("common.share_help"))
         st.code(share_url(), language=None, wrap_lines=True)
 

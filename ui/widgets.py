@@ -9,18 +9,32 @@ from engine.errors import InputError
 from ui.i18n import text
 from ui.router import ensure_routed
 
+TITLE_SLOT = "_title_slot"     # Session State, within one script run: where the page's title goes
 
-def title_row(title: str, share: bool = True) -> None:
-    """The title, then "Share this setup" and the language switch on the same line (under the
-    title on a phone)."""
+
+def title_bar() -> None:
+    """The entry file draws, above every page, one row: a place for the page's title, a place for
+    "Share this setup" and the language switch (under the title on a phone). The switch lives in
+    the entry file so that it is one widget on every page (a widget drawn by a page's own script
+    is a different widget on each page, and would start over on every page switch)."""
     from ui.i18n import language_switch
     from ui.links import share_control
 
     with st.container(horizontal=True, vertical_alignment="center", key="title_row", gap="small"):
-        st.title(title, width="stretch")
-        if share:
-            share_control()
+        st.session_state[TITLE_SLOT] = st.empty()
+        share_control()
         language_switch(st.container(width=190, key="language_switch"))
+
+
+def title_row(title: str, share: bool = True) -> None:
+    """Put the page's title in the title bar (or simply draw it, outside the app's entry file);
+    `share=False` leaves "Share this setup" out (a page without settings)."""
+    from ui.links import SHARE_SLOT
+
+    slot = st.session_state.pop(TITLE_SLOT, None)
+    (slot or st).title(title, width="stretch")
+    if not share:
+        st.session_state.pop(SHARE_SLOT, None)
 
 
 def page_title(number: int, slug: str) -> None:
