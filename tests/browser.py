@@ -107,7 +107,7 @@ def wait_for_app(page, timeout_ms: float = 90_000, runs: bool = True) -> None:
 # Streamlit's own chrome, which has no parameter for its words (listed in the README's known limits):
 # the uploader's drop zone and button, the camera's button, Plotly's toolbar; and the language switch,
 # which names each language in its own script.
-CHROME = ['[data-testid="stSidebar"] [role="radiogroup"]', '[data-testid="stFileUploaderDropzone"]',
+CHROME = [".st-key-language_switch", '[data-testid="stFileUploaderDropzone"]',
           '[data-testid="stCameraInputButton"]',
           '[data-testid="stCameraInput"] button', ".modebar", '[data-testid="stFileChipName"]']
 # Code and formulas are English on purpose (the code is the code that ran; formula names are maths).

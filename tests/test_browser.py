@@ -80,9 +80,8 @@ def test_home_page_in_chinese_shows_no_english(browser, server):
 def test_shared_chinese_link_to_a_page_on_a_fresh_server(browser, server):
     page = open_page(browser, f"{server}/regression?lang=zh")
     assert page.locator("h1").first.inner_text() == "63 · 回归"
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("简体中文").wait_for()        # the router's language switch and sections are there
-    sidebar.get_by_text("基础").wait_for()
+    page.locator(".st-key-language_switch").get_by_text("简体中文").wait_for()    # the entry file's title bar
+    page.locator('[data-testid="stHeader"]').get_by_text("基础").wait_for()      # sections in the top bar
     page.get_by_role("button", name="开始训练").click()
     settle(page)
     no_exception(page)
@@ -94,10 +93,10 @@ def test_shared_chinese_link_to_a_page_on_a_fresh_server(browser, server):
 
 def test_language_switch_holds_across_pages(browser, server):
     page = open_page(browser, f"{server}/regression")
-    page.locator('[data-testid="stSidebar"]').get_by_text("简体中文").click()
+    page.locator(".st-key-language_switch").get_by_text("简体中文").click()
     settle(page)
     assert page.locator("h1").first.inner_text() == "63 · 回归" and page.url.endswith("?lang=zh")
-    page.locator('[data-testid="stSidebar"]').get_by_text("首页").click()
+    page.locator('[data-testid="stHeader"]').get_by_text("首页").click()
     settle(page)
     assert page.locator("h1").first.inner_text() == "PyTorch 概念实验室" and "lang=zh" in page.url
     page.close()
@@ -109,8 +108,7 @@ def test_style_transfer_with_a_real_upload(browser, server, tmp_path):
     photo = tmp_path / "portrait.png"
     Image.new("RGB", (300, 200), (40, 120, 200)).save(photo)
     page = open_page(browser, f"{server}/style_transfer?lang=zh")
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("上传").first.click()                      # content image: upload
+    page.locator(".st-key-style_transfer_content_source").get_by_text("上传").first.click()   # content: upload
     settle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(photo))
     settle(page)
@@ -145,7 +143,7 @@ def test_leaving_the_distributed_page_mid_run_stops_every_worker(browser, server
             break
         page.wait_for_timeout(250)
     assert len(_worker_processes()) == 2
-    page.locator('[data-testid="stSidebar"]').get_by_text("63 · Regression").click()   # leave mid-run
+    page.locator('[data-testid="stHeader"]').get_by_text("Home").click()     # leave mid-run, by the top bar
     settle(page)
     for _ in range(80):
         if not _worker_processes():

@@ -87,7 +87,7 @@ def test_a_run_goes_on_through_a_language_switch_and_a_lab_slider(browser, serve
     click(page, "act_optimizers_network")
     running_with_a_report(page, "optimizers_network")
     before = reported_step(page, "optimizers_network")
-    page.locator('[data-testid="stSidebar"]').get_by_text("简体中文").click()
+    page.locator(".st-key-language_switch").get_by_text("简体中文").click()
     page.wait_for_timeout(1_000)
     slider = page.locator(".st-key-optimizers_scrub input[type=range]").first      # the trajectory scrubber
     slider.focus()
