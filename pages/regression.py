@@ -122,7 +122,7 @@ def figures(config: regression.RegressionConfig, data: regression.RegressionData
                   text("regression.lstsq_test_line"): fit.test_mse} if fit else {})
     return (regression_fit_figure(data, fit),
             history_figure(series, text("regression.loss_title"), text("regression.step_axis"), reference,
-                           y_title=text("regression.loss_axis")))
+                           y_title=text(f"regression.loss_axis_{config.loss}")))
 
 
 def draw(record: RunRecord) -> None:
