@@ -9,20 +9,23 @@ from ui.charts import (
     forecast_figure,
     history_figure,
     lines_figure,
+    show,
     stacked_heatmaps,
     update_forecast,
     update_history,
+    with_previous,
 )
 from ui.data_widgets import csv_format_caption, dataset, kept_upload
 from ui.experiment import RunRecord, experiment
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import clamp_state, lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
 
 DEMOS = ("forecast", "race", "rows", "inside")
 LEARNING_RATES = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2)
 CSV_LIMITS = tabular.TableLimits(max_rows=5000, sample_rows=False)     # a series keeps its order
+CHART_HEIGHT = 340          # the demo's first chart ends above the first screen's bottom during a run
 RUNS = {"forecast": "lstm_forecast_train", "race": "lstm_race_train", "rows": "lstm_rows_train"}   # session keys
 
 
@@ -39,13 +42,16 @@ def series_ui():
     source = linked(st.radio, text("lstm.source"), ["synthetic", "csv"], key="lstm_source", horizontal=True,
                     format_func=option_labels("lstm.source_"))
     if source == "synthetic":
-        config = lstm.SeriesConfig(
-            length=linked(st.slider, text("lstm.length"), 200, 2000, 600, 50, key="lstm_length"),
-            sine_amplitude=linked(st.slider, text("lstm.sine_amplitude"), 0.0, 2.0, 1.0, 0.1, key="lstm_sine"),
-            second_amplitude=linked(st.slider, text("lstm.second_amplitude"), 0.0, 2.0, 0.5, 0.1, key="lstm_second"),
-            trend=linked(st.slider, text("lstm.trend"), -3.0, 3.0, 1.0, 0.1, key="lstm_trend"),
-            season_amplitude=linked(st.slider, text("lstm.season_amplitude"), 0.0, 2.0, 0.8, 0.1, key="lstm_season"),
-            noise=linked(st.slider, text("lstm.noise"), 0.0, 1.0, 0.1, 0.05, key="lstm_noise"))
+        with st.expander(text("lstm.more_series")):
+            config = lstm.SeriesConfig(
+                length=linked(st.slider, text("lstm.length"), 200, 2000, 600, 50, key="lstm_length"),
+                sine_amplitude=linked(st.slider, text("lstm.sine_amplitude"), 0.0, 2.0, 1.0, 0.1, key="lstm_sine"),
+                second_amplitude=linked(st.slider, text("lstm.second_amplitude"), 0.0, 2.0, 0.5, 0.1,
+                                        key="lstm_second"),
+                trend=linked(st.slider, text("lstm.trend"), -3.0, 3.0, 1.0, 0.1, key="lstm_trend"),
+                season_amplitude=linked(st.slider, text("lstm.season_amplitude"), 0.0, 2.0, 0.8, 0.1,
+                                        key="lstm_season"),
+                noise=linked(st.slider, text("lstm.noise"), 0.0, 1.0, 0.1, 0.05, key="lstm_noise"))
         return lstm.synthetic_series(config), config
     kept = kept_upload("lstm_csv", text("lstm.csv"), lambda raw: csv_table(raw, table_limits(CSV_LIMITS)),
                        types=["csv", "txt", "tsv"])
@@ -66,15 +72,17 @@ def series_ui():
 
 
 def forecast_config_ui() -> lstm.ForecastConfig:
-    return lstm.ForecastConfig(
-        window=linked(st.slider, text("lstm.window"), 5, 100, 40, key="lstm_window"),
-        hidden=linked(st.select_slider, text("lstm.hidden"), (8, 16, 32, 64, 128), 32, key="lstm_forecast_hidden"),
-        layers=linked(st.slider, text("lstm.layers"), 1, 3, 1, key="lstm_forecast_layers"),
-        bidirectional=linked(st.toggle, text("lstm.bidirectional"), False, key="lstm_forecast_bidirectional"),
-        relative=linked(st.toggle, text("lstm.relative"), True, key="lstm_relative", help=text("lstm.relative_help")),
-        steps=linked(st.slider, text("lstm.steps"), 50, 3000, 600, 50, key="lstm_forecast_steps"),
-        learning_rate=linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
-                             key="lstm_forecast_learning_rate"))
+    window = linked(st.slider, text("lstm.window"), 5, 100, 40, key="lstm_window")
+    relative = linked(st.toggle, text("lstm.relative"), True, key="lstm_relative", help=text("lstm.relative_help"))
+    steps = linked(st.slider, text("lstm.steps"), 50, 3000, 600, 50, key="lstm_forecast_steps")
+    with st.expander(text("lstm.more_model")):
+        hidden = linked(st.select_slider, text("lstm.hidden"), (8, 16, 32, 64, 128), 32, key="lstm_forecast_hidden")
+        layers = linked(st.slider, text("lstm.layers"), 1, 3, 1, key="lstm_forecast_layers")
+        bidirectional = linked(st.toggle, text("lstm.bidirectional"), False, key="lstm_forecast_bidirectional")
+        learning_rate = linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
+                               key="lstm_forecast_learning_rate")
+    return lstm.ForecastConfig(window=window, hidden=hidden, layers=layers, bidirectional=bidirectional,
+                               relative=relative, steps=steps, learning_rate=learning_rate)
 
 
 def draw_forecast(record: RunRecord) -> None:
@@ -87,24 +95,31 @@ def draw_forecast(record: RunRecord) -> None:
     if step.extras["dropped"]:
         st.caption(text("lstm.csv_dropped", count=step.extras["dropped"]))
     figure = series_figure(step.extras["series"].tolist(), result.split)
-    st.plotly_chart(update_forecast(figure, result.split, result.one_step.tolist(), result.recursive.tolist()),
-                    width="stretch")
-    curves = history_figure({"train": text("lstm.curve_train"), "one_step": text("lstm.curve_one_step"),
-                             "recursive": text("lstm.curve_recursive")},
-                            text("lstm.forecast_losses"), text("lstm.step_axis"))
-    st.plotly_chart(update_history(curves, step.extras["history"]), width="stretch")
+    show(update_forecast(figure, result.split, result.one_step.tolist(), result.recursive.tolist()))
+    curves = update_history(forecast_curves(), step.extras["history"])
+    if record.previous is not None:
+        with_previous(curves, update_history(forecast_curves(), record.previous.step.extras["history"]))
+    show(curves)
+
+
+def forecast_curves():
+    """The training loss and the held-out errors over training, on a log axis."""
+    return history_figure({"train": text("lstm.curve_train"), "one_step": text("lstm.curve_one_step"),
+                           "recursive": text("lstm.curve_recursive")},
+                          text("lstm.forecast_losses"), text("lstm.step_axis"), y_title=text("lstm.forecast_axis"))
 
 
 def series_figure(values: list[float], split: int):
     labels = {name: text(f"lstm.{key}") for name, key in
               (("series", "series_values"), ("one_step", "one_step"), ("recursive", "recursive"),
                ("boundary", "boundary"))}
-    return forecast_figure(values, split, labels, text("lstm.series_title"), text("lstm.time_axis"))
+    figure = forecast_figure(values, split, labels, text("lstm.series_title"), text("lstm.time_axis"))
+    return figure.update_layout(height=CHART_HEIGHT).update_yaxes(title_text=text("lstm.value_axis"))
 
 
 def forecast_demo(values, series_key, config: lstm.ForecastConfig) -> None:
-    st.markdown(text("lstm.forecast_intro"))
     if values is None:
+        st.markdown(text("lstm.forecast_intro"))
         return
     error = kept = None
     try:
@@ -115,7 +130,8 @@ def forecast_demo(values, series_key, config: lstm.ForecastConfig) -> None:
                         draw=draw_forecast, idle=text("lstm.press_forecast"), error=error)
     if kept is not None and (record is None or record.data_key != series_key):    # the series a run would use
         split = len(kept) - max(int(len(kept) * config.test_share), config.window)
-        st.plotly_chart(series_figure(kept.tolist(), split), width="stretch")
+        show(series_figure(kept.tolist(), split))
+    st.markdown(text("lstm.forecast_intro"))
 
 
 # ---------------------------------------------------------------- 2. the adding problem
@@ -142,9 +158,10 @@ def draw_race(record: RunRecord) -> None:
         column.metric(text("lstm.race_metric", cell=text(f"lstm.cell_{cell}")), number_format(error),
                       text(f"lstm.race_verdict_{verdict}") if verdict and step.finished else None,
                       delta_color="normal" if verdict == "solved" else "inverse")
-    chart = history_figure({c: text(f"lstm.cell_{c}") for c in record.config.cells}, text("lstm.race_title"),
-                           text("lstm.step_axis"), {text("lstm.mean_line"): lstm.MEAN_BASELINE})
-    st.plotly_chart(update_history(chart, step.extras["history"]), width="stretch")
+    chart = update_history(race_chart(record.config), step.extras["history"])
+    if record.previous is not None:
+        with_previous(chart, update_history(race_chart(record.previous.config), record.previous.step.extras["history"]))
+    show(chart)
     if record.active:
         return
     x, y = lstm.example_sequence(record.config.length, 0)
@@ -155,11 +172,19 @@ def draw_race(record: RunRecord) -> None:
                            for cell, value in answers.items()))
 
 
+def race_chart(config: lstm.AddingConfig):
+    """Each network's held-out MSE over training (log axis), against predicting the mean."""
+    chart = history_figure({c: text(f"lstm.cell_{c}") for c in config.cells}, text("lstm.race_title"),
+                           text("lstm.step_axis"), {text("lstm.mean_line"): lstm.MEAN_BASELINE},
+                           y_title=text("lstm.race_axis"))
+    return chart.update_layout(height=CHART_HEIGHT)
+
+
 def race_demo(config: lstm.AddingConfig) -> None:
-    st.markdown(text("lstm.race_intro"))
     error = None if config.cells else InputError("lstm_no_cell")
     experiment(RUNS["race"], lambda: lstm.train_adding(config), config, draw=draw_race,
                idle=text("lstm.press_race"), error=error)
+    st.markdown(text("lstm.race_intro"))
 
 
 # ---------------------------------------------------------------- 3. digits row by row
@@ -184,15 +209,24 @@ def draw_rows(record: RunRecord, test_count: int) -> None:
     left.metric(text("lstm.metric_accuracy"), text("lstm.percent", value=accuracy))
     right.metric(text("lstm.metric_parameters"), f"{step.extras['parameters']:,}")
     st.caption(text("lstm.rows_note", count=test_count))
+    chart = rows_chart(step.extras["history"])
+    if record.previous is not None:
+        with_previous(chart, rows_chart(record.previous.step.extras["history"]))
+    show(chart)
+
+
+def rows_chart(history: dict[str, list[float]]):
+    """Held-out accuracy (in %) over training."""
     chart = history_figure({"test": text("lstm.curve_accuracy")}, text("lstm.rows_title"), text("lstm.step_axis"),
-                           log_y=False)
-    st.plotly_chart(update_history(chart, step.extras["history"]), width="stretch")
+                           log_y=False, y_title=text("lstm.rows_axis"))
+    chart.update_layout(height=CHART_HEIGHT)
+    return update_history(chart, {"step": history["step"], "test": [100 * v for v in history["test"]]})
 
 
 def rows_demo(config: lstm.RowsConfig, digits) -> None:
-    st.markdown(text("lstm.rows_intro"))
     experiment(RUNS["rows"], lambda: lstm.train_rows(config, digits), config, digits.source,
                draw=lambda record: draw_rows(record, len(digits.test_x)), idle=text("lstm.press_rows"))
+    st.markdown(text("lstm.rows_intro"))
 
 
 # ---------------------------------------------------------------- 4. look inside
@@ -225,28 +259,28 @@ def inside_lab(records: dict[str, RunRecord], digits) -> None:
     this lab, and the read-out is computed once per input and report."""
     if st.session_state.get("lstm_inside_model") not in records:
         st.session_state.pop("lstm_inside_model", None)
-    chosen = linked(st.radio, text("lstm.inside_model"), list(records), key="lstm_inside_model", horizontal=True,
-                    format_func=option_labels("lstm.inside_model_"))
+    chosen = st.radio(text("lstm.inside_model"), list(records), key="lstm_inside_model", horizontal=True,
+                      format_func=option_labels("lstm.inside_model_"))       # exploration: plain widgets, not linked
     record = records[chosen]
     model = record.model if chosen == "rows" else record.model["lstm"]
     columns = st.columns(3)
     if chosen == "rows":
         clamp_state("lstm_inside_digit", 0, len(digits.test_x) - 1)
-        index = linked(columns[0].number_input, text("lstm.inside_digit"), 0, len(digits.test_x) - 1, 0,
-                       key="lstm_inside_digit")
+        index = columns[0].number_input(text("lstm.inside_digit"), 0, len(digits.test_x) - 1, 0,
+                                        key="lstm_inside_digit")
         x = lstm.as_rows(digits.test_x[index:index + 1])[0]
     else:
-        index = linked(columns[0].number_input, text("lstm.inside_sequence"), 0, 999, 0, key="lstm_inside_sequence")
+        index = columns[0].number_input(text("lstm.inside_sequence"), 0, 999, 0, key="lstm_inside_sequence")
         x, y = lstm.example_sequence(record.config.length, index)
     inside = record.cached("inside", lambda _: lstm.look_inside(model, x), index)
     layers = model.rnn.num_layers
     clamp_state("lstm_inside_layer", 1, layers)
-    layer = linked(columns[1].number_input, text("lstm.inside_layer"), 1, layers, 1,
-                   key="lstm_inside_layer") if layers > 1 else 1
+    layer = columns[1].number_input(text("lstm.inside_layer"), 1, layers, 1,
+                                    key="lstm_inside_layer") if layers > 1 else 1
     direction = 0
     if model.bidirectional:
-        direction = linked(columns[2].radio, text("lstm.inside_direction"), [0, 1], key="lstm_inside_direction",
-                           format_func=option_labels("lstm.direction_"), horizontal=True)
+        direction = columns[2].radio(text("lstm.inside_direction"), [0, 1], key="lstm_inside_direction",
+                                     format_func=option_labels("lstm.direction_"), horizontal=True)
     read = inside["layers"][layer - 1][direction]
     if chosen == "rows":
         left, right = st.columns([1, 3])
@@ -257,14 +291,14 @@ def inside_lab(records: dict[str, RunRecord], digits) -> None:
         if inside["attention"] is not None:
             bars = bar_figure(list(range(1, 29)), inside["attention"].tolist(), text("lstm.attention_title"),
                               text("lstm.attention_axis"), height=220)
-            right.plotly_chart(bars, width="stretch")
+            show(bars.update_yaxes(title_text=text("lstm.attention_weight_axis")), right)
     else:
         marked = x[:, 0][x[:, 1] == 1].tolist()
         st.markdown(text("lstm.inside_sum", a=marked[0], b=marked[1], total=y, value=float(inside["output"][0])))
         steps = list(range(1, len(x) + 1))
-        st.plotly_chart(lines_figure(steps, {text("lstm.sequence_values"): x[:, 0].tolist(),
-                                             text("lstm.sequence_markers"): x[:, 1].tolist()},
-                                     "", text("lstm.time_axis"), ""), width="stretch")
+        show(lines_figure(steps, {text("lstm.sequence_values"): x[:, 0].tolist(),
+                                  text("lstm.sequence_markers"): x[:, 1].tolist()},
+                          "", text("lstm.time_axis"), text("lstm.sequence_axis")))
     # numpy arrays, not lists: Plotly checks a list element by element (about 3x the drawing time here)
     panels = [(text(f"lstm.panel_{gate}"), read.gates[gate].T.numpy(), 0.0, 1.0)
               for gate in ("input", "forget", "output")]
@@ -272,38 +306,41 @@ def inside_lab(records: dict[str, RunRecord], digits) -> None:
     bound = max(float(read.cell.abs().max()), 1e-6)
     panels.append((text("lstm.panel_cell"), read.cell.T.numpy(), -bound, bound))
     panels.append((text("lstm.panel_hidden"), read.hidden.T.numpy(), -1.0, 1.0))
-    st.plotly_chart(stacked_heatmaps(panels, text("lstm.time_axis")), width="stretch")
+    show(stacked_heatmaps(panels, text("lstm.time_axis")))
 
 
 # ---------------------------------------------------------------- the page
 
 page_title(62, "lstm")
 st.markdown(text("lstm.intro"))
-for part in ("cell", "variants"):
-    with st.expander(text(f"lstm.{part}_title")):
-        st.markdown(text(f"lstm.{part}"))
 
-st.header(text("common.experiment_title"))
 demo = linked(st.radio, text("lstm.demo"), DEMOS, key="lstm_demo", horizontal=True,
               format_func=option_labels("lstm.demo_"))
 digits, _ = dataset("subset")
-with st.sidebar:
-    if demo == "forecast":
-        values, series_key = series_ui()
-        forecast_config = forecast_config_ui()
-    elif demo == "race":
-        race_config = race_config_ui()
-    elif demo == "rows":
-        rows_config = rows_config_ui()
-
-if demo == "forecast":
-    forecast_demo(values, series_key, forecast_config)
-elif demo == "race":
-    race_demo(race_config)
-elif demo == "rows":
-    rows_demo(rows_config, digits)
-else:
+if demo == "inside":                   # no training here: the lab uses the other demos' models
     inside_demo(digits)
+else:
+    settings_column, run_column = lab_columns()
+    with settings_column:
+        if demo == "forecast":
+            values, series_key = series_ui()
+            forecast_config = forecast_config_ui()
+        elif demo == "race":
+            race_config = race_config_ui()
+        else:
+            rows_config = rows_config_ui()
+    with run_column:
+        if demo == "forecast":
+            forecast_demo(values, series_key, forecast_config)
+        elif demo == "race":
+            race_demo(race_config)
+        else:
+            rows_demo(rows_config, digits)
+
+st.header(text("lstm.ideas_title"))
+for part in ("rnn", "cell", "variants"):
+    with st.expander(text(f"lstm.{part}_title")):
+        st.markdown(text(f"lstm.{part}"))
 
 misconceptions_and_prompts("lstm")
 show_source(lstm.unroll, lstm.SequenceModel, lstm.train_adding, lstm.train_forecaster, lstm.train_rows)

@@ -5,13 +5,13 @@ import streamlit as st
 
 from engine import images, multitask
 from engine.errors import InputError
-from ui.charts import history_figure, update_history
+from ui.charts import colour_of, history_figure, show, update_history, with_previous
 from ui.data_widgets import dataset_ui, kept_upload
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import clamp_state, lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
 
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3)
 WIDTHS = (32, 64, 128, 256)
@@ -27,6 +27,7 @@ def model_name(name: str) -> str:
 
 
 def settings_ui() -> multitask.MultitaskConfig:
+    """The settings column: the main choices first, task weights and the rest in expanders."""
     architecture = linked(st.selectbox, text("multitask.architecture"), list(multitask.ARCHITECTURES),
                           key="multitask_architecture", format_func=option_labels("multitask.architecture_"))
     tasks = linked(st.multiselect, text("multitask.tasks"), list(multitask.TASKS), DEFAULT_TASKS, key="multitask_tasks",
@@ -34,19 +35,22 @@ def settings_ui() -> multitask.MultitaskConfig:
     weighting = linked(st.radio, text("multitask.weighting_mode"), ["fixed", "uncertainty"], key="multitask_weighting",
                        format_func=option_labels("multitask.weighting_"))
     weights = dict.fromkeys(multitask.TASKS, 1.0)
-    if weighting == "fixed":
-        for task in tasks:
-            weights[task] = linked(st.slider, text("multitask.weight", task=task_name(task)), 0.0, 10.0, 1.0, 0.1,
-                                   key=f"multitask_weight_{task}")
-    width = linked(st.select_slider, text("multitask.width"), WIDTHS, 128, key="multitask_width")
+    if weighting == "fixed" and tasks:
+        with st.expander(text("multitask.more_weights")):
+            for task in tasks:
+                weights[task] = linked(st.slider, text("multitask.weight", task=task_name(task)), 0.0, 10.0, 1.0, 0.1,
+                                       key=f"multitask_weight_{task}")
     baselines = linked(st.toggle, text("multitask.baselines"), True, key="multitask_baselines",
-                       disabled=architecture == "separate")
+                       disabled=architecture == "separate", help=text("multitask.baselines_help"))
+    steps = linked(st.slider, text("multitask.steps"), 50, 1500, 400, 50, key="multitask_steps")
+    with st.expander(text("multitask.more_training")):
+        width = linked(st.select_slider, text("multitask.width"), WIDTHS, 128, key="multitask_width")
+        learning_rate = linked(st.select_slider, text("multitask.learning_rate"), LEARNING_RATES, 2e-3,
+                               key="multitask_learning_rate")
     return multitask.MultitaskConfig(
         architecture=architecture, tasks=tuple(t for t in multitask.TASKS if t in tasks), weighting=weighting,
         weights=weights, width=width, baselines=baselines and architecture != "separate",
-        steps=linked(st.slider, text("multitask.steps"), 50, 1500, 400, 50, key="multitask_steps"),
-        learning_rate=linked(st.select_slider, text("multitask.learning_rate"), LEARNING_RATES, 2e-3,
-                             key="multitask_learning_rate"))
+        steps=steps, learning_rate=learning_rate)
 
 
 def score_label(task: str) -> str:
@@ -59,50 +63,70 @@ def score_text(task: str, value: float) -> str:
 
 
 def figures(config: multitask.MultitaskConfig) -> dict:
+    """The run's charts, empty until `update_history` fills them. A task has one name (so one colour)
+    on every chart; its separate network's score is the same colour, dashed."""
     tasks = config.tasks
     axis = text("multitask.step_axis")
     scores = {f"{config.architecture}/{t}": task_name(t) for t in tasks}
     if config.baselines:
-        scores |= {f"separate/{t}": f"{task_name(t)} · {text('multitask.separate_suffix')}" for t in tasks}
+        scores |= {f"separate/{t}": separate_name(t) for t in tasks}
     charts = {"losses": history_figure({f"loss/{t}": task_name(t) for t in tasks}, text("multitask.losses_title"),
-                                       axis),
-              "scores": history_figure(scores, text("multitask.scores_title"), axis, log_y=False)}
+                                       axis, y_title=text("multitask.losses_axis")),
+              "scores": history_figure(scores, text("multitask.scores_title_baselines" if config.baselines
+                                                        else "multitask.scores_title"), axis, log_y=False,
+                                       y_title=text("multitask.scores_axis"))}
+    for chart in charts.values():
+        chart.update_layout(margin={"t": 70})            # room for a title wrapped onto two lines
+    for trace in charts["scores"].data:
+        if trace.meta.startswith("separate/") and config.architecture != "separate":
+            trace.line.dash = "dash"
+            trace.line.color = colour_of(task_name(trace.meta.split("/")[1]))
     if config.architecture != "separate" and len(tasks) > 1:
         pairs = [(a, b) for i, a in enumerate(tasks) for b in tasks[i + 1:]]
         charts["cosines"] = history_figure({f"cosine/{a}|{b}": f"{task_name(a)} ↔ {task_name(b)}" for a, b in pairs},
-                                           text("multitask.cosines_title"), axis, {"0": 0.0}, log_y=False)
+                                           text("multitask.cosines_title"), axis, {"0": 0.0}, log_y=False,
+                                           y_title=text("multitask.cosines_axis"))
     if config.weighting == "uncertainty":
         charts["weights"] = history_figure({f"weight/{t}": task_name(t) for t in tasks},
-                                           text("multitask.weights_title"), axis)
+                                           text("multitask.weights_title"), axis,
+                                           y_title=text("multitask.weights_axis"))
     return charts
 
 
+def separate_name(task: str) -> str:
+    return f"{task_name(task)} · {text('multitask.separate_suffix')}"
+
+
 def draw(record: RunRecord) -> None:
+    """The run's latest report: a score per task, then the loss curves (the previous run's faint),
+    the held-out scores, the gradient cosines, the learned weights; the table once it is over."""
     step, config = record.step, record.config
-    charts = figures(config)
-    with st.container():
-        columns = st.columns(len(config.tasks))
-        for column, task in zip(columns, config.tasks, strict=True):
-            value = step.metrics[f"{config.architecture}/{task}"]
-            delta = None
-            if config.baselines:
-                difference = value - step.metrics[f"separate/{task}"]
-                if multitask.KINDS[task] == "regression":
-                    delta = text("multitask.delta", value=f"{difference:+.3f}")
-                else:
-                    delta = text("multitask.delta_points", value=f"{100 * difference:+.1f}")
-            column.metric(score_label(task), score_text(task, value), delta)
-        st.caption(text("multitask.scores_note"))
-    history = step.extras["history"]
-    st.plotly_chart(update_history(charts["losses"], history), width="stretch")
-    st.plotly_chart(update_history(charts["scores"], history), width="stretch")
+    charts = {name: update_history(chart, step.extras["history"]) for name, chart in figures(config).items()}
+    if record.previous is not None:          # the previous run's losses and scores, faint
+        before = figures(record.previous.config)
+        for name in ("losses", "scores"):
+            with_previous(charts[name], update_history(before[name], record.previous.step.extras["history"]))
+    columns = st.columns(len(config.tasks))
+    for column, task in zip(columns, config.tasks, strict=True):
+        value = step.metrics[f"{config.architecture}/{task}"]
+        delta = None
+        if config.baselines:
+            difference = value - step.metrics[f"separate/{task}"]
+            if multitask.KINDS[task] == "regression":
+                delta = text("multitask.delta", value=f"{difference:+.3f}")
+            else:
+                delta = text("multitask.delta_points", value=f"{100 * difference:+.1f}")
+        column.metric(score_label(task), score_text(task, value), delta, help=text("multitask.scores_note"))
+    show(charts["losses"])
+    show(charts["scores"])
+    st.caption(text("multitask.scores_note"))
     if "cosines" in charts:
-        st.plotly_chart(update_history(charts["cosines"], history), width="stretch")
+        show(charts["cosines"])
         st.caption(text("multitask.cosines_caption"))
     else:
         st.info(text("multitask.no_cosines"))
     if "weights" in charts:
-        st.plotly_chart(update_history(charts["weights"], history), width="stretch")
+        show(charts["weights"])
     if not record.active:
         comparison_table(step, config)
 
@@ -127,9 +151,9 @@ def predict_section(record: RunRecord, data) -> None:
     source = linked(st.radio, text("multitask.input"), ["test", "upload"], key="multitask_input", horizontal=True,
                     format_func=option_labels("multitask.input_"))
     truth: dict[str, float | None] = {}
-    if source == "test":
+    if source == "test":             # which digit to ask about is exploration, not part of a shared link
         clamp_state("multitask_index", 0, len(data.test_x) - 1)
-        index = linked(st.number_input, text("multitask.index"), 0, len(data.test_x) - 1, 0, key="multitask_index")
+        index = st.number_input(text("multitask.index"), 0, len(data.test_x) - 1, 0, key="multitask_index")
         image, label = data.test_x[index], int(data.test_y[index])
         truth = {"digit": float(label), "parity": float(label % 2)}
     else:
@@ -169,28 +193,31 @@ def answer_text(task: str, value: float | None, exact: bool = False) -> str:
 
 page_title(61, "multitask")
 st.markdown(text("multitask.intro"))
-for part in ("designs", "weighting", "transfer"):
-    with st.expander(text(f"multitask.{part}_title")):
-        st.markdown(text(f"multitask.{part}"))
 
-with st.sidebar:
-    data = dataset_ui("multitask", choices=("subset", "MNIST"))     # the tasks are about digits
+settings_column, run_column = lab_columns()
+with settings_column:
     config = settings_ui()
-
-st.header(text("common.experiment_title"))
+    with st.expander(text("multitask.more_data")):
+        data = dataset_ui("multitask", choices=("subset", "MNIST"))     # the tasks are about digits
 error = None
 try:
     multitask.check(config)
 except InputError as caught:
     error = caught
-record = experiment("multitask_train", lambda: multitask.train(config, data), config, data.source, draw=draw,
-                    idle=text("multitask.press_train"), error=error)
+with run_column:
+    record = experiment("multitask_train", lambda: multitask.train(config, data), config, data.source, draw=draw,
+                        idle=text("multitask.press_train"), error=error)
 
 st.header(text("multitask.predict_title"))
 if record is not None and record.usable(data.source):
     predict_section(record, data)
 else:
     st.caption(text("multitask.need_model"))
+
+st.header(text("multitask.ideas_title"))
+for part in ("tasks", "designs", "weighting", "transfer"):
+    with st.expander(text(f"multitask.{part}_title")):
+        st.markdown(text(f"multitask.{part}_text" if part == "tasks" else f"multitask.{part}"))
 
 misconceptions_and_prompts("multitask")
 show_source(multitask.train, multitask.SharedNet, multitask.UncertaintyWeights, multitask.gradient_cosines,

@@ -1,14 +1,17 @@
 """64 · Optimizers: race SGD, momentum, Nesterov, Adagrad, Adadelta, RMSprop, Adam and AdamW."""
 
+import math
+
+import plotly.graph_objects as go
 import streamlit as st
 
 from engine import optimizers
-from ui.charts import contour_paths, lines_figure, overlaid_histograms
+from ui.charts import NEUTRAL, contour_paths, lines_figure, overlaid_histograms, show, with_previous
 from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, experiment
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import clamp_state, lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
 
 RULES = {   # exactly what reference_step (and torch.optim) computes; g = gradient, t = step
     "sgd": r"\theta \leftarrow \theta - \eta\, g",
@@ -28,6 +31,7 @@ RULES = {   # exactly what reference_step (and torch.optim) computes; g = gradie
 RULES["adamw"] = r"\begin{gathered}\theta \leftarrow \theta\,(1 - \eta\lambda) \\ " + RULES["adam"] + r"\end{gathered}"
 RATES = (1e-4, 3e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 0.01, 0.02, 0.035, 0.05, 0.06, 0.1, 0.2, 0.3, 0.5, 1.0, 3.0, 10.0)
 DEFAULT_RACERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+CHART_HEIGHT = 400          # two charts side by side in the run column: both on the first screen
 
 
 def recommend() -> None:
@@ -95,43 +99,91 @@ def path_heights(surface: str, settings: tuple, steps: int, start: tuple[float, 
     return {name: optimizers.log_heights(surface, r["points"]) for name, r in result.items()}
 
 
+LOG_FLOOR = 1e-12           # float32 losses and distances reach 1e-30 and below: the log axes stop here
+SADDLE_RANGE = (-3.0, 2.5)  # the saddle's loss has no floor (it runs to -inf): show the escape at -1
+
+
+def finite(values: list[float]) -> list[float | None]:
+    """Values for a chart: an overflowed loss (inf, nan) becomes a gap."""
+    return [v if math.isfinite(v) else None for v in values]
+
+
+def log_range(curves: list[list[float]]) -> list[float]:
+    """A log axis's range (in powers of ten) over the positive values, cut at LOG_FLOOR."""
+    values = [v for curve in curves for v in curve if v is not None and v > 0]
+    low, high = max(min(values, default=1.0), LOG_FLOOR), max(values, default=1.0)
+    return [math.log10(low) - 0.2, math.log10(high) + 0.2]
+
+
+def race_lines(steps: int, curves: dict[str, list[float]], title: str, y_title: str, log: bool) -> go.Figure:
+    """One line per optimizer over the race's steps (named as on the contour, so in its colour)."""
+    curves = {name: finite(values) for name, values in curves.items()}
+    figure = lines_figure(list(range(steps + 1)), curves, title, text("optimizers.step_axis"), y_title)
+    figure.update_layout(height=CHART_HEIGHT)
+    if log:
+        figure.update_yaxes(type="log", range=log_range(list(curves.values())))
+    return figure
+
+
 def show_race(surface: str, settings: tuple, steps: int, start: tuple[float, float]) -> None:
+    """The race in the run column: the paths and the loss side by side, then the distance and the table."""
     if not settings:
+        st.info(text("optimizers.no_racers"))
         return
-    race_paths(surface, settings, steps, start)
     result = run_race(surface, settings, steps, start)
     label = {name: text(f"optimizers.name_{name}") for name in result}
     spec = optimizers.SURFACES[surface]
-    left, right = st.columns(2)
-    steps_axis = list(range(steps + 1))
-    left.plotly_chart(lines_figure(steps_axis, {label[n]: r["losses"] for n, r in result.items()},
-                                   text("optimizers.loss_title"), text("regression.step_axis"), ""), width="stretch")
-    if spec.minima:
-        right.plotly_chart(lines_figure(steps_axis, {label[n]: r["distances"] for n, r in result.items()},
-                                        text("optimizers.distance_title"), text("regression.step_axis"), ""),
-                           width="stretch")
+    saddle = not spec.minima                       # the only surface without a minimum (and a loss below 0)
+    paths_column, loss_column = st.columns(2)
+    with paths_column:
+        race_paths(surface, settings, steps, start)
+    losses = race_lines(steps, {label[n]: r["losses"] for n, r in result.items()},
+                        text("optimizers.loss_title_saddle" if saddle else "optimizers.loss_title"),
+                        text("optimizers.loss_axis"), log=not saddle)
+    if saddle:
+        losses.update_yaxes(range=list(SADDLE_RANGE))
+        losses.add_hline(y=-1, line={"dash": "dash", "color": NEUTRAL}, annotation_text=text("optimizers.escape_line"),
+                         annotation_position="bottom left")
+    show(losses, loss_column)
     goal = "tolerance" if spec.minima else "escape"       # reach a minimum, or get off the saddle
-    st.dataframe({"": [label[n] for n in result],
-                  text("optimizers.table_final"): [number_format(r["losses"][-1]) for r in result.values()],
-                  text(f"optimizers.table_{goal}"): [step_count(r[goal]) for r in result.values()]},
-                 hide_index=True)
+    table = {"": [label[n] for n in result],
+             text("optimizers.table_final"): [number_format(r["losses"][-1]) for r in result.values()],
+             text(f"optimizers.table_{goal}"): [step_count(r[goal]) for r in result.values()]}
+    if spec.minima:
+        left, right = st.columns(2)
+        show(race_lines(steps, {label[n]: r["distances"] for n, r in result.items()},
+                        text("optimizers.distance_title"), text("optimizers.distance_axis"), log=True), left)
+        right.dataframe(table, hide_index=True)
+    else:
+        st.dataframe(table, hide_index=True)
     if surface == "bowl":
         show_tuning(surface)
 
 
 @st.fragment
 def race_paths(surface: str, settings: tuple, steps: int, start: tuple[float, float]) -> None:
-    """The trajectory scrubber: moving it (or the 3-D switch) reruns only this part of the page."""
+    """The trajectory scrubber: moving it (or the 3-D switch) reruns only this part of the page.
+    Both only change the view, so they are plain widgets, not part of a shared link."""
     result = run_race(surface, settings, steps, start)
     label = {name: text(f"optimizers.name_{name}") for name in result}
     clamp_state("optimizers_scrub", 0, steps)
-    at = linked(st.slider, text("optimizers.scrub"), 0, steps, steps, key="optimizers_scrub")
-    three_d = linked(st.toggle, text("optimizers.show_3d"), False, key="optimizers_3d")
+    scrub, switch = st.columns([3, 2], vertical_alignment="bottom")
+    at = scrub.slider(text("optimizers.scrub"), 0, steps, steps, key="optimizers_scrub")
+    three_d = switch.toggle(text("optimizers.show_3d"), False, key="optimizers_3d")
     paths = {label[n]: r["points"][: at + 1] for n, r in result.items()}
     heights = ({label[n]: h[: at + 1] for n, h in path_heights(surface, settings, steps, start).items()}
                if three_d else None)
-    st.plotly_chart(contour_paths(surface_grid(surface), paths, list(optimizers.SURFACES[surface].minima),
-                                  text("optimizers.contour_title"), three_d, heights), width="stretch")
+    figure = contour_paths(surface_grid(surface), paths, list(optimizers.SURFACES[surface].minima),
+                           text("optimizers.contour_title"), three_d, heights)
+    figure.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 40})
+    if three_d:
+        figure.update_scenes(xaxis_title_text="x", yaxis_title_text="y",
+                             zaxis_title_text=text("optimizers.height_axis"))
+    else:
+        figure.update_xaxes(title_text="x")
+        figure.update_yaxes(title_text="y")
+    show(figure)
+    st.caption(text("optimizers.contour_caption"))
 
 
 def step_count(step: int | None) -> str:
@@ -153,17 +205,38 @@ def show_tuning(surface: str) -> None:
                  hb_steps=step_count(result["momentum"]["tolerance"])))
 
 
+def network_figures(history: dict) -> tuple[go.Figure, go.Figure]:
+    """The comparison's loss (log axis) and accuracy curves, one line per optimizer."""
+    label = {name: text(f"optimizers.name_{name}") for name in history}
+    figures = []
+    first = next(iter(history.values()))
+    for metric, x, y_title in (("loss", "step", "network_loss_axis"),
+                               ("accuracy", "eval_step", "network_accuracy_axis")):
+        values = {label[n]: h[metric] if metric == "loss" else [100 * a for a in h[metric]]    # accuracy in %
+                  for n, h in history.items()}
+        figure = lines_figure(first[x], values, text(f"optimizers.network_{metric}"), text("optimizers.step_axis"),
+                              text(f"optimizers.{y_title}"))
+        figure.update_layout(height=CHART_HEIGHT)
+        if metric == "loss":
+            figure.update_yaxes(type="log")
+        figures.append(figure)
+    return figures[0], figures[1]
+
+
 def draw_network(record: RunRecord) -> None:
-    """The comparison's latest step: loss and accuracy curves, the table, the effective step sizes."""
+    """The comparison's latest step: loss and accuracy curves (the previous run's faint), the table,
+    the effective step sizes."""
     step = record.step
     history = step.extras["history"]
     label = {name: text(f"optimizers.name_{name}") for name in history}
+    loss, accuracy = network_figures(history)
+    if record.previous is not None:
+        before = network_figures(record.previous.step.extras["history"])
+        with_previous(loss, before[0])
+        with_previous(accuracy, before[1])
     left, right = st.columns(2)
-    for column, metric, x in ((left, "loss", "step"), (right, "accuracy", "eval_step")):
-        column.plotly_chart(lines_figure(next(iter(history.values()))[x],
-                                         {label[n]: h[metric] for n, h in history.items()},
-                                         text(f"optimizers.network_{metric}"), text("regression.step_axis"), ""),
-                            width="stretch")
+    show(loss, left)
+    show(accuracy, right)
     st.dataframe({"": [label[n] for n in history],
                   text("optimizers.network_table_accuracy"): [f"{step.metrics[f'{n}_accuracy']:.1%}" for n in history],
                   text("optimizers.network_table_time"): [f"{step.extras['ms_per_step'][n]:.2f}" for n in history],
@@ -172,34 +245,45 @@ def draw_network(record: RunRecord) -> None:
     effective = step.extras["effective"]                  # per adaptive optimizer, tens of thousands of values
     logs = record.cached("effective", lambda: {n: optimizers.log10_list(v) for n, v in effective.items()})
     if logs:
-        st.plotly_chart(overlaid_histograms({label[n]: v for n, v in logs.items()}, text("optimizers.effective_title"),
-                                            text("optimizers.effective_axis")), width="stretch")
+        figure = overlaid_histograms({label[n]: v for n, v in logs.items()}, text("optimizers.effective_title"),
+                                     text("optimizers.effective_axis"))
+        figure.update_yaxes(title_text=text("optimizers.effective_count"))
+        figure.update_layout(margin={"t": 80})            # room for the two-line title
+        show(figure)
         st.caption(text("optimizers.effective_caption"))
 
 
 page_title(64, "optimizers")
 st.markdown(text("optimizers.intro"))
-with st.expander(text("optimizers.rules_title"), expanded=False):
-    for name in optimizers.OPTIMIZERS:
-        st.markdown(text(f"optimizers.{name}"))
-        st.latex(RULES[name])
 
-with st.sidebar:
+settings_column, run_column = lab_columns()
+with settings_column:
     race = race_settings_ui()
-st.header(text("optimizers.race_title"))
-show_race(*race)
+with run_column:
+    show_race(*race)
 
 st.header(text("optimizers.network_title"))
 st.caption(text("optimizers.network_caption"))
-with st.sidebar:
-    st.subheader(text("optimizers.network_title"))
+network_settings, network_run = lab_columns()
+with network_settings:
     data = dataset_ui("optimizers")
     network_steps = linked(st.slider, text("optimizers.network_steps"), 20, 2000, 600, 20,
                            key="optimizers_network_steps")
 racers = tuple(name for name, _ in race[1]) or tuple(DEFAULT_RACERS)
+with network_settings:
+    st.caption(text("optimizers.network_racers", rates=", ".join(
+        f"{text(f'optimizers.name_{n}')} {optimizers.NETWORK_LR[n]:g}" for n in racers)))
 config = optimizers.NetworkConfig(optimizers=racers, steps=network_steps)
-experiment("optimizers_network", lambda: optimizers.compare_on_network(config, data), config, data.source,
-           draw=draw_network, run_label=text("optimizers.network_run"))
+with network_run:
+    experiment("optimizers_network", lambda: optimizers.compare_on_network(config, data), config, data.source,
+               draw=draw_network, run_label=text("optimizers.network_run"), idle=text("optimizers.network_idle"))
+
+st.header(text("optimizers.ideas_title"))
+with st.expander(text("optimizers.rules_title"), expanded=False):
+    st.caption(text("optimizers.rules_note"))
+    for name in optimizers.OPTIMIZERS:
+        st.markdown(text(f"optimizers.{name}"))
+        st.latex(RULES[name])
 
 misconceptions_and_prompts("optimizers")
 show_source(optimizers.reference_step, optimizers.race, optimizers.compare_on_network)

@@ -1,10 +1,16 @@
-"""Page 64 in Chinese: no English in its formulas, the bowl's tuning box, the saddle's escape column."""
+"""Page 64: no English in its Chinese formulas, the bowl's tuning box, the saddle's escape column, and one
+colour per optimizer on every chart, losses on log axes."""
 
+import json
+import math
 import re
 
 import pytest
 
+from tests.conftest import train
 from ui.i18n import translate
+
+DEFAULT_RACERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -32,3 +38,72 @@ def test_recommended_settings_restore_momentum_and_beta2(app):
     app_test.slider(key="optimizers_mu").set_value(0.57).run()
     app_test.button(key="act_optimizers_recommend").click().run()
     assert app_test.slider(key="optimizers_mu").value == pytest.approx(0.9)
+
+
+def figures_of(app_test) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app_test.get("plotly_chart")]
+
+
+def titled(figures: list[dict], key: str, lang: str = "en") -> dict:
+    title = translate(key, lang)
+    found = [f for f in figures                                  # titles are wrapped with <br>
+             if title in ((f["layout"].get("title") or {}).get("text") or "").replace("<br>", " ")]
+    assert len(found) == 1, f"{title!r} is on {len(found)} charts"
+    return found[0]
+
+
+def colours(figure: dict) -> dict[str, str]:
+    """Named line traces of a figure (not the previous run's) -> their colour."""
+    return {t["name"]: t["line"]["color"] for t in figure["data"]
+            if t.get("name") and t.get("legendgroup") != "previous" and "line" in t and t["line"].get("color")}
+
+
+def test_an_optimizer_has_one_colour_on_every_chart_and_losses_are_on_log_axes(app):
+    """The issue saw an optimizer red on the contour and light blue on the loss chart, and the
+    losses on a linear axis with 500 markers a line."""
+    app_test = app("pages/optimizers.py")
+    app_test.slider(key="optimizers_network_steps").set_value(40).run()
+    train(app_test, "optimizers_network")
+    assert not app_test.exception
+    figures = figures_of(app_test)
+    contour = titled(figures, "optimizers.contour_title")
+    charts = [titled(figures, key) for key in ("optimizers.loss_title", "optimizers.distance_title",
+                                               "optimizers.network_loss", "optimizers.network_accuracy")]
+    names = [translate(f"optimizers.name_{n}", "en") for n in DEFAULT_RACERS]
+    on_contour = colours(contour)
+    assert set(names) <= set(on_contour) and len({on_contour[n] for n in names}) == len(names)   # distinct hues
+    for chart in charts:
+        assert {n: colours(chart)[n] for n in names} == {n: on_contour[n] for n in names}
+    histogram = titled(figures, "optimizers.effective_title")
+    for trace in histogram["data"]:
+        assert trace["marker"]["color"] == on_contour[trace["name"]]
+    for chart in (charts[0], charts[1], charts[2]):              # race loss, distance, network loss
+        assert chart["layout"]["yaxis"]["type"] == "log"
+    for chart in (contour, *charts):
+        assert all(t.get("mode") != "lines+markers" for t in chart["data"] if len(t.get("x") or ()) > 40)
+
+
+def test_the_saddle_shows_its_loss_on_a_linear_axis_around_the_escape_line(app):
+    """The saddle's loss has no floor (it runs to -inf), so it cannot go on a log axis."""
+    app_test = app("pages/optimizers.py")
+    app_test.selectbox(key="optimizers_surface").set_value("saddle").run()
+    assert not app_test.exception
+    loss = titled(figures_of(app_test), "optimizers.loss_title_saddle")
+    assert loss["layout"]["yaxis"].get("type", "linear") == "linear"
+    assert loss["layout"]["yaxis"]["range"] == [-3.0, 2.5]
+    assert all(v is None or math.isfinite(v) for t in loss["data"] for v in t["y"])
+
+
+def test_the_race_sits_beside_its_settings_and_the_network_has_its_own_columns(app):
+    """First screen: the race's settings in the left column, the contour in the right one; the
+    network's settings and its Run button in columns of their own below."""
+    app_test = app("pages/optimizers.py")
+    columns = app_test.columns
+    race_settings, race_run = columns[0], columns[1]
+    assert [s.key for s in race_settings.get("selectbox")] == ["optimizers_surface"]
+    assert not race_settings.get("plotly_chart")
+    first = json.loads(race_run.get("plotly_chart")[0].proto.spec)
+    assert translate("optimizers.contour_title", "en") in first["layout"]["title"]["text"]
+    network = [c for c in columns if any(s.key == "optimizers_network_steps" for s in c.get("slider"))]
+    assert len(network) == 1 and not network[0].get("plotly_chart")
+    assert not any(b.key == "act_optimizers_network" for c in columns[:2] for b in c.get("button"))
