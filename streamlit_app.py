@@ -24,6 +24,19 @@ page = st.navigation(navigation(), position="top")
 title_bar()            # the page's title, "Share this setup" and the language switch, in one row
 st.html("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-top: 3.5rem;"
         " padding-bottom: 3rem;}</style>")
+if st.session_state.get("_shown_page") != page.url_path:
+    # On a phone the page menu is a drawer over the page, and Streamlit leaves it open after a page
+    # is chosen, over that page's Run button: close it once the new page starts.
+    st.html(f"""<script>/* {page.url_path} */ (() => {{
+      if (window.innerWidth > 768) return;
+      setTimeout(() => {{
+        const drawer = document.querySelector('[data-testid="stSidebar"]');
+        const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+        const open = drawer && drawer.getBoundingClientRect().right > 1;
+        if (open && close) close.click();
+      }}, 100);
+    }})();</script>""", unsafe_allow_javascript=True, width=1)
+    st.session_state["_shown_page"] = page.url_path
 enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
 page.run()
 fill_share_control()   # after the page: the link holds every setting drawn in this run
