@@ -24,6 +24,9 @@ page = st.navigation(navigation(), position="top")
 title_bar()            # the page's title, "Share this setup" and the language switch, in one row
 st.html("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-top: 3.5rem;"
         " padding-bottom: 3rem;}</style>")
+enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
+page.run()
+fill_share_control()   # after the page: the link holds every setting drawn in this run
 if st.session_state.get("_shown_page") != page.url_path:
     # On a phone the page menu is a drawer over the page, and Streamlit leaves it open after a page
     # is chosen, over that page's Run button: close it once the new page starts.
@@ -37,7 +40,4 @@ if st.session_state.get("_shown_page") != page.url_path:
       }}, 100);
     }})();</script>""", unsafe_allow_javascript=True, width=1)
     st.session_state["_shown_page"] = page.url_path
-enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
-page.run()
-fill_share_control()   # after the page: the link holds every setting drawn in this run
 audit.verify()          # only with PTLAB_AUDIT_FILE set (the multi-user tests): shared objects unchanged?

@@ -167,9 +167,9 @@ st.markdown(text("regression.intro"))
 
 settings_column, run_column = lab_columns()
 with settings_column:
-    st.subheader(text("regression.data_header"))
+    st.markdown(f"**{text('regression.data_header')}**")
     data, data_key, error = data_ui()
-    st.subheader(text("regression.model_header"))
+    st.markdown(f"**{text('regression.model_header')}**")
     config = model_ui()
 
 with run_column:

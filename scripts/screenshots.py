@@ -45,6 +45,7 @@ def shoot(page, url: str, slug: str, lang: str, size: str, run: bool, whole: boo
     page.goto(f"{url}/{'' if slug == 'home' else slug}" + (f"?{urlencode(query)}" if query else ""))
     wait_for_app(page, runs=False)
     page.wait_for_timeout(1500)
+    wait_for_app(page, runs=False)          # a fresh server's first request reruns once (ui/router.py)
     name = f"{slug}-{lang}-{size}"
     page.screenshot(path=SCREENSHOTS / f"{name}-before.png")
     if not run or key is None:

@@ -147,7 +147,7 @@ SHARE_SLOT = "_share_slot"     # Session State, within one script run: where "Sh
 def share_control() -> None:
     """Keep a place for "Share this setup" (in the title row); `fill_share_control`, called by the
     entry file after the page has drawn every setting, puts the control there with the link."""
-    st.session_state[SHARE_SLOT] = st.empty()
+    st.session_state[SHARE_SLOT] = st.container(width="content").empty()
 
 
 def fill_share_control() -> None:

@@ -21,7 +21,7 @@ def title_bar() -> None:
     from ui.links import share_control
 
     with st.container(horizontal=True, vertical_alignment="center", key="title_row", gap="small"):
-        st.session_state[TITLE_SLOT] = st.empty()
+        st.session_state[TITLE_SLOT] = st.container(width="stretch").empty()
         share_control()
         language_switch(st.container(width=190, key="language_switch"))
 
