@@ -1,34 +1,42 @@
 """69 · Distributed training: real DDP worker processes from the page, proven equal to one process."""
 
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from engine import distributed
 from engine.device import usable_cores
-from ui.charts import history_figure, lines_figure, ring_figure, timeline_figure, update_history
+from ui.charts import history_figure, ring_figure, show, timeline_figure, update_history, with_previous
 from ui.experiment import RunRecord, experiment
 from ui.i18n import text
 from ui.links import linked
-from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
 
 LEARNING_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 
 
 def settings_ui() -> distributed.DDPConfig:
-    return distributed.DDPConfig(
-        world_size=linked(st.slider, text("distributed.world_size"), 1, distributed.MAX_WORLD, 2,
-                          key="distributed_world"),
-        batch_size=linked(st.select_slider, text("distributed.batch_size"), (8, 16, 32, 64, 128), 32,
-                          key="distributed_batch"),
-        hidden=linked(st.select_slider, text("distributed.hidden"), (32, 64, 128, 256), 64, key="distributed_hidden"),
-        steps=linked(st.slider, text("distributed.steps"), 10, 500, 60, 10, key="distributed_steps"),
-        learning_rate=linked(st.select_slider, text("distributed.learning_rate"), LEARNING_RATES, 0.05,
-                             key="distributed_learning_rate"))
+    world_size = linked(st.slider, text("distributed.world_size"), 1, distributed.MAX_WORLD, 2, key="distributed_world")
+    batch_size = linked(st.select_slider, text("distributed.batch_size"), (8, 16, 32, 64, 128), 32,
+                        key="distributed_batch")
+    steps = linked(st.slider, text("distributed.steps"), 10, 500, 60, 10, key="distributed_steps")
+    with st.expander(text("distributed.more_settings")):
+        hidden = linked(st.select_slider, text("distributed.hidden"), (32, 64, 128, 256), 64, key="distributed_hidden")
+        learning_rate = linked(st.select_slider, text("distributed.learning_rate"), LEARNING_RATES, 0.05,
+                               key="distributed_learning_rate")
+    return distributed.DDPConfig(world_size=world_size, batch_size=batch_size, hidden=hidden, steps=steps,
+                                 learning_rate=learning_rate)
 
 
 def draw(record: RunRecord) -> None:
     step, config = record.step, record.config
     ranks = step.extras["ranks"]
+    chart = update_history(loss_chart(config), step.extras["history"])
+    if record.previous is not None:                                   # the previous run's ranks, faint
+        with_previous(chart, update_history(loss_chart(record.previous.config),
+                                            record.previous.step.extras["history"]))
+    show(chart)
     columns = st.columns(3)
     columns[0].metric(text("distributed.metric_loss"), number_format(step.metrics["loss"]))
     spread = max(step.extras["history"]["spread"])           # over every step so far
@@ -36,7 +44,8 @@ def draw(record: RunRecord) -> None:
                       text("distributed.out_of_sync", spread=spread))
     if step.extras["startup"] is not None:
         columns[2].metric(text("distributed.metric_startup"), f"{step.extras['startup']:.1f} s")
-    st.plotly_chart(update_history(loss_chart(config), step.extras["history"]), width="stretch")
+    if not record.active:
+        equivalence(step, config)
     left, right = st.columns(2)
     with left:
         st.subheader(text("distributed.gradient_title", step=step.step))
@@ -62,25 +71,31 @@ def draw(record: RunRecord) -> None:
                      hide_index=True, width="stretch")
         st.caption(text("distributed.shards_caption", world=config.world_size, batch=config.batch_size,
                         **step.extras["plan"]))
-    if not record.active:
-        equivalence(step, config)
 
 
-def loss_chart(config):
+def loss_chart(config) -> go.Figure:
     series = {f"rank{r}": text("distributed.rank", rank=r) for r in range(config.world_size)}
-    return history_figure(series, text("distributed.losses_title"), text("distributed.step_axis"))
+    return history_figure(series, text("distributed.losses_title"), text("distributed.step_axis"),
+                          y_title=text("distributed.loss_axis"))
 
 
 def run_section() -> None:
-    st.header(text("distributed.run_title"))
-    st.markdown(text("distributed.run_intro"))
-    with st.sidebar:
+    settings_column, run_column = lab_columns()
+    with settings_column:
+        st.subheader(text("distributed.run_title"))
         config = settings_ui()
-    st.markdown(text("distributed.backend_note", backend=distributed.backend_for(config),
-                     global_batch=config.world_size * config.batch_size, world=config.world_size,
-                     batch=config.batch_size))
-    experiment("distributed_train", lambda: distributed.train(config), config, draw=draw,
-               idle=text("distributed.press_train"))
+        st.caption(text("distributed.backend_note", backend=distributed.backend_for(config),
+                        global_batch=config.world_size * config.batch_size, world=config.world_size,
+                        batch=config.batch_size))
+    with run_column:
+        experiment("distributed_train", lambda: distributed.train(config), config, draw=draw,
+                   idle=text("distributed.press_train"))
+
+
+def curve_gap(a: list[float], b: list[float]) -> float:
+    """The largest relative difference between two loss curves, step by step."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)))
 
 
 def equivalence(step, config) -> None:
@@ -93,11 +108,15 @@ def equivalence(step, config) -> None:
     history = step.extras["history"]
     mean = [sum(history[f"rank{r}"][i] for r in range(config.world_size)) / config.world_size
             for i in range(len(history["step"]))]
-    series = {text("distributed.ddp_mean"): mean, text("distributed.single_process"): reference["losses"][:len(mean)]}
-    st.plotly_chart(lines_figure(history["step"], series, "", text("distributed.step_axis"),
-                                 text("distributed.loss_axis")), width="stretch")
+    single = reference["losses"][:len(mean)]
+    figure = history_figure({"ddp": text("distributed.ddp_mean"), "single": text("distributed.single_process")},
+                            text("distributed.equivalence_chart"), text("distributed.step_axis"),
+                            y_title=text("distributed.loss_axis"))
+    # The title and finish()'s note above the plot, with room under them for a horizontal Chinese y title.
+    figure.update_layout(height=380, title={"yref": "paper", "y": 1, "yanchor": "bottom", "pad": {"b": 28}})
+    show(update_history(figure, {"step": history["step"], "ddp": mean, "single": single}))   # title, note: above
     st.markdown(text("distributed.equivalence_caption", global_batch=config.world_size * config.batch_size,
-                     difference=reference["difference"]))
+                     difference=reference["difference"], gap=f"{curve_gap(mean, single):.1e}"))
 
 
 def draw_scaling(record: RunRecord) -> None:
@@ -123,28 +142,26 @@ def scaling_section() -> None:
 
 @st.fragment
 def ring_section() -> None:
+    """The ring lab: exploring, so plain widgets kept out of the page's link; moving them reruns only this part."""
     st.header(text("distributed.ring_demo_title"))
-    with st.expander(text("distributed.ring_title")):
-        st.markdown(text("distributed.ring"))
     left, right = st.columns(2)
-    devices = linked(left.slider, text("distributed.ring_devices"), 2, 8, 4, key="distributed_ring_devices")
+    devices = left.slider(text("distributed.ring_devices"), 2, 8, 4, key="distributed_ring_devices")
     frames = distributed.ring_schedule(devices)
     if st.session_state.get("distributed_ring_step", 0) > len(frames) - 1:
         st.session_state.distributed_ring_step = len(frames) - 1
-    index = linked(right.slider, text("distributed.ring_step"), 0, len(frames) - 1, 0, key="distributed_ring_step")
+    index = right.slider(text("distributed.ring_step"), 0, len(frames) - 1, 0, key="distributed_ring_step")
     frame = frames[index]
     phase_step = index if frame["phase"] == "scatter_reduce" else index - (devices - 1)
     st.markdown(text(f"distributed.ring_phase_{frame['phase']}", n=devices, k=phase_step, total=devices - 1))
-    st.plotly_chart(ring_figure(frame["holds"], frame["sends"], text("distributed.ring_device"),
-                                text("distributed.ring_chunk")), width="stretch")
+    figure = ring_figure(frame["holds"], frame["sends"], text("distributed.ring_device"),
+                         text("distributed.ring_chunk"))
+    show(figure.update_layout(margin_t=70))             # room above the top x axis for a horizontal y title
     ratio = distributed.ring_bytes_per_device(devices, 1.0)
     st.caption(text("distributed.ring_bytes", ratio=ratio, mb=ratio * 25e6 * 4 / 1e6, naive=devices - 1))
 
 
 def pipeline_section() -> None:
     st.header(text("distributed.pipeline_title"))
-    with st.expander(text("distributed.beyond_title")):
-        st.markdown(text("distributed.beyond"))
     first, second = distributed.stage_flops()
     total = {part: first[part] + second[part] for part in ("forward", "backward")}
     step_share = (first["forward"] + first["backward"]) / (total["forward"] + total["backward"])
@@ -152,10 +169,13 @@ def pipeline_section() -> None:
                      forward1=second["forward"] / total["forward"], step0=step_share, step1=1 - step_share,
                      mflops0=(first["forward"] + first["backward"]) / 1e6,
                      mflops1=(second["forward"] + second["backward"]) / 1e6))
-    micro = linked(st.select_slider, text("distributed.micro_batches"), (1, 2, 4, 8, 16), 4, key="distributed_micro")
+    settings_column, run_column = lab_columns()
+    micro = linked(settings_column.select_slider, text("distributed.micro_batches"), (1, 2, 4, 8, 16), 4,
+                   key="distributed_micro")
     config = distributed.PipelineConfig(micro_batches=micro)
-    experiment("distributed_pipeline", lambda: distributed.pipeline_run(config), config, draw=draw_pipeline,
-               run_label=text("distributed.pipeline_run"), steps=False)
+    with run_column:
+        experiment("distributed_pipeline", lambda: distributed.pipeline_run(config), config, draw=draw_pipeline,
+                   run_label=text("distributed.pipeline_run"), steps=False)
 
 
 def draw_pipeline(record: RunRecord) -> None:
@@ -165,19 +185,22 @@ def draw_pipeline(record: RunRecord) -> None:
               "forward": text("distributed.forward"), "backward": text("distributed.backward")}
     title = text("distributed.pipeline_chart", bubble=step.metrics["bubble"], expected=1 / (count + 1),
                  from_flops=step.extras["from_flops"])
-    st.plotly_chart(timeline_figure(step.extras["timelines"], labels, title, text("distributed.time_ms")),
-                    width="stretch")
+    figure = timeline_figure(step.extras["timelines"], labels, title, text("distributed.time_ms"))
+    figure.update_traces(marker_color=None)                   # colours by name, as on every chart
+    show(figure.update_layout(yaxis_title_text=text("distributed.stage_axis")))
 
 
 page_title(69, "distributed")
 st.markdown(text("distributed.intro"))
 run_section()
-with st.expander(text("distributed.practice_title")):
-    st.markdown(text("distributed.practice"))
 scaling_section()
-ring_section()
 pipeline_section()
-st.header(text("distributed.torchrun_title"))
-st.markdown(text("distributed.torchrun"))
+ring_section()
+
+st.header(text("distributed.ideas_title"))
+for part in ("ddp", "run_intro", "practice", "ring", "beyond", "torchrun"):
+    with st.expander(text(f"distributed.{part}_title")):
+        st.markdown(text(f"distributed.{part}"))
+
 misconceptions_and_prompts("distributed")
 show_source(distributed.train, distributed.launch, distributed.single_process, distributed.ring_schedule)

@@ -2,21 +2,42 @@
 
 import math
 
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from engine import half_precision as hp
 from engine.device import describe, pick_device
 from engine.errors import InputError
 from ui import audit
-from ui.charts import histogram_with_lines, history_figure, range_bars, spacing_figure, update_history
+from ui.charts import (
+    colour_of,
+    histogram_with_lines,
+    history_figure,
+    range_bars,
+    show,
+    spacing_figure,
+    update_history,
+    with_previous,
+)
 from ui.data_widgets import dataset
 from ui.experiment import RunRecord, experiment
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import misconceptions_and_prompts, page_title, show_source
+from ui.widgets import lab_columns, misconceptions_and_prompts, page_title, show_source
 
 LOSS_FACTORS = {"1": 1.0, "small": 2.0**-20}
+# Curves of the modes that work lie within a few per cent of each other, closer than a line's width
+# on a log axis: a dash style per mode keeps each visible where it runs on top of another. "dash"
+# is left to curves that coincide within 0.1 % (ui.charts.finish), "dot" to the previous run's copies.
+DASHES = {"fp32": "solid", "bf16": "dashdot", "fp16_scaler": "longdash", "fp16_autocast": "12px,4px,2px,4px,2px,4px",
+          "fp16_naive": "longdashdot"}
+
+# A title (and any "identical within 0.1 %" note) above the plot area, pushing the top margin: in a
+# half-width column it wraps, and a title placed in the container would be cut at the top. The gap
+# under it leaves room for a Chinese y-axis title, which finish() sets horizontally there.
+TITLE_ABOVE = {"yref": "paper", "y": 1, "yanchor": "bottom", "pad": {"b": 28}}
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -71,8 +92,8 @@ def parse_number(typed: str) -> float | None:
 @st.fragment
 def bit_lab() -> None:
     """The bit lab: typing a number here reruns only this part of the page."""
-    raw = linked(st.text_input, text("half_precision.value"), "0.1", key="half_precision_value",
-                 help=text("half_precision.value_help"), url_check=lambda typed: parse_number(typed) is not None)
+    raw = st.text_input(text("half_precision.value"), "0.1", key="half_precision_value",    # exploring: not linked
+                        help=text("half_precision.value_help"))
     value = parse_number(raw)
     if value is None:
         st.error(text("half_precision.bad_value", value=raw[:40]), icon=":material/error:")
@@ -92,25 +113,29 @@ def bit_lab() -> None:
 def charts() -> None:
     left, right = st.columns(2)
     facts = [hp.format_facts(name) for name in hp.FACT_DTYPES]
-    left.plotly_chart(range_bars([f.name for f in facts], [f.smallest_subnormal for f in facts],
-                                 [f.smallest_normal for f in facts], [f.largest for f in facts],
-                                 {"subnormal": text("half_precision.range_subnormal"),
-                                  "normal": text("half_precision.range_normal")},
-                                 text("half_precision.ranges_title")), width="stretch")
+    ranges = range_bars([f.name for f in facts], [f.smallest_subnormal for f in facts],
+                        [f.smallest_normal for f in facts], [f.largest for f in facts],
+                        {"subnormal": text("half_precision.range_subnormal"),
+                         "normal": text("half_precision.range_normal")}, text("half_precision.ranges_title"))
+    ranges.update_traces(marker_color=None)                    # colours by name, as on every chart
+    ranges.update_layout(xaxis_title_text=text("half_precision.ranges_x"),
+                         yaxis_title_text=text("half_precision.facts_format"))
+    show(ranges, left)
     curves = {name: hp.spacing_curve(name) for name in hp.DTYPES}
-    right.plotly_chart(spacing_figure(curves, text("half_precision.spacing_title"), text("half_precision.spacing_x"),
-                                      text("half_precision.spacing_y")), width="stretch")
+    show(spacing_figure(curves, text("half_precision.spacing_title"), text("half_precision.spacing_x"),
+                        text("half_precision.spacing_y")), right)
 
 
 def accumulation() -> None:
+    """Exploring, not an experiment: plain widgets, kept out of the page's link."""
     st.subheader(text("half_precision.accumulate_title"))
     columns = st.columns(3)
-    count = linked(columns[0].select_slider, text("half_precision.accumulate_count"),
-                   (100, 1000, 5000, 10000, 20000), 10000, key="half_precision_count")
-    value = linked(columns[1].select_slider, text("half_precision.accumulate_value"),
-                   (0.0001, 0.001, 0.01, 0.1, 1.0), 0.01, key="half_precision_add")
-    name = linked(columns[2].radio, text("half_precision.bits_format"), ["fp16", "bf16"],
-                  key="half_precision_sum_format", horizontal=True)
+    count = columns[0].select_slider(text("half_precision.accumulate_count"), (100, 1000, 5000, 10000, 20000), 10000,
+                                     key="half_precision_count")
+    value = columns[1].select_slider(text("half_precision.accumulate_value"), (0.0001, 0.001, 0.01, 0.1, 1.0), 0.01,
+                                     key="half_precision_add")
+    name = columns[2].radio(text("half_precision.bits_format"), ["fp16", "bf16"], key="half_precision_sum_format",
+                            horizontal=True)
     naive, wide = hp.accumulate(count, value, name)
     st.markdown(text("half_precision.accumulate_result", exact=count * value, format=name, naive=naive, wide=wide))
     st.caption(text("half_precision.accumulate_why"))
@@ -130,51 +155,91 @@ def race_settings(checks: dict[str, hp.ModeCheck]) -> hp.RaceConfig:
     defaults = [m for m in hp.RaceConfig().modes if m in runnable]
     if any(m not in runnable for m in st.session_state.get("half_precision_modes", [])):
         st.session_state.half_precision_modes = [m for m in st.session_state.half_precision_modes if m in runnable]
-    modes = linked(st.multiselect, text("half_precision.modes"), runnable, defaults, key="half_precision_modes",
-                   format_func=option_labels("half_precision.short_"), help=text("half_precision.modes_help"))
+    modes = linked(st.pills, text("half_precision.modes"), runnable, selection_mode="multi", default=defaults,
+                   key="half_precision_modes", format_func=option_labels("half_precision.short_"),
+                   help=text("half_precision.modes_help"), width="stretch", wrap=True) or []
     factor = linked(st.radio, text("half_precision.loss_factor"), list(LOSS_FACTORS), key="half_precision_factor",
                     format_func=option_labels("half_precision.factor_"), help=text("half_precision.loss_factor_help"),
                     horizontal=True)
-    return hp.RaceConfig(
-        modes=tuple(m for m in hp.MODES if m in modes), loss_factor=LOSS_FACTORS[factor],
-        hidden=linked(st.select_slider, text("half_precision.hidden"), (64, 128, 256, 512), 128,
-                      key="half_precision_hidden"),
-        steps=linked(st.slider, text("half_precision.steps"), 20, 1000, 300, 20, key="half_precision_steps"))
+    with st.expander(text("half_precision.more_settings")):
+        hidden = linked(st.select_slider, text("half_precision.hidden"), (64, 128, 256, 512), 128,
+                        key="half_precision_hidden")
+        steps = linked(st.slider, text("half_precision.steps"), 20, 1000, 300, 20, key="half_precision_steps")
+    return hp.RaceConfig(modes=tuple(m for m in hp.MODES if m in modes), loss_factor=LOSS_FACTORS[factor],
+                         hidden=hidden, steps=steps)
 
 
 def availability_table(checks: dict[str, hp.ModeCheck], label: str) -> None:
-    st.caption(text("half_precision.availability_title", device=label))
-    rows = [{text("half_precision.availability_mode"): text(f"half_precision.mode_{mode}"),
-             text("half_precision.availability_runs"): text(f"half_precision.{'yes' if check.runs else 'no'}"),
-             text("half_precision.availability_note"): text(f"half_precision.note_{check.note}")}
-            for mode, check in checks.items()]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    with st.expander(text("half_precision.availability_title", device=label)):
+        rows = [{text("half_precision.availability_mode"): text(f"half_precision.mode_{mode}"),
+                 text("half_precision.availability_runs"): text(f"half_precision.{'yes' if check.runs else 'no'}"),
+                 text("half_precision.availability_note"): text(f"half_precision.note_{check.note}")}
+                for mode, check in checks.items()]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def race_figures(config: hp.RaceConfig) -> dict:
-    labels = {mode: text(f"half_precision.mode_{mode}") for mode in config.modes}
+def mode_name(mode: str) -> str:
+    """The short name a mode has on every chart and table of the race."""
+    return text(f"half_precision.short_{mode}")
+
+
+def race_figures(config: hp.RaceConfig, history: dict[str, list[float]]) -> dict:
+    """The race's charts, filled from `history` (accuracy drawn in per cent)."""
+    names = {mode: mode_name(mode) for mode in config.modes}
     axis = text("half_precision.step_axis")
-    figures = {"losses": history_figure({f"loss/{m}": label for m, label in labels.items()},
-                                        text("half_precision.losses_title"), axis),
-               "accuracy": history_figure({f"accuracy/{m}": label for m, label in labels.items()},
-                                          text("half_precision.accuracy_title"), axis, log_y=False)}
+    figures = {"losses": history_figure({f"loss/{m}": name for m, name in names.items()},
+                                        text("half_precision.losses_title"), axis,
+                                        y_title=text("half_precision.loss_axis")),
+               "accuracy": history_figure({f"accuracy/{m}": name for m, name in names.items()},
+                                          text("half_precision.accuracy_title"), axis, log_y=False,
+                                          y_title=text("half_precision.accuracy_axis"))}
     if "fp16_scaler" in config.modes:
-        figures["scale"] = history_figure({"scale/fp16_scaler": labels["fp16_scaler"]},
-                                          text("half_precision.scale_title"), axis)
+        figures["scale"] = history_figure({"scale/fp16_scaler": names["fp16_scaler"]},
+                                          text("half_precision.scale_title"), axis,
+                                          y_title=text("half_precision.scale_axis"))
+    percent = {k: [100 * v for v in values] if k.startswith("accuracy/") else values for k, values in history.items()}
+    for figure in figures.values():
+        update_history(figure, percent)
+        figure.update_layout(height=380, title=TITLE_ABOVE)
+        for trace in figure.data:
+            trace.line.dash = DASHES[trace.meta.split("/")[1]]
     return figures
+
+
+def gaps_to_fp32(config: hp.RaceConfig, history: dict[str, list[float]]) -> str | None:
+    """How far each finite mode's loss curve lies from fp32's: the largest and the median relative gap."""
+    if "fp32" not in config.modes or not history["step"]:
+        return None
+    reference = np.asarray(history["loss/fp32"])
+    parts = []
+    for mode in config.modes:
+        curve = np.asarray(history[f"loss/{mode}"])
+        if mode == "fp32" or not np.isfinite(curve).all():
+            continue
+        gap = np.abs(curve - reference) / np.maximum(np.abs(reference), 1e-12)
+        parts.append(text("half_precision.gap_mode", mode=mode_name(mode), largest=f"{100 * gap.max():.2g}",
+                          median=f"{100 * np.median(gap):.2g}"))
+    return text("half_precision.gap_note", gaps="; ".join(parts)) if parts else None
 
 
 def draw_race(record: RunRecord) -> None:
     step, config = record.step, record.config
-    figures = race_figures(config)
     history = step.extras["history"]
+    figures = race_figures(config, history)
+    if record.previous is not None:                          # the previous race, faint
+        before = race_figures(record.previous.config, record.previous.step.extras["history"])
+        for name in ("losses", "accuracy"):
+            with_previous(figures[name], before[name])
     left, right = st.columns(2)
-    left.plotly_chart(update_history(figures["losses"], history), width="stretch")
-    right.plotly_chart(update_history(figures["accuracy"], history), width="stretch")
+    show(figures["losses"], left)
+    show(figures["accuracy"], right)
+    gaps = gaps_to_fp32(config, history)
+    if gaps:
+        st.caption(gaps)
     rows = []
     for mode in config.modes:
         accuracy = step.metrics[f"{mode}/accuracy"]
-        rows.append({text("half_precision.table_mode"): text(f"half_precision.mode_{mode}"),
+        rows.append({text("half_precision.table_mode"): mode_name(mode),
                      text("half_precision.table_accuracy"): f"{100 * accuracy:.1f}%",
                      text("half_precision.table_step"): f"{1000 * step.extras['seconds_per_step'][mode]:.1f} ms",
                      text("half_precision.table_memory"): f"{step.extras['memory'][mode] / 1e6:.2f} MB",
@@ -186,35 +251,47 @@ def draw_race(record: RunRecord) -> None:
     if "fp16_naive" in config.modes and math.isnan(step.metrics["fp16_naive/loss"]):
         st.warning(text("half_precision.naive_failed"), icon=":material/warning:")
     if "scale" in figures:
-        st.plotly_chart(update_history(figures["scale"], history), width="stretch")
+        show(figures["scale"])
         st.caption(text("half_precision.scale_caption", interval=config.growth_interval))
     if "gradients" not in step.extras:
         st.caption(text("half_precision.need_fp32"))
         return
+    figure, scale = gradient_histogram(step, history)
+    show(figure)
+    below, subnormal = step.extras["fp16_shares"]
+    st.caption(text("half_precision.gradients_caption", below=below, subnormal=subnormal, scale=scale))
+
+
+def gradient_histogram(step, history: dict[str, list[float]]) -> tuple[go.Figure, float]:
+    """The fp32 model's gradient magnitudes, as computed and after loss scaling by the scaler's latest
+    scale (returned too), against fp16's range."""
     logs = step.extras["gradients"]
     scale = history["scale/fp16_scaler"][-1] if "scale/fp16_scaler" in history else 2.0**16
     shift = math.log10(scale)
     fp16 = hp.format_facts("fp16")
-    below, subnormal = step.extras["fp16_shares"]
-    st.plotly_chart(histogram_with_lines(
+    figure = histogram_with_lines(
         {text("half_precision.gradients_plain"): logs,
-         text("half_precision.gradients_scaled", scale=scale): [v + shift for v in logs]},
+         text("half_precision.gradients_scaled"): [v + shift for v in logs]},
         {text("half_precision.line_subnormal"): math.log10(fp16.smallest_subnormal),
          text("half_precision.line_normal"): math.log10(fp16.smallest_normal),
          text("half_precision.line_max"): math.log10(fp16.largest)},
-        text("half_precision.gradients_title"), "log₁₀ |g|"), width="stretch")
-    st.caption(text("half_precision.gradients_caption", below=below, subnormal=subnormal))
+        text("half_precision.gradients_title"), text("half_precision.gradients_x"))
+    return figure.update_layout(yaxis_title_text=text("half_precision.gradients_y")), scale
 
 
 def race_section(label: str, checks) -> None:
-    st.header(text("half_precision.race_title"))
-    st.markdown(text("half_precision.race_intro"))
-    availability_table(checks, label)
-    with st.sidebar:
+    for mode in hp.MODES:         # the race's modes take the palette's first, most distinct colours
+        colour_of(mode_name(mode))
+    settings_column, run_column = lab_columns()
+    with settings_column:
+        st.subheader(text("half_precision.race_settings"))
         config = race_settings(checks)
+        availability_table(checks, label)
     digits, _ = dataset("subset")
-    experiment("half_precision_train", lambda: hp.train_race(config, digits), config, draw=draw_race,
-               idle=text("half_precision.press_race"), error=None if config.modes else InputError("half_no_mode"))
+    with run_column:
+        experiment("half_precision_train", lambda: hp.train_race(config, digits), config, draw=draw_race,
+                   idle=text("half_precision.press_race"),
+                   error=None if config.modes else InputError("half_no_mode"))
 
 
 # ---------------------------------------------------------------- is it faster here?
@@ -240,9 +317,11 @@ def speed_section(label: str) -> None:
 
 page_title(68, "half_precision")
 st.markdown(text("half_precision.intro"))
-for part in ("formats", "faster", "mixed"):
-    with st.expander(text(f"half_precision.{part}_title")):
-        st.markdown(text(f"half_precision.{part}"))
+
+device = pick_device()
+info = describe(device)
+label = device_label(device, info)
+race_section(label, mode_checks(str(device), info.bf16_fast))
 
 st.header(text("half_precision.lab_title"))
 facts_table()
@@ -251,11 +330,12 @@ charts()
 accumulation()
 examples_table()
 
-device = pick_device()
-info = describe(device)
-label = device_label(device, info)
-race_section(label, mode_checks(str(device), info.bf16_fast))
 speed_section(label)
+
+st.header(text("half_precision.ideas_title"))
+for part in ("stored", "mixed", "faster", "formats"):
+    with st.expander(text(f"half_precision.{part}_title")):
+        st.markdown(text(f"half_precision.{part}"))
 
 misconceptions_and_prompts("half_precision")
 show_source(hp.step_once, hp.train_race, hp.encode, hp.training_bytes, hp.availability)

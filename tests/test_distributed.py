@@ -52,6 +52,19 @@ def test_two_ranks_end_with_the_single_process_parameters(tmp_path, reference):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_ranks_mean_loss_is_the_one_process_loss_at_every_step(seed):
+    """What page 69 draws as two coinciding curves: the mean of the ranks' losses equals the loss of
+    one process on the global batch, step by step (each seed its own start and shuffle)."""
+    config = distributed.DDPConfig(world_size=2, batch_size=8, steps=5, seed=seed)
+    *_, last = distributed.train(config)
+    history = last.extras["history"]
+    mean = [(a + b) / 2 for a, b in zip(history["rank0"], history["rank1"], strict=True)]
+    assert mean == pytest.approx(last.extras["reference"]["losses"], rel=1e-4)
+    assert history["rank0"] != pytest.approx(history["rank1"], rel=1e-3)    # the ranks' own losses differ
+
+
+@pytest.mark.slow
 def test_torchrun_runs_the_same_module_with_the_same_result(tmp_path, reference):
     port = distributed.free_port()
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",

@@ -3,22 +3,35 @@ and pipeline runs as jobs (Run / Pause / Step / Resume / Stop), and no English o
 
 import json
 
+import numpy as np
 import pytest
 
 from tests.conftest import train
 from tests.conftest import wait_until as _wait
 from tests.test_pages import assert_clean
 from ui import runner
+from ui.charts import COINCIDE, LINE_CHARS, _columns
 from ui.i18n import translate
+
+
+def frame(app_test, lang: str, column: str):
+    """The first table on page 68 with the column `half_precision.<column>` (tables move as runs add some)."""
+    name = translate(f"half_precision.{column}", lang)
+    return next(d.value for d in app_test.dataframe if name in d.value.columns)
+
+
+def figures(app_test) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app_test.get("plotly_chart")]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_half_precision_lab_race_and_speed_check(app, lang):
     app_test = app("pages/half_precision.py", lang)
-    facts = app_test.dataframe[0].value
+    facts = frame(app_test, lang, "facts_bits")
     assert list(facts.iloc[:, 0]) == ["fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2"]
     app_test.text_input(key="half_precision_value").set_value("70000").run()
-    bits = app_test.dataframe[1].value
+    assert "half_precision_value" not in app_test.query_params          # exploring: not in the link
+    bits = frame(app_test, lang, "bits_pattern")
     assert list(bits.iloc[:, 2]) == ["70000", "inf", "70144"]                          # stored in fp32, fp16, bf16
     app_test.text_input(key="half_precision_value").set_value("seventy").run()
     assert_clean(app_test)
@@ -26,13 +39,45 @@ def test_half_precision_lab_race_and_speed_check(app, lang):
     app_test.slider(key="half_precision_steps").set_value(20).run()
     train(app_test, "half_precision_train")
     assert_clean(app_test)
-    race = app_test.dataframe[-1].value
+    race = frame(app_test, lang, "table_skipped")
     assert len(race) == 4 and len(app_test.get("plotly_chart")) == 6        # ranges, spacing, loss, accuracy,
     assert translate("half_precision.naive_failed", lang) in [w.value for w in app_test.warning]  # scale, histogram
+    assert_race_curves_read_apart(app_test, lang)
     train(app_test, "half_precision_speed")
     assert_clean(app_test)
     assert list(app_test.dataframe[-1].value.iloc[:, 0]) == ["fp32", "bf16", "fp16"]
-    assert len(app_test.dataframe) == 5         # facts, examples, modes, race (kept), speed; no bits for "seventy"
+    assert len(app_test.dataframe) == 5         # modes, race (kept), facts, examples, speed; no bits for "seventy"
+
+
+def assert_race_curves_read_apart(app_test, lang: str) -> None:
+    """The race's curves: short names that fit a legend line; on each chart, two modes' curves either
+    have different dash styles or are noted as identical within 0.1 %; the caption's gaps to fp32
+    are the data's."""
+    history = app_test.session_state["half_precision_train"].step.extras["history"]
+    short = {translate(f"half_precision.short_{m}", lang): m for m in ("fp32", "bf16", "fp16_scaler", "fp16_naive")}
+    race = [f for f in figures(app_test) if {t.get("name") for t in f["data"]} >= set(short)]
+    assert len(race) == 2                                                       # loss and accuracy
+    for figure in race:
+        title = figure["layout"]["title"]["text"]
+        lines = {t["name"]: t for t in figure["data"] if t.get("name") in short}
+        assert all("<br>" not in name and _columns(name) <= LINE_CHARS for name in lines)
+        names = list(lines)
+        for i, first in enumerate(names):
+            for later in names[i + 1:]:
+                a, b = (np.asarray(lines[n]["y"], dtype=float) for n in (first, later))
+                note = translate("common.coincide", lang, later=later, first=first, share="0.1 %")
+                if np.isfinite(a).all() and np.isfinite(b).all() and \
+                        np.all(np.abs(a - b) <= COINCIDE * np.maximum(np.maximum(abs(a), abs(b)), 1e-12)):
+                    assert note in title.replace("<br>", " ")                   # coinciding, and said so
+                else:
+                    assert lines[first]["line"]["dash"] != lines[later]["line"]["dash"]   # or told apart
+    fp32 = np.asarray(history["loss/fp32"])
+    caption = next(c.value for c in app_test.caption
+                   if c.value.startswith(translate("half_precision.gap_note", lang, gaps="")[:12]))
+    for mode in ("bf16", "fp16_scaler"):
+        gap = np.abs(np.asarray(history[f"loss/{mode}"]) - fp32) / fp32
+        assert translate("half_precision.gap_mode", lang, mode=translate(f"half_precision.short_{mode}", lang),
+                         largest=f"{100 * gap.max():.2g}", median=f"{100 * np.median(gap):.2g}") in caption
 
 
 def test_half_precision_train_obeys_pause_step_resume_stop_and_notes_changed_settings(app):
@@ -62,7 +107,7 @@ def test_half_precision_train_obeys_pause_step_resume_stop_and_notes_changed_set
     assert record.job.state == runner.STOPPED and paused_at < stopped < 1000
     assert translate("common.run_stopped", "en", step=stopped, total=1000, device="CPU") in \
         [c.value for c in app_test.caption]
-    assert len(app_test.dataframe[-1].value) == 4                                  # the stopped race's table
+    assert len(frame(app_test, "en", "table_skipped")) == 4                        # the stopped race's table
     assert set(record.model) == {"fp32", "bf16", "fp16_scaler", "fp16_naive"}
     app_test.text_input(key="half_precision_value").set_value("65520").run()        # the bit lab still answers
     assert_clean(app_test)
@@ -77,9 +122,20 @@ def test_distributed_trains_two_real_ranks_and_a_pipeline(app, lang="en"):
     train(app_test, "distributed_train")
     assert_clean(app_test)
     assert app_test.metric[1].value == translate("distributed.in_sync", lang)
-    caption = translate("distributed.equivalence_caption", lang, global_batch=16, difference=0.0)
+    caption = translate("distributed.equivalence_caption", lang, global_batch=16, difference=0.0, gap="")
     matched = [m.value for m in app_test.markdown if m.value.startswith(caption.split("**")[0])]
     assert matched and float(matched[0].split("**")[1]) <= 1e-5                     # DDP = one process
+    step = app_test.session_state["distributed_train"].step
+    history = step.extras["history"]
+    mean = np.mean([history["rank0"], history["rank1"]], axis=0)
+    single = np.asarray(step.extras["reference"]["losses"])
+    gap = np.max(np.abs(mean - single) / np.maximum(mean, single))
+    assert gap <= 1e-4 and f"{gap:.1e}" in matched[0]                   # the caption's gap is the data's
+    ddp, one = translate("distributed.ddp_mean", lang), translate("distributed.single_process", lang)
+    chart = next(f for f in figures(app_test) if {t.get("name") for t in f["data"]} >= {ddp, one})
+    assert [t["line"].get("dash") for t in chart["data"] if t.get("name") == one] == ["dash"]   # shown coinciding
+    assert translate("common.coincide", lang, later=one, first=ddp, share="0.1 %") in \
+        chart["layout"]["title"]["text"].replace("<br>", " ")
     app_test.slider(key="distributed_ring_devices").set_value(3).run()
     app_test.slider(key="distributed_ring_step").set_value(4).run()                  # the last all-gather step
     assert_clean(app_test)
@@ -125,14 +181,14 @@ def test_half_precision_shows_overflow_and_a_chinese_device_label(app):
     app_test = app("pages/half_precision.py", "zh")
     app_test.text_input(key="half_precision_value").set_value("65520").run()
     assert_clean(app_test)
-    bits = app_test.dataframe[1].value.set_index(translate("half_precision.bits_format", "zh"))
+    bits = frame(app_test, "zh", "bits_pattern").set_index(translate("half_precision.bits_format", "zh"))
     fp16 = bits.loc["fp16"]
     assert fp16[translate("half_precision.bits_error", "zh")] == translate("half_precision.error_overflow", "zh")
     assert fp16[translate("half_precision.bits_kind", "zh")] == translate("half_precision.kind_overflow", "zh")
     assert bits.loc["fp32", translate("half_precision.bits_error", "zh")] == "0"
-    captions = [c.value for c in app_test.caption]
-    assert any("个线程" in c for c in captions) and not any("threads" in c for c in captions)
-    examples = app_test.dataframe[2].value
+    labels = [e.label for e in app_test.expander]                   # "What runs on this device (…)"
+    assert any("个线程" in label for label in labels) and not any("threads" in label for label in labels)
+    examples = frame(app_test, "zh", "examples_expression")
     assert "1 + 2⁻⁹" in list(examples.iloc[:, 0])
 
 
@@ -148,7 +204,9 @@ def test_distributed_tables_captions_and_axes_are_chinese(app):
     plan = {"items": 4000, "per_rank": 2000, "trimmed": 0, "padded": 0, "batches": 250, "unused": 0}
     caption = translate("distributed.shards_caption", "zh", world=2, batch=8, **plan)
     assert caption in [c.value for c in app_test.caption]
-    figures = [json.loads(chart.proto.spec) for chart in app_test.get("plotly_chart")]
-    axes = [f["layout"].get(axis, {}).get("title", {}).get("text") for f in figures for axis in ("xaxis", "yaxis")]
-    assert translate("distributed.loss_axis", "zh") in axes and "loss" not in axes
+    drawn = figures(app_test)
+    axes = [f["layout"].get(axis, {}).get("title", {}).get("text") for f in drawn for axis in ("xaxis", "yaxis")]
+    axes += [note["text"] for f in drawn for note in f["layout"].get("annotations", [])     # CJK y titles: set
+             if note.get("name", "").startswith("ytitle:")]                                  # horizontally
+    assert translate("distributed.loss_axis", "zh") in axes and translate("distributed.loss_axis", "en") not in axes
     assert translate("distributed.step_axis", "zh") in axes
