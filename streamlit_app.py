@@ -22,8 +22,8 @@ read_language()
 start_of_run()
 page = st.navigation(navigation(), position="top")
 title_bar()            # the page's title, "Share this setup" and the language switch, in one row
-st.html("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-top: 3.5rem;"
-        " padding-bottom: 3rem;}</style>")
+st.html("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-top: 3.5rem; padding-bottom: 3rem;}"
+        " @media (max-width: 640px) {.st-key-title_row > :first-child {flex: 1 1 100% !important;}}</style>")
 enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
 page.run()
 fill_share_control()   # after the page: the link holds every setting drawn in this run

@@ -210,7 +210,12 @@ def finish(figure: go.Figure) -> go.Figure:
         lines += [f"<span style='font-size:12px'>{wrap(note, TITLE_CHARS + 14)}</span>" for note in notes]
         layout.title.text = "<br>".join(lines)
         layout.title.x, layout.title.xanchor = 0, "left"
+        # Above the plot area, pushing the top margin: a title of two or three lines is never cut
+        # off, and leaves room for a horizontal CJK y title under it.
+        layout.title.yref, layout.title.y, layout.title.yanchor = "paper", 1, "bottom"
         layout.title.automargin = True
+        layout.title.pad.b = 28 if any(CJK.search(str((layout[n].title or {}).text or ""))
+                                       for n in layout.to_plotly_json() if n.startswith("yaxis")) else 8
     _horizontal_y_titles(figure)
     if any(t.showlegend is not False and t.name for t in figure.data if t.type in COLOURED):
         layout.legend.orientation, layout.legend.x, layout.legend.xanchor = "h", 0, "left"
@@ -479,12 +484,11 @@ def range_bars(names: list[str], subnormal: list[float], normal: list[float], la
                labels: dict[str, str], title: str) -> go.Figure:
     """For each format, a log-scale bar from its smallest subnormal to its smallest normal number,
     then one from there to its largest number."""
-    def span(low: list[float], high: list[float], label: str, colour: str) -> dict:
+    def span(low: list[float], high: list[float], label: str) -> dict:
         return {"type": "bar", "orientation": "h", "y": names, "base": [math.log10(v) for v in low],
-                "x": [math.log10(h) - math.log10(v) for v, h in zip(low, high, strict=True)], "name": label,
-                "marker": {"color": colour}}
-    return go.Figure({"data": [span(subnormal, normal, labels["subnormal"], "#f2a65a"),
-                               span(normal, largest, labels["normal"], "#4c78a8")],
+                "x": [math.log10(h) - math.log10(v) for v, h in zip(low, high, strict=True)], "name": label}
+    return go.Figure({"data": [span(subnormal, normal, labels["subnormal"]),
+                               span(normal, largest, labels["normal"])],
                       "layout": {"title": {"text": title}, "height": 320, "margin": {"t": 50, "b": 10},
                                  "barmode": "overlay", "xaxis": {"title": {"text": "log₁₀ |x|"}},
                                  "yaxis": {"autorange": "reversed"}, "legend": {"orientation": "h", "y": -0.3}}})
@@ -535,7 +539,6 @@ def ring_figure(holds: list[list[int]], sends: list[tuple[int, int, int]], devic
 def timeline_figure(timelines: dict[int, list[dict]], labels: dict, title: str, x_title: str) -> go.Figure:
     """A Gantt chart of measured intervals: one row per pipeline stage, forward and backward
     micro-batches as bars (start / end in seconds, drawn in milliseconds)."""
-    colours = {"forward": "#4c78a8", "backward": "#f58518"}
     data = []
     for kind in ("forward", "backward"):
         bars = [(stage, e) for stage, events in sorted(timelines.items()) for e in events if e["kind"] == kind]
@@ -544,7 +547,7 @@ def timeline_figure(timelines: dict[int, list[dict]], labels: dict, title: str, 
                      "base": [1000 * e["start"] for _, e in bars],
                      "x": [1000 * (e["end"] - e["start"]) for _, e in bars],
                      "text": [str(e["micro"] + 1) for _, e in bars], "textposition": "inside",
-                     "marker": {"color": colours[kind], "line": {"color": "white", "width": 1}}})
+                     "marker": {"line": {"color": "white", "width": 1}}})
     return go.Figure({"data": data, "layout": {"title": {"text": title}, "barmode": "overlay", "height": 260,
                                                "margin": {"t": 50, "b": 10}, "xaxis": {"title": {"text": x_title}},
                                                "yaxis": {"autorange": "reversed"},
