@@ -373,12 +373,9 @@ def colour_masks(masks: torch.Tensor) -> torch.Tensor:
     return PALETTE[masks].permute(0, 3, 1, 2)
 
 
-def panel(images: torch.Tensor, masks: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
-    """Images, true masks and predictions as three rows of one RGB image (3, H', W')."""
-    from engine.images import tile
-
-    rows = torch.cat([images.expand(-1, 3, -1, -1), colour_masks(masks), colour_masks(predicted)])
-    return tile(rows, len(images))
+def panel_rows(images: torch.Tensor, masks: torch.Tensor, predicted: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Images, true masks and predictions (N, ...) as three RGB batches (N, 3, H, W): the grid's rows."""
+    return images.expand(-1, 3, -1, -1), colour_masks(masks), colour_masks(predicted)
 
 
 def shapes_input(image, size: int) -> torch.Tensor:

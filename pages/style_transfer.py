@@ -4,19 +4,20 @@ import streamlit as st
 
 from engine import artwork, images, style_transfer, vgg
 from ui import audit
-from ui.charts import heatmap_pair, history_figure, update_history
+from ui.charts import heatmap_pair, history_figure, show, update_history, with_previous
 from ui.data_widgets import kept_upload
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import misconceptions_and_prompts, page_title, show_source
+from ui.widgets import lab_columns, misconceptions_and_prompts, page_title, show_source
 
 CONTENT_SOURCES = ("photo", "upload", "camera")
 STYLE_SOURCES = ("artwork", "texture", "photo", "upload")
 SAMPLES = {"photo": images.PHOTOS, "texture": images.TEXTURES, "artwork": artwork.ARTWORKS}
 WEIGHTS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 TV_WEIGHTS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
+THUMBNAIL = 64             # px: the chosen picture beside its picker
 OBJECTIVE_TEX = (r"\mathcal{L}(x) = \alpha\,\frac{\lVert F^{c}(x) - F^{c}(p)\rVert^2}{\lVert F^{c}(p)\rVert^2}"
                  r" + \beta \sum_{l} w_l \frac{\lVert G^{l}(x) - G^{l}(a)\rVert^2}{\lVert G^{l}(a)\rVert^2}"
                  r" + \gamma\, \mathrm{TV}(x)")
@@ -62,15 +63,21 @@ def receptive_field_table() -> str:
 
 
 def image_ui(role: str, sources: tuple[str, ...]):
-    """Sidebar picker for the content or style image; returns (3, H, W) or None. An upload is kept
-    in the session (`kept_upload`), so a later bad upload or a page switch does not lose it."""
-    st.subheader(text(f"style_transfer.{role}_header"))
+    """Picker for the content or style image, with a thumbnail of the choice; returns (3, H, W) or
+    None. An upload is kept in the session (`kept_upload`), so a later bad upload or a page switch
+    does not lose it."""
+    st.markdown(f"**{text(f'style_transfer.{role}_header')}**")
     source = linked(st.radio, text("style_transfer.source"), sources, key=f"style_transfer_{role}_source",
-                    format_func=option_labels("style_transfer.source_"), horizontal=True)
+                    format_func=option_labels("style_transfer.source_"), horizontal=True,
+                    label_visibility="collapsed")
     if source in SAMPLES:
-        name = linked(st.selectbox, text("style_transfer.sample"), SAMPLES[source],
-                      key=f"style_transfer_{role}_{source}", format_func=option_labels("style_transfer.sample_"))
-        return sample_image(source, name)
+        pick, thumbnail = st.columns([4, 1], vertical_alignment="center")
+        name = linked(pick.selectbox, text("style_transfer.sample"), SAMPLES[source],
+                      key=f"style_transfer_{role}_{source}", format_func=option_labels("style_transfer.sample_"),
+                      label_visibility="collapsed")
+        tensor = sample_image(source, name)
+        thumbnail.image(images.to_image(tensor), width=THUMBNAIL)
+        return tensor
     camera = source == "camera"
     label = text("style_transfer.camera") if camera else text("style_transfer.upload")
     upload = kept_upload(f"style_transfer_{role}_{source}", label, decoded_upload, camera=camera)
@@ -80,6 +87,7 @@ def image_ui(role: str, sources: tuple[str, ...]):
     _, (tensor, notes) = upload
     for note in notes:
         st.caption(text(f"errors.note_{note}"))
+    st.image(images.to_image(tensor), width=THUMBNAIL)
     return tensor
 
 
@@ -89,60 +97,88 @@ def apply_preset() -> None:
 
 
 def settings_ui() -> style_transfer.StyleConfig:
-    st.subheader(text("style_transfer.settings_header"))
+    """The main settings first; the loss's other knobs and the optimisation's choices in expanders."""
+    st.markdown(f"**{text('style_transfer.settings_header')}**")
     preset = linked(st.selectbox, text("style_transfer.preset"), list(style_transfer.PRESETS), index=1,
                     key="style_transfer_preset", on_change=apply_preset,
                     format_func=option_labels("style_transfer.preset_"))
-    size = linked(st.slider, text("style_transfer.size"), 128, 512, 256, 32, key="style_transfer_size")
-    steps = linked(st.slider, text("style_transfer.steps"), 5, 150, 15, 5, key="style_transfer_steps")
-    coarse = linked(st.toggle, text("style_transfer.coarse"), True, key="style_transfer_coarse")
-    weights = {name: linked(st.select_slider, text(f"style_transfer.{name}"), options, default,
+    left, right = st.columns(2)          # pairs side by side: the main settings fit the first screen
+    size = linked(left.slider, text("style_transfer.size"), 128, 512, 256, 32, key="style_transfer_size")
+    steps = linked(right.slider, text("style_transfer.steps"), 5, 150, 15, 5, key="style_transfer_steps")
+    left, right = st.columns(2)
+    weights = {name: linked(column.select_slider, text(f"style_transfer.{name}"), WEIGHTS, 1.0,
                             key=f"style_transfer_{name}")
-               for name, options, default in (("content_weight", WEIGHTS, 1.0), ("style_weight", WEIGHTS, 1.0),
-                                              ("tv_weight", TV_WEIGHTS, 0.1))}
+               for column, name in ((left, "style_weight"), (right, "content_weight"))}
+    with st.expander(text("style_transfer.more_settings")):
+        weights["tv_weight"] = linked(st.select_slider, text("style_transfer.tv_weight"), TV_WEIGHTS, 0.1,
+                                      key="style_transfer_tv_weight")
+        coarse = linked(st.toggle, text("style_transfer.coarse"), True, key="style_transfer_coarse")
+        optimizer = linked(st.radio, text("style_transfer.optimizer"), ["lbfgs", "adam"],
+                           key="style_transfer_optimizer", format_func=option_labels("style_transfer.optimizer_"),
+                           horizontal=True)
+        init = linked(st.radio, text("style_transfer.init"), ["content", "noise"], key="style_transfer_init",
+                      format_func=option_labels("style_transfer.init_"), horizontal=True)
+        pooling = linked(st.radio, text("style_transfer.pooling"), ["max", "avg"], key="style_transfer_pooling",
+                         format_func=option_labels("style_transfer.pooling_"), horizontal=True)
+        preserve_colors = linked(st.toggle, text("style_transfer.preserve_colors"), False,
+                                 key="style_transfer_preserve_colors")
     with st.expander(text("style_transfer.layer_weights")):
         layer_weights = tuple(linked(st.slider, layer, 0.0, 2.0, 1.0, 0.1, key=f"style_transfer_w_{layer}")
                               for layer in style_transfer.STYLE_LAYERS)
-    optimizer = linked(st.radio, text("style_transfer.optimizer"), ["lbfgs", "adam"], key="style_transfer_optimizer",
-                       format_func=option_labels("style_transfer.optimizer_"), horizontal=True)
-    init = linked(st.radio, text("style_transfer.init"), ["content", "noise"], key="style_transfer_init",
-                  format_func=option_labels("style_transfer.init_"), horizontal=True)
-    pooling = linked(st.radio, text("style_transfer.pooling"), ["max", "avg"], key="style_transfer_pooling",
-                     format_func=option_labels("style_transfer.pooling_"), horizontal=True)
     coarse_steps = style_transfer.PRESETS[preset][2] if coarse else ()
     return style_transfer.StyleConfig(
         size=size, steps=steps, coarse_steps=coarse_steps, layer_weights=layer_weights, optimizer=optimizer,
-        init=init, pooling=pooling, preserve_colors=linked(st.toggle, text("style_transfer.preserve_colors"), False,
-                                          key="style_transfer_preserve_colors"), **weights)
+        init=init, pooling=pooling, preserve_colors=preserve_colors, **weights)
 
 
-def weights_status() -> vgg.FeatureExtractor:
+def load_weights() -> tuple[vgg.FeatureExtractor, str, bool]:
+    """The VGG19 features, the note on which weights they have, and whether they are pretrained."""
     source = vgg.find_weights()
     try:
         extractor = feature_extractor(source)
     except (OSError, RuntimeError, KeyError) as exc:      # a damaged or foreign weights file
-        st.warning(text("style_transfer.weights_failed", error=str(exc)[:160]))
-        return feature_extractor(vgg.WeightsSource("random", None, "torchvision"))
-    message = text(f"style_transfer.weights_{source.kind}", path=source.path)
-    (st.caption if source.pretrained else st.warning)(message)
-    return extractor
+        return (feature_extractor(vgg.WeightsSource("random", None, "torchvision")),
+                text("style_transfer.weights_failed", error=str(exc)[:160]), False)
+    return extractor, text(f"style_transfer.weights_{source.kind}", path=source.path), source.pretrained
 
 
-def loss_chart():
+def loss_chart(history: dict[str, list[float]]):
+    """The loss terms over the evaluations, on a log axis (they span several decades)."""
     series = {name: text(f"style_transfer.curve_{name}") for name in ("total", "content", "style", "tv")}
-    return history_figure(series, text("style_transfer.losses_title"), text("style_transfer.axis_step"))
+    figure = history_figure(series, text("style_transfer.losses_title"), text("style_transfer.axis_step"),
+                            y_title=text("style_transfer.axis_loss"))
+    return update_history(figure.update_layout(height=320, margin={"t": 60}), history)
+
+
+def side_by_side(content, style, result=None, caption: str = "") -> list:
+    """Content | style | result in three equal columns, so the result is as large as the content.
+    Before a run the third column says where the result will appear. Returns the three columns."""
+    columns = st.columns(3)
+    for column, tensor, role in ((columns[0], content, "content"), (columns[1], style, "style")):
+        if tensor is not None:
+            column.image(images.to_image(tensor), caption=text(f"style_transfer.{role}_header"), width="stretch")
+    if result is None:
+        columns[2].caption(text("style_transfer.result_here"))
+    else:
+        columns[2].image(images.to_image(result), caption=caption, width="stretch")
+    return columns
 
 
 def draw(record: RunRecord) -> None:
-    """The image so far and the loss curves, live while the run goes on and after it."""
+    """The run's content, style and image so far side by side, and the loss curves, live and after."""
     step = record.step
-    st.image(images.to_image(step.extras["image"]), width="content",
-             caption=text("style_transfer.progress", step=step.step, total=step.total, stage=step.extras["stage"]))
+    kept = record.model
+    columns = side_by_side(kept["content"], kept["style"], step.extras["image"],
+                           text("style_transfer.progress", step=step.step, total=step.total,
+                                stage=step.extras["stage"]))
     if not record.active:                # the result stays downloadable, even once the settings have changed
-        st.download_button(text("style_transfer.download"),
-                           record.cached("png", lambda: images.png_bytes(step.extras["image"])),
-                           file_name="stylised.png", mime="image/png", key="act_style_transfer_download")
-    st.plotly_chart(update_history(loss_chart(), step.extras["history"]), width="stretch")
+        columns[2].download_button(text("style_transfer.download"),
+                                   record.cached("png", lambda: images.png_bytes(step.extras["image"])),
+                                   file_name="stylised.png", mime="image/png", key="act_style_transfer_download")
+    figure = loss_chart(step.extras["history"])
+    if record.previous is not None:
+        with_previous(figure, loss_chart(record.previous.step.extras["history"]))
+    show(figure)
 
 
 def show_result(record: RunRecord, extractor: vgg.FeatureExtractor) -> None:
@@ -151,9 +187,9 @@ def show_result(record: RunRecord, extractor: vgg.FeatureExtractor) -> None:
     st.caption(text("style_transfer.timing", seconds=step.seconds, per_step=1000 * step.seconds / step.step,
                     fast=text("style_transfer.yes" if step.extras["fast_math"] else "style_transfer.no")))
     st.subheader(text("style_transfer.filmstrip_title"))
-    frames = step.extras["snapshots"]
-    for column, (number, thumbnail) in zip(st.columns(len(frames)), frames, strict=True):
-        column.image(images.to_image(thumbnail), caption=text("style_transfer.preview", step=number))
+    frames = step.extras["snapshots"]            # one list of 128-px frames: it wraps to the width of a phone
+    st.image([images.to_image(thumbnail) for _, thumbnail in frames],
+             caption=[text("style_transfer.preview", step=number) for number, _ in frames])
     gram_lab(record, extractor)
 
 
@@ -166,14 +202,38 @@ def gram_lab(record: RunRecord, extractor: vgg.FeatureExtractor) -> None:
     style_gram, result_gram, (distance, content_distance) = record.cached(
         "gram", lambda layer: gram_views(extractor, record, layer), layer)
     st.markdown(text("style_transfer.gram_distance", layer=layer, distance=distance, content=content_distance))
-    st.plotly_chart(heatmap_pair(style_gram, result_gram,
-                                 (text("style_transfer.gram_style"), text("style_transfer.gram_result"))),
-                    width="stretch")
+    show(heatmap_pair(style_gram, result_gram,
+                      (text("style_transfer.gram_style"), text("style_transfer.gram_result"))))
     st.caption(text("style_transfer.gram_caption"))
 
 
 page_title(70, "style_transfer")
 st.markdown(text("style_transfer.intro"))
+
+settings_column, run_column = lab_columns()
+with settings_column:
+    content = image_ui("content", CONTENT_SOURCES)
+    style = image_ui("style", STYLE_SOURCES)
+    config = settings_ui()
+
+with run_column:
+    extractor, weights_note, pretrained = load_weights()
+    if not pretrained:                   # poor results ahead: say so before the run, not under it
+        st.warning(weights_note)
+    missing = content is None or style is None
+    images_key = None if missing else (images.digest(content), images.digest(style))   # the stale rule's data
+    record = experiment("style_transfer_run", lambda: style_transfer.transfer(config, extractor, content, style),
+                        config, images_key, draw=draw, idle=text("style_transfer.press_run"),
+                        run_label=text("style_transfer.run"), disabled=missing)
+    if record is None:
+        side_by_side(content, style)
+    if pretrained:
+        st.caption(weights_note)
+
+if record is not None and not missing and record.usable(images_key):
+    show_result(record, extractor)
+
+st.header(text("style_transfer.ideas_title"))
 with st.expander(text("style_transfer.idea_title")):
     st.markdown(text("style_transfer.idea"))
     st.latex(OBJECTIVE_TEX)
@@ -184,26 +244,6 @@ for part in ("layers", "optimise", "context"):
         if part == "layers":
             st.markdown(receptive_field_table())
             st.markdown(text("style_transfer.layers_after"))
-
-with st.sidebar:
-    content = image_ui("content", CONTENT_SOURCES)
-    style = image_ui("style", STYLE_SOURCES)
-    config = settings_ui()
-
-st.header(text("common.experiment_title"))
-extractor = weights_status()
-left, right = st.columns(2)
-for column, tensor, role in ((left, content, "content"), (right, style, "style")):
-    if tensor is not None:
-        column.image(images.to_image(tensor), caption=text(f"style_transfer.{role}_header"), width="stretch")
-
-missing = content is None or style is None
-images_key = None if missing else (images.digest(content), images.digest(style))   # the stale rule's data
-record = experiment("style_transfer_run", lambda: style_transfer.transfer(config, extractor, content, style),
-                    config, images_key, draw=draw, idle=text("style_transfer.press_run"),
-                    run_label=text("style_transfer.run"), disabled=missing)
-if record is not None and not missing and record.usable(images_key):
-    show_result(record, extractor)
 
 misconceptions_and_prompts("style_transfer")
 show_source(style_transfer.transfer, style_transfer.Objective, style_transfer.gram_matrix,

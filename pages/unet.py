@@ -3,48 +3,71 @@
 import streamlit as st
 
 from engine import images, unet
-from ui.charts import lines_figure
+from ui.charts import lines_figure, show, with_previous
 from ui.data_widgets import kept_upload
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
+
+ROWS = ("input", "truth", "prediction")       # the prediction grid's rows, one labelled image each
 
 
 def settings_ui() -> unet.SegmentationConfig:
-    st.subheader(text("unet.data_header"))
-    low, high = linked(st.slider, text("unet.size_range"), 0.04, 0.3, (0.08, 0.2), 0.01, key="unet_size_range")
-    shapes = unet.ShapesConfig(
-        objects=linked(st.slider, text("unet.objects"), 1, 8, 4, key="unet_objects"), min_radius=low, max_radius=high,
-        overlap=linked(st.toggle, text("unet.overlap"), True, key="unet_overlap"),
-        texture=linked(st.slider, text("unet.texture"), 0.0, 1.0, 0.3, 0.1, key="unet_texture"),
-        noise=linked(st.slider, text("unet.noise"), 0.0, 0.3, 0.1, 0.02, key="unet_noise"),
-        blur=linked(st.slider, text("unet.blur"), 0.0, 2.0, 0.5, 0.25, key="unet_blur"))
+    """The segmentation experiment's settings: the network's main knobs first, the rest in expanders."""
     st.subheader(text("unet.model_header"))
-    return unet.SegmentationConfig(
-        shapes=shapes, depth=linked(st.slider, text("unet.depth"), 1, 4, 3, key="unet_depth"),
-        base=linked(st.select_slider, text("unet.base"), (4, 8, 16), 8, key="unet_base"),
-        skips=linked(st.toggle, text("unet.skips"), True, key="unet_skips"),
-        upsampling=linked(st.radio, text("unet.upsampling"), ["transpose", "bilinear"], key="unet_upsampling",
-                          format_func=option_labels("unet.upsampling_")),
-        loss=linked(st.radio, text("unet.loss"), ["both", "ce", "dice"], key="unet_loss",
-                    format_func=option_labels("unet.loss_")),
-        steps=linked(st.slider, text("unet.steps"), 20, 1500, 400, 20, key="unet_steps"))
+    skips = linked(st.toggle, text("unet.skips"), True, key="unet_skips")
+    depth = linked(st.slider, text("unet.depth"), 1, 4, 3, key="unet_depth")
+    loss = linked(st.radio, text("unet.loss"), ["both", "ce", "dice"], key="unet_loss", horizontal=True,
+                  format_func=option_labels("unet.loss_"))
+    steps = linked(st.slider, text("unet.steps"), 20, 1500, 400, 20, key="unet_steps")
+    with st.expander(text("unet.more_model")):
+        base = linked(st.select_slider, text("unet.base"), (4, 8, 16), 8, key="unet_base")
+        upsampling = linked(st.radio, text("unet.upsampling"), ["transpose", "bilinear"], key="unet_upsampling",
+                            format_func=option_labels("unet.upsampling_"))
+    with st.expander(text("unet.data_header")):
+        low, high = linked(st.slider, text("unet.size_range"), 0.04, 0.3, (0.08, 0.2), 0.01, key="unet_size_range")
+        shapes = unet.ShapesConfig(
+            objects=linked(st.slider, text("unet.objects"), 1, 8, 4, key="unet_objects"), min_radius=low,
+            max_radius=high, overlap=linked(st.toggle, text("unet.overlap"), True, key="unet_overlap"),
+            texture=linked(st.slider, text("unet.texture"), 0.0, 1.0, 0.3, 0.1, key="unet_texture"),
+            noise=linked(st.slider, text("unet.noise"), 0.0, 0.3, 0.1, 0.02, key="unet_noise"),
+            blur=linked(st.slider, text("unet.blur"), 0.0, 2.0, 0.5, 0.25, key="unet_blur"))
+    return unet.SegmentationConfig(shapes=shapes, depth=depth, base=base, skips=skips, upsampling=upsampling,
+                                   loss=loss, steps=steps)
+
+
+def scores_figure(history: dict[str, list[float]]):
+    """Held-out Dice and IoU over the training steps."""
+    figure = lines_figure(history["step"], {"Dice": history["dice"], "IoU": history["iou"]},
+                          text("unet.curves_title"), text("regression.step_axis"), text("unet.score_axis"), (0, 1))
+    return figure.update_layout(height=330)
+
+
+def prediction_rows(extras: dict, step: int) -> None:
+    """The held-out images, their true masks and the predictions: one labelled image per row, as wide
+    as the column (so the grid fits a phone)."""
+    rows = unet.panel_rows(extras["images"], extras["masks"], extras["predicted"])
+    for name, row in zip(ROWS, rows, strict=True):
+        st.image(images.to_image(images.tile(row, len(row))), width="stretch",
+                 caption=text(f"unet.row_{name}", step=step))
+    st.caption(text("unet.row_colours"))
 
 
 def draw(record: RunRecord) -> None:
+    """The predictions so far beside the Dice and IoU curves (this run's, and the previous run's faintly)."""
     step = record.step
-    extras = step.extras
-    st.image(images.to_image(unet.panel(extras["images"], extras["masks"], extras["predicted"])), width=640,
-             caption=text("unet.row_images", step=step.step))
-    columns = st.columns(2)
+    grid, curves = st.columns([1, 1.2])
+    with grid:
+        prediction_rows(step.extras, step.step)
+    columns = curves.columns(2)
     columns[0].metric(text("unet.metric_dice"), number_format(step.metrics["dice"]))
     columns[1].metric(text("unet.metric_iou"), number_format(step.metrics["iou"]))
-    history = extras["history"]
-    st.plotly_chart(lines_figure(history["step"], {"Dice": history["dice"], "IoU": history["iou"]},
-                                 text("unet.curves_title"), text("regression.step_axis"), "", (0, 1)),
-                    width="stretch")
+    figure = scores_figure(step.extras["history"])
+    if record.previous is not None:
+        with_previous(figure, scores_figure(record.previous.step.extras["history"]))
+    show(figure, curves)
 
 
 def skips_comparison(record: RunRecord | None, config: unet.SegmentationConfig) -> None:
@@ -64,17 +87,26 @@ def read_picture(data: bytes):
     return images.load_image(data, limits=image_limits()).image
 
 
+def level_image(maps: dict, name: str, column) -> None:
+    """One level's feature maps as one image in a row, as wide as its column."""
+    kind, _, level = name.partition(" ")                     # "encoder 2" -> the encoder's level 2
+    level_maps = maps[name]
+    column.image(images.to_image(images.tile(level_maps.unsqueeze(1), len(level_maps))), width="stretch",
+                 caption=text(f"unet.level_{kind}", level=level))
+
+
 @st.fragment
 def inside_and_upload(record: RunRecord) -> None:
     """The lab on the trained (or paused, or stopped) network: a slider or an upload here reruns only this part."""
     model, validation = record.model["unet"], record.model["validation"]
     st.subheader(text("unet.features_title"))
-    index = linked(st.slider, text("unet.feature_image"), 0, len(validation.images) - 1, 0, key="unet_feature_image")
+    index = st.slider(text("unet.feature_image"), 0, len(validation.images) - 1, 0, key="unet_feature_image")
     maps = record.cached("feature_maps", lambda i: unet.feature_maps(model, validation.images[i]), index)
-    for name, level_maps in maps.items():
-        kind, _, level = name.partition(" ")                 # "encoder 2" -> the encoder's level 2
-        st.image(images.to_image(images.tile(level_maps.unsqueeze(1), len(level_maps))), width=min(8 * 72, 640),
-                 caption=text(f"unet.level_{kind}", level=level))
+    for level in range(1, record.config.depth + 1):          # the U: each encoder level beside its decoder level
+        encoder, decoder = st.columns(2)
+        level_image(maps, f"encoder {level}", encoder)
+        level_image(maps, f"decoder {level}", decoder)
+    level_image(maps, "bottleneck", st.columns([1, 2, 1])[1])
     st.caption(text("unet.features_caption"))
     upload = kept_upload("unet_shapes", text("unet.shapes_upload"), read_picture, list(images.UPLOAD_TYPES))
     if upload is None:
@@ -105,10 +137,11 @@ def draw_denoised(record: RunRecord) -> None:
 
 
 def denoise_section() -> None:
+    """The second experiment: its settings on the left, its run on the right."""
     st.header(text("unet.denoise_title"))
     st.caption(text("unet.denoise_caption"))
-    left, right = st.columns(2)
-    with left:
+    settings_column, run_column = lab_columns()
+    with settings_column:
         names = {name: text(f"style_transfer.sample_{name}") for name in images.PHOTOS}
         names["upload"] = text("style_transfer.source_upload")
         source = linked(st.selectbox, text("unet.denoise_source"), list(names), key="unet_denoise_source",
@@ -119,34 +152,38 @@ def denoise_section() -> None:
             clean = None if upload is None else upload[1]
         else:
             clean = images.to_tensor(images.fit_within(images.load_sample(source), 256))
-    with right:
         config = unet.DenoiseConfig(sigma=linked(st.slider, text("unet.sigma"), 0.05, 0.4, 0.15, 0.05,
                                                  key="unet_sigma"),
                                     steps=linked(st.slider, text("unet.denoise_steps"), 50, 1000, 300, 50,
                                                  key="unet_denoise_steps"))
-    experiment("unet_denoise", lambda: unet.denoise(config, clean), config,
-               None if clean is None else images.digest(clean), draw=draw_denoised,
-               idle=text("style_transfer.need_upload") if clean is None else None,
-               run_label=text("unet.denoise_run"), disabled=clean is None)
+    with run_column:
+        experiment("unet_denoise", lambda: unet.denoise(config, clean), config,
+                   None if clean is None else images.digest(clean), draw=draw_denoised,
+                   idle=text("style_transfer.need_upload") if clean is None else None,
+                   run_label=text("unet.denoise_run"), disabled=clean is None)
 
 
 page_title(66, "unet")
 st.markdown(text("unet.intro"))
-for part in ("design", "facts"):
-    with st.expander(text(f"unet.{part}_title")):
-        st.markdown(text(f"unet.{part}"))
 
-with st.sidebar:
+settings_column, run_column = lab_columns()
+with settings_column:
     config = settings_ui()
+with run_column:
+    st.subheader(text("unet.segmentation_title"))
+    record = experiment("unet_train", lambda: unet.train(config), config, draw=draw, idle=text("unet.press_train"))
+    skips_comparison(record, config)
 
-st.header(text("unet.segmentation_title"))
-record = experiment("unet_train", lambda: unet.train(config), config, draw=draw, idle=text("unet.press_train"))
-skips_comparison(record, config)
 if record is not None and record.usable():
     inside_and_upload(record)
 else:
     st.caption(text("unet.need_model"))
 
 denoise_section()
+
+st.header(text("unet.ideas_title"))
+for part in ("design", "facts"):
+    with st.expander(text(f"unet.{part}_title")):
+        st.markdown(text(f"unet.{part}"))
 misconceptions_and_prompts("unet")
 show_source(unet.UNet, unet.train, unet.dice_loss, unet.denoise, unet.make_shapes)

@@ -2,12 +2,14 @@
 settings, captions follow the language, Pause/Step/Resume/Stop keep a usable model, uploads are kept."""
 
 import io
+import json
 
 import pytest
 from PIL import Image, ImageDraw
 
 from tests.conftest import train
 from tests.test_pages import _pause_step_resume_stop
+from ui.charts import PALETTE
 from ui.i18n import translate
 from ui.widgets import number_format
 
@@ -50,6 +52,7 @@ def test_skips_are_compared_only_between_runs_with_equal_settings(app):
 
 def test_feature_map_captions_are_translated(app):
     app_test = app("pages/unet.py", "zh")
+    app_test.radio(key="lang").set_value("zh").run()       # explicitly: AppTest page switches once dropped ?lang=
     app_test.slider(key="unet_steps").set_value(20).run()
     app_test.slider(key="unet_depth").set_value(2).run()
     _train(app_test)
@@ -66,6 +69,7 @@ def test_a_stopped_segmentation_run_is_explored_in_the_lab(app, lang):
     """Step, Step, Resume, a settings change mid-run (the note), Stop: the model trained so far stays,
     with "stopped at step N of M", and the lab's feature maps and shapes upload use it."""
     app_test = app("pages/unet.py", lang)
+    app_test.radio(key="lang").set_value(lang).run()
     app_test.slider(key="unet_depth").set_value(2).run()
     app_test.slider(key="unet_steps").set_value(1500).run()                 # long enough to catch
     assert translate("unet.need_model", lang) in [c.value for c in app_test.caption]
@@ -104,3 +108,26 @@ def test_the_denoiser_runs_through_the_helper_and_keeps_its_upload(app):
     assert app_test.session_state["unet_denoise"] is record
     app_test.slider(key="unet_sigma").set_value(0.3).run()                  # other settings: the result is stale
     assert translate("common.stale_result", "en") in [c.value for c in app_test.caption]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_prediction_grid_is_labelled_by_row_and_the_curves_differ_in_colour(app, lang):
+    """Issue 17: the grid's rows are captioned input / truth / prediction in the page's language; Dice
+    and IoU are two distinct palette colours; the lab's image slider stays out of the shared link."""
+    app_test = app("pages/unet.py", lang)
+    app_test.radio(key="lang").set_value(lang).run()
+    app_test.slider(key="unet_steps").set_value(20).run()
+    app_test.slider(key="unet_depth").set_value(2).run()
+    _train(app_test)
+    captions = [c for image in app_test.image for c in image.captions]
+    rows = [translate("unet.row_input", lang), translate("unet.row_truth", lang),
+            translate("unet.row_prediction", lang, step=20)]
+    assert [c for c in captions if c in rows] == rows                       # one labelled image per row, in order
+    assert translate("unet.row_colours", lang) in [c.value for c in app_test.caption]
+    figure = json.loads(app_test.get("plotly_chart")[0].proto.spec)
+    colours = {trace["name"]: trace["line"]["color"] for trace in figure["data"]}
+    assert set(colours) == {"Dice", "IoU"} and colours["Dice"] != colours["IoU"]
+    assert {colours["Dice"], colours["IoU"]} <= set(PALETTE)
+    app_test.slider(key="unet_feature_image").set_value(3).run()
+    assert not app_test.exception
+    assert "unet_feature_image" not in app_test.query_params                # exploring is not a setting
