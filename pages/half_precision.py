@@ -206,6 +206,11 @@ def race_figures(config: hp.RaceConfig, history: dict[str, list[float]]) -> dict
     return figures
 
 
+def percent(value: float) -> str:
+    """Two significant digits below 100 (0.76, 1.7), whole numbers above (360), never 3.6e+02."""
+    return f"{value:.2g}" if value < 100 else f"{value:,.0f}"
+
+
 def gaps_to_fp32(config: hp.RaceConfig, history: dict[str, list[float]]) -> str | None:
     """How far each finite mode's loss curve lies from fp32's: the largest and the median relative gap."""
     if "fp32" not in config.modes or not history["step"]:
@@ -217,8 +222,8 @@ def gaps_to_fp32(config: hp.RaceConfig, history: dict[str, list[float]]) -> str 
         if mode == "fp32" or not np.isfinite(curve).all():
             continue
         gap = np.abs(curve - reference) / np.maximum(np.abs(reference), 1e-12)
-        parts.append(text("half_precision.gap_mode", mode=mode_name(mode), largest=f"{100 * gap.max():.2g}",
-                          median=f"{100 * np.median(gap):.2g}"))
+        parts.append(text("half_precision.gap_mode", mode=mode_name(mode), largest=percent(100 * gap.max()),
+                          median=percent(100 * np.median(gap))))
     return text("half_precision.gap_note", gaps="; ".join(parts)) if parts else None
 
 

@@ -14,6 +14,11 @@ from ui.charts import COINCIDE, LINE_CHARS, _columns
 from ui.i18n import translate
 
 
+def percent(value: float) -> str:
+    """As the page writes a gap (pages/half_precision.py)."""
+    return f"{value:.2g}" if value < 100 else f"{value:,.0f}"
+
+
 def frame(app_test, lang: str, column: str):
     """The first table on page 68 with the column `half_precision.<column>` (tables move as runs add some)."""
     name = translate(f"half_precision.{column}", lang)
@@ -65,7 +70,7 @@ def assert_race_curves_read_apart(app_test, lang: str) -> None:
         for i, first in enumerate(names):
             for later in names[i + 1:]:
                 a, b = (np.asarray(lines[n]["y"], dtype=float) for n in (first, later))
-                note = translate("common.coincide", lang, later=later, first=first, share="0.1 %")
+                note = translate("common.coincide", lang, later=later, first=first, share="0.1%")
                 if np.isfinite(a).all() and np.isfinite(b).all() and \
                         np.all(np.abs(a - b) <= COINCIDE * np.maximum(np.maximum(abs(a), abs(b)), 1e-12)):
                     assert note in title.replace("<br>", " ")                   # coinciding, and said so
@@ -77,7 +82,7 @@ def assert_race_curves_read_apart(app_test, lang: str) -> None:
     for mode in ("bf16", "fp16_scaler"):
         gap = np.abs(np.asarray(history[f"loss/{mode}"]) - fp32) / fp32
         assert translate("half_precision.gap_mode", lang, mode=translate(f"half_precision.short_{mode}", lang),
-                         largest=f"{100 * gap.max():.2g}", median=f"{100 * np.median(gap):.2g}") in caption
+                         largest=percent(100 * gap.max()), median=percent(100 * np.median(gap))) in caption
 
 
 def test_half_precision_train_obeys_pause_step_resume_stop_and_notes_changed_settings(app):
@@ -134,7 +139,7 @@ def test_distributed_trains_two_real_ranks_and_a_pipeline(app, lang="en"):
     ddp, one = translate("distributed.ddp_mean", lang), translate("distributed.single_process", lang)
     chart = next(f for f in figures(app_test) if {t.get("name") for t in f["data"]} >= {ddp, one})
     assert [t["line"].get("dash") for t in chart["data"] if t.get("name") == one] == ["dash"]   # shown coinciding
-    assert translate("common.coincide", lang, later=one, first=ddp, share="0.1 %") in \
+    assert translate("common.coincide", lang, later=one, first=ddp, share="0.1%") in \
         chart["layout"]["title"]["text"].replace("<br>", " ")
     app_test.slider(key="distributed_ring_devices").set_value(3).run()
     app_test.slider(key="distributed_ring_step").set_value(4).run()                  # the last all-gather step

@@ -187,7 +187,7 @@ def _horizontal_y_titles(figure: go.Figure) -> None:
 def finish(figure: go.Figure) -> go.Figure:
     """Apply the house style in place (see the module docstring) and return the figure."""
     table = _page_colours()
-    notes = [text("common.coincide", later=later, first=first, share="0.1 %") for first, later in _coinciding(figure)]
+    notes = [text("common.coincide", later=later, first=first, share="0.1%") for first, later in _coinciding(figure)]
     for trace in figure.data:
         if trace.type not in COLOURED:
             continue

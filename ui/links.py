@@ -48,7 +48,7 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
         bound.arguments["placeholder"] = text(PLACEHOLDERS[kind])
     if "persist_state" in _parameters(widget) and "persist_state" not in arguments:
         bound.arguments["persist_state"] = "session"   # the setting survives a visit to another page
-    from ui import hosted        # imports torch (engine.images): not at import time, the home page runs without it
+    from ui import hosted  # imports torch (engine.images): not at import time, the home page runs without it
 
     ceiling = hosted.cap(key)
     full = _apply_cap(kind, arguments, ceiling) if ceiling is not None else None
