@@ -145,6 +145,8 @@ def show_race(surface: str, settings: tuple, steps: int, start: tuple[float, flo
         losses.add_hline(y=-1, line={"dash": "dash", "color": NEUTRAL}, annotation_text=text("optimizers.escape_line"),
                          annotation_position="bottom left")
     show(losses, loss_column)
+    if saddle:
+        loss_column.caption(text("optimizers.saddle_caption"))
     goal = "tolerance" if spec.minima else "escape"       # reach a minimum, or get off the saddle
     table = {"": [label[n] for n in result],
              text("optimizers.table_final"): [number_format(r["losses"][-1]) for r in result.values()],
@@ -248,7 +250,6 @@ def draw_network(record: RunRecord) -> None:
         figure = overlaid_histograms({label[n]: v for n, v in logs.items()}, text("optimizers.effective_title"),
                                      text("optimizers.effective_axis"))
         figure.update_yaxes(title_text=text("optimizers.effective_count"))
-        figure.update_layout(margin={"t": 80})            # room for the two-line title
         show(figure)
         st.caption(text("optimizers.effective_caption"))
 
