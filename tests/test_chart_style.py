@@ -36,7 +36,8 @@ PAGES = {
              View({"lstm_demo": "race", "lstm_race_steps": "50"}, ("lstm_race_train",)),
              View({"lstm_demo": "rows", "lstm_rows_steps": "50"}, ("lstm_rows_train",))],
     "regression": [View({"regression_steps": "100"}, ("regression_train", "regression_train"))],
-    "optimizers": [View({"optimizers_network_steps": "40"}, ("optimizers_network",))],
+    "optimizers": [View({"optimizers_network_steps": "40"}, ("optimizers_network",)),
+                   View({"optimizers_surface": "saddle"}, ())],          # the race only, on a linear axis
     "adversarial": [View({"adversarial_steps": "50"}, ("adversarial_train",))],
     "unet": [View({"unet_steps": "20", "unet_denoise_steps": "20"}, ("unet_train", "unet_denoise"))],
     "autoencoder": [View({"autoencoder_steps": "50"}, ("autoencoder_train",))],

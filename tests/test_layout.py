@@ -127,3 +127,15 @@ def test_share_this_setup_shows_the_link_with_the_changed_settings(app):
     test.slider(key="regression_noise").set_value(1.2).run()
     links = [c.value for c in test.code if "regression_noise=1.2" in c.value]
     assert len(links) == 1 and "lang=zh" in links[0]
+
+
+def test_the_language_holds_when_the_learner_changes_page(app):
+    """The switch is the entry file's widget: a page switch must not put it back to English (a
+    switch drawn by each page's own script was a new widget on every page and did)."""
+    test = app(None, "zh")
+    test.switch_page("pages/regression.py").run()
+    assert test.radio(key="lang").value == "zh"
+    assert test.title[0].value == "63 · 回归" and "回归" in test.markdown[0].value
+    test.switch_page("pages/unet.py").run()
+    assert test.radio(key="lang").value == "zh" and "UNet" in test.title[0].value
+    assert any("分割" in m.value for m in test.markdown)
