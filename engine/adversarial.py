@@ -273,16 +273,53 @@ def attack_one(model: nn.Module, image: torch.Tensor, label: int, epsilon: float
 
 
 @torch.no_grad()
-def fooled(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """Indices (on the CPU) of test digits classified correctly when clean but wrongly under FGSM at epsilon."""
+def fooled_examples(model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
+                    epsilon: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """FGSM at epsilon on the (N, 1, 28, 28) digits `x`: the indices of those classified correctly
+    when clean but wrongly when attacked, their attacked images (K, 1, 28, 28) and the model's
+    answers on them (K,); all on the CPU, in the order of `x`."""
     model.eval()
     device = device_of(model)
     x, labels = x.to(device), labels.to(device)
     with torch.enable_grad():
         attacked = fgsm(model, x, labels, epsilon)
-    clean_ok = model(x).argmax(1) == labels
-    wrong = model(attacked).argmax(1) != labels
-    return torch.nonzero(clean_ok & wrong).flatten().cpu()
+    answers = model(attacked).argmax(1)
+    index = torch.nonzero((model(x).argmax(1) == labels) & (answers != labels)).flatten()
+    return index.cpu(), attacked[index].cpu(), answers[index].cpu()
+
+
+def fooled(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """Indices (on the CPU) of test digits classified correctly when clean but wrongly under FGSM at epsilon."""
+    return fooled_examples(model, x, labels, epsilon)[0]
+
+
+def first_fooled(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float,
+                 chunk: int = 250) -> int | None:
+    """The first index, in the order of `x`, of a digit the model reads correctly when clean and
+    wrongly under FGSM at epsilon (None if there is none); attacks `chunk` digits at a time."""
+    for start in range(0, len(x), chunk):
+        found = fooled(model, x[start:start + chunk], labels[start:start + chunk], epsilon)
+        if len(found):
+            return start + int(found[0])
+    return None
+
+
+def targeted_success(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, epsilon: float,
+                     method: Literal["fgsm", "pgd"] = "pgd", steps: int = 10,
+                     step_size: float | None = None) -> float:
+    """Share of (digit, target) pairs, each of the N digits aimed at each of its 9 wrong classes,
+    for which a targeted attack makes the model answer the target: 9N attacks in one batch."""
+    model.eval()
+    device = device_of(model)
+    x, labels = x.to(device), labels.to(device)
+    targets = torch.cat([(labels + shift) % 10 for shift in range(1, 10)])      # (9N,)
+    inputs, truth = x.repeat(9, 1, 1, 1), labels.repeat(9)
+    if method == "pgd":
+        attacked = pgd(model, inputs, truth, epsilon, steps, step_size, targets)
+    else:
+        attacked = fgsm(model, inputs, truth, epsilon, targets)
+    with torch.no_grad():
+        return (model(attacked).argmax(1) == targets).float().mean().item()
 
 
 @torch.no_grad()

@@ -3,15 +3,17 @@
 import streamlit as st
 
 from engine import autoencoder, images
-from ui.charts import histogram_with_marker, history_figure, latent_scatter, update_history
+from ui.charts import histogram_with_marker, history_figure, latent_scatter, show, update_history, with_previous
 from ui.data_widgets import dataset_ui, kept_upload
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import clamp_state, lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
 
 LEARNING_RATES = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
+OBJECTIVE_TEX = (r"\hat x = g_\phi(f_\theta(x)), \qquad "
+                 r"\min_{\theta,\phi}\; \frac{1}{N}\sum_i \lVert \hat x_i - x_i \rVert^2")
 
 
 def says(key: str, source: str, **params: object) -> str:
@@ -26,38 +28,49 @@ def settings_ui() -> autoencoder.AutoencoderConfig:
     latent = 3
     if model != "classic":
         latent = linked(st.slider, text("autoencoder.latent"), 1, 32, 8, key="autoencoder_latent")
-    variational = linked(st.toggle, text("autoencoder.variational"), False, key="autoencoder_variational",
-                         disabled=model == "linear")
-    beta = 1.0
-    if variational and model != "linear":
-        beta = linked(st.select_slider, text("autoencoder.beta"), (0.1, 0.3, 1.0, 3.0), 1.0, key="autoencoder_beta")
+    steps = linked(st.slider, text("autoencoder.steps"), 50, 4000, 1500, 50, key="autoencoder_steps")
+    with st.expander(text("autoencoder.more_training")):
+        variational = linked(st.toggle, text("autoencoder.variational"), False, key="autoencoder_variational",
+                             disabled=model == "linear")
+        beta = 1.0
+        if variational and model != "linear":
+            beta = linked(st.select_slider, text("autoencoder.beta"), (0.1, 0.3, 1.0, 3.0), 1.0,
+                          key="autoencoder_beta")
+        noise = linked(st.slider, text("autoencoder.noise"), 0.0, 0.6, 0.0, 0.05, key="autoencoder_noise")
+        learning_rate = linked(st.select_slider, text("autoencoder.learning_rate"), LEARNING_RATES, 2e-3,
+                               key="autoencoder_learning_rate")
     return autoencoder.AutoencoderConfig(
-        model=model, latent=latent, variational=variational and model != "linear", beta=beta,
-        noise=linked(st.slider, text("autoencoder.noise"), 0.0, 0.6, 0.0, 0.05, key="autoencoder_noise"),
-        steps=linked(st.slider, text("autoencoder.steps"), 50, 4000, 1500, 50, key="autoencoder_steps"),
-        learning_rate=linked(st.select_slider, text("autoencoder.learning_rate"), LEARNING_RATES, 2e-3,
-                             key="autoencoder_learning_rate"),
-    )
+        model=model, latent=latent, variational=variational and model != "linear", beta=beta, noise=noise,
+        steps=steps, learning_rate=learning_rate)
 
 
-def loss_chart(pca: float):
+def loss_chart(pca: float, history: dict[str, list[float]]):
+    """Training and test MSE per pixel on a log axis, with PCA's error at the same k as a reference."""
     series = {"train": text("autoencoder.curve_train"), "test": text("autoencoder.curve_test")}
-    return history_figure(series, text("autoencoder.losses_title"), text("autoencoder.step_axis"),
-                          {text("autoencoder.pca_line"): pca})
+    figure = history_figure(series, text("autoencoder.losses_title"), text("autoencoder.step_axis"),
+                            {text("autoencoder.pca_line"): pca}, y_title=text("autoencoder.loss_axis"))
+    return update_history(figure, history).update_layout(height=300)
 
 
 def draw(record: RunRecord) -> None:
-    """The input/reconstruction grid, the metrics and the loss curves of the run's latest report."""
+    """The metrics, the loss curves (the previous run's faint) and the input/reconstruction grid of
+    the run's latest report."""
     step, config, source = record.step, record.config, record.data_key
-    pairs = autoencoder.comparison_grid(step.extras["inputs"], step.extras["outputs"])
-    st.image(images.to_image(pairs), width=560, caption=says(
-        "autoencoder.grid_caption", source, step=step.step, noisy=text("autoencoder.noisy") if config.noise else ""))
     columns = st.columns(3)
     columns[0].metric(text("autoencoder.metric_test"), number_format(step.metrics["test_mse"]))
     columns[1].metric(text("autoencoder.metric_pca"), number_format(step.metrics["pca_mse"]))
     if "kl" in step.metrics:
         columns[2].metric(text("autoencoder.metric_kl"), number_format(step.metrics["kl"]))
-    st.plotly_chart(update_history(loss_chart(step.metrics["pca_mse"]), step.extras["history"]), width="stretch")
+    figure = loss_chart(step.metrics["pca_mse"], step.extras["history"])
+    before = record.previous.step if record.previous is not None else None
+    if before is not None:
+        with_previous(figure, loss_chart(before.metrics["pca_mse"], before.extras["history"]))
+    show(figure)
+    pairs = autoencoder.comparison_grid(step.extras["inputs"], step.extras["outputs"])
+    with st.container(width=560):
+        st.image(images.to_image(pairs), width="stretch", caption=says(
+            "autoencoder.grid_caption", source, step=step.step,
+            noisy=text("autoencoder.noisy") if config.noise else ""))
 
 
 def latent_view(model, data) -> dict:
@@ -72,6 +85,7 @@ def latent_figure(points, data, k: int):
     """The test codes (or their first three principal components) with translated axes and classes."""
     figure = latent_scatter(points.tolist(), data.test_y.tolist(),
                             says("autoencoder.latent_caption", data.source, count=len(points)))
+    figure.update_layout(height=460)                       # with its legend, it fits a phone's screen
     titles = [text(f"autoencoder.axis_{kind}", index=i) for kind, i in autoencoder.plotted_axes(k)]
     if len(titles) == 3:
         figure.update_scenes(xaxis_title_text=titles[0], yaxis_title_text=titles[1], zaxis_title_text=titles[2])
@@ -87,7 +101,7 @@ def latent_section(record: RunRecord, data) -> None:
     view = record.cached("latent", lambda _: latent_view(model, data), data.source)
     k = view["codes"].shape[1]
     st.header(text("autoencoder.latent_title"))
-    st.plotly_chart(latent_figure(view["points"], data, k), width="stretch")
+    show(latent_figure(view["points"], data, k))
     if k > 3:
         st.caption(text("autoencoder.latent_projected", k=k))
     explorer(record, view)
@@ -95,23 +109,25 @@ def latent_section(record: RunRecord, data) -> None:
     if model.variational:
         st.subheader(says("autoencoder.samples_title", data.source))
         samples = record.cached("samples", lambda: images.to_image(images.tile(autoencoder.sample(model, 32), 16)))
-        st.image(samples, width=700)
+        with st.container(width=700):
+            st.image(samples, width="stretch")
 
 
 @st.fragment
 def explorer(record: RunRecord, view: dict) -> None:
-    """Slide along each latent unit and decode: a slider here reruns only this part of the page."""
+    """Slide along each latent unit and decode: a slider here reruns only this part of the page.
+    The sliders are exploration, not settings: plain widgets, kept out of links."""
     st.subheader(text("autoencoder.explorer_title"))
     low, high, middle = view["low"], view["high"], view["middle"]
-    left, right = st.columns([2, 1])
+    picture, sliders = st.columns([1, 2])             # on a phone: the decoded image first, then its sliders
     chosen = []
-    with left:
+    with sliders:
         for i in range(min(len(middle), 8)):
             lo, hi = float(low[i]), max(float(high[i]), float(low[i]) + 1e-3)     # a dead unit has no range
             clamp_state(f"autoencoder_z{i}", lo, hi)
-            chosen.append(linked(st.slider, text("autoencoder.coordinate", index=i + 1), lo, hi,
-                                 min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
-    right.image(images.to_image(autoencoder.decode_point(record.model, chosen + middle[len(chosen):])), width=196)
+            chosen.append(st.slider(text("autoencoder.coordinate", index=i + 1), lo, hi,
+                                    min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
+    picture.image(images.to_image(autoencoder.decode_point(record.model, chosen + middle[len(chosen):])), width=196)
 
 
 @st.fragment
@@ -121,12 +137,13 @@ def interpolation(record: RunRecord, data) -> None:
     a, b = st.columns(2)
     for key in ("autoencoder_first", "autoencoder_second"):
         clamp_state(key, 0, len(data.test_x) - 1)
-    first = linked(a.number_input, says("autoencoder.first_digit", data.source), 0, len(data.test_x) - 1, 3,
-                   key="autoencoder_first")
-    second = linked(b.number_input, says("autoencoder.second_digit", data.source), 0, len(data.test_x) - 1, 2,
-                    key="autoencoder_second")
+    first = a.number_input(says("autoencoder.first_digit", data.source), 0, len(data.test_x) - 1, 3,
+                           key="autoencoder_first")
+    second = b.number_input(says("autoencoder.second_digit", data.source), 0, len(data.test_x) - 1, 2,
+                            key="autoencoder_second")
     frames = autoencoder.interpolate(record.model, data.test_x[first], data.test_x[second], steps=10)
-    st.image(images.to_image(images.tile(frames, 10)), width=700)
+    with st.container(width=700):
+        st.image(images.to_image(images.tile(frames, 10)), width="stretch")
 
 
 def upload_digit(raw: bytes):
@@ -146,7 +163,7 @@ def upload_section(record: RunRecord, data) -> None:
     digit = kept[1]
     columns = st.columns(len(digit.stages) + 1)
     for column, (name, picture) in zip(columns, digit.stages.items(), strict=False):
-        column.image(picture, caption=text(f"autoencoder.stage_{name}"), width="stretch")
+        column.image(picture, caption=text(f"autoencoder.stage_{name}"), width=112)
     reconstruction = autoencoder.reconstruct(model, digit.tensor)
     columns[-1].image(images.to_image(reconstruction).resize((112, 112)), caption=text("autoencoder.reconstruction"))
     st.caption(says("autoencoder.stages_caption", data.source))
@@ -154,28 +171,34 @@ def upload_section(record: RunRecord, data) -> None:
     error = autoencoder.reconstruction_errors(model, digit.tensor.unsqueeze(0))[0].item()
     st.markdown(says("autoencoder.anomaly", data.source, error=error,
                      percentile=autoencoder.percentile_of(error, errors)))
-    st.plotly_chart(histogram_with_marker(errors.tolist(), error, says("autoencoder.anomaly_chart", data.source)),
-                    width="stretch")
+    figure = histogram_with_marker(errors.tolist(), error, says("autoencoder.anomaly_chart", data.source))
+    show(figure.update_layout(xaxis_title_text=text("autoencoder.error_axis"),
+                              yaxis_title_text=says("autoencoder.count_axis", data.source)))
 
 
 page_title(67, "autoencoder")
-with st.sidebar:
+intro = st.empty()                                   # its wording follows the dataset chosen below
+settings_column, run_column = lab_columns()
+with settings_column:
     data = dataset_ui("autoencoder")
     config = settings_ui()
-st.markdown(says("autoencoder.intro", data.source))
-st.latex(r"\hat x = g_\phi(f_\theta(x)), \qquad \min_{\theta,\phi}\; \frac{1}{N}\sum_i \lVert \hat x_i - x_i \rVert^2")
-for part in ("pca", "variants"):
-    with st.expander(text(f"autoencoder.{part}_title")):
-        st.markdown(text(f"autoencoder.{part}"))
+intro.markdown(says("autoencoder.intro", data.source))
+with run_column:
+    record = experiment("autoencoder_train", lambda: autoencoder.train(config, data), config, data.source,
+                        draw=draw, idle=text("autoencoder.press_train"))
 
-st.header(text("common.experiment_title"))
-record = experiment("autoencoder_train", lambda: autoencoder.train(config, data), config, data.source, draw=draw,
-                    idle=text("autoencoder.press_train"))
 if record is not None and record.usable(data.source):
     latent_section(record, data)
     upload_section(record, data)
 else:
     st.caption(text("autoencoder.need_model"))
+
+st.header(text("autoencoder.ideas_title"))
+with st.expander(text("autoencoder.pca_title")):
+    st.latex(OBJECTIVE_TEX)
+    st.markdown(text("autoencoder.pca"))
+with st.expander(text("autoencoder.variants_title")):
+    st.markdown(text("autoencoder.variants"))
 
 misconceptions_and_prompts("autoencoder", "try_fashion" if data.source == "FashionMNIST" else "try")
 show_source(autoencoder.train, autoencoder.Autoencoder, autoencoder.loss_terms, autoencoder.pca_error)
