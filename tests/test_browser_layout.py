@@ -13,6 +13,7 @@
 from urllib.parse import urlencode
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser import SCREENSHOTS, streamlit_server, wait_for_app
 from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
@@ -47,7 +48,12 @@ def server():
 
 def outside(page, locator, name: str, size: dict) -> list[str]:
     """Why `locator` is not wholly inside the viewport (empty when it is)."""
-    box = locator.bounding_box()
+    box = None
+    for _ in range(10):              # a live redraw may be replacing the element this very moment
+        box = locator.bounding_box()
+        if box is not None:
+            break
+        page.wait_for_timeout(200)
     if box is None:
         return [f"{name}: not drawn"]
     problems = []
@@ -76,6 +82,18 @@ def first_screen_problems(page, key: str | None) -> list[str]:
     for k in range(min(2, labels.count())):
         problems += outside(page, labels.nth(k), f"setting {k + 1}", LAPTOP)
     return problems
+
+
+def scroll_to(page, locator, tries: int = 10) -> None:
+    """Scroll `locator` into view, again if a live redraw replaced the element meanwhile."""
+    for attempt in range(tries):
+        try:
+            locator.scroll_into_view_if_needed(timeout=5_000)
+            return
+        except PlaywrightError:
+            if attempt == tries - 1:
+                raise
+            page.wait_for_timeout(300)
 
 
 def scroll_top(page) -> float:
@@ -158,13 +176,13 @@ def test_a_phone_changes_a_setting_runs_and_sees_the_chart(browser, server, slug
     wait_for_app(page, runs=False)
     assert page.locator(f".st-key-{slider} input[type=range]").first.input_value() != before
     button = page.locator(f".st-key-act_{key} button").first
-    button.scroll_into_view_if_needed()
+    scroll_to(page, button)
     button.click()
     wait_for_app(page, LONG_RUN_MS)
     no_exception(page)
     _, run_column = lab(page, key)
     result = run_column.locator(RESULT).first
-    result.scroll_into_view_if_needed()
+    scroll_to(page, result)
     page.wait_for_timeout(500)
     box = result.bounding_box()
     assert box is not None and box["height"] > 100

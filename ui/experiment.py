@@ -260,6 +260,10 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
         columns[3 if steps else 1].button(text("common.stop"), key=f"act_{key}_stop", icon=":material/stop:",
                                           disabled=state not in (*jobs.ACTIVE, jobs.PAUSED), on_click=_stop,
                                           args=(key,), width="stretch")
+        if record is not None and record.job.pace > 0 and state in jobs.ACTIVE:     # in the row's free space
+            columns[-1].button(text("common.skip_pace"), key=f"act_{key}_skip", on_click=_skip_pace, args=(key,),
+                               icon=":material/fast_forward:", type="tertiary",
+                               help=text("common.paced", seconds=f"{record.job.pace:g}"))
         if error is not None:
             show_input_error(error)
         if record is None:
@@ -268,11 +272,6 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
             return
         with st.container(key=f"runstate_{key}_{state}"):      # the state, for the browser tests too
             status_line(record)
-        if record.job.pace > 0 and state in jobs.ACTIVE:
-            with st.container(horizontal=True, vertical_alignment="center"):
-                st.caption(text("common.paced", seconds=f"{record.job.pace:g}"))
-                st.button(text("common.skip_pace"), key=f"act_{key}_skip", on_click=_skip_pace, args=(key,),
-                          icon=":material/fast_forward:", type="tertiary")
         if not record.matches(config, data_key):
             st.caption(text("common.stale_running" if record.active else "common.stale_result"))
         previous_note(record, drawn)
