@@ -243,27 +243,24 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
 
     def body(record: RunRecord | None) -> None:
         state = record.job.state if record is not None else None
-        columns = st.columns([2, 2, 2, 2, 3] if steps else [2, 2, 7], vertical_alignment="center")
-        columns[0].button(run_label or text("common.train"), type="primary", key=f"act_{key}",
-                          disabled=blocked, on_click=_start,
-                          args=(key, start, config, data_key, False, settings, pace), width="stretch")
+        # One row that stays a row on a phone (wrapping if it must), where columns would stack.
+        row = st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"controls_{key}")
+        row.button(run_label or text("common.train"), type="primary", key=f"act_{key}", disabled=blocked,
+                   on_click=_start, args=(key, start, config, data_key, False, settings, pace), width="stretch")
         if steps:
             paused = state == jobs.PAUSED
-            columns[1].button(text("common.resume" if paused else "common.pause"), key=f"act_{key}_pause",
-                              disabled=not (paused or state in jobs.ACTIVE), on_click=_pause_or_resume,
-                              args=(key,), icon=":material/play_arrow:" if paused else ":material/pause:",
-                              width="stretch")
-            columns[2].button(text("common.step"), key=f"act_{key}_step", icon=":material/skip_next:",
-                              disabled=blocked or state in jobs.ACTIVE, on_click=_step,
-                              args=(key, start, config, data_key, settings), width="stretch",
-                              help=text("common.step_help"))
-        columns[3 if steps else 1].button(text("common.stop"), key=f"act_{key}_stop", icon=":material/stop:",
-                                          disabled=state not in (*jobs.ACTIVE, jobs.PAUSED), on_click=_stop,
-                                          args=(key,), width="stretch")
-        if record is not None and record.job.pace > 0 and state in jobs.ACTIVE:     # in the row's free space
-            columns[-1].button(text("common.skip_pace"), key=f"act_{key}_skip", on_click=_skip_pace, args=(key,),
-                               icon=":material/fast_forward:", type="tertiary",
-                               help=text("common.paced", seconds=f"{record.job.pace:g}"))
+            row.button(text("common.resume" if paused else "common.pause"), key=f"act_{key}_pause",
+                       disabled=not (paused or state in jobs.ACTIVE), on_click=_pause_or_resume, args=(key,),
+                       icon=":material/play_arrow:" if paused else ":material/pause:", width="stretch")
+            row.button(text("common.step"), key=f"act_{key}_step", icon=":material/skip_next:",
+                       disabled=blocked or state in jobs.ACTIVE, on_click=_step,
+                       args=(key, start, config, data_key, settings), width="stretch", help=text("common.step_help"))
+        row.button(text("common.stop"), key=f"act_{key}_stop", icon=":material/stop:",
+                   disabled=state not in (*jobs.ACTIVE, jobs.PAUSED), on_click=_stop, args=(key,), width="stretch")
+        if record is not None and record.job.pace > 0 and state in jobs.ACTIVE:
+            row.button(text("common.skip_pace"), key=f"act_{key}_skip", on_click=_skip_pace, args=(key,),
+                       icon=":material/fast_forward:", type="tertiary",
+                       help=text("common.paced", seconds=f"{record.job.pace:g}"))
         if error is not None:
             show_input_error(error)
         if record is None:
