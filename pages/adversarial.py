@@ -110,13 +110,17 @@ def answer(probabilities: list[float]) -> int:
 def outcome(result: adversarial.AttackResult, label: int, goal: int | None) -> str:
     """'Attack succeeded / failed' for one model, as a coloured badge (red: the model was fooled)."""
     clean, attacked = answer(result.original_probabilities), answer(result.adversarial_probabilities)
-    if goal is not None:
-        key = "targeted_success" if attacked == goal else "targeted_failure"
+    if goal is not None and goal == label:
+        key = "target_is_label"                     # nothing to attack: the digit already is the target
+    elif goal is not None:
+        key = "targeted_success" if attacked == goal else \
+            "targeted_failure" if attacked == clean else "targeted_elsewhere"
     elif clean != label:
         key = "misread_clean"
     else:
         key = "untargeted_success" if attacked != label else "untargeted_failure"
-    colour = {"targeted_success": "red", "untargeted_success": "red", "misread_clean": "gray"}.get(key, "green")
+    colour = {"targeted_success": "red", "untargeted_success": "red", "targeted_elsewhere": "orange",
+              "misread_clean": "gray", "target_is_label": "gray"}.get(key, "green")
     return f":{colour}-badge[{text(f'adversarial.{key}', label=label, clean=clean, answer=attacked, target=goal)}]"
 
 
@@ -209,8 +213,9 @@ def gallery(record: RunRecord, data) -> None:
     st.header(text("adversarial.gallery_title", epsilon=record.config.epsilon))
     shown = record.cached("gallery", lambda _: fooled_digits(record, data), data.source)
     for name, (count, pictures, captions) in shown.items():
-        st.caption(text("adversarial.gallery_caption", count=count, total=GALLERY, per_class=GALLERY // 10,
-                         model=text(f"adversarial.{name}"), shown=len(pictures)))
+        st.caption(text("adversarial.gallery_caption" if count else "adversarial.gallery_none", count=count,
+                        total=GALLERY, per_class=GALLERY // 10, model=text(f"adversarial.{name}"),
+                        shown=len(pictures)))
         if pictures:
             st.image(pictures, caption=captions, width=84)
 

@@ -122,6 +122,12 @@ def test_the_lab_opens_on_a_digit_that_flips_and_says_whether_each_attack_succee
     assert len(badges) == 2
     flipped = translate("adversarial.untargeted_success", lang, label=label, answer=after.index(max(after)))
     assert f":red-badge[{flipped}]" in badges[0]
+    app_test.selectbox(key="adversarial_goal").set_value(label).run()      # the digit's own class: nothing to do
+    own = translate("adversarial.target_is_label", lang)
+    names = [translate(f"adversarial.{name}", lang) for name in ("standard", "robust")]
+    assert [m.value for m in app_test.markdown if "-badge[" in m.value] == [f"**{n}** · :gray-badge[{own}]"
+                                                                            for n in names]
+    app_test.selectbox(key="adversarial_goal").set_value("any").run()
     app_test.number_input(key="adversarial_index").set_value(expected + 1).run()
     assert "adversarial_index" not in app_test.query_params                    # exploration, not a setting
     app_test.radio(key="adversarial_method").set_value("pgd").run()
@@ -136,7 +142,10 @@ def test_the_lab_opens_on_a_digit_that_flips_and_says_whether_each_attack_succee
     badges = [m.value for m in app_test.markdown if "-badge[" in m.value]
     hit = translate("adversarial.targeted_success", lang, target=target)
     missed = translate("adversarial.targeted_failure", lang, answer="@", target=target).split("@")
-    assert len(badges) == 2 and all(f":red-badge[{hit}]" in b or (missed[0] in b and missed[1] in b) for b in badges)
+    elsewhere = translate("adversarial.targeted_elsewhere", lang, answer="@", target=target).split("@")
+    assert len(badges) == 2 and all(f":red-badge[{hit}]" in b or (missed[0] in b and missed[1] in b)
+                                    or (":orange-badge[" in b and elsewhere[0] in b) for b in badges)
+
     rates = [i.value for i in app_test.info]
     assert len(rates) == 1 and "180" in rates[0]
     captions = [c for image in app_test.image for c in image.captions if "→" in c]
