@@ -78,7 +78,7 @@ def first_screen_problems(page, key: str | None) -> list[str]:
         problems = outside(page, run_column.locator(RESULT).first, "first chart", LAPTOP)
     else:
         problems = outside(page, page.locator(f".st-key-act_{key} button").first, "Run button", LAPTOP)
-    labels = settings.locator('[data-testid="stWidgetLabel"]')
+    labels = settings.locator('[data-testid="stWidgetLabel"] >> visible=true')   # a collapsed label is hidden
     for k in range(min(2, labels.count())):
         problems += outside(page, labels.nth(k), f"setting {k + 1}", LAPTOP)
     return problems
