@@ -27,17 +27,24 @@ st.html("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-
 enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
 page.run()
 fill_share_control()   # after the page: the link holds every setting drawn in this run
-if st.session_state.get("_shown_page") != page.url_path:
-    # On a phone the page menu is a drawer over the page, and Streamlit leaves it open after a page
-    # is chosen, over that page's Run button: close it once the new page starts.
-    st.html(f"""<script>/* {page.url_path} */ (() => {{
-      if (window.innerWidth > 768) return;
-      setTimeout(() => {{
-        const drawer = document.querySelector('[data-testid="stSidebar"]');
-        const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
-        const open = drawer && drawer.getBoundingClientRect().right > 1;
-        if (open && close) close.click();
-      }}, 100);
-    }})();</script>""", unsafe_allow_javascript=True, width=1)
-    st.session_state["_shown_page"] = page.url_path
+# On a phone the page menu is a drawer over the page, and Streamlit leaves it open after a page is
+# chosen, over that page's Run button. One listener on the document (added once, kept across reruns
+# and pages) closes the drawer when a page link in it is tapped: tied to the tap, not to when a
+# rerun's script happens to run, so it can neither miss the change nor close a menu just opened.
+st.html("""<script>(() => {
+  if (window.ptlabMenuCloser) return;
+  window.ptlabMenuCloser = true;
+  document.addEventListener("click", (event) => {
+    if (window.innerWidth > 768 || !event.target.closest('[data-testid="stSidebarNav"] a')) return;
+    let tries = 0;
+    const close = () => {
+      const drawer = document.querySelector('[data-testid="stSidebar"]');
+      const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      if (drawer && button) {
+        if (drawer.getBoundingClientRect().right > 1) button.click();
+      } else if (++tries < 20) setTimeout(close, 150);
+    };
+    setTimeout(close, 150);
+  }, true);
+})();</script>""", unsafe_allow_javascript=True, width=1)
 audit.verify()          # only with PTLAB_AUDIT_FILE set (the multi-user tests): shared objects unchanged?

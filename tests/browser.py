@@ -67,7 +67,11 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90,
     command = [sys.executable, "-m", "streamlit", "run", str(entry),
                "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
+    # The server starts from the environment a deployment has: the unit tests' thread policy
+    # (PTLAB_RESERVE_CORES=0, set for AppTest in conftest) must not leak into it, or training takes
+    # both cores from the server and the browser on a 2-core box.
+    inherited = {key: value for key, value in os.environ.items() if key != "PTLAB_RESERVE_CORES"}
+    process = subprocess.Popen(command, cwd=ROOT, env={**inherited, **(env or {})},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = ServerURL(f"http://127.0.0.1:{port}")
     url.pid = process.pid

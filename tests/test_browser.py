@@ -49,7 +49,8 @@ def settle(page) -> None:
 
 
 def no_exception(page) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0
+    shown = page.locator('[data-testid="stException"]')
+    assert shown.count() == 0, shown.first.inner_text()
 
 
 def test_home_page_paints_and_links_to_regression(browser, server):

@@ -94,7 +94,12 @@ def test_a_run_goes_on_through_a_language_switch_and_a_lab_slider(browser, serve
     slider.press("Home")
     page.wait_for_timeout(1_500)
     state(page, "optimizers_network", "running")                      # still the same run, still training
-    assert reported_step(page, "optimizers_network") > before
+    # and going on (a busy box may take seconds per report)
+    page.wait_for_function(f"""() => {{
+        const s = document.querySelector('[class*="st-key-runstate_optimizers_network_running"]');
+        const m = s && s.innerText.match(/(\\d+)\\D+\\d+/);
+        return m && Number(m[1]) > {before};
+    }}""", timeout=LONG)
     assert "第" in page.locator('[class*="st-key-runstate_optimizers_network_"]').first.inner_text()
     click(page, "act_optimizers_network_stop")
     state(page, "optimizers_network", "stopped")
