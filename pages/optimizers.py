@@ -11,7 +11,15 @@ from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, experiment
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import (
+    chosen_option,
+    clamp_state,
+    lab_columns,
+    misconceptions_and_prompts,
+    number_format,
+    page_title,
+    show_source,
+)
 
 RULES = {   # exactly what reference_step (and torch.optim) computes; g = gradient, t = step
     "sgd": r"\theta \leftarrow \theta - \eta\, g",
@@ -37,7 +45,10 @@ CHART_HEIGHT = 400          # two charts side by side in the run column: both on
 def recommend() -> None:
     """Button callback: the chosen surface's recommended learning rates, start and steps, with μ and β₂
     back at the values the recommendations were measured with."""
-    spec = optimizers.SURFACES[st.session_state.optimizers_surface]
+    surface = chosen_option("optimizers_surface", optimizers.SURFACES)
+    if surface is None:                 # a label sent mid language switch, not the learner's choice
+        return
+    spec = optimizers.SURFACES[surface]
     for name in optimizers.OPTIMIZERS:
         st.session_state[f"optimizers_lr_{name}"] = spec.recommended[name]["lr"]
     st.session_state.optimizers_start_x, st.session_state.optimizers_start_y = spec.start

@@ -10,7 +10,7 @@ from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import lab_columns, misconceptions_and_prompts, page_title, show_source
+from ui.widgets import chosen_option, lab_columns, misconceptions_and_prompts, page_title, show_source
 
 CONTENT_SOURCES = ("photo", "upload", "camera")
 STYLE_SOURCES = ("artwork", "texture", "photo", "upload")
@@ -92,7 +92,10 @@ def image_ui(role: str, sources: tuple[str, ...]):
 
 
 def apply_preset() -> None:
-    size, steps, _ = style_transfer.PRESETS[st.session_state.style_transfer_preset]
+    preset = chosen_option("style_transfer_preset", style_transfer.PRESETS)
+    if preset is None:                  # a label sent mid language switch, not the learner's choice
+        return
+    size, steps, _ = style_transfer.PRESETS[preset]
     st.session_state.style_transfer_size, st.session_state.style_transfer_steps = size, steps
 
 

@@ -139,3 +139,20 @@ def test_the_language_holds_when_the_learner_changes_page(app):
     test.switch_page("pages/unet.py").run()
     assert test.radio(key="lang").value == "zh" and "UNet" in test.title[0].value
     assert any("分割" in m.value for m in test.markdown)
+
+
+def test_a_select_value_sent_mid_language_switch_is_not_taken_for_a_choice(monkeypatch):
+    """A selectbox travels as its shown label: a value sent while the language switches is the other
+    language's label, which Streamlit passes on as a plain string. The pages' on_change callbacks (the
+    optimizer surface's recommendations, the style preset) must see no choice there, not a KeyError."""
+    import types
+
+    from engine import optimizers, style_transfer
+    from ui import widgets
+
+    english = strings()["optimizers.surface_" + next(iter(optimizers.SURFACES))]["en"]
+    state = {"optimizers_surface": english, "style_transfer_preset": next(iter(style_transfer.PRESETS))}
+    monkeypatch.setattr(widgets, "st", types.SimpleNamespace(session_state=state))
+    assert widgets.chosen_option("optimizers_surface", optimizers.SURFACES) is None
+    assert widgets.chosen_option("style_transfer_preset", style_transfer.PRESETS) == next(iter(style_transfer.PRESETS))
+    assert widgets.chosen_option("missing", optimizers.SURFACES) is None

@@ -82,3 +82,12 @@ def clamp_state(key: str, low: float, high: float) -> None:
     latent range, a smaller dataset); Streamlit refuses a value outside min..max."""
     if key in st.session_state:
         st.session_state[key] = type(st.session_state[key])(min(max(st.session_state[key], low), high))
+
+
+def chosen_option(key: str, options) -> object | None:
+    """In a widget's on_change callback: the option the learner chose, or None when the value is not
+    one of `options`. A select widget travels as its shown label; a value sent while the language
+    switches is the other language's label, which Streamlit passes on as a plain string and reports
+    as a change. That is not a choice the learner made, so the callback should do nothing."""
+    value = st.session_state.get(key)
+    return value if value in options else None
