@@ -12,6 +12,7 @@ from ui.catalog import (
     reading_minutes,
 )
 from ui.i18n import language, text
+from ui.progress import progress
 from ui.router import ensure_routed
 from ui.state import device_probe
 from ui.widgets import title_row
@@ -27,6 +28,8 @@ with st.expander(text("home.how_title"), expanded=True):
 
 st.header(text("home.concepts_title"))
 st.markdown(text("home.numbers"))
+right, judged, met = progress()
+st.markdown(text("home.progress", right=right, judged=judged, met=met, pages=len(CONCEPTS)))
 by_number = {concept.number: concept for concept in CONCEPTS}
 columns = st.columns(5)
 for place, number in enumerate(SUGGESTED_PATH):

@@ -4,15 +4,17 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine import regression
+from engine.cards import regression as regression_cards
 from engine.errors import InputError
 from engine.tabular import paired_finite, read_numeric_csv
+from ui.cards import cards_section
 from ui.charts import history_figure, regression_fit_figure, show, update_history, update_regression_fit, with_previous
 from ui.data_widgets import csv_format_caption, kept_upload
 from ui.experiment import RunRecord, experiment
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import lab_columns, misconceptions, number_format, page_title, show_source
 
 PACE_SECONDS = 2.0         # a default run trains in about 0.3 s: spread it out so the fit can be watched
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
@@ -200,6 +202,7 @@ with st.expander(text("regression.normalization_title")):
     st.markdown(text("regression.normalization"))
     st.latex(SCALING_TEX)
 
-misconceptions_and_prompts("regression")
+cards_section("regression", regression_cards)
+misconceptions("regression")
 show_source(regression.train, regression.Regressor, regression.Features, regression.least_squares,
             regression.make_data)

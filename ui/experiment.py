@@ -27,6 +27,7 @@ from ui.widgets import show_input_error
 
 REFRESH_SECONDS = 1.0          # how often an active run's drawing is refreshed
 PAGE_KEY = "ptlab_page"        # session key: the page the learner is on (set by the entry file)
+AUTORUN = "_autorun_{key}"     # session key: start experiment `key` in this script run (ui.cards sets it)
 
 
 @dataclass(eq=False)
@@ -230,6 +231,13 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
     blocked = disabled or error is not None
     drawn = links.drawn_settings()                 # key -> (label, value, format_func), this run's language
     settings = {k: value for k, (_, value, _) in drawn.items()}
+    from ui.cards import remember_settings
+
+    remember_settings(key, settings)
+    if st.session_state.pop(AUTORUN.format(key=key), False) and not blocked and not shown_active:
+        _start(key, start, config, data_key, False, settings, pace)    # an experiment card's "Set up and run"
+        record = st.session_state.get(key)
+        shown_active = isinstance(record, RunRecord) and record.active
 
     @st.fragment(run_every=REFRESH_SECONDS if shown_active else None, key=f"fragment_{key}")
     def live() -> None:

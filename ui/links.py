@@ -30,6 +30,7 @@ from ui.i18n import text
 
 SEEN = "_links_seen"          # Session State: key -> the URL values this session last read or wrote
 DRAWN = "_links_drawn"        # Session State: the linked widgets drawn in this script run so far
+META = "_links_meta"          # Session State: key -> (label, default, format_func) of every linked widget seen
 MAX_TEXT = 200                # longest free text taken from a URL
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
@@ -81,6 +82,8 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
     seen[key] = encoded
     st.session_state.setdefault(DRAWN, {})[key] = (arguments.get("label", key), value,
                                                    arguments.get("format_func"))
+    st.session_state.setdefault(META, {})[key] = (arguments.get("label", key), default(kind, arguments),
+                                                  arguments.get("format_func"))
     return value
 
 
@@ -95,6 +98,11 @@ def drawn_settings() -> dict[str, tuple[str, Any, Any]]:
     drawn = st.session_state.get(DRAWN, {})
     st.session_state[DRAWN] = {}
     return drawn
+
+
+def widget_meta(key: str) -> tuple[str, Any, Any] | None:
+    """(label, default, format_func) of a linked widget this session has drawn, else None."""
+    return st.session_state.get(META, {}).get(key)
 
 
 def describe(value: Any, format_func: Callable | None) -> str:

@@ -77,6 +77,13 @@ def misconceptions_and_prompts(slug: str, prompts: str = "try") -> None:
         st.markdown(text(f"{slug}.misconceptions"))
 
 
+def misconceptions(slug: str) -> None:
+    """The page's 'Common misconceptions' box (`<slug>.misconceptions`)."""
+    with st.container(border=True):
+        st.subheader(text("common.misconceptions_title"))
+        st.markdown(text(f"{slug}.misconceptions"))
+
+
 def clamp_state(key: str, low: float, high: float) -> None:
     """Keep a remembered widget value inside a range that may have changed (a retrained model's
     latent range, a smaller dataset); Streamlit refuses a value outside min..max."""

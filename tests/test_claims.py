@@ -1,0 +1,76 @@
+"""Every experiment card's claim, run: each card at its own settings on three seeds must give the
+answer the card states; each challenge is reached by its solution and missed with the defaults.
+Marked `claims` (a developer's fast suite: `pytest -m "not claims and not slow and not browser"`)."""
+
+import importlib
+import string
+
+import pytest
+
+from engine.cards import Card, numbers
+from ui.catalog import CONCEPTS
+from ui.i18n import catalog
+
+SEEDS = (0, 1, 2)
+SLUGS = [concept.slug for concept in CONCEPTS]
+MODULES = {}
+for slug in SLUGS:
+    try:
+        MODULES[slug] = importlib.import_module(f"engine.cards.{slug}")
+    except ModuleNotFoundError:
+        pass
+CASES = [(slug, card) for slug, module in MODULES.items() for card in module.CARDS]
+
+
+def test_every_page_has_three_to_six_cards_and_a_challenge():
+    assert sorted(MODULES) == sorted(SLUGS), f"pages without cards: {sorted(set(SLUGS) - set(MODULES))}"
+    for slug, module in MODULES.items():
+        assert 3 <= len(module.CARDS) <= 6, slug
+        assert len({card.id for card in module.CARDS}) == len(module.CARDS), slug
+        assert module.CHALLENGE is not None, slug
+    assert len(CASES) >= 35
+
+
+def _fields(message: str) -> set[str]:
+    return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(message) if name}
+
+
+@pytest.mark.parametrize(("slug", "card"), CASES, ids=[f"{slug}-{card.id}" for slug, card in CASES])
+def test_every_card_speaks_both_languages(slug: str, card: Card):
+    entries = catalog()
+    keys = [f"{slug}.card_{card.id}_{part}" for part in ("title", "question", "result", "why")]
+    keys += [f"{slug}.card_{card.id}_answer_{code}" for code in card.answers]
+    for key in keys:
+        assert key in entries and entries[key].get("en") and entries[key].get("zh"), key
+    result = entries[f"{slug}.card_{card.id}_result"]
+    assert _fields(result["en"]) == _fields(result["zh"]), f"{slug}.{card.id}: the two languages quote different numbers"
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("slug", "card"), CASES, ids=[f"{slug}-{card.id}" for slug, card in CASES])
+def test_every_card_claim_holds(slug: str, card: Card, seed: int):
+    module = MODULES[slug]
+    measures = [card.measure(module.run(settings, seed)) for settings in card.runs]
+    said = card.judge(measures)
+    assert said == card.answer, f"{slug}.{card.id}, seed {seed}: the runs say {said!r} ({measures})"
+    values = numbers(measures)
+    for language in ("en", "zh"):            # the verdict's numbers are all measured
+        catalog()[f"{slug}.card_{card.id}_result"][language].format(**values)
+
+
+CHALLENGES = [slug for slug, module in MODULES.items() if getattr(module, "CHALLENGE", None) is not None]
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("slug", CHALLENGES)
+def test_each_challenge_is_reachable_and_not_met_by_the_defaults(slug: str):
+    module = MODULES[slug]
+    challenge = module.CHALLENGE
+    solved = {**module.DEFAULTS, **challenge.solution}
+    reached = challenge.measure(module.run(challenge.solution, 0))
+    assert challenge.met(reached, solved), f"{slug}: the solution misses the goal ({reached})"
+    missed = challenge.measure(module.run({}, 0))
+    assert not challenge.met(missed, dict(module.DEFAULTS)), f"{slug}: the defaults already meet it ({missed})"
+    for language in ("en", "zh"):
+        catalog()[f"{slug}.challenge_result"][language].format(**reached)
