@@ -6,6 +6,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine import optimizers
+from engine.cards import optimizers as optimizers_cards
+from ui.cards import cards_section, remember_settings
 from ui.charts import NEUTRAL, contour_paths, lines_figure, overlaid_histograms, show, with_previous
 from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, experiment
@@ -15,7 +17,7 @@ from ui.widgets import (
     chosen_option,
     clamp_state,
     lab_columns,
-    misconceptions_and_prompts,
+    misconceptions,
     number_format,
     page_title,
     show_source,
@@ -59,9 +61,7 @@ def recommend() -> None:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def run_race(surface: str, settings: tuple, steps: int, start: tuple[float, float]) -> dict:
-    result = optimizers.race(surface, {name: dict(hp) for name, hp in settings}, steps, start)
-    return {name: {"points": t.points.tolist(), "losses": t.losses.tolist(), "distances": t.distances.tolist(),
-                   "tolerance": t.steps_to_tolerance, "escape": t.steps_to_escape} for name, t in result.items()}
+    return optimizers_cards.summarize(optimizers.race(surface, {name: dict(hp) for name, hp in settings}, steps, start))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -199,6 +199,23 @@ def race_paths(surface: str, settings: tuple, steps: int, start: tuple[float, fl
     st.caption(text("optimizers.contour_caption"))
 
 
+RACE_JOB = "_optimizers_race_job"     # Session State: (race, job): one job object per race drawn
+
+
+def race_record(race: tuple) -> optimizers_cards.RaceRecord:
+    """The race drawn above, as the cards read a run: its result, its linked settings (as drawn) and
+    a job object that stays the same while the race does (so a card judges each race once)."""
+    names = [name for name, _ in race[1]]
+    keys = ("optimizers_surface", "optimizers_racers", *(f"optimizers_lr_{name}" for name in names),
+            "optimizers_mu", "optimizers_beta2", "optimizers_start_x", "optimizers_start_y", "optimizers_steps")
+    settings = {key: st.session_state[key] for key in keys if key in st.session_state}
+    remember_settings(optimizers_cards.RACE, settings)
+    kept = st.session_state.get(RACE_JOB)
+    if kept is None or kept[0] != race:
+        kept = st.session_state[RACE_JOB] = (race, object())
+    return optimizers_cards.RaceRecord(optimizers_cards.race_step(run_race(*race), race[2]), settings, kept[1])
+
+
 def step_count(step: int | None) -> str:
     return str(step) if step is not None else text("optimizers.never")
 
@@ -297,5 +314,6 @@ with st.expander(text("optimizers.rules_title"), expanded=False):
         st.markdown(text(f"optimizers.{name}"))
         st.latex(RULES[name])
 
-misconceptions_and_prompts("optimizers")
+cards_section("optimizers", optimizers_cards, records={optimizers_cards.RACE: race_record(race)})
+misconceptions("optimizers")
 show_source(optimizers.reference_step, optimizers.race, optimizers.compare_on_network)

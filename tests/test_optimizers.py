@@ -256,39 +256,31 @@ def test_contour_heights_are_log_one_plus_loss_above_the_grid_minimum():
     assert grid[30, 7].item() == pytest.approx(math.log1p(x * x - y * y - floor))
 
 
-def _numbers(message: str) -> set[int]:
-    import re
-
-    return {int(found.replace(",", "")) for found in re.findall(r"(?<![\d.])\d[\d,]*(?![\d.]\d)", message)}
-
-
-@pytest.fixture(scope="module")
-def measured_step_counts() -> set[int]:
-    """The step counts prompts 1 and 3 quote, measured with the recommended settings."""
-    bowl, saddle = optimizers.SURFACES["bowl"], optimizers.SURFACES["saddle"]
-    race = optimizers.race("bowl", {n: bowl.recommended[n] for n in ("sgd", "momentum", "nesterov", "adagrad", "adam")},
-                           bowl.steps)
-    tuning = optimizers.quadratic_tuning("bowl")
-    race |= {f"tuned {n}": t for n, t in optimizers.race("bowl", {
-        "sgd": {"lr": tuning.gd_rate},
-        "momentum": {"lr": tuning.heavy_ball_rate, "momentum": tuning.heavy_ball_momentum}}, bowl.steps).items()}
-    race["by hand"] = optimizers.race("bowl", {"momentum": {"lr": 0.06, "momentum": 0.57}}, bowl.steps)["momentum"]
-    counts = {t.steps_to_tolerance for t in race.values()}
-    escapes = optimizers.race("saddle", {n: saddle.recommended[n] for n in ("sgd", *SADDLE_FASTER)}, saddle.steps)
-    adagrad = optimizers.race("saddle", {"adagrad": saddle.recommended["adagrad"]}, 2000)["adagrad"]
-    assert adagrad.steps_to_escape > saddle.steps                       # "still on the saddle after 500 steps"
-    counts |= {t.steps_to_escape for t in (*escapes.values(), adagrad)}
-    assert None not in counts
-    return counts
-
-
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_prompts_quote_the_step_counts_the_races_measure(lang, measured_step_counts):
-    """Every step count measured for prompts 1 and 3 appears in the prompts' text, in both languages."""
+def test_race_cards_state_their_settings_in_words(lang):
+    """Each race card's question names its surface's start, its race length and every racer's rate."""
+    from engine.cards import optimizers as cards
     from ui.i18n import translate
 
-    quoted = _numbers(translate("optimizers.try", lang))
-    assert measured_step_counts <= quoted, sorted(measured_step_counts - quoted)
+    for card in cards.CARDS:
+        if card.experiment != cards.RACE:
+            continue
+        question = translate(f"optimizers.card_{card.id}_question", lang).replace(",", "")
+        (settings,) = card.runs
+        assert str(settings["optimizers_steps"]) in question, card.id
+        assert f"({settings['optimizers_start_x']:g}".replace("-", "−") in question.replace(" ", ""), card.id
+        for name in settings["optimizers_racers"]:
+            assert f"{settings[f'optimizers_lr_{name}']:g}" in question, (card.id, name)
+
+
+def test_race_settings_are_what_the_page_races():
+    """The cards' race for the page's defaults is the race the page draws at its defaults."""
+    from engine.cards import optimizers as cards
+
+    surface, racers, steps, start = cards.race_settings({})
+    spec = optimizers.SURFACES[surface]
+    assert (surface, steps, start) == ("bowl", spec.steps, spec.start)
+    assert dict(racers)["adam"] == (("beta2", 0.999), ("lr", spec.recommended["adam"]["lr"]))
 
 
 def test_adadelta_first_step_is_sqrt_eps_over_one_minus_rho():

@@ -107,3 +107,34 @@ def test_the_race_sits_beside_its_settings_and_the_network_has_its_own_columns(a
     network = [c for c in columns if any(s.key == "optimizers_network_steps" for s in c.get("slider"))]
     assert len(network) == 1 and not network[0].get("plotly_chart")
     assert not any(b.key == "act_optimizers_network" for c in columns[:2] for b in c.get("button"))
+
+
+def test_a_race_card_is_judged_once_from_the_race_and_a_changed_setting_is_not_judged(app):
+    """The race has no Run button: a card's "Set up and run" redraws it at the card's settings and the
+    verdict quotes the race's own step counts; a prediction changed afterwards does not re-judge that
+    race; moving a setting the card fixes gets the note instead of a verdict."""
+    test = app("pages/optimizers.py")
+    test.radio(key="card_optimizers_bowl_prediction").set_value("momentum_3x").run()
+    test.button(key="act_card_optimizers_bowl").click().run()
+    assert not test.exception
+    assert test.multiselect(key="optimizers_racers").value == ["sgd", "momentum"]
+    verdict = translate("optimizers.card_bowl_result", "en", sgd_steps=172, momentum_steps=30)
+    assert verdict in [m.value for m in test.markdown]
+    assert any("Your prediction was right" in m.value for m in test.success)
+    test.radio(key="card_optimizers_bowl_prediction").set_value("sgd").run()
+    assert any("Your prediction was right" in m.value for m in test.success)      # judged when it ran
+    test.slider(key="optimizers_mu").set_value(0.6).run()
+    assert any("μ" in w.value for w in test.warning), [w.value for w in test.warning]
+
+
+def test_the_challenge_is_met_by_heavy_momentum_on_rosenbrock(app):
+    test = app("pages/optimizers.py")
+    assert not [s for s in test.success if "Challenge met" in s.value]
+    test.selectbox(key="optimizers_surface").set_value("rosenbrock").run()       # the recommended settings
+    assert not [s for s in test.success if "Challenge met" in s.value]
+    test.multiselect(key="optimizers_racers").set_value(["momentum"]).run()
+    test.select_slider(key="optimizers_lr_momentum").set_value(0.001)
+    test.slider(key="optimizers_mu").set_value(0.95)
+    test.slider(key="optimizers_steps").set_value(300).run()
+    assert not test.exception
+    assert [s for s in test.success if "Challenge met" in s.value]

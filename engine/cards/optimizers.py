@@ -1,0 +1,194 @@
+"""Page 64's cards and challenge: the memory each optimizer keeps (the network), then races on the
+ill-conditioned bowl, Rosenbrock's valley, the saddle and the plateau.
+
+Two experiments: the network comparison (`optimizers_network`, a Run button) and the race
+(`optimizers_race`), which the page draws without a Run button as its settings move; the page hands
+the race to the cards as a record-like object (`RaceRecord`). `run` tells them apart by the network's
+own setting: settings with `optimizers_network_steps` are a network run, the others a race.
+The race is deterministic; seed s > 0 starts it from the page's start scaled by 1 + 0.02 s (so the
+claims hold near the start too, not only at one point).
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from engine import data as image_data
+from engine import optimizers
+from engine.cards import Card, Challenge, to_the_end
+from engine.training import TrainingStep
+
+EXPERIMENT = "optimizers_network"
+RACE = "optimizers_race"
+DEFAULT_RACERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+_BOWL = optimizers.SURFACES["bowl"]
+DEFAULTS = {
+    "optimizers_surface": "bowl", "optimizers_racers": list(DEFAULT_RACERS),
+    **{f"optimizers_lr_{name}": _BOWL.recommended[name]["lr"] for name in optimizers.OPTIMIZERS},
+    "optimizers_mu": 0.9, "optimizers_beta2": 0.999,
+    "optimizers_start_x": float(_BOWL.start[0]), "optimizers_start_y": float(_BOWL.start[1]),
+    "optimizers_steps": _BOWL.steps, "optimizers_dataset": "subset", "optimizers_network_steps": 600,
+}
+RACE_KEYS = ("optimizers_surface", "optimizers_racers", *(f"optimizers_lr_{n}" for n in optimizers.OPTIMIZERS),
+             "optimizers_mu", "optimizers_beta2", "optimizers_start_x", "optimizers_start_y", "optimizers_steps")
+
+
+def race_settings(settings: Mapping[str, Any]) -> tuple[str, tuple, int, tuple[float, float]]:
+    """The race the page draws for these settings: (surface, ((racer, hyperparameters), ...), steps,
+    start), exactly as the page's race_settings_ui returns it."""
+    s = {**DEFAULTS, **settings}
+    racers = []
+    for name in s["optimizers_racers"]:
+        hp = {"lr": s[f"optimizers_lr_{name}"]}
+        if name in ("momentum", "nesterov"):
+            hp["momentum"] = s["optimizers_mu"]
+        if name in ("adam", "adamw"):
+            hp["beta2"] = s["optimizers_beta2"]
+        racers.append((name, tuple(sorted(hp.items()))))
+    return (s["optimizers_surface"], tuple(racers), s["optimizers_steps"],
+            (s["optimizers_start_x"], s["optimizers_start_y"]))
+
+
+def summarize(result: Mapping[str, optimizers.Trajectory]) -> dict:
+    """A race's trajectories as the page keeps them (run_race): lists and step counts per racer."""
+    return {name: {"points": t.points.tolist(), "losses": t.losses.tolist(), "distances": t.distances.tolist(),
+                   "tolerance": t.steps_to_tolerance, "escape": t.steps_to_escape} for name, t in result.items()}
+
+
+def race_step(race: Mapping[str, dict], steps: int) -> TrainingStep:
+    """A race's result (summarize's form) as the final step the cards read."""
+    return TrainingStep(steps, steps, {}, {"race": race})
+
+
+@dataclass(eq=False)
+class RaceRecord:
+    """The race drawn on the page, as the cards read a run: always complete, never active; `job` is
+    the race's key (a new object per new race, so a card judges each race once)."""
+
+    step: TrainingStep
+    settings: dict
+    job: Any = field(default_factory=object)
+    complete: bool = True
+    active: bool = False
+
+
+def config(settings: Mapping[str, Any]) -> tuple[optimizers.NetworkConfig, str]:
+    """What the page passes its network experiment for these settings: the config and the data's source
+    (the cards use the bundled subset)."""
+    s = {**DEFAULTS, **settings}
+    racers = tuple(s["optimizers_racers"]) or DEFAULT_RACERS
+    return optimizers.NetworkConfig(optimizers=racers, steps=s["optimizers_network_steps"]), "subset"
+
+
+def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
+    """A network run (settings with `optimizers_network_steps`) or a race, on the CPU."""
+    if "optimizers_network_steps" in settings:
+        network, _ = config(settings)
+        return to_the_end(optimizers.compare_on_network(replace(network, seed=seed, device="cpu"),
+                                                        image_data.load_digits()))
+    surface, racers, steps, (x, y) = race_settings(settings)
+    scale = 1 + 0.02 * seed
+    result = optimizers.race(surface, {name: dict(hp) for name, hp in racers}, steps, (x * scale, y * scale))
+    return race_step(summarize(result), steps)
+
+
+def _steps(value: int | None) -> float:
+    return math.inf if value is None else float(value)
+
+
+def race_measure(step: TrainingStep) -> dict[str, float]:
+    """Per racer: steps to within 0.01 of a minimum (`<name>_steps`, inf if never), steps to escape a
+    saddle (`<name>_escape`), final distance to a minimum (`<name>_distance`) and final loss."""
+    measures = {}
+    for name, r in step.extras["race"].items():
+        measures |= {f"{name}_steps": _steps(r["tolerance"]), f"{name}_escape": _steps(r["escape"]),
+                     f"{name}_distance": r["distances"][-1], f"{name}_loss": r["losses"][-1]}
+    return measures
+
+
+def network_measure(step: TrainingStep) -> dict[str, float]:
+    """Per optimizer: the state it keeps (KB) and its test accuracy (%)."""
+    return ({f"{name}_kb": value / 1024 for name, value in step.extras["state_bytes"].items()}
+            | {key.replace("_accuracy", "_acc"): 100 * value for key, value in step.metrics.items()})
+
+
+def _memory(runs: list[dict]) -> str:
+    run = runs[0]
+    sgd, momentum, adam = run["sgd_kb"], run["momentum_kb"], run["adam_kb"]
+    if sgd == momentum == adam:
+        return "same"
+    if sgd == 0 and momentum > 0 and abs(adam - 2 * momentum) < 1e-9:
+        return "adam_two"
+    return "momentum_most" if momentum > adam else "other"
+
+
+def _bowl(runs: list[dict]) -> str:
+    sgd, momentum = runs[0]["sgd_steps"], runs[0]["momentum_steps"]
+    if momentum * 3 <= sgd:
+        return "momentum_3x"
+    return "momentum_fewer" if momentum < sgd else "sgd"
+
+
+def _rosenbrock(runs: list[dict]) -> str:
+    reached = {name for name in ("sgd", "momentum", "adam") if math.isfinite(runs[0][f"{name}_steps"])}
+    return {3: "all", 0: "none"}.get(len(reached), "momentum_adam" if reached == {"momentum", "adam"} else "other")
+
+
+def _saddle(runs: list[dict]) -> str:
+    sgd, adagrad = runs[0]["sgd_escape"], runs[0]["adagrad_escape"]
+    if math.isinf(sgd) and math.isinf(adagrad):
+        return "neither"
+    return "adagrad" if adagrad < sgd else "sgd"
+
+
+def _plateau(runs: list[dict]) -> str:
+    reached = {name for name in ("sgd", "adadelta", "adam") if math.isfinite(runs[0][f"{name}_steps"])}
+    if reached == {"adam"}:
+        return "adam"
+    return {3: "all", 0: "none"}.get(len(reached), "two")
+
+
+def _race(surface: str, rates: Mapping[str, float], steps: int, **others: Any) -> dict[str, Any]:
+    spec = optimizers.SURFACES[surface]
+    return {"optimizers_surface": surface, "optimizers_racers": list(rates),
+            **{f"optimizers_lr_{name}": rate for name, rate in rates.items()},
+            "optimizers_start_x": float(spec.start[0]), "optimizers_start_y": float(spec.start[1]),
+            "optimizers_steps": steps, **others}
+
+
+NETWORK_FREE = tuple(key for key in RACE_KEYS if key != "optimizers_racers")   # the race's own settings
+CARDS = (
+    Card("memory", ({"optimizers_racers": ["sgd", "momentum", "adam"], "optimizers_network_steps": 20},),
+         ("same", "momentum_most", "adam_two"), "adam_two", network_measure, _memory, free=NETWORK_FREE),
+    Card("bowl", (_race("bowl", {"sgd": 0.035, "momentum": 0.06}, 200, optimizers_mu=0.57),),
+         ("sgd", "momentum_fewer", "momentum_3x"), "momentum_3x", race_measure, _bowl, experiment=RACE),
+    Card("rosenbrock", (_race("rosenbrock", {"sgd": 0.0015, "momentum": 0.0015, "adam": 0.1}, 1000),),
+         ("all", "momentum_adam", "none"), "momentum_adam", race_measure, _rosenbrock, experiment=RACE),
+    Card("saddle", (_race("saddle", {"sgd": 0.01, "adagrad": 0.01}, 500),),
+         ("adagrad", "sgd", "neither"), "sgd", race_measure, _saddle, experiment=RACE),
+    Card("plateau", (_race("plateau", {"sgd": 1.0, "adadelta": 10.0, "adam": 0.1}, 300),),
+         ("all", "two", "adam", "none"), "adam", race_measure, _plateau, experiment=RACE),
+)
+
+
+def challenge_measure(step: TrainingStep) -> dict[str, float]:
+    """The closest any racer came to the minimum (over the whole race) and the fewest steps to 0.01."""
+    race = step.extras["race"].values()
+    return {"closest": min((min(d for d in r["distances"] if math.isfinite(d)) for r in race
+                            if any(math.isfinite(d) for d in r["distances"])), default=math.inf),
+            "best": min((_steps(r["tolerance"]) for r in race), default=math.inf)}
+
+
+CHALLENGE_STEPS = 300
+CHALLENGE_START = (-1.5, 2.5)
+
+
+def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
+    return (settings.get("optimizers_surface") == "rosenbrock"
+            and (settings.get("optimizers_start_x"), settings.get("optimizers_start_y")) == CHALLENGE_START
+            and settings.get("optimizers_steps", math.inf) <= CHALLENGE_STEPS and measures["best"] <= CHALLENGE_STEPS)
+
+
+CHALLENGE = Challenge(challenge_measure, _challenge,
+                      _race("rosenbrock", {"momentum": 0.001}, CHALLENGE_STEPS, optimizers_mu=0.95), experiment=RACE)
