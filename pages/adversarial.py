@@ -5,8 +5,9 @@ import streamlit as st
 from PIL import Image
 
 from engine import adversarial, images
+from ui.canvas import upload_or_draw
 from ui.charts import NEUTRAL, bars_figure, lines_figure, show, with_previous
-from ui.data_widgets import dataset_ui, kept_upload
+from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
@@ -94,7 +95,7 @@ def chosen_image(record: RunRecord, data) -> tuple:
         if default is not None:
             st.caption(text("adversarial.index_default", index=default, epsilon=LAB_EPSILON))
         return data.test_x[index], int(data.test_y[index]), ("test", index)
-    kept = kept_upload("adversarial_upload", text("adversarial.upload"), upload_digit, list(images.UPLOAD_TYPES))
+    kept = upload_or_draw("adversarial_upload", text("adversarial.upload"), upload_digit, list(images.UPLOAD_TYPES))
     if kept is None:
         return None, None, ()
     name, digit = kept

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from engine import autoencoder, images
+from ui.canvas import upload_or_draw
 from ui.charts import histogram_with_marker, history_figure, latent_scatter, show, update_history, with_previous
-from ui.data_widgets import dataset_ui, kept_upload
+from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
@@ -156,8 +157,8 @@ def upload_section(record: RunRecord, data) -> None:
     """Score your own image against the test digits; an upload reruns only this part."""
     model = record.model
     st.header(text("autoencoder.upload_title"))
-    kept = kept_upload("autoencoder_upload", says("autoencoder.upload", data.source), upload_digit,
-                       list(images.UPLOAD_TYPES))
+    kept = upload_or_draw("autoencoder_upload", says("autoencoder.upload", data.source), upload_digit,
+                          list(images.UPLOAD_TYPES))
     if kept is None:
         return
     digit = kept[1]

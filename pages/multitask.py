@@ -5,8 +5,9 @@ import streamlit as st
 
 from engine import images, multitask
 from engine.errors import InputError
+from ui.canvas import upload_or_draw
 from ui.charts import colour_of, history_figure, show, update_history, with_previous
-from ui.data_widgets import dataset_ui, kept_upload
+from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
@@ -157,7 +158,7 @@ def predict_section(record: RunRecord, data) -> None:
         image, label = data.test_x[index], int(data.test_y[index])
         truth = {"digit": float(label), "parity": float(label % 2)}
     else:
-        kept = kept_upload("multitask_upload", text("multitask.upload"), decoded_digit, types=list(images.UPLOAD_TYPES))
+        kept = upload_or_draw("multitask_upload", text("multitask.upload"), decoded_digit, list(images.UPLOAD_TYPES))
         if kept is None:
             return
         image = kept[1]
