@@ -1,5 +1,6 @@
 """Shared fixtures: clean Streamlit caches before every test, and an AppTest factory."""
 
+import os
 import runpy
 from pathlib import Path
 
@@ -11,6 +12,23 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY = ROOT / "streamlit_app.py"
 APP_TIMEOUT = 120          # seconds per run: allows for the cold `import torch` (2-4 s) on a busy CI box
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (the README's test command runs two workers on a 2-core box) each worker,
+    and the servers it starts, trains with one thread: two processes never fight over a core."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("PTLAB_THREADS", "1")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """With `--dist loadgroup`, every browser test runs in one worker, one after another (each one
+    drives Chromium against its own server; two at once would halve the CPU each expects), while the
+    other worker takes the in-process tests."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -197,13 +197,15 @@ def test_the_phone_page_menu_closes_and_leaves_the_run_button_free(browser, serv
     page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
     page.goto(f"{server}/regression")
     wait_for_app(page, runs=False)
+    page.wait_for_function("() => window.ptlabMenuCloser === true")     # the page has loaded in full
     opener = '[data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapsedControl"] button'
     page.locator(opener).first.click()
     menu = page.locator('[data-testid="stSidebarNav"]')
     menu.wait_for()
     menu.get_by_text("UNet", exact=False).first.click()
     wait_for_app(page, runs=False)
-    page.wait_for_timeout(800)
+    page.wait_for_function("""() => { const d = document.querySelector('[data-testid="stSidebar"]');
+                                      return !d || d.getBoundingClientRect().right <= 1; }""", timeout=15_000)
     button = page.locator(".st-key-act_unet_train button").first
     button.scroll_into_view_if_needed()
     box = button.bounding_box()
