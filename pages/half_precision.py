@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine import half_precision as hp
+from engine.cards import half_precision as half_precision_cards
 from engine.device import describe, pick_device
 from engine.errors import InputError
 from ui import audit
@@ -21,13 +22,14 @@ from ui.charts import (
     update_history,
     with_previous,
 )
+from ui.cards import cards_section
 from ui.data_widgets import dataset
 from ui.experiment import RunRecord, experiment
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import lab_columns, misconceptions_and_prompts, page_title, show_source
+from ui.widgets import lab_columns, misconceptions, page_title, show_source
 
-LOSS_FACTORS = {"1": 1.0, "small": 2.0**-20}
+LOSS_FACTORS = half_precision_cards.LOSS_FACTORS          # the cards judge runs at these factors
 # Curves of the modes that work lie within a few per cent of each other, closer than a line's width
 # on a log axis: a dash style per mode keeps each visible where it runs on top of another. "dash"
 # is left to curves that coincide within 0.1 % (ui.charts.finish), "dot" to the previous run's copies.
@@ -342,5 +344,6 @@ for part in ("stored", "mixed", "faster", "formats"):
     with st.expander(text(f"half_precision.{part}_title")):
         st.markdown(text(f"half_precision.{part}"))
 
-misconceptions_and_prompts("half_precision")
+cards_section("half_precision", half_precision_cards)
+misconceptions("half_precision")
 show_source(hp.step_once, hp.train_race, hp.encode, hp.training_bytes, hp.availability)

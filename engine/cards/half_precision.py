@@ -1,0 +1,109 @@
+"""Page 68's cards and challenge: pure fp16 turns to NaN, tiny gradients underflow in fp16 without a
+scaler, bf16 needs no scaler, and mixed precision matches fp32. Every claim is a fact of the number
+formats (range, underflow, ε = 1e-8 rounding to 0), never of the CPU's speed in bf16 or fp16."""
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from engine import half_precision as hp
+from engine.cards import Card, Challenge, to_the_end
+from engine.data import load_digits
+from engine.training import TrainingStep
+
+EXPERIMENT = "half_precision_train"
+LOSS_FACTORS = {"1": 1.0, "small": 2.0**-20}          # as pages/half_precision.py
+DEFAULTS = {"half_precision_modes": ["fp32", "bf16", "fp16_scaler", "fp16_naive"], "half_precision_factor": "1",
+            "half_precision_hidden": 128, "half_precision_steps": 300}
+
+
+def config(settings: Mapping[str, Any]) -> tuple[hp.RaceConfig, None]:
+    """What the page passes its race for these settings (missing ones at their defaults); no data key."""
+    s = {**DEFAULTS, **settings}
+    modes = s["half_precision_modes"] or []
+    return hp.RaceConfig(modes=tuple(m for m in hp.MODES if m in modes),
+                         loss_factor=LOSS_FACTORS[s["half_precision_factor"]], hidden=s["half_precision_hidden"],
+                         steps=s["half_precision_steps"]), None
+
+
+def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
+    """The race at `settings` on the bundled digits; `seed` draws the initial weights and the batches."""
+    race, _ = config(settings)
+    return to_the_end(hp.train_race(replace(race, seed=seed, device="cpu"), load_digits()))
+
+
+def measure(step: TrainingStep) -> dict[str, float]:
+    """Per racing mode: held-out accuracy (%), the last training loss, and the share (%) of gradient
+    entries exactly 0 after the last step."""
+    measures = {}
+    for mode in hp.MODES:
+        if f"{mode}/accuracy" in step.metrics:
+            measures |= {mode: 100 * step.metrics[f"{mode}/accuracy"], f"{mode}_loss": step.metrics[f"{mode}/loss"],
+                         f"{mode}_zero": 100 * step.extras["zero_gradients"][mode]}
+    return measures
+
+
+CHANCE = 20.0        # accuracy (%) below which a mode has learned nothing: ten classes, chance is 10 %
+CLOSE = 2.0          # accuracy points within which a mode matches fp32
+
+
+def _naive(runs: list[dict]) -> str:
+    run = runs[0]
+    if math.isnan(run["fp16_naive_loss"]):
+        return "nan"
+    return "close" if run["fp16_naive"] >= run["fp32"] - CLOSE else "worse"
+
+
+def _underflow(runs: list[dict]) -> str:
+    run = runs[0]
+    plain, scaled = run["fp16_autocast"] >= CHANCE, run["fp16_scaler"] >= CHANCE
+    return {(True, True): "both", (False, True): "scaler", (True, False): "plain", (False, False): "neither"}[
+        (plain, scaled)]
+
+
+def _bf16(runs: list[dict]) -> str:
+    run = runs[0]
+    if run["bf16"] < CHANCE:
+        return "nothing"
+    return "same" if abs(run["bf16"] - run["fp32"]) <= CLOSE else "differs"
+
+
+def _match(runs: list[dict]) -> str:
+    run = runs[0]
+    bf16, fp16 = (abs(run[mode] - run["fp32"]) <= CLOSE for mode in ("bf16", "fp16_scaler"))
+    return {(True, True): "both", (True, False): "bf16", (False, True): "fp16", (False, False): "neither"}[(bf16, fp16)]
+
+
+SMALL = {"half_precision_hidden": 64}
+TINY = {**SMALL, "half_precision_factor": "small"}
+CARDS = (
+    Card("naive", ({**SMALL, "half_precision_modes": ("fp32", "fp16_naive"), "half_precision_steps": 20},),
+         ("close", "worse", "nan"), "nan", measure, _naive),
+    Card("underflow", ({**TINY, "half_precision_modes": ("fp16_scaler", "fp16_autocast"), "half_precision_steps": 40},),
+         ("both", "scaler", "plain", "neither"), "scaler", measure, _underflow),
+    Card("bf16", ({**TINY, "half_precision_modes": ("fp32", "bf16"), "half_precision_steps": 60},),
+         ("same", "differs", "nothing"), "same", measure, _bf16),
+    Card("match", ({**SMALL, "half_precision_modes": ("fp32", "bf16", "fp16_scaler"), "half_precision_steps": 60},),
+         ("both", "bf16", "fp16", "neither"), "both", measure, _match),
+)
+
+
+def challenge_measure(step: TrainingStep) -> dict[str, float]:
+    """The best held-out accuracy (%) of the fp16 modes in the race (0 with none), and the steps."""
+    fp16 = [100 * step.metrics[f"{mode}/accuracy"] for mode in ("fp16_scaler", "fp16_autocast", "fp16_naive")
+            if f"{mode}/accuracy" in step.metrics]
+    return {"fp16": max(fp16, default=0.0), "steps": float(step.total)}
+
+
+CHALLENGE_ACCURACY = 75.0
+CHALLENGE_STEPS = 200
+
+
+def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
+    return (settings.get("half_precision_factor") == "small" and settings.get("half_precision_steps", 0) <= CHALLENGE_STEPS
+            and measures["fp16"] >= CHALLENGE_ACCURACY)
+
+
+CHALLENGE = Challenge(challenge_measure, _challenge,
+                      {**TINY, "half_precision_modes": ("fp16_scaler",), "half_precision_steps": CHALLENGE_STEPS})
