@@ -4,15 +4,17 @@ import pandas as pd
 import streamlit as st
 
 from engine import images, multitask
+from engine.cards import multitask as multitask_cards
 from engine.errors import InputError
 from ui.canvas import upload_or_draw
+from ui.cards import cards_section
 from ui.charts import colour_of, history_figure, show, update_history, with_previous
 from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import clamp_state, lab_columns, misconceptions, number_format, page_title, show_source
 
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3)
 WIDTHS = (32, 64, 128, 256)
@@ -220,6 +222,7 @@ for part in ("tasks", "designs", "weighting", "transfer"):
     with st.expander(text(f"multitask.{part}_title")):
         st.markdown(text(f"multitask.{part}_text" if part == "tasks" else f"multitask.{part}"))
 
-misconceptions_and_prompts("multitask")
+cards_section("multitask", multitask_cards)
+misconceptions("multitask")
 show_source(multitask.train, multitask.SharedNet, multitask.UncertaintyWeights, multitask.gradient_cosines,
             multitask.slant)
