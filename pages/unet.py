@@ -3,13 +3,15 @@
 import streamlit as st
 
 from engine import images, unet
+from engine.cards import unet as unet_cards
+from ui.cards import cards_section
 from ui.charts import lines_figure, show, with_previous
 from ui.data_widgets import kept_upload
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import lab_columns, misconceptions, number_format, page_title, show_source
 
 ROWS = ("input", "truth", "prediction")       # the prediction grid's rows, one labelled image each
 
@@ -185,5 +187,6 @@ st.header(text("unet.ideas_title"))
 for part in ("design", "facts"):
     with st.expander(text(f"unet.{part}_title")):
         st.markdown(text(f"unet.{part}"))
-misconceptions_and_prompts("unet")
+cards_section("unet", unet_cards)
+misconceptions("unet")
 show_source(unet.UNet, unet.train, unet.dice_loss, unet.denoise, unet.make_shapes)
