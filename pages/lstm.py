@@ -3,7 +3,9 @@
 import streamlit as st
 
 from engine import images, lstm, tabular
+from engine.cards import lstm as lstm_cards
 from engine.errors import InputError
+from ui.cards import cards_section
 from ui.charts import (
     bar_figure,
     forecast_figure,
@@ -20,7 +22,7 @@ from ui.experiment import RunRecord, experiment
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import clamp_state, lab_columns, misconceptions, number_format, page_title, show_source
 
 DEMOS = ("forecast", "race", "rows", "inside")
 LEARNING_RATES = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2)
@@ -342,5 +344,6 @@ for part in ("rnn", "cell", "variants"):
     with st.expander(text(f"lstm.{part}_title")):
         st.markdown(text(f"lstm.{part}"))
 
-misconceptions_and_prompts("lstm")
+cards_section("lstm", lstm_cards)
+misconceptions("lstm")
 show_source(lstm.unroll, lstm.SequenceModel, lstm.train_adding, lstm.train_forecaster, lstm.train_rows)
