@@ -6,12 +6,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine import distributed
+from engine.cards import distributed as distributed_cards
 from engine.device import usable_cores
+from ui.cards import cards_section
 from ui.charts import history_figure, ring_figure, show, timeline_figure, update_history, with_previous
 from ui.experiment import RunRecord, experiment
 from ui.i18n import text
 from ui.links import linked
-from ui.widgets import lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import lab_columns, misconceptions, number_format, page_title, show_source
 
 LEARNING_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 
@@ -202,5 +204,6 @@ for part in ("ddp", "run_intro", "practice", "ring", "beyond", "torchrun"):
     with st.expander(text(f"distributed.{part}_title")):
         st.markdown(text(f"distributed.{part}"))
 
-misconceptions_and_prompts("distributed")
+cards_section("distributed", distributed_cards)
+misconceptions("distributed")
 show_source(distributed.train, distributed.launch, distributed.single_process, distributed.ring_schedule)

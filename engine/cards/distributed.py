@@ -1,0 +1,105 @@
+"""Page 69's cards and challenge: DDP's exact properties, measured on real worker processes. The
+ranks stay identical at every step, the all-reduce averages the gradients, and DDP ends where one
+process training on the global batch ends. Runs are tiny (2 ranks, 10 steps): every card starts
+processes, and their start-up is most of the time."""
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from engine import distributed
+from engine.cards import Card, Challenge, to_the_end
+from engine.training import TrainingStep
+
+EXPERIMENT = "distributed_train"
+DEFAULTS = {"distributed_world": 2, "distributed_batch": 32, "distributed_steps": 60, "distributed_hidden": 64,
+            "distributed_learning_rate": 0.05}
+
+
+def config(settings: Mapping[str, Any]) -> tuple[distributed.DDPConfig, None]:
+    """What the page passes its DDP run for these settings (missing ones at their defaults); no data key."""
+    s = {**DEFAULTS, **settings}
+    return distributed.DDPConfig(world_size=s["distributed_world"], batch_size=s["distributed_batch"],
+                                 hidden=s["distributed_hidden"], steps=s["distributed_steps"],
+                                 learning_rate=s["distributed_learning_rate"]), None
+
+
+def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
+    """The DDP run at `settings` on the CPU (Gloo); `seed` draws the initial weights and the shuffles."""
+    ddp, _ = config(settings)
+    return to_the_end(distributed.train(replace(ddp, seed=seed, device="cpu")))
+
+
+def measure(step: TrainingStep) -> dict[str, float]:
+    """spread: the largest difference between the ranks' parameter checksums over every step;
+    loss_gap: the largest difference between two ranks' losses at one step; average / total / own:
+    how far the watched gradient entries after the all-reduce lie from the mean, the sum and each
+    rank's own value before it (largest difference), and `size` the largest of those values;
+    difference: the largest parameter difference from one process on the global batch (-1 without)."""
+    history = step.extras["history"]
+    ranks = [key for key in history if key.startswith("rank")]
+    losses = list(zip(*(history[key] for key in ranks)))
+    records = list(step.extras["ranks"].values())
+    befores = [record["before"] for record in records]
+    after = records[0]["after"]
+    count = len(records)
+    mean = [sum(values) / count for values in zip(*befores)]
+    total = [sum(values) for values in zip(*befores)]
+    reference = step.extras.get("reference")
+
+    def gap(a: list[float], b: list[float]) -> float:
+        return max(abs(x - y) for x, y in zip(a, b))
+
+    return {"spread": max(history["spread"]), "loss_gap": max(max(ls) - min(ls) for ls in losses),
+            "average": max(gap(record["after"], mean) for record in records),
+            "total": gap(after, total), "own": max(gap(after, before) for before in befores),
+            "size": max(abs(v) for before in befores for v in before),
+            "difference": reference["difference"] if reference else -1.0, "world": float(count)}
+
+
+TOLERANCE = 1e-5     # float32 sums in another order differ by ~1e-7 relative; a real difference is far larger
+
+
+def _sync(runs: list[dict]) -> str:
+    spread = runs[0]["spread"]
+    return "identical" if spread == 0 else "close" if spread <= TOLERANCE else "apart"
+
+
+def _average(runs: list[dict]) -> str:
+    run = runs[0]
+    fits = {"mean": run["average"], "sum": run["total"], "own": run["own"]}
+    best = min(fits, key=fits.get)
+    return best if fits[best] <= TOLERANCE * max(run["size"], 1e-12) * 10 else "none"
+
+
+def _equal(runs: list[dict]) -> str:
+    difference = runs[0]["difference"]
+    if difference < 0:
+        return "apart"
+    return "equal" if difference <= TOLERANCE else "close" if difference <= 1e-2 else "apart"
+
+
+TINY = {"distributed_world": 2, "distributed_steps": 10, "distributed_hidden": 32}      # batch 32 per rank (default)
+CARDS = (
+    Card("sync", (TINY,), ("identical", "close", "apart"), "identical", measure, _sync),
+    Card("average", (TINY,), ("mean", "sum", "own"), "mean", measure, _average),
+    Card("equal", (TINY,), ("equal", "close", "apart"), "equal", measure, _equal),
+)
+
+
+def challenge_measure(step: TrainingStep) -> dict[str, float]:
+    """The mean training loss over the ranks and the last five steps, and the steps run."""
+    history = step.extras["history"]
+    last = [value for key in history if key.startswith("rank") for value in history[key][-5:]]
+    return {"loss": sum(last) / len(last), "steps": float(step.total)}
+
+
+CHALLENGE_LOSS = 0.55
+CHALLENGE_STEPS = 30
+
+
+def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
+    return settings.get("distributed_steps", 0) <= CHALLENGE_STEPS and measures["loss"] <= CHALLENGE_LOSS
+
+
+CHALLENGE = Challenge(challenge_measure, _challenge, {"distributed_steps": 30, "distributed_learning_rate": 0.1})
