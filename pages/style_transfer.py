@@ -3,14 +3,16 @@
 import streamlit as st
 
 from engine import artwork, images, style_transfer, vgg
+from engine.cards import style_transfer as style_transfer_cards
 from ui import audit
+from ui.cards import cards_section
 from ui.charts import heatmap_pair, history_figure, show, update_history, with_previous
 from ui.data_widgets import kept_upload
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import chosen_option, lab_columns, misconceptions_and_prompts, page_title, show_source
+from ui.widgets import chosen_option, lab_columns, misconceptions, page_title, show_source
 
 CONTENT_SOURCES = ("photo", "upload", "camera")
 STYLE_SOURCES = ("artwork", "texture", "photo", "upload")
@@ -248,6 +250,7 @@ for part in ("layers", "optimise", "context"):
             st.markdown(receptive_field_table())
             st.markdown(text("style_transfer.layers_after"))
 
-misconceptions_and_prompts("style_transfer")
+cards_section("style_transfer", style_transfer_cards)
+misconceptions("style_transfer")
 show_source(style_transfer.transfer, style_transfer.Objective, style_transfer.gram_matrix,
             vgg.load_features, vgg.Preprocess, vgg.with_pooling)
