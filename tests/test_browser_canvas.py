@@ -1,0 +1,102 @@
+"""Draw your own digit (issue 18), in real Chromium: on each page that reads a digit, a short run from a
+link, then "Draw it", mouse strokes on the canvas, and the page reads the drawing (prediction, attack
+or reconstruction). Screenshots of the drawing area at desktop and phone sizes go to screenshots/."""
+
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.browser import SCREENSHOTS, streamlit_server, wait_for_app
+from tests.test_browser import browser, no_exception  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+LONG = 300_000        # ms: a busy 2-core box may take minutes to import torch and train
+
+# page slug, the link of a short run, the run's button, the digit's key prefix, the language
+PAGES = [
+    ("multitask", {"multitask_steps": "100", "multitask_baselines": "0", "multitask_input": "upload"},
+     "act_multitask_train", "multitask_upload", "en"),
+    ("adversarial", {"adversarial_steps": "50", "adversarial_input": "upload"}, "act_adversarial_train",
+     "adversarial_upload", "zh"),
+    ("autoencoder", {"autoencoder_steps": "50"}, "act_autoencoder_train", "autoencoder_upload", "en"),
+]
+# a '7' in canvas pixels (280x280): the top bar left to right, then the diagonal down to the left
+SEVEN = [[(70, 60), (210, 60)], [(210, 60), (120, 240)]]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as url:
+        yield url
+
+
+def settle(page) -> None:
+    page.wait_for_timeout(400)
+    wait_for_app(page, LONG)
+    no_exception(page)
+
+
+def draw(page, canvas, strokes) -> None:
+    """Mouse strokes in canvas pixels; each stroke ends with the button's release (the component
+    sends the drawing back then)."""
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        (x, y), rest = stroke[0], stroke[1:]
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.down()
+        for x, y in rest:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=15)
+        page.mouse.up()
+        settle(page)
+
+
+def shows_reading(page, slug: str, tables: int) -> str:
+    """What each page shows for a digit it was given (none of it shows before one is given)."""
+    if slug == "multitask":          # the prediction table (after the `tables` the page had before)
+        table = page.locator('[data-testid="stDataFrame"]').nth(tables)
+        table.wait_for(timeout=LONG)
+        return table.inner_text()
+    if slug == "adversarial":        # the standard model's reading, which the attack takes as the true class
+        caption = page.locator('[data-testid="stCaptionContainer"]', has_text="普通模型自己的判断").first
+    else:                            # the reconstruction's error against the test digits
+        caption = page.get_by_text("Reconstruction error").first
+    caption.wait_for(timeout=LONG)
+    return caption.inner_text()
+
+
+def screenshot_drawing_area(page, slug: str, key: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for width, height in ((1400, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(600)
+        page.locator(f".st-key-act_{key}_source").scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        page.screenshot(path=SCREENSHOTS / f"canvas-{slug}-{width}.png")
+
+
+@pytest.mark.parametrize(("slug", "link", "button", "key", "lang"), PAGES, ids=[p[0] for p in PAGES])
+def test_a_drawn_digit_is_read_like_an_upload(browser, server, slug, link, button, key, lang):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(LONG)
+    page.goto(f"{server}/{slug}?{urlencode({**link, 'lang': lang})}")
+    wait_for_app(page, LONG)
+    page.locator(f".st-key-{button} button").first.click()
+    try:
+        settle(page)                                 # the short run is over
+    finally:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"canvas-{slug}-after-run.png", full_page=True)
+    choice = page.locator(f".st-key-act_{key}_source")
+    choice.wait_for()
+    choice.locator('[role="radiogroup"] label').nth(1).click()    # "Draw it"
+    settle(page)
+    area = page.locator(f".st-key-act_{key}_canvas")
+    area.locator("canvas").first.wait_for()
+    assert page.locator(f".st-key-act_{key} input[type=file]").count() == 0    # the canvas replaces the uploader
+    tables = page.locator('[data-testid="stDataFrame"]').count()
+    draw(page, area.locator("canvas").last, SEVEN)
+    print(slug, "reads the drawing:", shows_reading(page, slug, tables))
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    no_exception(page)
+    screenshot_drawing_area(page, slug, key)
+    page.close()
