@@ -3,14 +3,16 @@
 import streamlit as st
 
 from engine import autoencoder, images
+from engine.cards import autoencoder as autoencoder_cards
 from ui.canvas import upload_or_draw
+from ui.cards import cards_section
 from ui.charts import histogram_with_marker, history_figure, latent_scatter, show, update_history, with_previous
 from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, lab_columns, misconceptions_and_prompts, number_format, page_title, show_source
+from ui.widgets import clamp_state, lab_columns, misconceptions, number_format, page_title, show_source
 
 LEARNING_RATES = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 OBJECTIVE_TEX = (r"\hat x = g_\phi(f_\theta(x)), \qquad "
@@ -201,5 +203,6 @@ with st.expander(text("autoencoder.pca_title")):
 with st.expander(text("autoencoder.variants_title")):
     st.markdown(text("autoencoder.variants"))
 
-misconceptions_and_prompts("autoencoder", "try_fashion" if data.source == "FashionMNIST" else "try")
+cards_section("autoencoder", autoencoder_cards)
+misconceptions("autoencoder")
 show_source(autoencoder.train, autoencoder.Autoencoder, autoencoder.loss_terms, autoencoder.pca_error)
