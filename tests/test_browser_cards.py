@@ -1,0 +1,60 @@
+"""Experiment cards in real Chromium, one page at a time (English on half the pages, Chinese on the
+others): open the card's link, pick a prediction, "Set up and run" (each run of a comparison), and
+the verdict appears with the run's own numbers and the answer the runs gave."""
+
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.browser import streamlit_server, wait_for_app
+from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
+from tests.test_claims import MODULES
+from ui.i18n import translate
+from ui.links import encode
+
+pytestmark = [pytest.mark.browser, pytest.mark.claims]
+LONG_RUN_MS = 400_000          # a card's runs on a busy 2-core CI box
+SLUGS = sorted(MODULES)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as url:
+        yield url
+
+
+def card_link(server_url: str, slug: str, lang: str) -> str:
+    card = MODULES[slug].CARDS[0]
+    pairs = [("card", card.id), ("lang", lang)]
+    pairs += [(key, part) for key, value in card.runs[0].items() for part in encode(value)]
+    return f"{server_url}/{slug}?{urlencode(pairs)}"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_a_card_link_predict_run_and_the_verdict(browser, server, slug):  # noqa: F811
+    lang = "zh" if SLUGS.index(slug) % 2 else "en"
+    card = MODULES[slug].CARDS[0]
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(LONG_RUN_MS)
+    page.goto(card_link(server, slug, lang))
+    wait_for_app(page, LONG_RUN_MS)
+    prediction = page.locator(f".st-key-card_{slug}_{card.id}_prediction")
+    prediction.wait_for()                                          # the card's link opened the card
+    answer = translate(f"{slug}.card_{card.id}_answer_{card.answer}", lang)
+    prediction.get_by_text(answer, exact=True).first.click()
+    wait_for_app(page, LONG_RUN_MS)
+    for index in range(len(card.runs)):
+        suffix = f"_{index}" if len(card.runs) == 2 else ""
+        button = page.locator(f".st-key-act_card_{slug}_{card.id}{suffix} button").first
+        button.scroll_into_view_if_needed()
+        button.click()
+        page.wait_for_timeout(500)
+        wait_for_app(page, LONG_RUN_MS)
+    verdict = page.locator('[data-testid="stExpanderDetails"] [data-testid="stAlert"]').filter(
+        has_text=translate(f"{slug}.card_{card.id}_answer_{card.answer}", lang))
+    verdict.first.wait_for(timeout=LONG_RUN_MS)
+    details = verdict.first.locator("xpath=ancestor::*[@data-testid='stExpanderDetails'][1]").inner_text()
+    assert any(ch.isdigit() for ch in details.split(answer)[-1]), "the verdict quotes no number"
+    assert f"card={card.id}" in page.url
+    no_exception(page)
+    page.close()
