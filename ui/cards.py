@@ -20,7 +20,7 @@ import streamlit as st
 from engine.cards import Card, Challenge, numbers
 from ui import links
 from ui.experiment import AUTORUN
-from ui.i18n import text
+from ui.i18n import option_labels, text
 from ui.progress import PROGRESS
 
 CARD_PARAM = "card"            # ?card=<id>: the link of a card, which opens it
@@ -96,7 +96,7 @@ def _card(slug: str, card: Card, experiment: str, record) -> None:
     state = st.session_state.setdefault(STORE, {}).setdefault(name, {"results": {}, "jobs": {}, "predicted": None})
     prediction = st.radio(text(f"{slug}.card_{card.id}_question"), card.answers, index=None,
                           key=f"card_{slug}_{card.id}_prediction",
-                          format_func=lambda code: text(f"{slug}.card_{card.id}_answer_{code}"))
+                          format_func=option_labels(f"{slug}.card_{card.id}_answer_"))
     pair = len(card.runs) == 2
     if pair:
         st.caption(text("common.card_two_runs"))
