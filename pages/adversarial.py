@@ -5,14 +5,16 @@ import streamlit as st
 from PIL import Image
 
 from engine import adversarial, images
+from engine.cards import adversarial as adversarial_cards
 from ui.canvas import upload_or_draw
+from ui.cards import cards_section
 from ui.charts import NEUTRAL, bars_figure, lines_figure, show, with_previous
 from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, experiment
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
-from ui.widgets import clamp_state, lab_columns, misconceptions_and_prompts, page_title, show_source
+from ui.widgets import clamp_state, lab_columns, misconceptions, page_title, show_source
 
 FGSM_TEX = (r"\tilde{x} = \operatorname{clip}_{[0,1]}\!\big(x + \epsilon\,"
             r"\operatorname{sign}(\nabla_x \mathcal{L}(f_\theta(x), y))\big)")
@@ -249,5 +251,6 @@ with st.expander(text("adversarial.training_title")):
     st.latex(MINMAX_TEX)
     st.markdown(text("adversarial.training"))
 
-misconceptions_and_prompts("adversarial")
+cards_section("adversarial", adversarial_cards)
+misconceptions("adversarial")
 show_source(adversarial.fgsm, adversarial.pgd, adversarial.train, adversarial.SmallCNN)

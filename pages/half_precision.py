@@ -12,6 +12,7 @@ from engine.cards import half_precision as half_precision_cards
 from engine.device import describe, pick_device
 from engine.errors import InputError
 from ui import audit
+from ui.cards import cards_section
 from ui.charts import (
     colour_of,
     histogram_with_lines,
@@ -22,7 +23,6 @@ from ui.charts import (
     update_history,
     with_previous,
 )
-from ui.cards import cards_section
 from ui.data_widgets import dataset
 from ui.experiment import RunRecord, experiment
 from ui.i18n import option_labels, text

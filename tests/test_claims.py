@@ -2,6 +2,7 @@
 answer the card states; each challenge is reached by its solution and missed with the defaults.
 Marked `claims` (a developer's fast suite: `pytest -m "not claims and not slow and not browser"`)."""
 
+import contextlib
 import importlib
 import string
 
@@ -15,10 +16,8 @@ SEEDS = (0, 1, 2)
 SLUGS = [concept.slug for concept in CONCEPTS]
 MODULES = {}
 for slug in SLUGS:
-    try:
+    with contextlib.suppress(ModuleNotFoundError):
         MODULES[slug] = importlib.import_module(f"engine.cards.{slug}")
-    except ModuleNotFoundError:
-        pass
 CASES = [(slug, card) for slug, module in MODULES.items() for card in module.CARDS]
 
 
@@ -43,7 +42,7 @@ def test_every_card_speaks_both_languages(slug: str, card: Card):
     for key in keys:
         assert key in entries and entries[key].get("en") and entries[key].get("zh"), key
     result = entries[f"{slug}.card_{card.id}_result"]
-    assert _fields(result["en"]) == _fields(result["zh"]), f"{slug}.{card.id}: the two languages quote different numbers"
+    assert _fields(result["en"]) == _fields(result["zh"]), f"{slug}.{card.id}: the languages quote other numbers"
 
 
 @pytest.mark.claims
@@ -70,7 +69,8 @@ def test_each_challenge_is_reachable_and_not_met_by_the_defaults(slug: str):
     solved = {**module.DEFAULTS, **challenge.solution}
     reached = challenge.measure(module.run(challenge.solution, 0))
     assert challenge.met(reached, solved), f"{slug}: the solution misses the goal ({reached})"
-    missed = challenge.measure(module.run({}, 0))
-    assert not challenge.met(missed, dict(module.DEFAULTS)), f"{slug}: the defaults already meet it ({missed})"
+    if challenge.met(reached, dict(module.DEFAULTS)):     # the rules alone do not exclude the defaults: run them
+        missed = challenge.measure(module.run({}, 0))
+        assert not challenge.met(missed, dict(module.DEFAULTS)), f"{slug}: the defaults already meet it ({missed})"
     for language in ("en", "zh"):
         catalog()[f"{slug}.challenge_result"][language].format(**reached)

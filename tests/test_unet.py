@@ -51,7 +51,7 @@ def test_default_training_segments_well_and_skips_matter():
     *_, with_skips = unet.train(unet.SegmentationConfig())
     *_, without = unet.train(unet.SegmentationConfig(skips=False))
     assert with_skips.metrics["dice"] >= 0.9
-    assert without.metrics["dice"] < with_skips.metrics["dice"] - 0.04      # at 400 steps; the skips card (engine/cards/unet.py) claims it at 100
+    assert without.metrics["dice"] < with_skips.metrics["dice"] - 0.04      # 400 steps (the skips card: 100)
     assert with_skips.extras["predicted"].shape == (4, 64, 64)
 
 

@@ -38,17 +38,17 @@ def measure(step: TrainingStep) -> dict[str, float]:
     difference: the largest parameter difference from one process on the global batch (-1 without)."""
     history = step.extras["history"]
     ranks = [key for key in history if key.startswith("rank")]
-    losses = list(zip(*(history[key] for key in ranks)))
+    losses = list(zip(*(history[key] for key in ranks), strict=False))
     records = list(step.extras["ranks"].values())
     befores = [record["before"] for record in records]
     after = records[0]["after"]
     count = len(records)
-    mean = [sum(values) / count for values in zip(*befores)]
-    total = [sum(values) for values in zip(*befores)]
+    mean = [sum(values) / count for values in zip(*befores, strict=False)]
+    total = [sum(values) for values in zip(*befores, strict=False)]
     reference = step.extras.get("reference")
 
     def gap(a: list[float], b: list[float]) -> float:
-        return max(abs(x - y) for x, y in zip(a, b))
+        return max(abs(x - y) for x, y in zip(a, b, strict=False))
 
     return {"spread": max(history["spread"]), "loss_gap": max(max(ls) - min(ls) for ls in losses),
             "average": max(gap(record["after"], mean) for record in records),

@@ -101,7 +101,8 @@ CHALLENGE_STEPS = 200
 
 
 def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
-    return (settings.get("half_precision_factor") == "small" and settings.get("half_precision_steps", 0) <= CHALLENGE_STEPS
+    return (settings.get("half_precision_factor") == "small"
+            and settings.get("half_precision_steps", 0) <= CHALLENGE_STEPS
             and measures["fp16"] >= CHALLENGE_ACCURACY)
 
 

@@ -31,7 +31,8 @@ def config(settings: Mapping[str, Any]) -> tuple[Any, Any]:
     bundled digits' source for the rows)."""
     s = {**DEFAULTS, **settings}
     if s["lstm_demo"] == "race":
-        return lstm.AddingConfig(length=s["lstm_race_length"], cells=tuple(c for c in lstm.CELLS if c in s["lstm_cells"]),
+        return lstm.AddingConfig(length=s["lstm_race_length"],
+                                 cells=tuple(c for c in lstm.CELLS if c in s["lstm_cells"]),
                                  hidden=s["lstm_race_hidden"], steps=s["lstm_race_steps"],
                                  learning_rate=s["lstm_race_learning_rate"]), None
     if s["lstm_demo"] == "rows":

@@ -63,7 +63,8 @@ def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
     s = {**DEFAULTS, **settings}
     if seed and s["style_transfer_content_source"] == "photo":
         photos = images.PHOTOS
-        s["style_transfer_content_photo"] = photos[(photos.index(s["style_transfer_content_photo"]) + seed) % len(photos)]
+        place = (photos.index(s["style_transfer_content_photo"]) + seed) % len(photos)
+        s["style_transfer_content_photo"] = photos[place]
     cfg, _ = config(s)
     return to_the_end(style_transfer.transfer(replace(cfg, seed=seed, device="cpu"), extractor(),
                                               _image(s, "content"), _image(s, "style")))

@@ -1,0 +1,80 @@
+"""Page 65's cards and challenge: what a standard model keeps under PGD, PGD against FGSM on the robust
+model, robustness beyond the training budget, and the robust model's lead at a smaller budget."""
+
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+from engine import adversarial
+from engine import data as digits
+from engine.cards import Card, Challenge, to_the_end
+from engine.training import TrainingStep
+
+EXPERIMENT = "adversarial_train"
+DEFAULTS = {"adversarial_dataset": "subset", "adversarial_epsilon": 0.25, "adversarial_steps": 400,
+            "adversarial_defence": "fgsm_rs", "adversarial_share": 0.5}
+SHORT = {"adversarial_steps": 50}          # every card judges the same short run (about 3 s on one core)
+
+
+def config(settings: Mapping[str, Any]) -> tuple[adversarial.AdversarialConfig, str]:
+    """What the page passes its experiment for these settings: the config and, as the run's data key,
+    the data's source (the cards use the bundled digits)."""
+    s = {**DEFAULTS, **settings}
+    return adversarial.AdversarialConfig(defence=s["adversarial_defence"], epsilon=s["adversarial_epsilon"],
+                                         adversarial_share=s["adversarial_share"],
+                                         steps=s["adversarial_steps"]), s["adversarial_dataset"]
+
+
+@lru_cache(maxsize=1)
+def _digits() -> digits.ImageSplit:
+    return digits.load_digits()
+
+
+@lru_cache(maxsize=8)
+def _run(key: tuple, seed: int) -> TrainingStep:
+    model_config, _ = config(dict(key))
+    return to_the_end(adversarial.train(replace(model_config, seed=seed, device="cpu"), _digits()))
+
+
+def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
+    """The page's run at `settings` on the bundled digits; `seed` draws the weights, batches and attack
+    starts. Cards that share settings share the run."""
+    return _run(tuple(sorted(settings.items())), seed)
+
+
+def measure(step: TrainingStep) -> dict[str, float]:
+    """Accuracy in % on the curves' test digits: `<model>_<attack>_<ε×100>` (e.g. robust_pgd_25), clean."""
+    measures = {"steps": float(step.step)}
+    for model, attacks in step.extras["curves"].items():
+        measures[f"{model}_clean"] = 100 * attacks["fgsm"][0]
+        for attack, values in attacks.items():
+            for epsilon, value in zip(step.extras["epsilons"], values, strict=True):
+                measures[f"{model}_{attack}_{round(100 * epsilon)}"] = 100 * value
+    return measures
+
+
+def _band(value: float, low: float, high: float) -> str:
+    return "low" if value < low else "high" if value > high else "middle"
+
+
+CARDS = (
+    Card("standard", (SHORT,), ("low", "middle", "high"), "low", measure,
+         lambda runs: _band(runs[0]["standard_pgd_25"], 5, 50)),
+    Card("pgd_fgsm", (SHORT,), ("pgd_lower", "same", "pgd_higher"), "pgd_lower", measure,
+         lambda runs: ("pgd_lower" if runs[0]["robust_fgsm_25"] - runs[0]["robust_pgd_25"] > 10 else
+                       "pgd_higher" if runs[0]["robust_pgd_25"] - runs[0]["robust_fgsm_25"] > 10 else "same")),
+    Card("beyond", (SHORT,), ("low", "middle", "high"), "low", measure,
+         lambda runs: _band(runs[0]["robust_pgd_35"], 5, 30)),
+    Card("smaller", (SHORT,), ("robust", "same", "standard"), "robust", measure,
+         lambda runs: ("robust" if runs[0]["robust_pgd_15"] - runs[0]["standard_pgd_15"] > 15 else
+                       "standard" if runs[0]["standard_pgd_15"] - runs[0]["robust_pgd_15"] > 15 else "same")),
+)
+
+
+def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
+    return (settings.get("adversarial_steps", 0) <= 200 and settings.get("adversarial_dataset") == "subset"
+            and measures["robust_pgd_20"] >= 70 and measures["robust_clean"] >= 90)
+
+
+CHALLENGE = Challenge(measure, _challenge, {"adversarial_steps": 200, "adversarial_defence": "pgd"})
