@@ -135,9 +135,11 @@ def _card(slug: str, card: Card, experiment: str, record) -> None:
         return
     measures = [results[index] for index in range(len(card.runs))]
     outcome = card.judge(measures)
-    said = text(f"{slug}.card_{card.id}_answer_{outcome}")
     guess = state["predicted"]
-    if guess is None:
+    said = text(f"{slug}.card_{card.id}_answer_{outcome}") if outcome in card.answers else None
+    if said is None:          # only if a `free` setting took the runs where no answer holds
+        st.warning(text("common.card_no_answer"), icon=":material/help:")
+    elif guess is None:
         st.info(text("common.card_no_prediction", answer=said), icon=":material/science:")
     elif guess == outcome:
         st.success(text("common.card_right", answer=said), icon=":material/check_circle:")
