@@ -2,6 +2,7 @@
 link, then "Draw it", mouse strokes on the canvas, and the page reads the drawing (prediction, attack
 or reconstruction). Screenshots of the drawing area at desktop and phone sizes go to screenshots/."""
 
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -59,7 +60,8 @@ def shows_reading(page, slug: str, tables: int) -> str:
     if slug == "adversarial":        # the standard model's reading, which the attack takes as the true class
         caption = page.locator('[data-testid="stCaptionContainer"]', has_text="普通模型自己的判断").first
     else:                            # the reconstruction's error against the test digits
-        caption = page.get_by_text("Reconstruction error").first
+        caption = page.locator('[data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"]',
+                               has_text=re.compile(r"Reconstruction error \d")).first
     caption.wait_for(timeout=LONG)
     return caption.inner_text()
 
