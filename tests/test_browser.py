@@ -87,6 +87,7 @@ def test_shared_chinese_link_to_a_page_on_a_fresh_server(browser, server):
     settle(page)
     no_exception(page)
     assert page.locator('[data-testid="stMetric"]').count() == 4
+    page.locator(".js-plotly-plot").nth(1).wait_for()          # Plotly draws after the script (slow when busy)
     assert page.locator(".js-plotly-plot").count() == 2
     page.screenshot(path=SCREENSHOTS / "regression-zh.png", full_page=True)
     page.close()

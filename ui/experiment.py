@@ -234,8 +234,8 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
     from ui.cards import remember_settings
 
     remember_settings(key, settings)
-    if st.session_state.pop(AUTORUN.format(key=key), False) and not blocked and not shown_active:
-        _start(key, start, config, data_key, False, settings, pace)    # an experiment card's "Set up and run"
+    if st.session_state.pop(AUTORUN.format(key=key), False) and not blocked:
+        _start(key, start, config, data_key, False, settings, pace)    # a card's "Set up and run" (stops a live run)
         record = st.session_state.get(key)
         shown_active = isinstance(record, RunRecord) and record.active
 
