@@ -110,5 +110,7 @@ def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
             and measures.get("accuracy", 0.0) >= CHALLENGE_BOUND)
 
 
+# One solution: 0.919 with one thread, 0.923 with two (without attention 0.915 and 0.893: too close)
 CHALLENGE = Challenge(measure_rows, _challenge, {"lstm_demo": "rows", "lstm_rows_steps": 200,
-                                                 "lstm_rows_learning_rate": 1e-2}, experiment=ROWS)
+                                                 "lstm_rows_learning_rate": 1e-2, "lstm_pooling": "attention"},
+                      experiment=ROWS)
