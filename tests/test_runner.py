@@ -190,3 +190,43 @@ def test_stop_and_pause_end_a_paced_wait_at_once(runner):
     wait_until(lambda: job.state == jobs.PAUSED, timeout=2)
     runner.stop(job)
     assert runner.wait(job, timeout=2) and job.state == jobs.STOPPED and job.last.step <= 2
+
+
+def test_the_wait_estimate_follows_the_running_job_and_the_finished_runs_of_each_kind(runner):
+    # Nothing to estimate from yet: the first job has not reported and no run of any kind finished.
+    runner.submit(jobs.Job(lambda: counting(1, 0.5), kind="slow"))
+    waiting = runner.submit(jobs.Job(lambda: counting(3), kind="quick"))
+    assert runner.wait_estimate(waiting) is None
+    assert runner.wait(timeout=10)
+    assert runner.wait_estimate(waiting) is None                     # not waiting any more
+    # Now "slow" runs are known to take about 0.5 s: a queue of two slow runs ahead of a third job
+    # is estimated from the running one's progress, then the typical slow run.
+    first = runner.submit(jobs.Job(lambda: counting(100, 0.01), kind="slow"))
+    second = runner.submit(jobs.Job(lambda: counting(1, 0.5), kind="slow"))
+    third = runner.submit(jobs.Job(lambda: counting(3), kind="quick"))
+    wait_until(lambda: first.last is not None and first.last.step >= 20)
+    to_second, to_third = runner.wait_estimate(second), runner.wait_estimate(third)
+    left = first.running_seconds() * (1 - first.last.fraction_done) / first.last.fraction_done
+    assert 0.4 < to_second < 1.2 and abs(to_second - left) < 0.2      # 80 of 100 steps of 0.01 s still to go
+    assert abs(to_third - to_second - 0.5) < 0.15                     # plus one typical slow run
+    assert runner.wait_estimate(first) is None
+    assert runner.wait(timeout=10)
+
+
+def test_two_workers_split_the_queue_in_the_estimate():
+    runner = jobs.Runner(workers=2)
+    done = runner.submit(jobs.Job(lambda: counting(1, 0.3), kind="k"))
+    assert runner.wait(done, timeout=10)                             # one finished run of 0.3 s
+    a = runner.submit(jobs.Job(lambda: counting(1, 2.0), kind="k"))
+    b = runner.submit(jobs.Job(lambda: counting(1, 2.0), kind="k"))
+    c, d, e = (runner.submit(jobs.Job(lambda: counting(1), kind="k")) for _ in range(3))
+    wait_until(lambda: a.state == b.state == jobs.RUNNING)
+    # both running jobs are still before their first report, each thought to take 0.3 s in all: c and
+    # d get the two workers when those free up, e waits for one of them again
+    soon = runner.wait_estimate(c)
+    assert 0.0 <= soon < 0.3
+    assert runner.wait_estimate(d) == pytest.approx(soon, abs=0.05)
+    assert runner.wait_estimate(e) == pytest.approx(soon + 0.3, abs=0.05)
+    for job in (a, b, c, d, e):
+        runner.stop(job)
+    assert runner.wait(timeout=10)

@@ -9,6 +9,7 @@ while the job is active. The learner's run is kept as a `RunRecord` in their ses
 """
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -131,7 +132,7 @@ def _start(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, d
     if isinstance(old, RunRecord) and not old.job.done:
         runner.stop(old.job)
     pace *= float(os.environ.get("PTLAB_PACE_SCALE", "1"))     # the test suite sets 0: no pacing
-    job = jobs.Job(start, owner=session_id(), page=st.session_state.get(PAGE_KEY, ""), pace=pace)
+    job = jobs.Job(start, owner=session_id(), page=st.session_state.get(PAGE_KEY, ""), pace=pace, kind=key)
     previous = _faded(old) if isinstance(old, RunRecord) else None
     st.session_state[key] = RunRecord(config, data_key, job, settings=settings or {}, previous=previous)
     runner.submit(job, paused_after_first=stepping)
@@ -177,13 +178,23 @@ def _stop(key: str) -> None:
         jobs.runner().stop(record.job)
 
 
+def wait_words(seconds: float) -> str:
+    """A wait, rounded up as a learner reads it: "10 s" (to 5 s) under a minute, else "3 min"."""
+    if seconds < 57.5:
+        return text("common.wait_seconds", n=max(5, 5 * math.ceil(seconds / 5)))
+    return text("common.wait_minutes", n=math.ceil(seconds / 60))
+
+
 def status_line(record: RunRecord) -> None:
     """Where the run stands, in one line."""
     state, step, error, _ = jobs.snapshot(record.job)
     where = {"step": step.step if step else 0, "total": step.total if step else "?", "device": record.device}
     if state == jobs.QUEUED:
         position = jobs.runner().position(record.job)
-        st.info(text("common.run_queued", position=position or 1), icon=":material/hourglass_top:")
+        wait = jobs.runner().wait_estimate(record.job)
+        words = text("common.run_queued", position=position or 1) if wait is None else \
+            text("common.run_queued_wait", position=position or 1, wait=wait_words(wait))
+        st.info(words, icon=":material/hourglass_top:")
     elif state == jobs.RUNNING:
         if step is None:
             st.info(text("common.run_preparing", device=record.device), icon=":material/hourglass_top:")

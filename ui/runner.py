@@ -12,12 +12,14 @@ who moved to another page are stopped by `cancel_owner`.
 This module never imports streamlit: the page helper (`ui.experiment`) binds jobs to sessions.
 """
 
+import heapq
 import itertools
 import logging
 import os
+import statistics
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,11 +46,18 @@ class Job:
     error: Exception | None = None                   # why it failed (an InputError is the learner's)
     version: int = 0                                 # counts reports and state changes, for redraws
     pace: float = 0.0                                # spread the reports over this many seconds (0: no pacing)
+    kind: str = ""                                   # the experiment (its key): finished runs of a kind time the queue
     _generator: Iterator[TrainingStep] | None = field(default=None, repr=False)
     _pause: bool = False
     _stop: bool = False
     _step_once: bool = False
     _paced: tuple[float, float] | None = field(default=None, repr=False)   # (time, fraction) of the last report
+    _ran: float = field(default=0.0, repr=False)     # seconds it held a worker, before the current spell
+    _since: float | None = field(default=None, repr=False)   # when the current spell on a worker began
+
+    def running_seconds(self, now: float | None = None) -> float:
+        """Seconds this job has held a worker so far (time paused or queued not counted)."""
+        return self._ran + ((now or time.monotonic()) - self._since if self._since is not None else 0.0)
 
     @property
     def active(self) -> bool:
@@ -77,6 +86,8 @@ class Runner:
         self._threads: list[threading.Thread] = []
         self._ids = itertools.count(1)
         self._busy = 0
+        # kind -> the seconds recent finished runs of it held a worker (the queue's wait estimate)
+        self._durations: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=20))
         self.gone: Callable[[str], bool] | None = None   # is this owner's session closed?
 
     # ------------------------------------------------------------------ the learner's commands
@@ -98,6 +109,47 @@ class Runner:
                 if waiting is job:
                     return index
         return None
+
+    def wait_estimate(self, job: Job) -> float | None:
+        """Seconds until the waiting `job` should get a worker, or None when it is not waiting or
+        there is nothing yet to estimate from. The running jobs free their workers after their
+        remaining time (what they took so far, scaled by the share still to do); each job ahead in
+        the queue then holds a worker for as long as recent finished runs of its kind took (of any
+        kind when none of its kind has finished yet)."""
+        with self._lock:
+            if job not in self._ready:
+                return None
+            now = time.monotonic()
+            free = []
+            for other in self._jobs.values():
+                if other.state == RUNNING:
+                    left = self._remaining(other, now)
+                    if left is None:
+                        return None
+                    free.append(left)
+            free += [0.0] * max(self.workers - len(free), 0)
+            heapq.heapify(free)
+            for ahead in self._ready:
+                if ahead is job:
+                    break
+                took = self._typical(ahead.kind)
+                if took is None:
+                    return None
+                heapq.heappush(free, heapq.heappop(free) + took)
+            return free[0]
+
+    def _typical(self, kind: str) -> float | None:
+        """The median seconds of recent finished runs of `kind` (of every kind if none)."""
+        times = self._durations.get(kind) or [t for runs in self._durations.values() for t in runs]
+        return statistics.median(times) if times else None
+
+    def _remaining(self, job: Job, now: float) -> float | None:
+        ran = job.running_seconds(now)
+        done = job.last.fraction_done if job.last is not None else 0.0
+        if done >= 0.05:                                   # enough of the run to extrapolate from
+            return ran * (1 - done) / done
+        typical = self._typical(job.kind)
+        return None if typical is None else max(typical - ran, 0.0)
 
     def pause(self, job: Job) -> None:
         with self._lock:
@@ -198,6 +250,9 @@ class Runner:
         self._lock.notify_all()
 
     def _close(self, job: Job, state: str, error: Exception | None = None) -> None:
+        if state == FINISHED and error is None and job.kind:
+            with self._lock:
+                self._durations[job.kind].append(job.running_seconds())
         generator, job._generator = job._generator, None
         if generator is not None:
             try:
@@ -215,11 +270,13 @@ class Runner:
                 self._lock.wait_for(lambda: self._ready)
                 job = self._ready.popleft()
                 self._busy += 1
+                job._since = time.monotonic()
                 self._set(job, RUNNING)
             try:
                 self._advance(job)
             finally:
                 with self._lock:
+                    job._ran, job._since = job.running_seconds(), None
                     self._busy -= 1
                     self._lock.notify_all()
 
