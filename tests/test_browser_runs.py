@@ -3,6 +3,7 @@ every training page; a run that survives a language switch and a lab slider; a s
 in its lab; a second learner queued with their position shown; a closed tab freeing the worker."""
 
 import re
+import time
 
 import pytest
 
@@ -143,3 +144,53 @@ def test_a_second_learner_waits_in_line_and_a_closed_tab_frees_the_worker(browse
         state(second, "multitask_train", "finished")                   # their worker went to the second
         no_exception(second)
         second.close()
+
+
+def queue_position(page, key: str) -> int:
+    words = page.locator(f".st-key-runstate_{key}_queued").first.inner_text()
+    return int(re.findall(r"\d+", words)[0])
+
+
+def test_the_queue_keeps_its_order_shows_waits_and_lets_a_learner_cancel(browser):  # noqa: F811
+    with streamlit_server(env={"PTLAB_WORKERS": "1"}) as url:
+        long = open_page(browser, link(url, "autoencoder", {"autoencoder_steps": 4000}))
+        second = open_page(browser, link(url, "multitask", {"multitask_steps": 100}))
+        third = open_page(browser, link(url, "regression", {"regression_steps": 300}))
+        fourth = open_page(browser, link(url, "lstm", {"lstm_forecast_steps": 600}))
+        keys = {"second": "multitask_train", "third": "regression_train", "fourth": "lstm_forecast_train"}
+        for page in (long, second, third, fourth):
+            page.set_default_timeout(LONG)
+        click(long, "act_autoencoder_train")
+        running_with_a_report(long, "autoencoder_train")
+        for page, name in ((second, "second"), (third, "third"), (fourth, "fourth")):
+            click(page, f"act_{keys[name]}")
+            state(page, keys[name], "queued")
+        assert [queue_position(p, keys[n]) for p, n in ((second, "second"), (third, "third"),
+                                                          (fourth, "fourth"))] == [1, 2, 3]
+        # once the running job has done a share of its steps, the waiting learners see how long
+        second.wait_for_function("""() => {
+            const box = document.querySelector('.st-key-runstate_multitask_train_queued');
+            return box && /about \\d+ (s|min)/.test(box.innerText);
+        }""", timeout=LONG)
+        click(third, "act_regression_train_stop")                    # the third learner gives up waiting
+        state(third, "regression_train", "stopped")
+        fourth.wait_for_function("""() => {
+            const box = document.querySelector('.st-key-runstate_lstm_forecast_train_queued');
+            return box && /number 2 /.test(box.innerText);
+        }""", timeout=LONG)
+        click(long, "act_autoencoder_train_stop")                    # the worker frees up: the oldest goes first
+        state(long, "autoencoder_train", "stopped")
+        finished_first = None
+        for _ in range(2400):
+            done = {name: page.locator(f".st-key-runstate_{keys[name]}_finished").count() > 0
+                    for page, name in ((second, "second"), (fourth, "fourth"))}
+            if done["second"] or done["fourth"]:
+                finished_first = [name for name, over in done.items() if over]
+                break
+            time.sleep(0.1)
+        assert finished_first == ["second"]
+        state(fourth, "lstm_forecast_train", "finished")
+        state(third, "regression_train", "stopped")                  # a cancelled run stays cancelled
+        for page in (long, second, third, fourth):
+            no_exception(page)
+            page.close()

@@ -230,3 +230,10 @@ def test_two_workers_split_the_queue_in_the_estimate():
     for job in (a, b, c, d, e):
         runner.stop(job)
     assert runner.wait(timeout=10)
+
+
+def test_a_paced_run_goes_full_speed_while_another_learner_waits(runner):
+    paced = runner.submit(jobs.Job(lambda: counting(20), pace=60.0))     # three seconds between reports
+    wait_until(lambda: paced.last is not None)
+    waiting = runner.submit(jobs.Job(lambda: counting(3)))
+    assert runner.wait(waiting, timeout=3) and paced.state == jobs.FINISHED and waiting.state == jobs.FINISHED

@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+import weakref
 
 ENV = "PTLAB_AUDIT_FILE"
 _shared: dict[str, tuple[object, str]] = {}       # process-wide on purpose: it is about shared objects
@@ -18,14 +19,29 @@ def enabled() -> bool:
     return bool(os.environ.get(ENV))
 
 
+_registry: list = []                              # every shared object (weakly where it can be)
+
+
 def shared(name: str, obj):
     """Call on what a cache_resource function returns; returns it unchanged."""
+    with _lock:
+        try:
+            _registry.append(weakref.ref(obj))
+        except TypeError:                         # a plain dict or tuple: kept (the cache keeps it anyway)
+            _registry.append(lambda obj=obj: obj)
     if enabled():
         from engine.fingerprint import fingerprint
 
         with _lock:
             _shared[f"{name}#{id(obj)}"] = (obj, fingerprint(obj))
     return obj
+
+
+def shared_objects() -> list:
+    """The objects shared between users that are still alive (for `ui.session_memory`)."""
+    with _lock:
+        _registry[:] = [ref for ref in _registry if ref() is not None]
+        return [ref() for ref in _registry]
 
 
 def verify() -> None:

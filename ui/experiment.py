@@ -21,7 +21,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine.errors import InputError
 from engine.training import TrainingStep
-from ui import links
+from ui import audit, links, session_memory
 from ui import runner as jobs
 from ui.i18n import text
 from ui.widgets import show_input_error
@@ -111,6 +111,12 @@ def enter_page(page: str) -> None:
     if owner:
         runner.cancel_owner(owner, keep_page=page)
     runner.cancel_where(_session_gone)
+
+
+def session_bytes(state: dict | None = None) -> int:
+    """Bytes a session's state (this session's by default) keeps beyond what the server shares."""
+    state = st.session_state.to_dict() if state is None else state
+    return session_memory.nbytes(state, skip=session_memory.shared_storages(audit.shared_objects()))
 
 
 def _faded(record: RunRecord | None) -> RunRecord | None:

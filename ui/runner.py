@@ -199,16 +199,16 @@ class Runner:
         """Let a paced job run at full speed from now on."""
         job.pace = 0.0
 
-    @staticmethod
-    def _pace(job: Job, step: TrainingStep) -> None:
+    def _pace(self, job: Job, step: TrainingStep) -> None:
         """A paced job's report waits until its share of `job.pace` seconds has passed since the
         previous report, so a run that trains in a blink can be watched. Pause, Stop and
-        `skip_pace` end the wait at once; the time a job spent paused is not made up."""
+        `skip_pace` end the wait at once; the time a job spent paused is not made up. A paced job
+        never keeps others waiting: while a job is queued, it runs at full speed."""
         if job.pace <= 0 or job._paced is None:
             return
         then, fraction = job._paced
         due = then + job.pace * max(step.fraction_done - fraction, 0.0)
-        while job.pace > 0 and not (job._stop or job._pause):
+        while job.pace > 0 and not (job._stop or job._pause or self._ready):
             wait = due - time.monotonic()
             if wait <= 0:
                 return
