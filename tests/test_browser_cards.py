@@ -45,9 +45,8 @@ def test_a_card_link_predict_run_and_the_verdict(browser, server, slug):  # noqa
     wait_for_app(page, LONG_RUN_MS)
     for index in range(len(card.runs)):
         suffix = f"_{index}" if len(card.runs) == 2 else ""
-        button = page.locator(f".st-key-act_card_{slug}_{card.id}{suffix} button").first
-        button.scroll_into_view_if_needed()
-        button.click()
+        # enabled once the prediction is in; a click re-finds the button if a redraw replaced it
+        page.locator(f".st-key-act_card_{slug}_{card.id}{suffix} button:not([disabled])").first.click()
         if index == 0 and len(card.runs) == 2:          # the card keeps run 1's numbers before run 2 starts
             done = translate("common.card_one_of_two", lang, done=1, other=2)
             page.locator('[data-testid="stExpanderDetails"]').get_by_text(done).first.wait_for(timeout=LONG_RUN_MS)

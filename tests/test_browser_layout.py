@@ -118,9 +118,15 @@ def test_settings_run_progress_and_first_chart_on_one_laptop_screen(browser, ser
     run_column.locator(RESULT).first.wait_for(timeout=LONG_RUN_MS)
     status = page.locator(f'[class*="st-key-runstate_{key}_"]').first
     status.wait_for(timeout=LONG_RUN_MS)
+    # a chart whose Plotly code is still loading is a short grey placeholder (a busy box can take
+    # seconds): measure the layout the learner then sees, with the chart drawn
+    run_column.locator('[data-testid="stSkeleton"]').first.wait_for(state="detached", timeout=LONG_RUN_MS)
     during = [f"during: {p}" for p in first_screen_problems(page, key)]
     during += [f"during: {p}" for p in outside(page, status, "status", LAPTOP)]
     during += [f"during: {p}" for p in outside(page, run_column.locator(RESULT).first, "first result", LAPTOP)]
+    if during:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"layout-failed-{slug}-{lang}-during.png")
     wait_for_app(page, LONG_RUN_MS)
     no_exception(page)
     page.wait_for_timeout(500)

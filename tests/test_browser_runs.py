@@ -156,8 +156,8 @@ def test_the_queue_keeps_its_order_shows_waits_and_lets_a_learner_cancel(browser
         long = open_page(browser, link(url, "autoencoder", {"autoencoder_steps": 4000}))
         second = open_page(browser, link(url, "multitask", {"multitask_steps": 100}))
         third = open_page(browser, link(url, "regression", {"regression_steps": 300}))
-        fourth = open_page(browser, link(url, "lstm", {"lstm_forecast_steps": 600}))
-        keys = {"second": "multitask_train", "third": "regression_train", "fourth": "lstm_forecast_train"}
+        fourth = open_page(browser, link(url, "autoencoder", {"autoencoder_steps": 1500}))   # seconds longer
+        keys = {"second": "multitask_train", "third": "regression_train", "fourth": "autoencoder_train"}
         for page in (long, second, third, fourth):
             page.set_default_timeout(LONG)
         click(long, "act_autoencoder_train")
@@ -175,7 +175,7 @@ def test_the_queue_keeps_its_order_shows_waits_and_lets_a_learner_cancel(browser
         click(third, "act_regression_train_stop")                    # the third learner gives up waiting
         state(third, "regression_train", "stopped")
         fourth.wait_for_function("""() => {
-            const box = document.querySelector('.st-key-runstate_lstm_forecast_train_queued');
+            const box = document.querySelector('.st-key-runstate_autoencoder_train_queued');
             return box && /number 2 /.test(box.innerText);
         }""", timeout=LONG)
         click(long, "act_autoencoder_train_stop")                    # the worker frees up: the oldest goes first
@@ -189,7 +189,7 @@ def test_the_queue_keeps_its_order_shows_waits_and_lets_a_learner_cancel(browser
                 break
             time.sleep(0.1)
         assert finished_first == ["second"]
-        state(fourth, "lstm_forecast_train", "finished")
+        state(fourth, "autoencoder_train", "finished")
         state(third, "regression_train", "stopped")                  # a cancelled run stays cancelled
         for page in (long, second, third, fourth):
             no_exception(page)
