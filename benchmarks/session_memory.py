@@ -5,7 +5,7 @@ entry file (AppTest) and its main button pressed twice, so the previous run is k
 are held by Streamlit's upload manager, at most 8 MB each in hosted mode.) Prints a table for the
 README.
 
-    python benchmarks/session_memory.py
+    python benchmarks/session_memory.py [slug ...]
 """
 
 import os
@@ -42,16 +42,19 @@ def measure(slug: str, key: str, link: dict) -> float:
         assert jobs.wait_for_runs(timeout=1200)
         test.run()
     assert not test.exception, [e.message for e in test.exception]
-    state = {name: test.session_state[name] for name in test.session_state.filtered_state}
+    state = test._session_state.filtered_state
     return session_bytes(state) / 1e6
 
 
 def main() -> int:
-    configure_threads(int(os.environ.get("PTLAB_THREADS", "0")) or None)
+    configure_threads(1)                 # the server's policy on 2 cores: one run, one thread
     print(f"hosted mode: {os.environ.get('PTLAB_HOSTED')}; each page's default run, pressed twice")
     print("| page | kept by the session (MB) |")
     print("|---|---|")
+    chosen = set(sys.argv[1:])                 # page slugs to measure (default: all)
     for slug, key, link in PAGES:
+        if chosen and slug not in chosen:
+            continue
         print(f"| {slug} | {measure(slug, key, link):.2f} |", flush=True)
     return 0
 
