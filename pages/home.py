@@ -18,7 +18,6 @@ from ui.state import device_probe
 from ui.widgets import title_row
 
 ensure_routed()
-probe = device_probe()    # starts importing torch in the background while this page paints
 
 title_row(text("home.title"), share=False)
 st.markdown(text("home.tagline"))
@@ -48,6 +47,9 @@ left, right = st.columns(2)
 with left:
     st.subheader(text("home.data_title"))
     st.markdown(text("home.data"))
+# Only now, with the rest of the page sent: importing torch (seconds, mostly holding the GIL) in the
+# background from the top would slow a cold server's first paint by as much.
+probe = device_probe()
 with right:
     st.subheader(text("home.machine_title"))
     with st.spinner(text("home.device_detecting")):
