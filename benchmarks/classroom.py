@@ -98,7 +98,7 @@ def paint_seconds(browser, url: str) -> float:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     start = time.perf_counter()
-    page.goto(url)
+    page.goto(url, timeout=300_000)
     page.locator("h1").first.wait_for(timeout=300_000)
     page.wait_for_selector(IDLE_APP, timeout=300_000)
     seconds = time.perf_counter() - start
@@ -123,7 +123,7 @@ def classroom(browser, server, learners: int, picture: Path, timeout_s: float = 
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         learner.page = context.new_page()
         learner.page.set_default_timeout(300_000)
-        learner.page.goto(learner.url(server))
+        learner.page.goto(learner.url(server), timeout=300_000)
         wait_for_app(learner.page, 300_000)
     log(f"{learners} learners opened their pages in {time.perf_counter() - opened:.0f} s")
 

@@ -27,6 +27,8 @@ from ui.i18n import text
 from ui.widgets import show_input_error
 
 REFRESH_SECONDS = 1.0          # how often an active run's drawing is refreshed
+QUEUED_REFRESH_SECONDS = 3.0   # how often a waiting run's place is: a full class waits, and every
+                               # refresh is a rerun the one server makes for that learner
 PAGE_KEY = "ptlab_page"        # session key: the page the learner is on (set by the entry file)
 AUTORUN = "_autorun_{key}"     # session key: start experiment `key` in this script run (ui.cards sets it)
 
@@ -255,13 +257,17 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
         _start(key, start, config, data_key, False, settings, pace)    # a card's "Set up and run" (stops a live run)
         record = st.session_state.get(key)
         shown_active = isinstance(record, RunRecord) and record.active
+    # waiting behind others (not just submitted to a free worker that has yet to take it)
+    shown_waiting = shown_active and record.job.state == jobs.QUEUED and jobs.runner().full()
+    refresh = (QUEUED_REFRESH_SECONDS if shown_waiting else REFRESH_SECONDS) if shown_active else None
 
-    @st.fragment(run_every=REFRESH_SECONDS if shown_active else None, key=f"fragment_{key}")
+    @st.fragment(run_every=refresh, key=f"fragment_{key}")
     def live() -> None:
         record = st.session_state.get(key)
         if not isinstance(record, RunRecord):
             record = None
-        changed = (record is not None and record.active) != shown_active
+        changed = (record is not None and record.active) != shown_active or \
+            (shown_waiting and record is not None and record.job.state != jobs.QUEUED)
         body(record)
         if changed:
             st.rerun()          # started, paused or ended: redraw the page (labs, timer) after the status

@@ -220,6 +220,11 @@ class Runner:
         with self._lock:
             return list(self._jobs.values())
 
+    def full(self) -> bool:
+        """Every worker is busy (a job submitted now waits in the queue)."""
+        with self._lock:
+            return self._busy >= self.workers
+
     def idle(self) -> bool:
         with self._lock:
             return not self._ready and self._busy == 0
