@@ -161,10 +161,11 @@ def check_own_run(page, steps: int, finished: str, chart: bool = False) -> None:
 def wake(browser, port: int) -> None:  # noqa: F811
     """Open the home page straight on a replica (not through the proxy: its turn order is untouched).
 
-    Works around a bug outside deployment: on a fresh server, learners whose first run starts while
-    the first session is still leaving Streamlit's old multipage mode (ui/router.py) run their page
-    without the entry file, so their first press of Train starts a job for page "" that the next
-    run's `enter_page` stops at once ("Stopped before the first report"). Seen with one server too."""
+    Works around a bug outside deployment, seen with one plain server too: on a fresh server, the
+    first learners (2 of 12 opened at once) had no page recorded in their session when they pressed
+    Train, so the job was made for page "" and the same rerun's `enter_page` stopped it at once
+    ("Stopped before the first report"). Likely the fresh server's first-request routing
+    (ui/router.py) covering only the first session; a visit before the class arrives avoids it."""
     page = browser.new_page()
     page.goto(f"http://127.0.0.1:{port}/")
     wait_for_app(page, TIMEOUT_MS)
