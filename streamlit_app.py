@@ -14,6 +14,7 @@ from ui.catalog import navigation
 from ui.experiment import enter_page
 from ui.i18n import read_language
 from ui.links import fill_share_control, start_of_run
+from ui.router import routed
 from ui.widgets import title_bar
 
 os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # training leaves a core to the server and the browser
@@ -50,6 +51,7 @@ st.html("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-
   }, true);
 })();</script>""", unsafe_allow_javascript=True, width=1)
 enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
-page.run()
+with routed():
+    page.run()
 fill_share_control()   # after the page: the link holds every setting drawn in this run
 audit.verify()          # only with PTLAB_AUDIT_FILE set (the multi-user tests): shared objects unchanged?

@@ -158,20 +158,6 @@ def check_own_run(page, steps: int, finished: str, chart: bool = False) -> None:
         assert page.evaluate(LAST_STEP_DRAWN) == steps
 
 
-def wake(browser, port: int) -> None:  # noqa: F811
-    """Open the home page straight on a replica (not through the proxy: its turn order is untouched).
-
-    Works around a bug outside deployment, seen with one plain server too: on a fresh server, the
-    first learners (2 of 12 opened at once) had no page recorded in their session when they pressed
-    Train, so the job was made for page "" and the same rerun's `enter_page` stopped it at once
-    ("Stopped before the first report"). Likely the fresh server's first-request routing
-    (ui/router.py) covering only the first session; a visit before the class arrives avoids it."""
-    page = browser.new_page()
-    page.goto(f"http://127.0.0.1:{port}/")
-    wait_for_app(page, TIMEOUT_MS)
-    page.close()
-
-
 def test_a_dozen_learners_over_two_replicas_keep_their_own_sessions(browser, capsys, tmp_path):  # noqa: F811
     laps, clock = {}, [time.monotonic()]
 
@@ -180,9 +166,6 @@ def test_a_dozen_learners_over_two_replicas_keep_their_own_sessions(browser, cap
 
     with replicas_behind_proxy(REPLICAS, tmp_path / "replicas.log") as proxy:
         lap("start")
-        for port in proxy.replica_ports.values():
-            wake(browser, port)
-        lap("wake")
         learners = []
         for steps in STEPS:             # one browser context each: its own cookies, its own session
             context = browser.new_context(viewport={"width": 1400, "height": 1000})

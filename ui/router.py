@@ -6,14 +6,36 @@ request is a page URL (a shared link to /regression), that page file runs on its
 language switch, no sections, and widget identities that differ from every later run.
 `ensure_routed()` leaves v1 mode for good and reruns through the entry file. It can only
 trigger on a session's first run, before the user has clicked anything, so nothing is lost.
+
+Whether this run came through the entry file is known per run (`routed()`, a thread-local flag the
+entry file sets around `page.run()`), not from the server-wide v1 flag alone: when a class opens a
+link at once on a freshly started server, several sessions start in v1 mode before the first one
+has switched it off, and those must rerun too (otherwise they run without the entry file: no
+`enter_page`, and their first run was taken for one started on another page and stopped).
 """
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+_run = threading.local()
+
+
+@contextmanager
+def routed() -> Iterator[None]:
+    """The entry file runs the chosen page inside this block."""
+    _run.routed = True
+    try:
+        yield
+    finally:
+        _run.routed = False
+
 
 def ensure_routed() -> None:
     """Call first on every page: rerun through the router if this page was started without it."""
-    if PagesManager.uses_pages_directory:      # st.navigation sets this to False when it runs
-        PagesManager.uses_pages_directory = False
+    if PagesManager.uses_pages_directory or not getattr(_run, "routed", False):
+        PagesManager.uses_pages_directory = False      # st.navigation sets this to False when it runs
         st.rerun()
