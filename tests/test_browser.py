@@ -86,6 +86,7 @@ def test_shared_chinese_link_to_a_page_on_a_fresh_server(browser, server):
     page.get_by_role("button", name="开始训练").click()
     settle(page)
     no_exception(page)
+    page.locator('[data-testid="stMetric"]').nth(3).wait_for()  # the run beside the script reports when it can
     assert page.locator('[data-testid="stMetric"]').count() == 4
     page.locator(".js-plotly-plot").nth(1).wait_for()          # Plotly draws after the script (slow when busy)
     assert page.locator(".js-plotly-plot").count() == 2
