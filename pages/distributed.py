@@ -91,7 +91,7 @@ def run_section() -> None:
                         batch=config.batch_size))
     with run_column:
         experiment("distributed_train", lambda: distributed.train(config), config, draw=draw,
-                   idle=text("distributed.press_train"))
+                   idle=text("distributed.press_train"), replay=False)
 
 
 def curve_gap(a: list[float], b: list[float]) -> float:
@@ -139,7 +139,7 @@ def scaling_section() -> None:
     backend = distributed.backend_for(distributed.DDPConfig(world_size=max(config.worlds)))
     st.markdown(text("distributed.scaling_intro", cores=usable_cores(), backend=text(f"distributed.backend_{backend}")))
     experiment("distributed_scaling", lambda: distributed.scaling(config), config, draw=draw_scaling,
-               run_label=text("distributed.scaling_run"))
+               run_label=text("distributed.scaling_run"), replay=False)
 
 
 @st.fragment
@@ -177,7 +177,7 @@ def pipeline_section() -> None:
     config = distributed.PipelineConfig(micro_batches=micro)
     with run_column:
         experiment("distributed_pipeline", lambda: distributed.pipeline_run(config), config, draw=draw_pipeline,
-                   run_label=text("distributed.pipeline_run"), steps=False)
+                   run_label=text("distributed.pipeline_run"), steps=False, replay=False)
 
 
 def draw_pipeline(record: RunRecord) -> None:

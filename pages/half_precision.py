@@ -298,7 +298,7 @@ def race_section(label: str, checks) -> None:
     with run_column:
         experiment("half_precision_train", lambda: hp.train_race(config, digits), config, draw=draw_race,
                    idle=text("half_precision.press_race"),
-                   error=None if config.modes else InputError("half_no_mode"))
+                   error=None if config.modes else InputError("half_no_mode"), replay=False)
 
 
 # ---------------------------------------------------------------- is it faster here?
@@ -319,7 +319,7 @@ def speed_section(label: str) -> None:
     st.markdown(text("half_precision.speed_intro", device=label))
     config = hp.SpeedConfig()
     experiment("half_precision_speed", lambda: hp.speed_run(config), config, draw=draw_speed,
-               run_label=text("half_precision.speed_run"), steps=False)
+               run_label=text("half_precision.speed_run"), steps=False, replay=False)
 
 
 page_title(68, "half_precision")

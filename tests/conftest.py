@@ -91,6 +91,7 @@ def no_run_outlives_its_test():
     for job in runner.runner().jobs():
         runner.runner().stop(job)
     assert runner.wait_for_runs(timeout=120), "a run did not stop within 120 s of its test"
+    runner.runner().forget_recordings()      # a later test's run is never a replay of this one's
 
 
 def train(app_test: AppTest, key: str, timeout: float = 900) -> AppTest:

@@ -95,3 +95,50 @@ def test_without_the_variable_nothing_is_capped(app, monkeypatch):
     app_test = app("pages/style_transfer.py")
     assert app_test.slider(key="style_transfer_size").max == 512
     assert not any("Hosted" in caption for caption in captions(app_test))
+
+
+def test_a_class_pressing_train_with_the_defaults_gets_replays_each_with_its_own_model(app, hosted_mode):
+    """Hosted: the second learner's default run is played from the first's recording (same numbers,
+    an equal model of their own, the note in their language); a changed setting trains for real."""
+    from engine.fingerprint import fingerprint
+    from tests.conftest import train
+    from ui import runner as jobs
+
+    first = train(app("pages/regression.py"), "regression_train")
+    second = train(app("pages/regression.py", lang="zh"), "regression_train")
+    mine, theirs = second.session_state["regression_train"], first.session_state["regression_train"]
+    assert theirs.job.replayed is None and mine.job.replayed is not None
+    assert mine.step.metrics == theirs.step.metrics and mine.step.step == theirs.step.step
+    assert mine.model is not theirs.model and fingerprint(mine.model) == fingerprint(theirs.model)
+    assert any("确定性" in caption for caption in captions(second))
+    assert not any("deterministic" in caption for caption in captions(first))      # the first one trained
+    assert_clean(second)
+
+    second.number_input(key="regression_seed").set_value(5).run()
+    train(second, "regression_train")
+    assert second.session_state["regression_train"].job.replayed is None
+    assert jobs.runner().recordings() == 2
+
+
+def test_a_model_put_away_comes_back_trained_again_to_the_same_weights(app, hosted_mode, monkeypatch):
+    """A session over its cap has its models on other pages put away (curves and numbers stay); back
+    on the page, the run is trained again from its settings and gives the same model."""
+    from engine.fingerprint import fingerprint
+    from tests.conftest import train
+    from ui import runner as jobs
+
+    monkeypatch.setenv("PTLAB_REPLAYS", "0")            # trained again for real, not replayed
+    monkeypatch.setenv("PTLAB_SESSION_MB", "0.001")      # any model on another page is over the cap
+    page = train(app("pages/regression.py"), "regression_train")
+    record = page.session_state["regression_train"]
+    metrics, weights, curve = record.step.metrics, fingerprint(record.model), record.step.extras["history"]
+    page.switch_page("pages/optimizers.py").run()
+    assert record.job.put_away and record.model is None
+    assert record.step.metrics == metrics and record.step.extras["history"] == curve
+    page.switch_page("pages/regression.py").run()
+    assert record.job.rebuilt and record.job.replayed is None
+    assert any("Bringing back your model" in caption for caption in captions(page))
+    assert jobs.wait_for_runs(timeout=300)
+    page.run()
+    assert record.step.metrics == metrics and fingerprint(record.model) == weights
+    assert_clean(page)

@@ -237,3 +237,145 @@ def test_a_paced_run_goes_full_speed_while_another_learner_waits(runner):
     wait_until(lambda: paced.last is not None)
     waiting = runner.submit(jobs.Job(lambda: counting(3)))
     assert runner.wait(waiting, timeout=3) and paced.state == jobs.FINISHED and waiting.state == jobs.FINISHED
+
+
+# ---------------------------------------------------------------- replays of equal runs, models put away
+
+def fitting(total: int, seconds: float = 0.0, calls: list | None = None):
+    """A real (tiny) training run, deterministic from its own generator: equal runs, equal models."""
+    import torch
+
+    if calls is not None:
+        calls.append(True)
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(64, 4, generator=generator)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0])
+    model = torch.nn.Linear(4, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.randn(1, 4, generator=generator))
+        model.bias.zero_()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    for step in range(1, total + 1):
+        loss = ((model(x).squeeze(1) - y) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        time.sleep(seconds)
+        yield TrainingStep(step, total, {"loss": loss.item()}, {"model": model, "curve": [step]})
+
+
+def replaying_runner(workers: int = 1) -> jobs.Runner:
+    runner = jobs.Runner(workers=workers)
+    runner.replays = True
+    return runner
+
+
+def test_an_equal_run_is_replayed_at_its_pace_without_a_worker_and_gets_its_own_equal_model():
+    import torch
+
+    runner = replaying_runner()
+    calls = []
+    first = runner.submit(jobs.Job(lambda: fitting(40, 0.01, calls), owner="a", replay_key=("fit", 40)))
+    assert runner.wait(first, timeout=20) and first.state == jobs.FINISHED
+    assert runner.recordings() == 1 and first.replayed is None
+    took = first.running_seconds()
+
+    began = time.monotonic()
+    second = runner.submit(jobs.Job(lambda: fitting(40, 0.01, calls), owner="b", replay_key=("fit", 40)))
+    assert second.replayed is not None and second.state == jobs.RUNNING
+    assert not runner.full()                            # the one worker stays free for a different run
+    other = runner.submit(jobs.Job(lambda: fitting(5, 0.0, calls), owner="c", replay_key=("fit", 5)))
+    assert runner.wait(other, timeout=10) and other.state == jobs.FINISHED
+    assert second.state == jobs.RUNNING                 # played at the original's pace, not in a blink
+    assert runner.wait(second, timeout=20) and second.state == jobs.FINISHED
+    assert time.monotonic() - began >= 0.6 * took
+    assert len(calls) == 2                               # the replay never trained
+    assert second.last.metrics == first.last.metrics and second.last.step == 40
+    mine, theirs = second.last.extras["model"], first.last.extras["model"]
+    assert mine is not theirs
+    assert all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), theirs.state_dict().values()))
+    with torch.no_grad():                                # the learner's copy is theirs alone
+        mine.weight.add_(1.0)
+    again = runner.submit(jobs.Job(lambda: fitting(40, 0.01, calls), owner="d", replay_key=("fit", 40)))
+    runner.skip_pace(again)
+    assert runner.wait(again, timeout=20)
+    assert torch.equal(again.last.extras["model"].weight, theirs.weight)
+
+
+def test_a_replay_pauses_steps_one_report_resumes_and_stops_without_a_model():
+    runner = replaying_runner()
+    first = runner.submit(jobs.Job(lambda: fitting(30, 0.02), replay_key="k"))
+    assert runner.wait(first, timeout=20)
+    frames = len(runner._recordings["k"].frames)
+    assert frames >= 5
+
+    replay = runner.submit(jobs.Job(lambda: fitting(30, 0.02), replay_key="k"))
+    wait_until(lambda: replay.last is not None)
+    runner.pause(replay)
+    wait_until(lambda: replay.state == jobs.PAUSED)
+    at = replay.last.step
+    assert replay.last.extras.get("model") is None and at < 30      # only the last report brings a model
+    runner.resume(replay, steps_once=True)                           # Step: one report, then paused again
+    wait_until(lambda: replay.state == jobs.PAUSED and replay.last.step > at)
+    assert replay._frame == [s.step for _, s in runner._recordings["k"].frames].index(replay.last.step) + 1
+    runner.resume(replay)
+    assert runner.wait(replay, timeout=20) and replay.state == jobs.FINISHED
+    assert replay.last.extras["model"] is not None and replay.last.metrics == first.last.metrics
+
+    stopped = runner.submit(jobs.Job(lambda: fitting(30, 0.02), replay_key="k"))
+    wait_until(lambda: stopped.last is not None)
+    runner.stop(stopped)
+    assert runner.wait(stopped, timeout=10) and stopped.state == jobs.STOPPED
+    assert stopped.last.step < 30 and stopped.last.extras.get("model") is None
+
+
+def test_no_replay_without_replays_on_for_a_step_from_scratch_or_for_a_different_key():
+    runner = replaying_runner()
+    calls = []
+    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(5, 0, calls), replay_key="k")), timeout=10)
+    stepped = runner.submit(jobs.Job(lambda: fitting(5, 0, calls), replay_key="k"), paused_after_first=True)
+    wait_until(lambda: stepped.state == jobs.PAUSED)
+    different = runner.submit(jobs.Job(lambda: fitting(6, 0, calls), replay_key="other"))
+    unkeyed = runner.submit(jobs.Job(lambda: fitting(5, 0, calls)))
+    runner.stop(stepped)
+    assert runner.wait(timeout=10)
+    runner.replays = False
+    off = runner.submit(jobs.Job(lambda: fitting(5, 0, calls), replay_key="k"))
+    assert runner.wait(off, timeout=10)
+    assert len(calls) == 5 and all(job.replayed is None for job in (stepped, different, unkeyed, off))
+
+
+def test_recordings_are_bounded_least_recently_used_first(monkeypatch):
+    monkeypatch.setattr(jobs, "RECORDINGS", 3)
+    runner = replaying_runner()
+    for key in "abcd":
+        assert runner.wait(runner.submit(jobs.Job(lambda: fitting(3), replay_key=key)), timeout=10)
+    assert list(runner._recordings) == ["b", "c", "d"]
+    monkeypatch.setattr(jobs, "FRAMES", 4)
+    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(50), replay_key="long")), timeout=10)
+    frames = runner._recordings["long"].frames
+    assert len(frames) <= 8 and frames[-1][1].step == 50 and frames[-1][1].extras["model"] is not None
+    assert all(step.extras.get("model") is None for _, step in frames[:-1])
+
+
+def test_the_sweep_puts_away_the_models_of_owners_away_for_long_and_only_theirs():
+    runner = replaying_runner()
+    runner.idle_seconds = 600
+    away = runner.submit(jobs.Job(lambda: fitting(5), owner="away", replay_key="k1"))
+    here = runner.submit(jobs.Job(lambda: fitting(5), owner="here", replay_key="k2"))
+    timing = runner.submit(jobs.Job(lambda: fitting(5), owner="away"))      # not replayable: never put away
+    assert runner.wait(timeout=10)
+    away.views["derived"] = object()
+    now = time.monotonic()
+    runner._seen["away"] = now - 601
+    runner._seen["here"] = now - 10
+    version = away.version
+    assert runner.sweep(now) == 1
+    assert away.put_away and away.last.extras.get("model") is None and away.views == {}
+    assert away.version > version and away.last.metrics and away.last.extras["curve"] == [5]
+    assert here.last.extras["model"] is not None and not here.put_away
+    assert timing.last.extras["model"] is not None
+    assert runner.sweep(now) == 0
+    runner.idle_seconds = 0
+    runner._seen["here"] = now - 10_000
+    assert runner.sweep(now) == 0                          # off: nothing is put away

@@ -29,6 +29,9 @@ from ui.widgets import show_input_error
 REFRESH_SECONDS = 1.0          # how often an active run's drawing is refreshed
 QUEUED_REFRESH_SECONDS = 3.0   # how often a waiting run's place is: a full class waits, and every
                                # refresh is a rerun the one server makes for that learner
+REPLAYS_ENV = "PTLAB_REPLAYS"              # 1 / 0: play runs equal to a recorded one (default: hosted mode)
+IDLE_ENV = "PTLAB_IDLE_MINUTES"           # put a session's models away after this long unseen (hosted: 10)
+SESSION_ENV = "PTLAB_SESSION_MB"          # over this, models on the learner's other pages are put away (hosted: 24)
 PAGE_KEY = "ptlab_page"        # session key: the page the learner is on (set by the entry file)
 AUTORUN = "_autorun_{key}"     # session key: start experiment `key` in this script run (ui.cards sets it)
 
@@ -43,13 +46,21 @@ class RunRecord:
     data_key: Any
     job: jobs.Job
     started: float = field(default_factory=time.time)
-    views: dict = field(default_factory=dict, repr=False)      # derived views, cached per report
     settings: dict = field(default_factory=dict, repr=False)   # the linked widgets it was started with
     previous: "RunRecord | None" = field(default=None, repr=False)   # the run before, for faint curves
 
     @property
     def step(self) -> TrainingStep | None:
         return self.job.last
+
+    @property
+    def views(self) -> dict:
+        """Derived views, cached per report; they live on the job, so putting its model away drops them too."""
+        return self.job.views
+
+    @views.setter
+    def views(self, value: dict) -> None:
+        self.job.views = value
 
     @property
     def model(self) -> Any:
@@ -101,18 +112,51 @@ def _session_gone(owner: str) -> bool:
     return runtime.exists() and not runtime.get_instance().is_active_session(owner)
 
 
+def _setting(env: str, hosted_default: float) -> float:
+    from ui.hosted import hosted
+
+    raw = os.environ.get(env, "").strip()
+    return float(raw) if raw else (hosted_default if hosted() else 0.0)
+
+
+def configure(runner: jobs.Runner) -> jobs.Runner:
+    """The server's memory policy, on the runner: replays of equal runs and the idle time after
+    which a session's models are put away (both on in hosted mode, settable by environment)."""
+    runner.gone = _session_gone
+    runner.replays = _setting(REPLAYS_ENV, 1) > 0
+    runner.idle_seconds = 60 * _setting(IDLE_ENV, 10)
+    return runner
+
+
 def enter_page(page: str) -> None:
     """The entry file calls this on every run with the page about to show: the learner's jobs
-    on other pages are stopped (their results stay), and jobs of closed sessions too."""
+    on other pages are stopped (their results stay), and jobs of closed sessions too. Models of
+    sessions not seen for a while are put away; so are this learner's models on other pages when
+    their session keeps more than its cap (hosted mode)."""
     st.session_state[PAGE_KEY] = page
     runner = jobs.existing()
     if runner is None:                      # nobody has started a run yet (and torch may not be loaded)
         return
-    runner.gone = _session_gone
+    configure(runner)
     owner = session_id()
     if owner:
+        runner.touch(owner)
         runner.cancel_owner(owner, keep_page=page)
     runner.cancel_where(_session_gone)
+    runner.sweep()
+    cap = _setting(SESSION_ENV, 24) * 1e6
+    if owner and cap > 0:
+        keep_under_cap(runner, owner, page, cap)
+
+
+def keep_under_cap(runner: jobs.Runner, owner: str, page: str, cap: float) -> int:
+    """Put away the owner's finished models on other pages, oldest first, until what their session
+    keeps is under `cap` bytes (or none is left to put away); returns how many were put away."""
+    others = [job for job in runner.finished_jobs(owner) if job.page != page]
+    dropped = 0
+    while others and session_bytes() > cap:
+        dropped += runner.put_away(others.pop(0))
+    return dropped
 
 
 def session_bytes(state: dict | None = None) -> int:
@@ -132,26 +176,44 @@ def _faded(record: RunRecord | None) -> RunRecord | None:
     return RunRecord(record.config, record.data_key, job, record.started, settings=record.settings)
 
 
+def replay_key(key: str, config: Any, data_key: Any) -> Any:
+    """What makes two runs of experiment `key` equal (None if it cannot be compared)."""
+    try:
+        hash((key, config, data_key))
+    except TypeError:
+        return None
+    return key, config, data_key
+
+
 def _start(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any,
-           stepping: bool = False, settings: dict | None = None, pace: float = 0.0) -> None:
-    runner = jobs.runner()
-    runner.gone = _session_gone
+           stepping: bool = False, settings: dict | None = None, pace: float = 0.0, replay: bool = True) -> None:
+    runner = configure(jobs.runner())
     old = st.session_state.get(key)
     if isinstance(old, RunRecord) and not old.job.done:
         runner.stop(old.job)
     pace *= float(os.environ.get("PTLAB_PACE_SCALE", "1"))     # the test suite sets 0: no pacing
-    job = jobs.Job(start, owner=session_id(), page=st.session_state.get(PAGE_KEY, ""), pace=pace, kind=key)
+    job = jobs.Job(start, owner=session_id(), page=st.session_state.get(PAGE_KEY, ""), pace=pace, kind=key,
+                   replay_key=replay_key(key, config, data_key) if replay else None)
     previous = _faded(old) if isinstance(old, RunRecord) else None
     st.session_state[key] = RunRecord(config, data_key, job, settings=settings or {}, previous=previous)
     runner.submit(job, paused_after_first=stepping)
 
 
-def _step(key: str, start, config, data_key, settings: dict | None = None, pace: float = 0.0) -> None:
+def _step(key: str, start, config, data_key, settings: dict | None = None, replay: bool = True) -> None:
     record = st.session_state.get(key)
     if isinstance(record, RunRecord) and record.job.state == jobs.PAUSED:
         jobs.runner().resume(record.job, steps_once=True)
     else:
-        _start(key, start, config, data_key, stepping=True, settings=settings)
+        _start(key, start, config, data_key, stepping=True, settings=settings, replay=replay)
+
+
+def _bring_back(record: RunRecord) -> None:
+    """Train a put-away run again from its own settings: runs are deterministic, so the model
+    that comes back is the one the learner had (a replay when an equal run is still recorded)."""
+    old = record.job
+    record.job = jobs.Job(old.start, owner=session_id(), page=old.page, kind=old.kind, replay_key=old.replay_key,
+                          rebuilt=True)
+    configure(jobs.runner()).submit(record.job)
 
 
 def _skip_pace(key: str) -> None:
@@ -196,6 +258,7 @@ def wait_words(seconds: float) -> str:
 def status_line(record: RunRecord) -> None:
     """Where the run stands, in one line."""
     state, step, error, _ = jobs.snapshot(record.job)
+    replayed = record.job.replayed is not None
     where = {"step": step.step if step else 0, "total": step.total if step else "?", "device": record.device}
     if state == jobs.QUEUED:
         position = jobs.runner().position(record.job)
@@ -207,17 +270,26 @@ def status_line(record: RunRecord) -> None:
         if step is None:
             st.info(text("common.run_preparing", device=record.device), icon=":material/hourglass_top:")
         else:
-            st.progress(step.fraction_done, text=text("common.run_running", **where))
+            st.progress(step.fraction_done, text=text("common.run_replaying" if replayed else "common.run_running",
+                                                      **where))
     elif state == jobs.PAUSED:
         if step is not None:
-            st.progress(step.fraction_done, text=text("common.run_paused", **where))
+            st.progress(step.fraction_done, text=text("common.run_paused_replay" if replayed else "common.run_paused",
+                                                      **where))
         else:                                           # paused while it waited in the queue
             st.info(text("common.run_paused_waiting"), icon=":material/pause:")
     elif state == jobs.STOPPED:
-        st.caption(text("common.run_stopped", **where) if step else text("common.run_stopped_early"))
+        if step is None:
+            st.caption(text("common.run_stopped_early"))
+        else:
+            st.caption(text("common.run_stopped_replay" if replayed else "common.run_stopped", **where))
     elif state == jobs.FINISHED and step is not None:
         st.caption(text("common.run_finished", total=step.total, seconds=f"{step.seconds:.1f}",
                         device=record.device))
+    if replayed and state != jobs.FAILED:
+        st.caption(text("common.replay_note", ago=wait_words(max(time.time() - record.job.replayed, 0))))
+    if record.job.rebuilt and state in jobs.ACTIVE:
+        st.caption(text("common.rebuilding"))
     elif state == jobs.FAILED:
         if isinstance(error, InputError):
             show_input_error(error)
@@ -228,7 +300,7 @@ def status_line(record: RunRecord) -> None:
 def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any = None, *,
                draw: Callable[[RunRecord], None], idle: str | None = None, error: InputError | None = None,
                run_label: str | None = None, steps: bool = True, disabled: bool = False,
-               pace: float = 0.0) -> RunRecord | None:
+               pace: float = 0.0, replay: bool = True) -> RunRecord | None:
     """The experiment `key` of this page: the learner's record is `st.session_state[key]`, the Run
     button's key is `act_<key>` (e.g. key "multitask_train", button "act_multitask_train") and the
     others `act_<key>_pause`, `act_<key>_step`, `act_<key>_stop`.
@@ -241,11 +313,15 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
     steps: offer Pause and Step (a run that reports once, like a timing race, may not).
     pace: spread a run's reports over at least this many seconds, with a "Skip to the end" button
     (a run that trains in a blink can then be watched).
+    replay: a run equal to one recorded on this server may be played from the recording (hosted
+    mode); False for runs that measure time, whose results differ from one run to the next.
     The linked widgets drawn since the previous experiment of this run are this experiment's
     settings: a new run lists those that changed under its status, beside the faint previous run
     (`record.previous`, which the page's `draw` may show with `ui.charts.with_previous`).
     Returns the learner's record for this experiment (None before the first run)."""
     record = st.session_state.get(key)
+    if isinstance(record, RunRecord) and record.job.put_away:
+        _bring_back(record)                 # the learner is back: the model they trained, trained again
     shown_active = isinstance(record, RunRecord) and record.active
     blocked = disabled or error is not None
     drawn = links.drawn_settings()                 # key -> (label, value, format_func), this run's language
@@ -254,7 +330,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
 
     remember_settings(key, settings)
     if st.session_state.pop(AUTORUN.format(key=key), False) and not blocked:
-        _start(key, start, config, data_key, False, settings, pace)    # a card's "Set up and run" (stops a live run)
+        _start(key, start, config, data_key, False, settings, pace, replay)    # a card's "Set up and run" (stops a live run)
         record = st.session_state.get(key)
         shown_active = isinstance(record, RunRecord) and record.active
     # waiting behind others (not just submitted to a free worker that has yet to take it)
@@ -277,7 +353,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
         # One row that stays a row on a phone (wrapping if it must), where columns would stack.
         row = st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"controls_{key}")
         row.button(run_label or text("common.train"), type="primary", key=f"act_{key}", disabled=blocked,
-                   on_click=_start, args=(key, start, config, data_key, False, settings, pace), width="stretch")
+                   on_click=_start, args=(key, start, config, data_key, False, settings, pace, replay), width="stretch")
         if steps:
             paused = state == jobs.PAUSED
             row.button(text("common.resume" if paused else "common.pause"), key=f"act_{key}_pause",
@@ -285,7 +361,8 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
                        icon=":material/play_arrow:" if paused else ":material/pause:", width="stretch")
             row.button(text("common.step"), key=f"act_{key}_step", icon=":material/skip_next:",
                        disabled=blocked or state in jobs.ACTIVE, on_click=_step,
-                       args=(key, start, config, data_key, settings), width="stretch", help=text("common.step_help"))
+                       args=(key, start, config, data_key, settings, replay), width="stretch",
+                       help=text("common.step_help"))
         row.button(text("common.stop"), key=f"act_{key}_stop", icon=":material/stop:",
                    disabled=state not in (*jobs.ACTIVE, jobs.PAUSED), on_click=_stop, args=(key,), width="stretch")
         if record is not None and record.job.pace > 0 and state in jobs.ACTIVE:

@@ -9,9 +9,22 @@ training, then paused) and stopped (its generator is closed, so the engine's cle
 the model trained so far stays with the last step). Jobs whose owner has gone (a closed tab) or
 who moved to another page are stopped by `cancel_owner`.
 
+Two things keep a class on one small server (`replays` and `sweep`, both on in hosted mode):
+- **Replays.** A finished run is recorded (up to `FRAMES` of its reports, with the time each came,
+  and a private copy of the final model). A later run of the same experiment with the same settings
+  and data (`Job.replay_key`) is the same run, since every run is deterministic: it is played from
+  the recording at the pace the original ran, on a thread of its own rather than a worker, and its
+  last report hands the learner their own copy of the model. Pause, Step and Stop work on a replay
+  too; only its last report carries a model.
+- **Putting models away.** `sweep` drops the model (and the views computed from it) of finished
+  runs whose owner has not been seen for `idle_seconds`; `put_away` does it for one job. The
+  page trains such a run again, from its own settings, when the learner comes back.
+
 This module never imports streamlit: the page helper (`ui.experiment`) binds jobs to sessions.
 """
 
+import copy
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -19,7 +32,8 @@ import os
 import statistics
 import threading
 import time
-from collections import defaultdict, deque
+import weakref
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +42,9 @@ from engine.errors import InputError
 from engine.training import TrainingStep
 
 WORKERS_ENV = "PTLAB_WORKERS"
+FRAMES = 48                     # reports kept of a recorded run (evenly thinned; the last always)
+RECORDINGS = 16                 # recorded runs kept, least recently used dropped first
+RECORDING_BYTES = 160_000_000   # and at most this many bytes of them
 LOG = logging.getLogger(__name__)
 
 QUEUED, RUNNING, PAUSED, STOPPED, FINISHED, FAILED = "queued", "running", "paused", "stopped", "finished", "failed"
@@ -47,6 +64,11 @@ class Job:
     version: int = 0                                 # counts reports and state changes, for redraws
     pace: float = 0.0                                # spread the reports over this many seconds (0: no pacing)
     kind: str = ""                                   # the experiment (its key): finished runs of a kind time the queue
+    replay_key: Any = None                           # (kind, settings, data): equal keys, equal runs (None: never replayed)
+    views: dict = field(default_factory=dict, repr=False)   # derived views of its reports (`ui.experiment`)
+    replayed: float | None = None                    # a replay: when the run it replays finished (time.time())
+    put_away: bool = False                           # its model was dropped while the owner was away
+    rebuilt: bool = False                            # it trains a put-away run again
     _generator: Iterator[TrainingStep] | None = field(default=None, repr=False)
     _pause: bool = False
     _stop: bool = False
@@ -54,6 +76,9 @@ class Job:
     _paced: tuple[float, float] | None = field(default=None, repr=False)   # (time, fraction) of the last report
     _ran: float = field(default=0.0, repr=False)     # seconds it held a worker, before the current spell
     _since: float | None = field(default=None, repr=False)   # when the current spell on a worker began
+    _frames: list = field(default_factory=list, repr=False)  # (running seconds, report) while recorded
+    _recording: "Recording | None" = field(default=None, repr=False)   # what a replay plays
+    _frame: int = 0                                  # a replay's next frame
 
     def running_seconds(self, now: float | None = None) -> float:
         """Seconds this job has held a worker so far (time paused or queued not counted)."""
@@ -66,6 +91,36 @@ class Job:
     @property
     def done(self) -> bool:
         return self.state in DONE
+
+
+@dataclass
+class Recording:
+    """A finished run: its reports (without the model, but the last), each with the running
+    seconds at which it came; the last report's model is the recording's own copy."""
+
+    frames: list[tuple[float, TrainingStep]]
+    finished: float                                   # time.time() when the run finished
+    paced: bool
+    size: int = 0                                     # bytes, for the cache's bound
+
+
+def _without_model(step: TrainingStep) -> TrainingStep:
+    return dataclasses.replace(step, extras={k: v for k, v in step.extras.items() if k != "model"})
+
+
+def _own_copy(step: TrainingStep) -> TrainingStep:
+    """`step` with a private deep copy of its model (shared server objects stay shared)."""
+    if step.extras.get("model") is None:
+        return step
+    from ui import audit
+
+    memo = {id(shared): shared for shared in audit.shared_objects()}
+    return dataclasses.replace(step, extras={**step.extras, "model": copy.deepcopy(step.extras["model"], memo)})
+
+
+def _thin(frames: list) -> list:
+    """Every other frame, the last always kept."""
+    return frames[:-1][::2] + frames[-1:]
 
 
 def default_workers() -> int:
@@ -89,16 +144,34 @@ class Runner:
         # kind -> the seconds recent finished runs of it held a worker (the queue's wait estimate)
         self._durations: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=20))
         self.gone: Callable[[str], bool] | None = None   # is this owner's session closed?
+        self.replays = False                          # play runs equal to a recorded one (hosted mode)
+        self.idle_seconds = 0.0                       # `sweep` puts models away after this (0: never)
+        self._recordings: OrderedDict[Any, Recording] = OrderedDict()
+        self._playing = 0                             # replays on their threads now
+        self._seen: dict[str, float] = {}             # owner -> when their session last ran (monotonic)
+        self._finished: dict[str, list] = defaultdict(list)   # owner -> weak references to finished jobs
+        self.replayed_count = 0                       # replays started (benchmarks)
 
     # ------------------------------------------------------------------ the learner's commands
 
     def submit(self, job: Job, paused_after_first: bool = False) -> Job:
+        """Queue `job` for a worker, or, when replays are on and a run with its key was recorded
+        (and it is not a Step from scratch), play it from the recording at once."""
         with self._lock:
             job.id = next(self._ids)
             job.state, job._step_once = QUEUED, paused_after_first
             self._jobs[job.id] = job
-            self._ready.append(job)
-            self._start_threads()
+            recording = None
+            if self.replays and job.replay_key is not None and not paused_after_first:
+                recording = self._recordings.get(job.replay_key)
+            if recording is not None:
+                self._recordings.move_to_end(job.replay_key)
+                job._recording, job.replayed, job._frame = recording, recording.finished, 0
+                self.replayed_count += 1
+                self._play(job)
+            else:
+                self._ready.append(job)
+                self._start_threads()
             self._lock.notify_all()
         return job
 
@@ -162,7 +235,10 @@ class Runner:
     def resume(self, job: Job, steps_once: bool = False) -> None:
         """Queue a paused job again; with `steps_once`, it pauses after its next report (Step)."""
         with self._lock:
-            if job.state == PAUSED:
+            if job.state == PAUSED and job._recording is not None:
+                job._pause, job._step_once = False, steps_once
+                self._play(job)
+            elif job.state == PAUSED:
                 job._pause, job._step_once = False, steps_once
                 self._set(job, QUEUED)
                 self._ready.append(job)
@@ -233,7 +309,127 @@ class Runner:
         """Wait until `job` (or every job) stops being active; True if it did in time."""
         with self._lock:
             return self._lock.wait_for(
-                lambda: (not job.active) if job is not None else (not self._ready and self._busy == 0), timeout)
+                lambda: (not job.active) if job is not None else
+                (not self._ready and self._busy == 0 and self._playing == 0), timeout)
+
+    # ------------------------------------------------------------------ memory: recordings, putting away
+
+    def recordings(self) -> int:
+        with self._lock:
+            return len(self._recordings)
+
+    def forget_recordings(self) -> None:
+        with self._lock:
+            self._recordings.clear()
+
+    def touch(self, owner: str) -> None:
+        """The owner's session ran just now (the entry file calls this on every run)."""
+        with self._lock:
+            self._seen[owner] = time.monotonic()
+
+    def put_away(self, job: Job) -> bool:
+        """Drop a finished job's model and its derived views; its curves and numbers stay. True if
+        there was something to drop."""
+        with self._lock:
+            if job.state != FINISHED or job.replay_key is None or job.last is None \
+                    or job.last.extras.get("model") is None:      # only runs that training again gives back
+                return False
+            job.last = _without_model(job.last)
+            job.views = {}
+            job.put_away = True
+            job.version += 1
+            return True
+
+    def finished_jobs(self, owner: str) -> list[Job]:
+        """The owner's finished jobs that still hold a model (newest last)."""
+        with self._lock:
+            alive = [ref() for ref in self._finished.get(owner, [])]
+            kept = [job for job in alive if job is not None and not job.put_away and job.state == FINISHED]
+            self._finished[owner] = [weakref.ref(job) for job in kept]
+            return kept
+
+    def sweep(self, now: float | None = None) -> int:
+        """Put away the models of owners not seen for `idle_seconds`; returns how many."""
+        if self.idle_seconds <= 0:
+            return 0
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            idle = [owner for owner, seen in self._seen.items() if now - seen > self.idle_seconds]
+        dropped = 0
+        for owner in idle:
+            dropped += sum(self.put_away(job) for job in self.finished_jobs(owner))
+            with self._lock:
+                if not self._finished.get(owner):
+                    self._finished.pop(owner, None)
+                    self._seen.pop(owner, None)
+        return dropped
+
+    def _record(self, job: Job, final: TrainingStep) -> None:
+        """Keep a finished run's reports, `final` (its last, with a model of the recording's own)
+        last, for replays of equal runs (lock held by the caller)."""
+        from ui.session_memory import nbytes
+
+        frames, job._frames = job._frames, []
+        at = frames[-1][0] if frames else job.running_seconds()
+        recording = Recording([*frames[:-1], (at, final)], time.time(), paced=job.pace > 0)
+        recording.size = nbytes([step for _, step in recording.frames])
+        self._recordings[job.replay_key] = recording
+        self._recordings.move_to_end(job.replay_key)
+        while len(self._recordings) > RECORDINGS or \
+                (len(self._recordings) > 1 and sum(r.size for r in self._recordings.values()) > RECORDING_BYTES):
+            self._recordings.popitem(last=False)
+
+    # ------------------------------------------------------------------ replays
+
+    def _play(self, job: Job) -> None:
+        """Start playing a replay from its next frame, on a thread of its own (lock held)."""
+        self._playing += 1
+        self._set(job, RUNNING)
+        threading.Thread(target=self._replay, args=(job,), name=f"ptlab-replay-{job.id}", daemon=True).start()
+
+    def _replay(self, job: Job) -> None:
+        recording = job._recording
+        frames = recording.frames
+        # the clock: the next frame comes as long after the previous one as it did in the run
+        before = frames[job._frame - 1][0] if job._frame > 0 else 0.0
+        origin = time.monotonic() - before
+        try:
+            while True:
+                with self._lock:
+                    if job._stop or (self.gone is not None and job.owner and self.gone(job.owner)):
+                        self._set(job, STOPPED)
+                        return
+                    if job._pause:
+                        job._pause = False
+                        self._set(job, PAUSED)
+                        return
+                    if job._frame >= len(frames):
+                        self._set(job, FINISHED)
+                        return
+                    offset, step = frames[job._frame]
+                due = origin + offset
+                skip = recording.paced and job.pace <= 0
+                if not skip and time.monotonic() < due:
+                    time.sleep(min(due - time.monotonic(), 0.05))
+                    continue
+                if job._frame == len(frames) - 1:
+                    step = _own_copy(step)              # the learner's own model, as a run of theirs would give
+                with self._lock:
+                    job.last = step
+                    job._frame += 1
+                    job.version += 1
+                    if job._step_once:
+                        job._step_once, job._pause = False, True
+                    self._lock.notify_all()
+        except Exception as error:                      # a bug: logged, and the page says the run failed
+            LOG.exception("replay of job %s failed", job.id)
+            with self._lock:
+                job.error = error
+                self._set(job, FAILED)
+        finally:
+            with self._lock:
+                self._playing -= 1
+                self._lock.notify_all()
 
     def live_threads(self) -> int:
         return sum(thread.is_alive() for thread in self._threads)
@@ -252,12 +448,20 @@ class Runner:
         job.version += 1
         if job.done:
             self._jobs.pop(job.id, None)
+        if state == FINISHED and job.owner:
+            self._finished[job.owner].append(weakref.ref(job))
         self._lock.notify_all()
 
     def _close(self, job: Job, state: str, error: Exception | None = None) -> None:
-        if state == FINISHED and error is None and job.kind:
+        if state == FINISHED and error is None:
+            recorded = self.replays and job.replay_key is not None and job.replayed is None and job.last is not None
+            final = _own_copy(job.last) if recorded else None     # copied before taking the lock
             with self._lock:
-                self._durations[job.kind].append(job.running_seconds())
+                if job.kind:
+                    self._durations[job.kind].append(job.running_seconds())
+                if final is not None:
+                    self._record(job, final)
+        job._frames = []
         generator, job._generator = job._generator, None
         if generator is not None:
             try:
@@ -319,6 +523,10 @@ class Runner:
                 job.last = step
                 job.version += 1
                 job._paced = (time.monotonic(), step.fraction_done)
+                if self.replays and job.replay_key is not None:
+                    job._frames.append((job.running_seconds(), _without_model(step)))
+                    if len(job._frames) > 2 * FRAMES:
+                        job._frames = _thin(job._frames)
                 if job._step_once:
                     job._step_once, job._pause = False, True
                 self._lock.notify_all()
