@@ -293,7 +293,7 @@ def test_an_equal_run_is_replayed_at_its_pace_without_a_worker_and_gets_its_own_
     assert second.last.metrics == first.last.metrics and second.last.step == 40
     mine, theirs = second.last.extras["model"], first.last.extras["model"]
     assert mine is not theirs
-    assert all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), theirs.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), theirs.state_dict().values(), strict=True))
     with torch.no_grad():                                # the learner's copy is theirs alone
         mine.weight.add_(1.0)
     again = runner.submit(jobs.Job(lambda: fitting(40, 0.01, calls), owner="d", replay_key=("fit", 40)))

@@ -330,7 +330,8 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
 
     remember_settings(key, settings)
     if st.session_state.pop(AUTORUN.format(key=key), False) and not blocked:
-        _start(key, start, config, data_key, False, settings, pace, replay)    # a card's "Set up and run" (stops a live run)
+        # a card's "Set up and run" (stops a live run)
+        _start(key, start, config, data_key, False, settings, pace, replay)
         record = st.session_state.get(key)
         shown_active = isinstance(record, RunRecord) and record.active
     # waiting behind others (not just submitted to a free worker that has yet to take it)

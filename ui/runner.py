@@ -64,7 +64,7 @@ class Job:
     version: int = 0                                 # counts reports and state changes, for redraws
     pace: float = 0.0                                # spread the reports over this many seconds (0: no pacing)
     kind: str = ""                                   # the experiment (its key): finished runs of a kind time the queue
-    replay_key: Any = None                           # (kind, settings, data): equal keys, equal runs (None: never replayed)
+    replay_key: Any = None                           # (kind, settings, data): equal keys, equal runs (None: never)
     views: dict = field(default_factory=dict, repr=False)   # derived views of its reports (`ui.experiment`)
     replayed: float | None = None                    # a replay: when the run it replays finished (time.time())
     put_away: bool = False                           # its model was dropped while the owner was away
