@@ -10,7 +10,7 @@ from ui.canvas import upload_or_draw
 from ui.cards import cards_section
 from ui.charts import NEUTRAL, bars_figure, lines_figure, show, with_previous
 from ui.data_widgets import dataset_ui
-from ui.experiment import RunRecord, experiment
+from ui.experiment import RunRecord, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -150,7 +150,7 @@ def targeted_rates(record: RunRecord, data, epsilon: float, method: str, steps: 
             for name in MODELS}
 
 
-@st.fragment
+@lab
 def attack_lab(record: RunRecord, data) -> None:
     """A slider here reruns only this lab; each attack is made once per input, setting and report."""
     st.header(text("adversarial.lab_title"))
@@ -210,7 +210,7 @@ def fooled_digits(record: RunRecord, data) -> dict:
     return shown
 
 
-@st.fragment
+@lab
 def gallery(record: RunRecord, data) -> None:
     """The digits each model gets wrong under attack: computed once per report of the run."""
     st.header(text("adversarial.gallery_title", epsilon=record.config.epsilon))

@@ -8,7 +8,7 @@ from ui.canvas import upload_or_draw
 from ui.cards import cards_section
 from ui.charts import histogram_with_marker, history_figure, latent_scatter, show, update_history, with_previous
 from ui.data_widgets import dataset_ui
-from ui.experiment import RunRecord, experiment
+from ui.experiment import RunRecord, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -116,7 +116,7 @@ def latent_section(record: RunRecord, data) -> None:
             st.image(samples, width="stretch")
 
 
-@st.fragment
+@lab
 def explorer(record: RunRecord, view: dict) -> None:
     """Slide along each latent unit and decode: a slider here reruns only this part of the page.
     The sliders are exploration, not settings: plain widgets, kept out of links."""
@@ -133,7 +133,7 @@ def explorer(record: RunRecord, view: dict) -> None:
     picture.image(images.to_image(autoencoder.decode_point(record.model, chosen + middle[len(chosen):])), width=196)
 
 
-@st.fragment
+@lab
 def interpolation(record: RunRecord, data) -> None:
     """Decode the straight line between two codes: picking a digit reruns only this part."""
     st.subheader(says("autoencoder.interpolation_title", data.source))
@@ -154,7 +154,7 @@ def upload_digit(raw: bytes):
     return images.to_digit(images.load_image(raw, limits=image_limits()).image)
 
 
-@st.fragment
+@lab
 def upload_section(record: RunRecord, data) -> None:
     """Score your own image against the test digits; an upload reruns only this part."""
     model = record.model

@@ -18,7 +18,7 @@ from ui.charts import (
     with_previous,
 )
 from ui.data_widgets import csv_format_caption, dataset, kept_upload
-from ui.experiment import RunRecord, experiment
+from ui.experiment import RunRecord, experiment, lab
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -255,7 +255,7 @@ def inside_demo(digits) -> None:
         st.info(text("lstm.inside_need"))
 
 
-@st.fragment
+@lab
 def inside_lab(records: dict[str, RunRecord], digits) -> None:
     """Every gate of a trained (or paused, or stopped) LSTM for one input; a choice here reruns only
     this lab, and the read-out is computed once per input and report."""

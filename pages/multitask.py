@@ -10,7 +10,7 @@ from ui.canvas import upload_or_draw
 from ui.cards import cards_section
 from ui.charts import colour_of, history_figure, show, update_history, with_previous
 from ui.data_widgets import dataset_ui
-from ui.experiment import RunRecord, experiment
+from ui.experiment import RunRecord, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -147,7 +147,7 @@ def comparison_table(step, config) -> None:
     st.caption(text("multitask.table_caption"))
 
 
-@st.fragment
+@lab
 def predict_section(record: RunRecord, data) -> None:
     """The prediction lab: a slider or an upload here reruns only this part of the page."""
     step, config = record.step, record.config

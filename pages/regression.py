@@ -10,7 +10,7 @@ from engine.tabular import paired_finite, read_numeric_csv
 from ui.cards import cards_section
 from ui.charts import history_figure, regression_fit_figure, show, update_history, update_regression_fit, with_previous
 from ui.data_widgets import csv_format_caption, kept_upload
-from ui.experiment import RunRecord, experiment
+from ui.experiment import RunRecord, experiment, lab
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -155,7 +155,7 @@ def draw(record: RunRecord) -> None:
     show(loss_chart)
 
 
-@st.fragment
+@lab
 def predict_section(record: RunRecord) -> None:
     """The prediction lab: changing x reruns only this part of the page."""
     x_value = linked(st.number_input, text("regression.predict_x"), value=5.0, key="regression_predict_x",

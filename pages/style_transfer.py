@@ -8,7 +8,7 @@ from ui import audit
 from ui.cards import cards_section
 from ui.charts import heatmap_pair, history_figure, show, update_history, with_previous
 from ui.data_widgets import kept_upload
-from ui.experiment import RunRecord, experiment
+from ui.experiment import RunRecord, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -198,7 +198,7 @@ def show_result(record: RunRecord, extractor: vgg.FeatureExtractor) -> None:
     gram_lab(record, extractor)
 
 
-@st.fragment
+@lab
 def gram_lab(record: RunRecord, extractor: vgg.FeatureExtractor) -> None:
     """The Gram lab: choosing a layer reruns only this part, and each layer is computed once per run."""
     st.subheader(text("style_transfer.gram_title"))

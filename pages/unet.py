@@ -7,7 +7,7 @@ from engine.cards import unet as unet_cards
 from ui.cards import cards_section
 from ui.charts import lines_figure, show, with_previous
 from ui.data_widgets import kept_upload
-from ui.experiment import RunRecord, experiment
+from ui.experiment import RunRecord, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -97,7 +97,7 @@ def level_image(maps: dict, name: str, column) -> None:
                  caption=text(f"unet.level_{kind}", level=level))
 
 
-@st.fragment
+@lab
 def inside_and_upload(record: RunRecord) -> None:
     """The lab on the trained (or paused, or stopped) network: a slider or an upload here reruns only this part."""
     model, validation = record.model["unet"], record.model["validation"]

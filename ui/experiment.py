@@ -9,6 +9,7 @@ while the job is active. The learner's run is kept as a `RunRecord` in their ses
 """
 
 import dataclasses
+import functools
 import math
 import os
 import time
@@ -232,6 +233,26 @@ def previous_note(record: RunRecord, drawn: dict) -> None:
                else text("common.same_settings"))
 
 
+def lab(function: Callable[..., None]) -> Callable[..., None]:
+    """`st.fragment` for a lab on a trained model: a lab's own rerun counts as the learner being
+    here (so their models are not put away while they use it), and a lab whose run had its model
+    put away meanwhile reruns the whole page, which trains it again (`experiment`)."""
+
+    @st.fragment
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> None:
+        runner, owner = jobs.existing(), session_id()
+        if runner is not None and owner:
+            runner.touch(owner)
+        given = [*args, *kwargs.values()]
+        given += [value for arg in given if isinstance(arg, dict) for value in arg.values()]
+        if any(isinstance(arg, RunRecord) and arg.job.put_away for arg in given):
+            st.rerun(scope="app")
+        function(*args, **kwargs)
+
+    return run
+
+
 def _pause_or_resume(key: str) -> None:
     record = st.session_state.get(key)
     if not isinstance(record, RunRecord):
@@ -290,6 +311,8 @@ def status_line(record: RunRecord) -> None:
         st.caption(text("common.replay_note", ago=wait_words(max(time.time() - record.job.replayed, 0))))
     if record.job.rebuilt and state in jobs.ACTIVE:
         st.caption(text("common.rebuilding"))
+    elif record.job.rebuilt and state == jobs.FINISHED:
+        st.caption(text("common.rebuilt"))
     elif state == jobs.FAILED:
         if isinstance(error, InputError):
             show_input_error(error)

@@ -408,7 +408,7 @@ class Runner:
                         return
                     offset, step = frames[job._frame]
                 due = origin + offset
-                skip = recording.paced and job.pace <= 0
+                skip = (recording.paced and job.pace <= 0) or job.rebuilt     # a model brought back: no show
                 if not skip and time.monotonic() < due:
                     time.sleep(min(due - time.monotonic(), 0.05))
                     continue
