@@ -41,6 +41,7 @@ STATE_JS = """() => {
     finished: !!q(run + '[class*="_finished"]'), failed: !!q(run + '[class*="_failed"]'),
     exception: !!q('[data-testid="stException"]'), alert: !!q('[data-testid="stAlertContentError"]'),
     connected: !!q('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'),
+    replayed: !!q(run) && /Runs here are deterministic|这里的实验是确定性的/.test(document.body.innerText),
   };
 }"""
 
@@ -67,6 +68,7 @@ class Learner:
     finished: float | None = None
     uploaded: bool = False
     saw_estimate: bool = False
+    replayed: bool = False
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -145,6 +147,7 @@ def classroom(browser, server, learners: int, picture: Path, timeout_s: float = 
             state = learner.page.evaluate(STATE_JS)
             now = time.perf_counter() - start
             learner.saw_estimate |= state["estimate"]
+            learner.replayed |= state["replayed"]
             if state["report"] and learner.first_report is None:
                 learner.first_report = now
             if state["finished"] or state["failed"]:
@@ -199,6 +202,7 @@ def classroom(browser, server, learners: int, picture: Path, timeout_s: float = 
         if ends else None,
         "finished": len(ends), "uploads": sum(learner.uploaded for learner in class_),
         "saw_wait_estimate": sum(learner.saw_estimate for learner in class_),
+        "replayed": sum(learner.replayed for learner in class_),
         "paint_while_full_s": paints,
         "longest_queue": max((row[1] for row in timeline), default=0),
         "timeline": timeline[:: max(1, len(timeline) // 40)],
@@ -218,7 +222,7 @@ def report(figures: dict, log=print) -> bool:
     if ends:
         log(f"click -> run finished: median {ends['median']:.0f} s, p95 {ends['p95']:.0f} s, last {ends['last']:.0f} s")
     log(f"longest queue: {figures['longest_queue']}; learners who saw a wait estimate while queued: "
-        f"{figures['saw_wait_estimate']}")
+        f"{figures['saw_wait_estimate']}; runs replayed from an equal run: {figures['replayed']}")
     log("queue over time (s: queued / running / finished): " +
         ", ".join(f"{t:.0f}: {q}/{r}/{f}" for t, q, r, f in figures["timeline"]))
     log(f"server peak memory (VmHWM): {figures['peak_memory_mb']:.0f} MB (cap {figures['memory_cap_mb']:.0f} MB)")
@@ -232,11 +236,14 @@ def main() -> int:
     parser.add_argument("--learners", type=int, default=30)
     parser.add_argument("--workers", type=int, default=0, help="runs trained at once (default: the app's own)")
     parser.add_argument("--local", action="store_true", help="run without PTLAB_HOSTED")
+    parser.add_argument("--no-replays", action="store_true", help="train every run, equal or not (PTLAB_REPLAYS=0)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     env = {} if args.local else {"PTLAB_HOSTED": "1"}
     if args.workers:
         env["PTLAB_WORKERS"] = str(args.workers)
+    if args.no_replays:
+        env["PTLAB_REPLAYS"] = "0"
     print(cpu_line())
     print(f"mode: {'local' if args.local else 'hosted (PTLAB_HOSTED=1)'}, workers: {args.workers or 'default'}")
     with tempfile.TemporaryDirectory() as folder, streamlit_server(env=env) as server, \

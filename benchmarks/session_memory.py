@@ -2,8 +2,9 @@
 the bytes its Session State reaches (run records with models and curves, the faint previous run,
 lab results), shared caches excluded (`ui.session_memory`). Each page is opened through the real
 entry file (AppTest) and its main button pressed twice, so the previous run is kept too. (Uploads
-are held by Streamlit's upload manager, at most 8 MB each in hosted mode.) Prints a table for the
-README.
+are held by Streamlit's upload manager, at most 8 MB each in hosted mode.) Then the models are put
+away, as the idle sweep or the session cap does (`ui.runner.Runner.put_away`), and it is measured
+again. Prints a table for the README.
 
     python benchmarks/session_memory.py [slug ...]
 """
@@ -20,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine.device import configure_threads
 from ui import runner as jobs
-from ui.experiment import session_bytes
+from ui.experiment import RunRecord, session_bytes
 
 ENTRY = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 # page, main experiment, link settings
@@ -31,7 +32,7 @@ PAGES = [("multitask", "multitask_train", {"multitask_input": "upload"}), ("lstm
          ("distributed", "distributed_train", {}), ("style_transfer", "style_transfer_run", {})]
 
 
-def measure(slug: str, key: str, link: dict) -> float:
+def measure(slug: str, key: str, link: dict) -> tuple[float, float]:
     test = AppTest.from_file(str(ENTRY), default_timeout=600)
     for name, value in link.items():
         test.query_params[name] = value
@@ -43,19 +44,24 @@ def measure(slug: str, key: str, link: dict) -> float:
         test.run()
     assert not test.exception, [e.message for e in test.exception]
     state = test._session_state.filtered_state
-    return session_bytes(state) / 1e6
+    kept = session_bytes(state) / 1e6
+    for value in state.values():                   # what the idle sweep or the session cap would do
+        if isinstance(value, RunRecord):
+            jobs.runner().put_away(value.job)
+    return kept, session_bytes(state) / 1e6
 
 
 def main() -> int:
     configure_threads(1)                 # the server's policy on 2 cores: one run, one thread
     print(f"hosted mode: {os.environ.get('PTLAB_HOSTED')}; each page's default run, pressed twice")
-    print("| page | kept by the session (MB) |")
-    print("|---|---|")
+    print("| page | kept by the session (MB) | with its models put away (MB) |")
+    print("|---|---|---|")
     chosen = set(sys.argv[1:])                 # page slugs to measure (default: all)
     for slug, key, link in PAGES:
         if chosen and slug not in chosen:
             continue
-        print(f"| {slug} | {measure(slug, key, link):.2f} |", flush=True)
+        kept, put_away = measure(slug, key, link)
+        print(f"| {slug} | {kept:.2f} | {put_away:.2f} |", flush=True)
     return 0
 
 

@@ -211,11 +211,12 @@ def finish(figure: go.Figure) -> go.Figure:
         layout.title.text = "<br>".join(lines)
         layout.title.x, layout.title.xanchor = 0, "left"
         # Above the plot area, pushing the top margin: a title of two or three lines is never cut
-        # off, and leaves room for a horizontal CJK y title under it.
+        # off, and leaves room for a horizontal CJK y title under it (or the top tick label, half of
+        # which stands above the plot area).
         layout.title.yref, layout.title.y, layout.title.yanchor = "paper", 1, "bottom"
         layout.title.automargin = True
         layout.title.pad.b = 28 if any(CJK.search(str((layout[n].title or {}).text or ""))
-                                       for n in layout.to_plotly_json() if n.startswith("yaxis")) else 8
+                                       for n in layout.to_plotly_json() if n.startswith("yaxis")) else 16
     _horizontal_y_titles(figure)
     if any(t.showlegend is not False and t.name for t in figure.data if t.type in COLOURED):
         layout.legend.orientation, layout.legend.x, layout.legend.xanchor = "h", 0, "left"
