@@ -237,6 +237,7 @@ def transfer(config: StyleConfig, extractor: FeatureExtractor, content: torch.Te
             snapshots = _keep_snapshot(snapshots, done, result, config.snapshots)
             extras = {"image": result, "stage": size, "history": {k: list(v) for k, v in history.items()},
                       "snapshots": list(snapshots), "fast_math": fast, "device": str(device),
+                      "inputs": {"content": content, "style": style},     # for drawing any report, model or not
                       "model": {"image": result, "content": content, "style": style}}
             metrics = {name: history[name][-1] for name in TERMS}
             with throttle.reporting():

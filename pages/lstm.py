@@ -18,7 +18,7 @@ from ui.charts import (
     with_previous,
 )
 from ui.data_widgets import csv_format_caption, dataset, kept_upload
-from ui.experiment import RunRecord, experiment, lab
+from ui.experiment import RunRecord, bring_back, experiment, lab
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -164,7 +164,7 @@ def draw_race(record: RunRecord) -> None:
     if record.previous is not None:
         with_previous(chart, update_history(race_chart(record.previous.config), record.previous.step.extras["history"]))
     show(chart)
-    if record.active:
+    if record.active or record.model is None:        # a replay paused or stopped before its end has no model
         return
     x, y = lstm.example_sequence(record.config.length, 0)
     marked = x[:, 0][x[:, 1] == 1].tolist()
@@ -242,6 +242,9 @@ def run_record(demo: str) -> RunRecord | None:
 def inside_demo(digits) -> None:
     st.markdown(text("lstm.inside_intro"))
     rows, race = run_record("rows"), run_record("race")
+    for record in (rows, race):                 # this demo's lab uses the others' models: bring them back
+        if record is not None:
+            bring_back(record)
     records = {}
     if rows is not None and rows.usable(digits.source):
         records["rows"] = rows

@@ -172,7 +172,7 @@ def side_by_side(content, style, result=None, caption: str = "") -> list:
 def draw(record: RunRecord) -> None:
     """The run's content, style and image so far side by side, and the loss curves, live and after."""
     step = record.step
-    kept = record.model
+    kept = step.extras["inputs"]                 # every report has them (a replay's model comes only at its end)
     columns = side_by_side(kept["content"], kept["style"], step.extras["image"],
                            text("style_transfer.progress", step=step.step, total=step.total,
                                 stage=step.extras["stage"]))

@@ -138,6 +138,11 @@ def test_a_model_put_away_comes_back_trained_again_to_the_same_weights(app, host
     page.switch_page("pages/regression.py").run()
     assert record.job.rebuilt and record.job.replayed is None
     assert any("Bringing back your model" in caption for caption in captions(page))
+    assert record.step.metrics == metrics                  # the curves and numbers stay while it comes back
+    jobs.runner().stop(record.job)                           # cut short (the learner left the page meanwhile)
+    assert jobs.wait_for_runs(timeout=60)
+    page.run()                                               # the finished run is not lost: tried again
+    assert record.job.rebuilt and record.step.metrics == metrics
     assert jobs.wait_for_runs(timeout=300)
     page.run()
     assert record.step.metrics == metrics and fingerprint(record.model) == weights

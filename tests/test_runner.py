@@ -379,3 +379,34 @@ def test_the_sweep_puts_away_the_models_of_owners_away_for_long_and_only_theirs(
     runner.idle_seconds = 0
     runner._seen["here"] = now - 10_000
     assert runner.sweep(now) == 0                          # off: nothing is put away
+
+
+def test_stepping_onto_a_replays_last_report_finishes_it_with_its_model():
+    runner = replaying_runner()
+    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(4, 0.05), replay_key="k")), timeout=10)
+    frames = len(runner._recordings["k"].frames)
+    replay = runner.submit(jobs.Job(lambda: fitting(4, 0.05), replay_key="k"))
+    runner.pause(replay)
+    wait_until(lambda: replay.state == jobs.PAUSED)
+    for _ in range(frames + 1):
+        if replay.state == jobs.FINISHED:
+            break
+        runner.resume(replay, steps_once=True)
+        wait_until(lambda: replay.state in (jobs.PAUSED, jobs.FINISHED))
+    assert replay.state == jobs.FINISHED and replay.last.step == 4 and replay.last.extras["model"] is not None
+    assert replay._recording is None                      # a finished replay no longer holds the recording
+
+
+def test_skip_plays_the_rest_of_a_replay_at_once_and_the_estimate_ignores_replays():
+    runner = replaying_runner()
+    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(40, 0.05), replay_key="slow")), timeout=20)
+    replay = runner.submit(jobs.Job(lambda: fitting(40, 0.05), replay_key="slow", kind="fit"))
+    real = runner.submit(jobs.Job(lambda: fitting(400, 0.01), kind="fit"))
+    queued = runner.submit(jobs.Job(lambda: fitting(3), kind="fit"))
+    wait_until(lambda: real.last is not None and real.last.step >= 40)
+    estimate = runner.wait_estimate(queued)
+    assert estimate is not None and estimate > 1.0           # the real run's remaining seconds, not a replay's 0
+    runner.skip_pace(replay)
+    assert runner.wait(replay, timeout=2) and replay.state == jobs.FINISHED
+    runner.stop(real)
+    assert runner.wait(timeout=10)

@@ -113,7 +113,7 @@ def _card(slug: str, card: Card, experiment: str, record) -> None:
 
     if record is not None and getattr(record, "complete", False):
         matched = [index for index, run in enumerate(card.runs) if not differences(card, run, record.settings)]
-        job = id(record.job)
+        job = getattr(record, "identity", None) or id(record.job)      # one run, judged once
         for index in matched:
             if state["jobs"].get(index) != job:
                 state["jobs"][index] = job

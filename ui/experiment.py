@@ -49,10 +49,20 @@ class RunRecord:
     started: float = field(default_factory=time.time)
     settings: dict = field(default_factory=dict, repr=False)   # the linked widgets it was started with
     previous: "RunRecord | None" = field(default=None, repr=False)   # the run before, for faint curves
+    put_away_from: jobs.Job | None = field(default=None, repr=False)  # the put-away run being brought back
 
     @property
     def step(self) -> TrainingStep | None:
+        """The latest report; until a put-away model is back, the put-away run's last one (the same
+        curves and numbers, which the run bringing it back ends on)."""
+        if self.job.rebuilt and self.job.state != jobs.FINISHED and self.put_away_from is not None:
+            return self.put_away_from.last
         return self.job.last
+
+    @property
+    def identity(self) -> tuple[int, float]:
+        """This run, the same once its model was put away and brought back (a new job then)."""
+        return id(self), self.started
 
     @property
     def views(self) -> dict:
@@ -120,12 +130,22 @@ def _setting(env: str, hosted_default: float) -> float:
     return float(raw) if raw else (hosted_default if hosted() else 0.0)
 
 
+def _cpu_only() -> bool:
+    import torch  # a runner exists: torch is loaded
+
+    return not (torch.cuda.is_available() or torch.backends.mps.is_available())
+
+
 def configure(runner: jobs.Runner) -> jobs.Runner:
     """The server's memory policy, on the runner: replays of equal runs and the idle time after
-    which a session's models are put away (both on in hosted mode, settable by environment)."""
+    which a session's models are put away. Both rest on a run giving the same numbers every time,
+    which holds bit for bit on the CPU (the server's thread count is fixed for its life), not for
+    every GPU kernel: on by default in hosted mode on a server without a GPU; the environment
+    variables turn them on or off anywhere."""
     runner.gone = _session_gone
-    runner.replays = _setting(REPLAYS_ENV, 1) > 0
-    runner.idle_seconds = 60 * _setting(IDLE_ENV, 10)
+    exact = _cpu_only()
+    runner.replays = _setting(REPLAYS_ENV, 1 if exact else 0) > 0
+    runner.idle_seconds = 60 * _setting(IDLE_ENV, 10 if exact else 0)
     return runner
 
 
@@ -169,9 +189,9 @@ def session_bytes(state: dict | None = None) -> int:
 def _faded(record: RunRecord | None) -> RunRecord | None:
     """What is kept of a finished or stopped run to draw it faintly beside the next: its settings
     and last report, without its model (a session keeps one model per experiment, not two)."""
-    if record is None or record.job.last is None:
+    if record is None or record.step is None:
         return None
-    last = record.job.last
+    last = record.step
     job = jobs.Job(record.job.start, state=jobs.STOPPED if record.job.state != jobs.FINISHED else jobs.FINISHED,
                    last=dataclasses.replace(last, extras={k: v for k, v in last.extras.items() if k != "model"}))
     return RunRecord(record.config, record.data_key, job, record.started, settings=record.settings)
@@ -208,11 +228,18 @@ def _step(key: str, start, config, data_key, settings: dict | None = None, repla
         _start(key, start, config, data_key, stepping=True, settings=settings, replay=replay)
 
 
-def _bring_back(record: RunRecord) -> None:
-    """Train a put-away run again from its own settings: runs are deterministic, so the model
-    that comes back is the one the learner had (a replay when an equal run is still recorded)."""
-    old = record.job
-    record.job = jobs.Job(old.start, owner=session_id(), page=old.page, kind=old.kind, replay_key=old.replay_key,
+def bring_back(record: RunRecord) -> None:
+    """If `record`'s model was put away, get it again from the run's own settings: runs are
+    deterministic, so the model that comes back is the one the learner had (played back when an
+    equal run is still recorded, else trained). A bringing-back that was stopped (the learner left
+    the page) or failed falls back to the put-away run, to be tried again on the next visit."""
+    job = record.job
+    if job.rebuilt and job.done and job.state != jobs.FINISHED and record.put_away_from is not None:
+        record.job, job = record.put_away_from, record.put_away_from
+    if not job.put_away:
+        return
+    record.put_away_from = job
+    record.job = jobs.Job(job.start, owner=session_id(), page=job.page, kind=job.kind, replay_key=job.replay_key,
                           rebuilt=True)
     configure(jobs.runner()).submit(record.job)
 
@@ -276,6 +303,12 @@ def wait_words(seconds: float) -> str:
     return text("common.wait_minutes", n=math.ceil(seconds / 60))
 
 
+def ago_words(seconds: float) -> str:
+    """How long ago, as a learner reads it: "10 s", "3 min", "2 h"."""
+    seconds = max(seconds, 0.0)
+    return wait_words(seconds) if seconds < 3570 else text("common.wait_hours", n=round(seconds / 3600))
+
+
 def status_line(record: RunRecord) -> None:
     """Where the run stands, in one line."""
     state, step, error, _ = jobs.snapshot(record.job)
@@ -298,17 +331,18 @@ def status_line(record: RunRecord) -> None:
             st.progress(step.fraction_done, text=text("common.run_paused_replay" if replayed else "common.run_paused",
                                                       **where))
         else:                                           # paused while it waited in the queue
-            st.info(text("common.run_paused_waiting"), icon=":material/pause:")
+            st.info(text("common.run_paused_replay_waiting" if replayed else "common.run_paused_waiting"),
+                    icon=":material/pause:")
     elif state == jobs.STOPPED:
         if step is None:
             st.caption(text("common.run_stopped_early"))
         else:
             st.caption(text("common.run_stopped_replay" if replayed else "common.run_stopped", **where))
     elif state == jobs.FINISHED and step is not None:
-        st.caption(text("common.run_finished", total=step.total, seconds=f"{step.seconds:.1f}",
-                        device=record.device))
-    if replayed and state != jobs.FAILED:
-        st.caption(text("common.replay_note", ago=wait_words(max(time.time() - record.job.replayed, 0))))
+        st.caption(text("common.run_finished_replay" if replayed else "common.run_finished", total=step.total,
+                        seconds=f"{step.seconds:.1f}", device=record.device))
+    if replayed and not record.job.rebuilt and state != jobs.FAILED:
+        st.caption(text("common.replay_note", ago=ago_words(time.time() - record.job.replayed)))
     if record.job.rebuilt and state in jobs.ACTIVE:
         st.caption(text("common.rebuilding"))
     elif record.job.rebuilt and state == jobs.FINISHED:
@@ -343,8 +377,9 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
     (`record.previous`, which the page's `draw` may show with `ui.charts.with_previous`).
     Returns the learner's record for this experiment (None before the first run)."""
     record = st.session_state.get(key)
-    if isinstance(record, RunRecord) and record.job.put_away:
-        _bring_back(record)                 # the learner is back: the model they trained, trained again
+    autorun = st.session_state.get(AUTORUN.format(key=key), False)
+    if isinstance(record, RunRecord) and not autorun:
+        bring_back(record)                  # the learner is back: the model they trained, got again
     shown_active = isinstance(record, RunRecord) and record.active
     blocked = disabled or error is not None
     drawn = links.drawn_settings()                 # key -> (label, value, format_func), this run's language
@@ -363,6 +398,9 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
 
     @st.fragment(run_every=refresh, key=f"fragment_{key}")
     def live() -> None:
+        runner, owner = jobs.existing(), session_id()
+        if runner is not None and owner:
+            runner.touch(owner)             # watching a run is being here
         record = st.session_state.get(key)
         if not isinstance(record, RunRecord):
             record = None

@@ -10,15 +10,17 @@ the model trained so far stays with the last step). Jobs whose owner has gone (a
 who moved to another page are stopped by `cancel_owner`.
 
 Two things keep a class on one small server (`replays` and `sweep`, both on in hosted mode):
-- **Replays.** A finished run is recorded (up to `FRAMES` of its reports, with the time each came,
-  and a private copy of the final model). A later run of the same experiment with the same settings
+- **Replays.** A finished run is recorded (`FRAMES` to twice as many of its reports, evenly thinned,
+  each with the time it came, and a private copy of the final model; the last `RECORDINGS` runs,
+  at most `RECORDING_BYTES`). A later run of the same experiment with the same settings
   and data (`Job.replay_key`) is the same run, since every run is deterministic: it is played from
   the recording at the pace the original ran, on a thread of its own rather than a worker, and its
   last report hands the learner their own copy of the model. Pause, Step and Stop work on a replay
   too; only its last report carries a model.
 - **Putting models away.** `sweep` drops the model (and the views computed from it) of finished
   runs whose owner has not been seen for `idle_seconds`; `put_away` does it for one job. The
-  page trains such a run again, from its own settings, when the learner comes back.
+  page gets such a run again from its own settings (played back or trained) when the learner
+  comes back (`ui.experiment.bring_back`).
 
 This module never imports streamlit: the page helper (`ui.experiment`) binds jobs to sessions.
 """
@@ -42,7 +44,7 @@ from engine.errors import InputError
 from engine.training import TrainingStep
 
 WORKERS_ENV = "PTLAB_WORKERS"
-FRAMES = 48                     # reports kept of a recorded run (evenly thinned; the last always)
+FRAMES = 32                     # a recorded run keeps FRAMES to 2 x FRAMES reports (evenly thinned; the last always)
 RECORDINGS = 16                 # recorded runs kept, least recently used dropped first
 RECORDING_BYTES = 160_000_000   # and at most this many bytes of them
 LOG = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class Job:
     _frames: list = field(default_factory=list, repr=False)  # (running seconds, report) while recorded
     _recording: "Recording | None" = field(default=None, repr=False)   # what a replay plays
     _frame: int = 0                                  # a replay's next frame
+    _skip: bool = False                              # "Skip to the end" was pressed
 
     def running_seconds(self, now: float | None = None) -> float:
         """Seconds this job has held a worker so far (time paused or queued not counted)."""
@@ -195,7 +198,7 @@ class Runner:
             now = time.monotonic()
             free = []
             for other in self._jobs.values():
-                if other.state == RUNNING:
+                if other.state == RUNNING and other._recording is None:     # a replay holds no worker
                     left = self._remaining(other, now)
                     if left is None:
                         return None
@@ -272,8 +275,9 @@ class Runner:
         return sum(self.cancel_owner(owner) for owner in owners)
 
     def skip_pace(self, job: Job) -> None:
-        """Let a paced job run at full speed from now on."""
+        """Let a paced job run at full speed from now on (a replay: play its remaining reports at once)."""
         job.pace = 0.0
+        job._skip = True
 
     def _pace(self, job: Job, step: TrainingStep) -> None:
         """A paced job's report waits until its share of `job.pace` seconds has passed since the
@@ -357,7 +361,11 @@ class Runner:
             idle = [owner for owner, seen in self._seen.items() if now - seen > self.idle_seconds]
         dropped = 0
         for owner in idle:
-            dropped += sum(self.put_away(job) for job in self.finished_jobs(owner))
+            for job in self.finished_jobs(owner):
+                with self._lock:                        # back meanwhile (a lab, a rerun): keep the rest
+                    if owner in self._seen and now - self._seen[owner] <= self.idle_seconds:
+                        break
+                    dropped += self.put_away(job)
             with self._lock:
                 if not self._finished.get(owner):
                     self._finished.pop(owner, None)
@@ -396,19 +404,23 @@ class Runner:
         try:
             while True:
                 with self._lock:
+                    if job._frame >= len(frames):           # the last report came: finished, whatever came after
+                        job._pause = job._stop = False
+                        job._recording = None
+                        self._set(job, FINISHED)
+                        return
                     if job._stop or (self.gone is not None and job.owner and self.gone(job.owner)):
+                        job._recording = None
                         self._set(job, STOPPED)
                         return
                     if job._pause:
                         job._pause = False
                         self._set(job, PAUSED)
                         return
-                    if job._frame >= len(frames):
-                        self._set(job, FINISHED)
-                        return
                     offset, step = frames[job._frame]
                 due = origin + offset
-                skip = (recording.paced and job.pace <= 0) or job.rebuilt     # a model brought back: no show
+                # "Skip to the end", or a model brought back (no show): every frame at once
+                skip = job._skip or job.rebuilt
                 if not skip and time.monotonic() < due:
                     time.sleep(min(due - time.monotonic(), 0.05))
                     continue
@@ -461,7 +473,7 @@ class Runner:
                     self._durations[job.kind].append(job.running_seconds())
                 if final is not None:
                     self._record(job, final)
-        job._frames = []
+        job._frames, job._recording = [], None
         generator, job._generator = job._generator, None
         if generator is not None:
             try:
