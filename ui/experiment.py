@@ -131,9 +131,9 @@ def _setting(env: str, hosted_default: float) -> float:
 
 
 def _cpu_only() -> bool:
-    import torch  # a runner exists: torch is loaded
+    from engine.device import pick_device     # a runner exists: torch is loaded
 
-    return not (torch.cuda.is_available() or torch.backends.mps.is_available())
+    return pick_device().type == "cpu"
 
 
 def configure(runner: jobs.Runner) -> jobs.Runner:
