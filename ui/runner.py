@@ -112,12 +112,18 @@ def _without_model(step: TrainingStep) -> TrainingStep:
 
 
 def _own_copy(step: TrainingStep) -> TrainingStep:
-    """`step` with a private deep copy of its model (shared server objects stay shared)."""
+    """`step` with a private deep copy of its model. Shared server objects stay shared, and so do
+    the report's other extras that the model also holds (style transfer's input images): only what
+    training made is copied."""
     if step.extras.get("model") is None:
         return step
     from ui import audit
 
     memo = {id(shared): shared for shared in audit.shared_objects()}
+    for name, value in step.extras.items():
+        if name != "model":
+            for item in (value, *(value.values() if isinstance(value, dict) else ())):
+                memo[id(item)] = item
     return dataclasses.replace(step, extras={**step.extras, "model": copy.deepcopy(step.extras["model"], memo)})
 
 
