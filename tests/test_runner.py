@@ -410,3 +410,26 @@ def test_skip_plays_the_rest_of_a_replay_at_once_and_the_estimate_ignores_replay
     assert runner.wait(replay, timeout=2) and replay.state == jobs.FINISHED
     runner.stop(real)
     assert runner.wait(timeout=10)
+
+
+def test_equal_runs_waiting_in_the_queue_are_played_back_as_soon_as_the_first_one_ends():
+    """A class pressing Train at once: the queue holds equal runs before any has finished. When the
+    first ends, the equal ones behind it leave the queue and play back; a different one keeps its
+    place; the estimate counts the equal ones as holding no worker."""
+    runner = replaying_runner()
+    calls = []
+    first = runner.submit(jobs.Job(lambda: fitting(30, 0.02, calls), replay_key="a", kind="fit"))
+    wait_until(lambda: first.last is not None)
+    equal = [runner.submit(jobs.Job(lambda: fitting(30, 0.02, calls), replay_key="a", kind="fit")) for _ in range(3)]
+    other = runner.submit(jobs.Job(lambda: fitting(30, 0.02, calls), replay_key="b", kind="fit"))
+    assert [runner.position(job) for job in (*equal, other)] == [1, 2, 3, 4]
+    runner._durations["fit"].append(5.0)
+    estimates = [runner.wait_estimate(job) for job in (*equal, other)]
+    assert all(e is not None for e in estimates)
+    # all start when the first run ends: the equal ones by playing back, the other on the worker they leave free
+    assert max(estimates) - min(estimates) < 0.3 and estimates[0] < 5.0
+    assert runner.wait(first, timeout=20)
+    wait_until(lambda: other.state == jobs.RUNNING and other._recording is None)
+    assert all(job.replayed is not None and job.state in (jobs.RUNNING, jobs.FINISHED) for job in equal)
+    assert runner.wait(timeout=30)
+    assert len(calls) == 2 and all(job.last.metrics == first.last.metrics for job in equal)

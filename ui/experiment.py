@@ -131,7 +131,7 @@ def _setting(env: str, hosted_default: float) -> float:
 
 
 def _cpu_only() -> bool:
-    from engine.device import pick_device     # a runner exists: torch is loaded
+    from engine.device import pick_device  # a runner exists: torch is loaded
 
     return pick_device().type == "cpu"
 

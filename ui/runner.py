@@ -170,14 +170,9 @@ class Runner:
             job.id = next(self._ids)
             job.state, job._step_once = QUEUED, paused_after_first
             self._jobs[job.id] = job
-            recording = None
-            if self.replays and job.replay_key is not None and not paused_after_first:
-                recording = self._recordings.get(job.replay_key)
+            recording = self._recordings.get(job.replay_key) if self._replayable(job) else None
             if recording is not None:
-                self._recordings.move_to_end(job.replay_key)
-                job._recording, job.replayed, job._frame = recording, recording.finished, 0
-                self.replayed_count += 1
-                self._play(job)
+                self._start_replay(job, recording)
             else:
                 self._ready.append(job)
                 self._start_threads()
@@ -197,28 +192,42 @@ class Runner:
         there is nothing yet to estimate from. The running jobs free their workers after their
         remaining time (what they took so far, scaled by the share still to do); each job ahead in
         the queue then holds a worker for as long as recent finished runs of its kind took (of any
-        kind when none of its kind has finished yet)."""
+        kind when none of its kind has finished yet), except one equal to a run before it, which is
+        played back when that run ends and holds no worker; so is `job` itself in that case."""
         with self._lock:
             if job not in self._ready:
                 return None
             now = time.monotonic()
             free = []
+            ends: dict[Any, float] = {}            # replay key -> when its first real run should finish
             for other in self._jobs.values():
                 if other.state == RUNNING and other._recording is None:     # a replay holds no worker
                     left = self._remaining(other, now)
                     if left is None:
                         return None
                     free.append(left)
+                    if self._replayable_key(other):
+                        ends.setdefault(other.replay_key, left)
             free += [0.0] * max(self.workers - len(free), 0)
             heapq.heapify(free)
             for ahead in self._ready:
                 if ahead is job:
                     break
+                if self._replayable_key(ahead) and ahead.replay_key in ends:
+                    continue                        # played back when its equal run ends: no worker
                 took = self._typical(ahead.kind)
                 if took is None:
                     return None
-                heapq.heappush(free, heapq.heappop(free) + took)
+                start = heapq.heappop(free)
+                heapq.heappush(free, start + took)
+                if self._replayable_key(ahead):
+                    ends[ahead.replay_key] = start + took
+            if self._replayable_key(job) and job.replay_key in ends:
+                return min(ends[job.replay_key], free[0])
             return free[0]
+
+    def _replayable_key(self, job: Job) -> bool:
+        return self.replays and job.replay_key is not None and not job._step_once
 
     def _typical(self, kind: str) -> float | None:
         """The median seconds of recent finished runs of `kind` (of every kind if none)."""
@@ -389,11 +398,27 @@ class Runner:
         recording.size = nbytes([step for _, step in recording.frames])
         self._recordings[job.replay_key] = recording
         self._recordings.move_to_end(job.replay_key)
+        # learners who pressed Train with the same settings while it ran leave the queue: played now
+        equal = [other for other in self._ready if other.replay_key == job.replay_key and self._replayable(other)]
+        for waiting in equal:
+            self._ready.remove(waiting)
+            self._start_replay(waiting, recording)
         while len(self._recordings) > RECORDINGS or \
                 (len(self._recordings) > 1 and sum(r.size for r in self._recordings.values()) > RECORDING_BYTES):
             self._recordings.popitem(last=False)
 
     # ------------------------------------------------------------------ replays
+
+    def _replayable(self, job: Job) -> bool:
+        """May `job` be played from a recording: replays on, a key, not a Step, not begun (lock held)."""
+        return (self.replays and job.replay_key is not None and not job._step_once
+                and job._generator is None and job.last is None)
+
+    def _start_replay(self, job: Job, recording: Recording) -> None:
+        self._recordings.move_to_end(job.replay_key)
+        job._recording, job.replayed, job._frame = recording, recording.finished, 0
+        self.replayed_count += 1
+        self._play(job)
 
     def _play(self, job: Job) -> None:
         """Start playing a replay from its next frame, on a thread of its own (lock held)."""
@@ -496,6 +521,10 @@ class Runner:
             with self._lock:
                 self._lock.wait_for(lambda: self._ready)
                 job = self._ready.popleft()
+                recording = self._recordings.get(job.replay_key) if self._replayable(job) else None
+                if recording is not None:           # an equal run finished while it waited
+                    self._start_replay(job, recording)
+                    continue
                 self._busy += 1
                 job._since = time.monotonic()
                 self._set(job, RUNNING)
