@@ -30,6 +30,8 @@ from ui.widgets import show_input_error
 REFRESH_SECONDS = 1.0          # how often an active run's drawing is refreshed
 QUEUED_REFRESH_SECONDS = 3.0   # how often a waiting run's place is: a full class waits, and every
                                # refresh is a rerun the one server makes for that learner
+FAR_REFRESH_SECONDS = 8.0      # ... and, further back than FAR_POSITION, every this many seconds
+FAR_POSITION = 3
 REPLAYS_ENV = "PTLAB_REPLAYS"              # 1 / 0: play runs equal to a recorded one (default: hosted mode)
 IDLE_ENV = "PTLAB_IDLE_MINUTES"           # put a session's models away after this long unseen (hosted: 10)
 SESSION_ENV = "PTLAB_SESSION_MB"          # over this, models on the learner's other pages are put away (hosted: 24)
@@ -394,7 +396,11 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
         shown_active = isinstance(record, RunRecord) and record.active
     # waiting behind others (not just submitted to a free worker that has yet to take it)
     shown_waiting = shown_active and record.job.state == jobs.QUEUED and jobs.runner().full()
-    refresh = (QUEUED_REFRESH_SECONDS if shown_waiting else REFRESH_SECONDS) if shown_active else None
+    if shown_waiting:
+        far = (jobs.runner().position(record.job) or 0) > FAR_POSITION
+        refresh = FAR_REFRESH_SECONDS if far else QUEUED_REFRESH_SECONDS
+    else:
+        refresh = REFRESH_SECONDS if shown_active else None
 
     @st.fragment(run_every=refresh, key=f"fragment_{key}")
     def live() -> None:
