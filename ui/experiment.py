@@ -262,6 +262,13 @@ def previous_note(record: RunRecord, drawn: dict) -> None:
                else text("common.same_settings"))
 
 
+def seen() -> None:
+    """This learner is here now (their models are not put away while they are)."""
+    runner, owner = jobs.existing(), session_id()
+    if runner is not None and owner:
+        runner.touch(owner)
+
+
 def lab(function: Callable[..., None]) -> Callable[..., None]:
     """`st.fragment` for a lab on a trained model: a lab's own rerun counts as the learner being
     here (so their models are not put away while they use it), and a lab whose run had its model
@@ -270,9 +277,7 @@ def lab(function: Callable[..., None]) -> Callable[..., None]:
     @st.fragment
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
-        runner, owner = jobs.existing(), session_id()
-        if runner is not None and owner:
-            runner.touch(owner)
+        seen()
         given = [*args, *kwargs.values()]
         given += [value for arg in given if isinstance(arg, dict) for value in arg.values()]
         if any(isinstance(arg, RunRecord) and arg.job.put_away for arg in given):
@@ -404,9 +409,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
 
     @st.fragment(run_every=refresh, key=f"fragment_{key}")
     def live() -> None:
-        runner, owner = jobs.existing(), session_id()
-        if runner is not None and owner:
-            runner.touch(owner)             # watching a run is being here
+        seen()                              # watching a run is being here
         record = st.session_state.get(key)
         if not isinstance(record, RunRecord):
             record = None

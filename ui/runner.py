@@ -170,7 +170,7 @@ class Runner:
             job.id = next(self._ids)
             job.state, job._step_once = QUEUED, paused_after_first
             self._jobs[job.id] = job
-            recording = self._recordings.get(job.replay_key) if self._replayable(job) else None
+            recording = self._recording_for(job)
             if recording is not None:
                 self._start_replay(job, recording)
             else:
@@ -227,6 +227,7 @@ class Runner:
             return free[0]
 
     def _replayable_key(self, job: Job) -> bool:
+        """Replays on, `job` has a key and is not a Step: equal runs may stand in for it."""
         return self.replays and job.replay_key is not None and not job._step_once
 
     def _typical(self, kind: str) -> float | None:
@@ -411,8 +412,11 @@ class Runner:
 
     def _replayable(self, job: Job) -> bool:
         """May `job` be played from a recording: replays on, a key, not a Step, not begun (lock held)."""
-        return (self.replays and job.replay_key is not None and not job._step_once
-                and job._generator is None and job.last is None)
+        return self._replayable_key(job) and job._generator is None and job.last is None
+
+    def _recording_for(self, job: Job) -> Recording | None:
+        """The recording `job` may be played from now, if any (lock held)."""
+        return self._recordings.get(job.replay_key) if self._replayable(job) else None
 
     def _start_replay(self, job: Job, recording: Recording) -> None:
         self._recordings.move_to_end(job.replay_key)
@@ -521,7 +525,7 @@ class Runner:
             with self._lock:
                 self._lock.wait_for(lambda: self._ready)
                 job = self._ready.popleft()
-                recording = self._recordings.get(job.replay_key) if self._replayable(job) else None
+                recording = self._recording_for(job)
                 if recording is not None:           # an equal run finished while it waited
                     self._start_replay(job, recording)
                     continue
