@@ -19,6 +19,7 @@ STYLE_SOURCES = ("artwork", "texture", "photo", "upload")
 SAMPLES = {"photo": images.PHOTOS, "texture": images.TEXTURES, "artwork": artwork.ARTWORKS}
 WEIGHTS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 TV_WEIGHTS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
+PYRAMID_LEVELS = style_transfer.StyleConfig.pyramid_levels   # the engine's default when the toggle is on
 THUMBNAIL = 64             # px: the chosen picture beside its picker
 OBJECTIVE_TEX = (r"\mathcal{L}(x) = \alpha\,\frac{\lVert F^{c}(x) - F^{c}(p)\rVert^2}{\lVert F^{c}(p)\rVert^2}"
                  r" + \beta \sum_{l} w_l \frac{\lVert G^{l}(x) - G^{l}(a)\rVert^2}{\lVert G^{l}(a)\rVert^2}"
@@ -109,7 +110,7 @@ def settings_ui() -> style_transfer.StyleConfig:
                     format_func=option_labels("style_transfer.preset_"))
     left, right = st.columns(2)          # pairs side by side: the main settings fit the first screen
     size = linked(left.slider, text("style_transfer.size"), 128, 512, 256, 32, key="style_transfer_size")
-    steps = linked(right.slider, text("style_transfer.steps"), 5, 150, 15, 5, key="style_transfer_steps")
+    steps = linked(right.slider, text("style_transfer.steps"), 5, 150, 20, 5, key="style_transfer_steps")
     left, right = st.columns(2)
     weights = {name: linked(column.select_slider, text(f"style_transfer.{name}"), WEIGHTS, 1.0,
                             key=f"style_transfer_{name}")
@@ -117,7 +118,8 @@ def settings_ui() -> style_transfer.StyleConfig:
     with st.expander(text("style_transfer.more_settings")):
         weights["tv_weight"] = linked(st.select_slider, text("style_transfer.tv_weight"), TV_WEIGHTS, 0.1,
                                       key="style_transfer_tv_weight")
-        coarse = linked(st.toggle, text("style_transfer.coarse"), True, key="style_transfer_coarse")
+        pyramid = linked(st.toggle, text("style_transfer.pyramid"), True, key="style_transfer_pyramid")
+        coarse = linked(st.toggle, text("style_transfer.coarse"), False, key="style_transfer_coarse")
         optimizer = linked(st.radio, text("style_transfer.optimizer"), ["lbfgs", "adam"],
                            key="style_transfer_optimizer", format_func=option_labels("style_transfer.optimizer_"),
                            horizontal=True)
@@ -132,7 +134,8 @@ def settings_ui() -> style_transfer.StyleConfig:
                               for layer in style_transfer.STYLE_LAYERS)
     coarse_steps = style_transfer.PRESETS[preset][2] if coarse else ()
     return style_transfer.StyleConfig(
-        size=size, steps=steps, coarse_steps=coarse_steps, layer_weights=layer_weights, optimizer=optimizer,
+        size=size, steps=steps, coarse_steps=coarse_steps, pyramid_levels=PYRAMID_LEVELS if pyramid else 1,
+        layer_weights=layer_weights, optimizer=optimizer,
         init=init, pooling=pooling, preserve_colors=preserve_colors, **weights)
 
 
@@ -252,5 +255,5 @@ for part in ("layers", "optimise", "context"):
 
 cards_section("style_transfer", style_transfer_cards)
 misconceptions("style_transfer")
-show_source(style_transfer.transfer, style_transfer.Objective, style_transfer.gram_matrix,
-            vgg.load_features, vgg.Preprocess, vgg.with_pooling)
+show_source(style_transfer.transfer, style_transfer.Objective, style_transfer.Pyramid, style_transfer.BestSoFar,
+            style_transfer.gram_matrix, vgg.load_features, vgg.Preprocess, vgg.with_pooling)
