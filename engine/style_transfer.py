@@ -242,8 +242,8 @@ class BestSoFar:
             self.loss = loss
             self.levels = [level.detach().clone() for level in pyramid.levels]
             self.terms = {name: terms[name] for name in (*TERMS, "image")}
-        elif not loss <= self.BLOWUP * self.loss:        # also NaN
-            raise WentAstray
+        elif self.levels is not None and not loss <= self.BLOWUP * self.loss:      # also NaN
+            raise WentAstray          # (with nothing to go back to, a non-finite loss ends the run instead)
 
     def restore(self, pyramid: Pyramid, terms: dict) -> None:
         with torch.no_grad():

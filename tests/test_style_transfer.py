@@ -259,6 +259,8 @@ def test_a_step_that_goes_astray_is_taken_back(pretrained, seed):
         best.check(pyramid, terms)
     best.restore(pyramid, terms)
     assert torch.equal(pyramid.image(), torch.full((1, 3, 8, 8), 0.5)) and terms["total"].item() == 1.0
+    fresh = style_transfer.BestSoFar()                                # nothing to go back to yet: no raise
+    fresh.check(pyramid, {name: torch.tensor(float("nan")) for name in style_transfer.TERMS} | {"image": None})
 
 
 @pytest.mark.slow
