@@ -50,6 +50,35 @@ def reported_step(page, key: str) -> int:
     return int(re.findall(r"(\d+)\D+\d+", words)[0])
 
 
+def press(page, key: str, button: str, landed, tries: int = 3) -> None:
+    """Click a run control and wait until `landed()` says it took effect. CI once waited 240 s for a
+    Pause that never came on page 63 (a 45 s run here): a click that reaches the button while its
+    fragment is redrawn (every second) may be dropped. Then the run is where it was, and a second
+    click is what a learner would do. Each control is safe to press twice: Pause and Stop again on a
+    run that has yet to reach its next report change nothing, and `landed` for Resume is "no longer
+    paused", so a Resume that took effect is never pressed again."""
+    for _ in range(tries):
+        click(page, f"act_{key}{button}")
+        try:
+            page.wait_for_function(landed, timeout=30_000)
+            return
+        except Exception:          # noqa: BLE001 - playwright's TimeoutError: look again, then click again
+            ended = page.locator(f'[class*="st-key-runstate_{key}_finished"]').count()
+            assert not ended, f"the run ended before {button or 'Run'} took effect: make the test's run longer"
+    page.wait_for_function(landed, timeout=LONG)
+
+
+def in_state(key: str, wanted: str, after: int | None = None) -> str:
+    """JavaScript: the run shows state `wanted` (and, with `after`, a step beyond it)."""
+    if after is None:
+        return f"() => !!document.querySelector('.st-key-runstate_{key}_{wanted}')"
+    return f"""() => {{
+        const s = document.querySelector('.st-key-runstate_{key}_{wanted}');
+        const m = s && s.innerText.match(/(\\d+)\\D+\\d+/);
+        return !!m && Number(m[1]) > {after};
+    }}"""
+
+
 def running_with_a_report(page, key: str) -> None:
     state(page, key, "running")
     page.locator(f".st-key-runstate_{key}_running [data-testid='stProgress']").first.wait_for(timeout=LONG)
@@ -62,21 +91,13 @@ def test_pause_step_resume_stop_on_every_training_page(browser, server, slug, ke
     click(page, f"act_{key}")
     page.locator(f'[class*="st-key-runstate_{key}_"]').first.wait_for(timeout=500 + 2_000)   # seen at once
     running_with_a_report(page, key)
-    click(page, f"act_{key}_pause")
-    state(page, key, "paused")
+    press(page, key, "_pause", in_state(key, "paused"))
     paused_at = reported_step(page, key)
-    click(page, f"act_{key}_step")
-    state(page, key, "paused")
-    page.wait_for_function(f"""() => {{
-        const s = document.querySelector('[class*="st-key-runstate_{key}_paused"]');
-        const m = s && s.innerText.match(/(\\d+)\\D+\\d+/);
-        return m && Number(m[1]) > {paused_at};
-    }}""", timeout=LONG)
+    press(page, key, "_step", in_state(key, "paused", after=paused_at))
     stepped_to = reported_step(page, key)
-    click(page, f"act_{key}_pause")                       # Resume
+    press(page, key, "_pause", f"() => !document.querySelector('.st-key-runstate_{key}_paused')")  # Resume
     page.wait_for_timeout(1_500)
-    click(page, f"act_{key}_stop")
-    state(page, key, "stopped")
+    press(page, key, "_stop", in_state(key, "stopped"))
     wait_for_app(page)
     no_exception(page)
     stopped_at = reported_step(page, key)

@@ -495,3 +495,35 @@ def test_optimizers_network_pause_step_resume_stop(app, lang):
     assert len(app_test.get("plotly_chart")) == 6 and len(app_test.dataframe) == 2   # the stopped run's views
     app_test.slider(key="optimizers_scrub").set_value(100).run()                     # the race lab still works
     assert_clean(app_test)
+
+
+def test_source_listings_match_inspect_for_every_engine_class_and_function():
+    """The page's code tabs read classes without ast (Python 3.11's ast is not thread-safe, CPython
+    gh-106905); what they show must still be exactly what inspect gives, decorators included."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import engine
+    from ui.widgets import source_of
+
+    checked = 0
+    for info in pkgutil.iter_modules(engine.__path__):
+        module = importlib.import_module(f"engine.{info.name}")
+        for obj in vars(module).values():
+            if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__module__ == module.__name__:
+                assert source_of(obj) == inspect.getsource(obj), obj
+                checked += 1
+    assert checked > 100
+
+
+def test_source_listings_from_many_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine import regression, style_transfer
+    from ui.widgets import source_of
+
+    objects = [regression.Regressor, regression.Features, style_transfer.Pyramid, style_transfer.BestSoFar] * 8
+    with ThreadPoolExecutor(8) as pool:
+        shown = list(pool.map(source_of, objects))
+    assert all(text.lstrip().startswith(("class", "@")) for text in shown)

@@ -1,6 +1,10 @@
 """Small UI pieces every page uses: the title, source listings, translated input errors, prompts."""
 
+import functools
 import inspect
+import linecache
+import re
+import threading
 from collections.abc import Callable
 
 import streamlit as st
@@ -55,7 +59,34 @@ def show_source(*objects: Callable | type) -> None:
     st.caption(text("common.code_caption", module=inspect.getmodule(objects[0]).__name__))
     tabs = st.container(key="source_code").tabs([obj.__name__ for obj in objects])   # tab names are code names
     for tab, obj in zip(tabs, objects, strict=True):
-        tab.code(inspect.getsource(obj), language="python", line_numbers=True)
+        tab.code(source_of(obj), language="python", line_numbers=True)
+
+
+_SOURCE_LOCK = threading.Lock()
+
+
+@functools.cache
+def _source(obj: Callable | type) -> str:
+    if not inspect.isclass(obj):
+        return inspect.getsource(obj)       # a function: found by its code's first line, read with tokenize
+    # Python 3.11's inspect finds a class with ast.parse, whose AST constructor keeps its recursion depth
+    # per interpreter, not per thread: two sessions' script threads parsing at once can fail with
+    # "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905). Our classes are defined
+    # once per module, at any indent: find the line, then read the block with tokenize as inspect does.
+    lines = linecache.getlines(inspect.getsourcefile(obj))
+    heading = re.compile(rf"^\s*class\s+{re.escape(obj.__name__)}\b")
+    for number, line in enumerate(lines):
+        if heading.match(line):
+            while number > 0 and lines[number - 1].lstrip().startswith("@"):
+                number -= 1                 # its decorators belong to it
+            return "".join(inspect.getblock(lines[number:]))
+    raise OSError(f"could not find class {obj.__name__}")
+
+
+def source_of(obj: Callable | type) -> str:
+    """The source of an engine function or class, read once per process, one thread at a time."""
+    with _SOURCE_LOCK:
+        return _source(obj)
 
 
 def show_input_error(error: InputError) -> None:
