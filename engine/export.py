@@ -1,0 +1,245 @@
+"""Take an experiment home: one standalone Python file, assembled from the engine's own source.
+
+The file holds the definitions the experiment needs, copied from the engine modules (so there is no
+second copy of any model to drift), the page's current configuration, and a short `main` that trains
+and prints the metrics the page shows. It imports only torch, torchvision, numpy, Pillow and the
+standard library: never this project.
+
+Assembly: starting from the names the page's `main` uses, every top-level definition they reach is
+taken from the modules in the experiment's dependency tree (imports of this project are dropped,
+since the bundle defines those names itself), in dependency order. Two modules that define the same
+top-level name differently stop the export: one flat file cannot hold both.
+"""
+
+import ast
+import builtins
+import importlib
+import inspect
+from dataclasses import dataclass, field
+
+PROJECT = "engine"
+ALLOWED_IMPORTS = {"torch", "torchvision", "numpy", "PIL", "__future__", "abc", "argparse", "collections", "contextlib",
+                   "copy", "dataclasses", "enum", "functools", "hashlib", "io", "itertools", "json", "math", "os",
+                   "pathlib", "random", "re", "sys", "time", "typing", "warnings", "zipfile"}
+
+
+class ExportError(RuntimeError):
+    """The experiment cannot be written as one file (a name clash, an import outside the allowed set)."""
+
+
+@dataclass
+class _Definition:
+    module: str
+    name: str
+    source: str
+    uses: set[str]
+    order: int
+
+
+@dataclass
+class _Module:
+    name: str
+    imports: list[str] = field(default_factory=list)          # non-project import lines, as written
+    aliases: dict[str, str] = field(default_factory=dict)     # local alias -> project name it stands for
+    definitions: dict[str, _Definition] = field(default_factory=dict)
+    depends: list[str] = field(default_factory=list)          # project modules it imports from
+
+
+def _used_names(node: ast.AST) -> set[str]:
+    return {child.id for child in ast.walk(node) if isinstance(child, ast.Name)}
+
+
+def _defined_names(node: ast.stmt) -> list[str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        return [target.id for target in node.targets if isinstance(target, ast.Name)]
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return [node.target.id]
+    return []
+
+
+def _strip_project_imports(source: str, tree: ast.AST) -> tuple[str, dict[str, str], list[str]]:
+    """Remove `from engine.x import a` statements anywhere in `source` (the bundle defines `a` itself);
+    an import `as` another name becomes an assignment. Returns the new source, the aliases and the
+    modules imported from."""
+    lines = source.splitlines()
+    aliases, modules, edits = {}, [], []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PROJECT:
+            modules.append(node.module)
+            indent = lines[node.lineno - 1][: node.col_offset]
+            replacement = [f"{indent}{alias.asname} = {alias.name}" for alias in node.names if alias.asname]
+            aliases.update({alias.asname: alias.name for alias in node.names if alias.asname})
+            if not replacement and node.col_offset:        # inside a function: keep the block non-empty
+                replacement = [f"{indent}pass"]
+            edits.append((node.lineno, node.end_lineno, replacement))
+        elif isinstance(node, ast.Import) and any(alias.name.split(".")[0] == PROJECT for alias in node.names):
+            raise ExportError(f"'import {PROJECT}...' is not supported: use 'from {PROJECT}.x import name'")
+    for start, end, replacement in sorted(edits, reverse=True):
+        lines[start - 1:end] = replacement
+    return "\n".join(lines), aliases, modules
+
+
+def _read_module(name: str) -> _Module:
+    module = importlib.import_module(name)
+    original = inspect.getsource(module)
+    source, aliases, depends = _strip_project_imports(original, ast.parse(original))
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    result = _Module(name, aliases=aliases, depends=depends)
+    body = tree.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]                                     # the module's docstring
+    for order, node in enumerate(body):
+        first = min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", []))])
+        text = "\n".join(lines[first - 1:node.end_lineno])
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            roots = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if any(root.split(".")[0] not in ALLOWED_IMPORTS for root in roots):
+                raise ExportError(f"{name} imports {roots}, which an exported script cannot rely on")
+            result.imports.append(text)
+            continue
+        names = _defined_names(node)
+        if not names:
+            continue                                        # e.g. a bare expression: not part of an export
+        for defined in names:
+            result.definitions[defined] = _Definition(name, defined, text, _used_names(node), order)
+    return result
+
+
+def _module_tree(roots: list[str]) -> list[_Module]:
+    """The project modules `roots` depend on, dependencies first."""
+    ordered, seen = [], set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        module = _read_module(name)
+        for dependency in module.depends:
+            visit(dependency)
+        ordered.append(module)
+
+    for root in roots:
+        visit(root)
+    return ordered
+
+
+THIRD_PARTY = ("torch", "torchvision", "numpy", "PIL")
+
+
+def _merged_imports(lines: list[str]) -> list[str]:
+    """The modules' import lines as one block: each module once, `from m import ...` names merged,
+    the standard library first, then the third-party packages."""
+    plain: set[str] = set()
+    names: dict[str, dict[str, None]] = {}
+    for line in lines:
+        for node in ast.parse(line).body:
+            if isinstance(node, ast.Import):
+                plain.update(alias.name if not alias.asname else f"{alias.name} as {alias.asname}"
+                             for alias in node.names)
+            else:
+                for alias in node.names:
+                    names.setdefault(node.module, {})[alias.name if not alias.asname else
+                                                       f"{alias.name} as {alias.asname}"] = None
+    statements = [(name.split()[0], f"import {name}") for name in plain]
+    statements += [(module, f"from {module} import {', '.join(sorted(found))}") for module, found in names.items()]
+    third = lambda module: module.split(".")[0] in THIRD_PARTY      # noqa: E731
+    ordered = sorted(statements, key=lambda item: (third(item[0]), item[0], item[1]))
+    standard = [line for module, line in ordered if not third(module)]
+    return standard + ([""] if standard else []) + [line for module, line in ordered if third(module)]
+
+
+def bundle(roots: list[str], needed: set[str]) -> str:
+    """The source of every definition in `roots`' module tree that `needed` reaches, in dependency
+    order, under one block of imports."""
+    modules = _module_tree(roots)
+    owner: dict[str, _Definition] = {}
+    aliases: dict[str, str] = {}
+    for module in modules:
+        aliases.update(module.aliases)
+        for name, definition in module.definitions.items():
+            if name in owner and owner[name].source != definition.source:
+                raise ExportError(f"'{name}' is defined in both {owner[name].module} and {module.name}")
+            owner.setdefault(name, definition)
+    builtin_names = set(dir(builtins))
+    reached, queue = set(), list(needed)
+    while queue:
+        name = queue.pop()
+        name = aliases.get(name, name)
+        if name in reached or name in builtin_names or name not in owner:
+            continue
+        reached.add(name)
+        queue.extend(owner[name].uses)
+    position = {module.name: index for index, module in enumerate(modules)}
+    chosen = sorted({id(owner[name]): owner[name] for name in reached}.values(),
+                    key=lambda definition: (position[definition.module], definition.order))
+    imports = _merged_imports([line for module in modules for line in module.imports])
+    blocks = []
+    for module in modules:
+        own = [definition for definition in chosen if definition.module == module.name]
+        renames = [f"{alias} = {name}" for alias, name in module.aliases.items() if name in reached]
+        if not own and not renames:
+            continue
+        blocks.append(f"# --- from {module.name.replace('.', '/')}.py " + "-" * max(0, 76 - len(module.name)))
+        blocks.extend(["\n".join(renames)] if renames else [])
+        blocks.extend(definition.source for definition in own)
+    return "\n".join(imports) + "\n\n\n" + "\n\n\n".join(blocks) + "\n"
+
+
+@dataclass(frozen=True)
+class PageExport:
+    title: str                     # as the header comment names the page
+    roots: tuple[str, ...]         # the engine modules the experiment runs
+    main: str                      # the script's own part, a template: {settings} is filled in
+    imports: tuple[str, ...] = ("import argparse", "import json")
+    usage: str = ""                # the command line, for the header comment
+
+
+REGRESSION_MAIN = '''
+# --- the experiment you set up on the page ----------------------------------------------
+DATA = {data!r}
+CONFIG = {config!r}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Regression, as set up in PyTorch Concepts Lab (page 63).")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--steps", type=int, default=CONFIG.num_steps, help="full-batch training steps")
+    args = parser.parse_args()
+    config = replace(CONFIG, num_steps=args.steps, device=args.device)
+    data = make_data(DATA)                         # the same seeded points as on the page
+    print(f"{{len(data.x_train)}} training and {{len(data.x_test)}} test points; "
+          f"{{config.model}} model, {{config.loss}} loss, {{config.optimizer}}")
+    last = None
+    for last in train(config, data):               # the engine's own loop: it yields progress reports
+        print(f"step {{last.step:>5}}/{{last.total}}  " +
+              "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
+    print("final metrics:", json.dumps(last.metrics))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+PAGES = {
+    "regression": PageExport("63 · Regression", ("engine.regression",), REGRESSION_MAIN,
+                             usage="python regression_experiment.py [--device cuda] [--steps 2000]"),
+}
+
+
+def script(page: str, **settings: object) -> str:
+    """The standalone script for `page` with the page's current `settings` (its config objects)."""
+    spec = PAGES[page]
+    main = spec.main.format(**settings)
+    needed = _used_names(ast.parse(main))
+    body = bundle(list(spec.roots), needed)
+    head, _, rest = body.partition("\n\n\n")
+    imports = _merged_imports([*spec.imports, *head.splitlines()])
+    header = (f'"""{spec.title}: the experiment you set up in PyTorch Concepts Lab, as one file.\n\n'
+              f"It needs only PyTorch (plus what the experiment itself uses: numpy, Pillow, torchvision).\n"
+              f"The definitions below are the app's own engine code, copied as they are; the settings at\n"
+              f"the end are the ones you chose on the page.\n\n    {spec.usage}\n"
+              f'"""\n\n')
+    return header + "\n".join(line for line in imports if line is not None) + "\n\n\n" + rest.rstrip() + "\n" + main
