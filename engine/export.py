@@ -15,12 +15,12 @@ import ast
 import builtins
 import importlib
 import inspect
+import sys
 from dataclasses import dataclass, field
 
 PROJECT = "engine"
-ALLOWED_IMPORTS = {"torch", "torchvision", "numpy", "PIL", "__future__", "abc", "argparse", "collections", "contextlib",
-                   "copy", "dataclasses", "enum", "functools", "hashlib", "io", "itertools", "json", "math", "os",
-                   "pathlib", "random", "re", "sys", "time", "typing", "warnings", "zipfile"}
+THIRD_PARTY = ("torch", "torchvision", "numpy", "PIL")
+ALLOWED_IMPORTS = set(sys.stdlib_module_names) | set(THIRD_PARTY)   # what an exported script may import
 
 
 class ExportError(RuntimeError):
@@ -124,9 +124,6 @@ def _module_tree(roots: list[str]) -> list[_Module]:
     for root in roots:
         visit(root)
     return ordered
-
-
-THIRD_PARTY = ("torch", "torchvision", "numpy", "PIL")
 
 
 def _merged_imports(lines: list[str]) -> list[str]:
