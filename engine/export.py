@@ -148,10 +148,17 @@ def _merged_imports(lines: list[str]) -> list[str]:
     return standard + ([""] if standard else []) + [line for module, line in ordered if third(module)]
 
 
-def bundle(roots: list[str], needed: set[str]) -> str:
+def bundle(roots: list[str], needed: set[str], overrides: dict[str, str] | None = None) -> str:
     """The source of every definition in `roots`' module tree that `needed` reaches, in dependency
-    order, under one block of imports."""
+    order, under one block of imports. `overrides` replace a definition's source by name (a data
+    path that points beside the script instead of into the project)."""
     modules = _module_tree(roots)
+    for module in modules:
+        for name, source in (overrides or {}).items():
+            if name in module.definitions:
+                old = module.definitions[name]
+                uses = _used_names(ast.parse(source))
+                module.definitions[name] = _Definition(old.module, name, source, uses, old.order)
     owner: dict[str, _Definition] = {}
     aliases: dict[str, str] = {}
     for module in modules:
@@ -190,8 +197,11 @@ class PageExport:
     title: str                     # as the header comment names the page
     roots: tuple[str, ...]         # the engine modules the experiment runs
     main: str                      # the script's own part, a template: {settings} is filled in
-    imports: tuple[str, ...] = ("import argparse", "import json")
+    imports: tuple[str, ...] = ("import argparse", "import json", "from dataclasses import replace",
+                                "from pathlib import Path")     # those the main uses are kept
     usage: str = ""                # the command line, for the header comment
+    overrides: tuple[tuple[str, str], ...] = ()     # (name, source): definitions the export replaces
+    files: tuple[tuple[str, str], ...] = ()         # (name in the zip, path in the project) shipped beside it
 
 
 REGRESSION_MAIN = '''
@@ -220,9 +230,42 @@ if __name__ == "__main__":
     main()
 '''
 
+AUTOENCODER_MAIN = '''
+# --- the experiment you set up on the page ----------------------------------------------
+DATASET = {dataset!r}             # "subset": the digits shipped beside this script; else downloaded
+CONFIG = {config!r}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Autoencoder, as set up in PyTorch Concepts Lab (page 67).")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--steps", type=int, default=CONFIG.steps, help="minibatch steps")
+    parser.add_argument("--data-root", default="data", help="where a downloaded dataset is kept")
+    args = parser.parse_args()
+    config = replace(CONFIG, steps=args.steps, device=args.device)
+    data = load_digits() if DATASET == "subset" else download_dataset(DATASET, Path(args.data_root))
+    print(f"{{len(data.train_x)}} training and {{len(data.test_x)}} test images ({{data.source}}); "
+          f"{{config.model}} model, latent size {{config.latent}}")
+    last = None
+    for last in train(config, data):               # the engine's own loop: it yields progress reports
+        print(f"step {{last.step:>5}}/{{last.total}}  " +
+              "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
+    print("final metrics:", json.dumps(last.metrics))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+DIGITS = (("MNIST_SUBSET", 'MNIST_SUBSET = Path(__file__).with_name("mnist_5k.npz")   # shipped beside this script'),)
+DIGIT_FILES = (("mnist_5k.npz", "assets/data/mnist_5k.npz"),)
+
 PAGES = {
     "regression": PageExport("63 · Regression", ("engine.regression",), REGRESSION_MAIN,
                              usage="python regression_experiment.py [--device cuda] [--steps 2000]"),
+    "autoencoder": PageExport("67 · Autoencoder", ("engine.autoencoder", "engine.data"), AUTOENCODER_MAIN,
+                              usage="python autoencoder_experiment.py [--device cuda] [--steps 3000]",
+                              overrides=DIGITS, files=DIGIT_FILES),
 }
 
 
@@ -231,12 +274,34 @@ def script(page: str, **settings: object) -> str:
     spec = PAGES[page]
     main = spec.main.format(**settings)
     needed = _used_names(ast.parse(main))
-    body = bundle(list(spec.roots), needed)
+    body = bundle(list(spec.roots), needed, dict(spec.overrides))
     head, _, rest = body.partition("\n\n\n")
-    imports = _merged_imports([*spec.imports, *head.splitlines()])
+    own = [line for line in spec.imports if line.split()[-1] in needed]
+    imports = _merged_imports([*own, *head.splitlines()])
     header = (f'"""{spec.title}: the experiment you set up in PyTorch Concepts Lab, as one file.\n\n'
               f"It needs only PyTorch (plus what the experiment itself uses: numpy, Pillow, torchvision).\n"
               f"The definitions below are the app's own engine code, copied as they are; the settings at\n"
               f"the end are the ones you chose on the page.\n\n    {spec.usage}\n"
               f'"""\n\n')
     return header + "\n".join(line for line in imports if line is not None) + "\n\n\n" + rest.rstrip() + "\n" + main
+
+
+def package(page: str, **settings: object) -> tuple[str, bytes]:
+    """What the page's download button offers: (file name, bytes). A script alone as `.py`; with the
+    data it reads, a `.zip` holding both."""
+    import zipfile
+    from io import BytesIO
+    from pathlib import Path
+
+    source = script(page, **settings).encode()
+    name = f"{page}_experiment"
+    spec = PAGES[page]
+    if not spec.files:
+        return f"{name}.py", source
+    buffer = BytesIO()
+    root = Path(__file__).resolve().parents[1]
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{name}/{name}.py", source)
+        for inside, path in spec.files:
+            archive.write(root / path, f"{name}/{inside}")
+    return f"{name}.zip", buffer.getvalue()

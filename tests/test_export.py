@@ -57,3 +57,24 @@ def test_two_modules_defining_one_name_differently_stop_the_export(monkeypatch):
     monkeypatch.setattr(export.importlib, "import_module", lambda name: type(sys)(name))
     with pytest.raises(export.ExportError, match="'X' is defined in both"):
         export.bundle(["engine.b"], {"X", "Y"})
+
+
+def test_autoencoder_export_ships_the_digits_and_matches_the_engine(tmp_path):
+    import io
+    import zipfile
+
+    from engine import autoencoder, data
+
+    config = autoencoder.AutoencoderConfig(model="conv", latent=4, variational=True, beta=0.5, steps=400, seed=1)
+    name, payload = export.package("autoencoder", dataset="subset", config=config)
+    assert name == "autoencoder_experiment.zip"
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        assert sorted(archive.namelist()) == ["autoencoder_experiment/autoencoder_experiment.py",
+                                              "autoencoder_experiment/mnist_5k.npz"]
+        archive.extractall(tmp_path)
+    folder = tmp_path / "autoencoder_experiment"
+    source = (folder / "autoencoder_experiment.py").read_text()
+    assert_standalone_shape(source)
+    final = run_alone(source, folder, "--steps", "25", "--device", "cpu")
+    engine = to_the_end(autoencoder.train(replace(config, steps=25, device="cpu"), data.load_digits()))
+    assert final == pytest.approx(engine.metrics, rel=1e-6)
