@@ -230,24 +230,23 @@ if __name__ == "__main__":
     main()
 '''
 
-AUTOENCODER_MAIN = '''
+DIGITS_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
 DATASET = {dataset!r}             # "subset": the digits shipped beside this script; else downloaded
 CONFIG = {config!r}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Autoencoder, as set up in PyTorch Concepts Lab (page 67).")
+    parser = argparse.ArgumentParser(description="@TITLE@, as set up in PyTorch Concepts Lab (page @NUMBER@).")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--steps", type=int, default=CONFIG.steps, help="minibatch steps")
     parser.add_argument("--data-root", default="data", help="where a downloaded dataset is kept")
     args = parser.parse_args()
     config = replace(CONFIG, steps=args.steps, device=args.device)
     data = load_digits() if DATASET == "subset" else download_dataset(DATASET, Path(args.data_root))
-    print(f"{{len(data.train_x)}} training and {{len(data.test_x)}} test images ({{data.source}}); "
-          f"{{config.model}} model, latent size {{config.latent}}")
+    print(f"{{len(data.train_x)}} training and {{len(data.test_x)}} test images ({{data.source}})")
     last = None
-    for last in train(config, data):               # the engine's own loop: it yields progress reports
+    for last in @RUN@:             # the engine's own loop: it yields progress reports
         print(f"step {{last.step:>5}}/{{last.total}}  " +
               "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
     print("final metrics:", json.dumps(last.metrics))
@@ -257,15 +256,29 @@ if __name__ == "__main__":
     main()
 '''
 
+
 DIGITS = (("MNIST_SUBSET", 'MNIST_SUBSET = Path(__file__).with_name("mnist_5k.npz")   # shipped beside this script'),)
 DIGIT_FILES = (("mnist_5k.npz", "assets/data/mnist_5k.npz"),)
 
 PAGES = {
     "regression": PageExport("63 · Regression", ("engine.regression",), REGRESSION_MAIN,
                              usage="python regression_experiment.py [--device cuda] [--steps 2000]"),
-    "autoencoder": PageExport("67 · Autoencoder", ("engine.autoencoder", "engine.data"), AUTOENCODER_MAIN,
-                              usage="python autoencoder_experiment.py [--device cuda] [--steps 3000]",
-                              overrides=DIGITS, files=DIGIT_FILES),
+}
+
+
+def _digits_page(page: str, title: str, number: int, run: str) -> PageExport:
+    """A page that trains on the digits: `run` is the engine call that yields its reports."""
+    main = DIGITS_MAIN.replace("@TITLE@", title).replace("@NUMBER@", str(number)).replace("@RUN@", run)
+    return PageExport(f"{number} · {title}", (f"engine.{page}", "engine.data"), main,
+                      usage=f"python {page}_experiment.py [--device cuda] [--steps 3000]",
+                      overrides=DIGITS, files=DIGIT_FILES)
+
+
+PAGES |= {
+    "multitask": _digits_page("multitask", "Multi-task learning", 61, "train(config, data)"),
+    "optimizers": _digits_page("optimizers", "Optimizers", 64, "compare_on_network(config, data)"),
+    "adversarial": _digits_page("adversarial", "Adversarial training", 65, "train(config, data)"),
+    "autoencoder": _digits_page("autoencoder", "Autoencoder", 67, "train(config, data)"),
 }
 
 

@@ -20,8 +20,7 @@ from torch import nn
 from engine.data import ImageSplit, minibatches
 from engine.device import device_of, run_device
 from engine.errors import InputError
-from engine.rng import RunRandom
-from engine.rng import build as build_module
+from engine.rng import RunRandom, build
 from engine.training import Throttle, TrainingStep
 
 TASKS = ("digit", "parity", "ink", "slant")
@@ -152,7 +151,7 @@ def _squeeze(output: torch.Tensor) -> torch.Tensor:
     return output.squeeze(1) if output.shape[1] == 1 else output
 
 
-def build(architecture: str, tasks: tuple[str, ...], width: int) -> nn.Module:
+def build_network(architecture: str, tasks: tuple[str, ...], width: int) -> nn.Module:
     if architecture == "separate":
         return SeparateNets(tasks, width)
     return SharedNet(tasks, width, towers=architecture == "towers")
@@ -294,9 +293,9 @@ def train(config: MultitaskConfig, data: ImageSplit) -> Iterator[TrainingStep]:
     names = [config.architecture] + (["separate"] if config.baselines and config.architecture != "separate" else [])
     for name in names:
         start = torch.Generator().manual_seed(config.seed)   # every model starts from the same seed
-        model = build_module(lambda name=name: build(name, tasks, config.width), start, device)
+        model = build(lambda name=name: build_network(name, tasks, config.width), start, device)
         chosen = name == config.architecture          # the baselines use plain, equal weights
-        weighting = (build_module(lambda: UncertaintyWeights(tasks), start, device)
+        weighting = (build(lambda: UncertaintyWeights(tasks), start, device)
                      if config.weighting == "uncertainty" and chosen else None)
         parameters = list(model.parameters()) + (list(weighting.parameters()) if weighting else [])
         fixed = {t: config.weights.get(t, 1.0) if chosen else 1.0 for t in tasks}

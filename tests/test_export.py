@@ -59,22 +59,35 @@ def test_two_modules_defining_one_name_differently_stop_the_export(monkeypatch):
         export.bundle(["engine.b"], {"X", "Y"})
 
 
-def test_autoencoder_export_ships_the_digits_and_matches_the_engine(tmp_path):
+def _digits_cases():
+    from engine import adversarial, autoencoder, multitask, optimizers
+    return {   # non-default settings; the page's run; minibatch steps for the test
+        "multitask": (multitask.MultitaskConfig(architecture="separate", weighting="uncertainty", seed=3),
+                      multitask.train, 20),
+        "optimizers": (optimizers.NetworkConfig(seed=2), optimizers.compare_on_network, 15),
+        "adversarial": (adversarial.AdversarialConfig(defence="pgd", pgd_steps=2, seed=1), adversarial.train, 10),
+        "autoencoder": (autoencoder.AutoencoderConfig(model="conv", latent=4, variational=True, beta=0.5, seed=1),
+                        autoencoder.train, 25),
+    }
+
+
+@pytest.mark.parametrize("page", ["multitask", "optimizers", "adversarial", "autoencoder"])
+def test_a_digits_export_ships_the_digits_and_matches_the_engine(tmp_path, page):
     import io
     import zipfile
 
-    from engine import autoencoder, data
+    from engine import data
 
-    config = autoencoder.AutoencoderConfig(model="conv", latent=4, variational=True, beta=0.5, steps=400, seed=1)
-    name, payload = export.package("autoencoder", dataset="subset", config=config)
-    assert name == "autoencoder_experiment.zip"
+    config, run, steps = _digits_cases()[page]
+    name, payload = export.package(page, dataset="subset", config=config)
+    assert name == f"{page}_experiment.zip"
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-        assert sorted(archive.namelist()) == ["autoencoder_experiment/autoencoder_experiment.py",
-                                              "autoencoder_experiment/mnist_5k.npz"]
+        assert set(archive.namelist()) == {f"{page}_experiment/{page}_experiment.py",
+                                           f"{page}_experiment/mnist_5k.npz"}
         archive.extractall(tmp_path)
-    folder = tmp_path / "autoencoder_experiment"
-    source = (folder / "autoencoder_experiment.py").read_text()
+    folder = tmp_path / f"{page}_experiment"
+    source = (folder / f"{page}_experiment.py").read_text()
     assert_standalone_shape(source)
-    final = run_alone(source, folder, "--steps", "25", "--device", "cpu")
-    engine = to_the_end(autoencoder.train(replace(config, steps=25, device="cpu"), data.load_digits()))
+    final = run_alone(source, folder, "--steps", str(steps), "--device", "cpu")
+    engine = to_the_end(run(replace(config, steps=steps, device="cpu"), data.load_digits()))
     assert final == pytest.approx(engine.metrics, rel=1e-6)

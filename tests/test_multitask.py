@@ -36,15 +36,15 @@ def test_slant_of_a_drawn_stroke_is_its_lean(lean):
 
 def test_shared_models_have_fewer_parameters_than_separate_networks():
     tasks = ("digit", "parity", "ink")
-    separate = multitask.parameter_count(multitask.build("separate", tasks, 128))
+    separate = multitask.parameter_count(multitask.build_network("separate", tasks, 128))
     for architecture in ("multihead", "towers"):
-        shared = multitask.parameter_count(multitask.build(architecture, tasks, 128))
+        shared = multitask.parameter_count(multitask.build_network(architecture, tasks, 128))
         assert shared < separate / 2
 
 
 def test_gradient_cosine_matches_a_direct_computation(digits):
     torch.manual_seed(0)
-    model = multitask.build("multihead", ("digit", "parity", "slant"), 64)
+    model = multitask.build_network("multihead", ("digit", "parity", "slant"), 64)
     prepared = multitask.prepare(digits)
     x = prepared.train_x[:32]
     outputs = model(x)
@@ -60,7 +60,7 @@ def test_gradient_cosine_matches_a_direct_computation(digits):
         expected = (direct[a] @ direct[b]) / (direct[a].norm() * direct[b].norm())
         assert value == pytest.approx(expected.item(), abs=1e-5)
     assert set(measured) == {"digit|parity", "digit|slant", "parity|slant"}
-    assert multitask.gradient_cosines(multitask.build("separate", ("digit", "ink"), 64), losses) == {}
+    assert multitask.gradient_cosines(multitask.build_network("separate", ("digit", "ink"), 64), losses) == {}
 
 
 def test_uncertainty_loss_is_kendalls_formula():
