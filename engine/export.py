@@ -318,3 +318,39 @@ def package(page: str, **settings: object) -> tuple[str, bytes]:
         for inside, path in spec.files:
             archive.write(root / path, f"{name}/{inside}")
     return f"{name}.zip", buffer.getvalue()
+
+
+SELF_MAIN = '''
+# --- the experiment you set up on the page ----------------------------------------------
+CONFIG = {config!r}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="@TITLE@, as set up in PyTorch Concepts Lab (page @NUMBER@).")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--steps", type=int, default=CONFIG.steps, help="training steps")
+    args = parser.parse_args()
+    config = replace(CONFIG, steps=args.steps, device=args.device)
+    last = None
+    for last in @RUN@:             # the engine's own loop (it makes its own data): it yields progress reports
+        print(f"step {{last.step:>5}}/{{last.total}}  " +
+              "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
+    print("final metrics:", json.dumps(last.metrics))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def _self_contained_page(page: str, title: str, number: int, run: str, name: str) -> PageExport:
+    """A page whose engine makes its own data from the settings: `run` yields its reports."""
+    main = SELF_MAIN.replace("@TITLE@", title).replace("@NUMBER@", str(number)).replace("@RUN@", run)
+    return PageExport(f"{number} · {title}", (f"engine.{page}",), main,
+                      usage=f"python {name}_experiment.py [--device cuda] [--steps 3000]")
+
+
+PAGES |= {
+    "unet": _self_contained_page("unet", "UNet segmentation", 66, "train(config)", "unet"),
+    "lstm_race": _self_contained_page("lstm", "LSTM: the adding problem", 62, "train_adding(config)", "lstm_race"),
+}

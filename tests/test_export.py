@@ -91,3 +91,21 @@ def test_a_digits_export_ships_the_digits_and_matches_the_engine(tmp_path, page)
     final = run_alone(source, folder, "--steps", str(steps), "--device", "cpu")
     engine = to_the_end(run(replace(config, steps=steps, device="cpu"), data.load_digits()))
     assert final == pytest.approx(engine.metrics, rel=1e-6)
+
+
+@pytest.mark.parametrize("page", ["unet", "lstm_race"])
+def test_a_self_contained_export_matches_the_engine(tmp_path, page):
+    from engine import lstm, unet
+
+    config, run = {
+        "unet": (unet.SegmentationConfig(depth=2, skips=False, loss="dice", train_images=32, val_images=8, seed=1),
+                 unet.train),
+        "lstm_race": (lstm.AddingConfig(length=20, cells=("gru", "lstm"), test_size=64, seed=2), lstm.train_adding),
+    }[page]
+    name, payload = export.package(page, config=config)
+    assert name == f"{page}_experiment.py"
+    source = payload.decode()
+    assert_standalone_shape(source)
+    final = run_alone(source, tmp_path, "--steps", "6", "--device", "cpu")
+    engine = to_the_end(run(replace(config, steps=6, device="cpu")))
+    assert final == pytest.approx(engine.metrics, rel=1e-6)
