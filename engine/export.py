@@ -354,3 +354,35 @@ PAGES |= {
     "unet": _self_contained_page("unet", "UNet segmentation", 66, "train(config)", "unet"),
     "lstm_race": _self_contained_page("lstm", "LSTM: the adding problem", 62, "train_adding(config)", "lstm_race"),
 }
+
+
+FORECAST_MAIN = '''
+# --- the experiment you set up on the page ----------------------------------------------
+SERIES = {series!r}         # a SeriesConfig (the page's generated series) or a list of your uploaded values
+CONFIG = {config!r}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="LSTM forecasting, as set up in PyTorch Concepts Lab (page 62).")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--steps", type=int, default=CONFIG.steps, help="minibatch steps")
+    args = parser.parse_args()
+    config = replace(CONFIG, steps=args.steps, device=args.device)
+    values = synthetic_series(SERIES) if isinstance(SERIES, SeriesConfig) else SERIES
+    print(f"{{len(values)}} values; window {{config.window}}, {{config.layers}} layer(s) of {{config.hidden}}")
+    last = None
+    for last in train_forecaster(config, values):   # the engine's own loop: it yields progress reports
+        print(f"step {{last.step:>5}}/{{last.total}}  " +
+              "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
+    print("final metrics:", json.dumps(last.metrics))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+PAGES |= {
+    "lstm_forecast": PageExport("62 · LSTM: forecasting a series", ("engine.lstm",), FORECAST_MAIN,
+                                usage="python lstm_forecast_experiment.py [--device cuda] [--steps 2000]"),
+    "lstm_rows": _digits_page("lstm", "LSTM: reading digits row by row", 62, "train_rows(config, data)"),
+}
