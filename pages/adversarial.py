@@ -10,7 +10,7 @@ from ui.canvas import upload_or_draw
 from ui.cards import cards_section
 from ui.charts import NEUTRAL, bars_figure, lines_figure, show, with_previous
 from ui.data_widgets import dataset_ui
-from ui.experiment import RunRecord, experiment, lab
+from ui.experiment import RunRecord, TakeHome, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -232,7 +232,8 @@ with settings_column:
     config = settings_ui()
 with run_column:
     record = experiment("adversarial_train", lambda: adversarial.train(config, data), config, data.source, draw=draw,
-                        idle=text("adversarial.press_train"))
+                        idle=text("adversarial.press_train"),
+                        take_home=TakeHome("adversarial", {"dataset": data.source, "config": config}))
 
 if record is not None and record.usable(data.source):
     attack_lab(record, data)

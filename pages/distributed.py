@@ -5,12 +5,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine import distributed
+from engine import distributed, export
 from engine.cards import distributed as distributed_cards
 from engine.device import usable_cores
 from ui.cards import cards_section
 from ui.charts import history_figure, ring_figure, show, timeline_figure, update_history, with_previous
-from ui.experiment import RunRecord, experiment
+from ui.experiment import RunRecord, TakeHome, experiment
 from ui.i18n import text
 from ui.links import linked
 from ui.widgets import lab_columns, misconceptions, number_format, page_title, show_source
@@ -91,7 +91,8 @@ def run_section() -> None:
                         batch=config.batch_size))
     with run_column:
         experiment("distributed_train", lambda: distributed.train(config), config, draw=draw,
-                   idle=text("distributed.press_train"), replay=False)
+                   idle=text("distributed.press_train"), replay=False,
+                   take_home=TakeHome("distributed", export.distributed_settings(config)))
 
 
 def curve_gap(a: list[float], b: list[float]) -> float:

@@ -24,7 +24,7 @@ from ui.charts import (
     with_previous,
 )
 from ui.data_widgets import dataset
-from ui.experiment import RunRecord, experiment
+from ui.experiment import RunRecord, TakeHome, experiment
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import lab_columns, misconceptions, page_title, show_source
@@ -298,7 +298,8 @@ def race_section(label: str, checks) -> None:
     with run_column:
         experiment("half_precision_train", lambda: hp.train_race(config, digits), config, draw=draw_race,
                    idle=text("half_precision.press_race"),
-                   error=None if config.modes else InputError("half_no_mode"), replay=False)
+                   error=None if config.modes else InputError("half_no_mode"), replay=False,
+                   take_home=TakeHome("half_precision", {"dataset": digits.source, "config": config}))
 
 
 # ---------------------------------------------------------------- is it faster here?

@@ -10,7 +10,7 @@ from engine.tabular import paired_finite, read_numeric_csv
 from ui.cards import cards_section
 from ui.charts import history_figure, regression_fit_figure, show, update_history, update_regression_fit, with_previous
 from ui.data_widgets import csv_format_caption, kept_upload
-from ui.experiment import RunRecord, experiment, lab
+from ui.experiment import RunRecord, TakeHome, experiment, lab
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -39,9 +39,10 @@ def uploaded_table(data: bytes, limits):
     return read_numeric_csv(data, limits)
 
 
-def data_ui() -> tuple[regression.RegressionData | None, object, InputError | None]:
+def data_ui() -> tuple[regression.RegressionData | None, object, InputError | None, object]:
     """Sidebar: generated data or an uploaded CSV. Returns the data (None when there is none), what
-    identifies it (a run made on other data gets the stale note) and the settings' input error."""
+    identifies it (a run made on other data gets the stale note), the settings' input error and what
+    an exported script needs to make the same data (the DataConfig, or the file's two columns)."""
     source = linked(st.radio, text("regression.source"), ["generated", "csv"], key="regression_source",
                     format_func=option_labels("regression.source_"), horizontal=True)
     if source == "generated":
@@ -59,12 +60,12 @@ def data_ui() -> tuple[regression.RegressionData | None, object, InputError | No
                 train_share=train_share,
                 seed=linked(st.number_input, text("regression.seed"), 0, 10_000, 0, key="regression_seed"),
             )
-        return generated(config), config, None
+        return generated(config), config, None, config
     train_share = linked(st.slider, text("regression.train_share"), 0.5, 0.9, 0.75, 0.05, key="regression_train_share")
     kept = kept_upload("regression_csv", text("regression.csv_upload"),
                        lambda content: uploaded_table(content, table_limits()), types=["csv", "txt", "tsv"])
     if kept is None:
-        return None, None, None
+        return None, None, None, None
     name, table = kept
     st.caption(text("regression.csv_loaded", name=name, rows=table.total_rows))
     csv_format_caption(table)
@@ -81,10 +82,11 @@ def data_ui() -> tuple[regression.RegressionData | None, object, InputError | No
             raise InputError("same_column")
         x, y, dropped = paired_finite(table.columns[x_name], table.columns[y_name])
     except InputError as error:
-        return None, key, error
+        return None, key, error, None
     if dropped:
         st.caption(text("regression.csv_dropped", count=dropped))
-    return regression.from_arrays(x, y, train_share), key, None
+    columns = {"x": [float(v) for v in x], "y": [float(v) for v in y], "train_share": train_share}
+    return regression.from_arrays(x, y, train_share), key, None, columns
 
 
 def model_ui() -> regression.RegressionConfig:
@@ -170,7 +172,7 @@ st.markdown(text("regression.intro"))
 settings_column, run_column = lab_columns()
 with settings_column:
     st.markdown(f"**{text('regression.data_header')}**")
-    data, data_key, error = data_ui()
+    data, data_key, error, export_data = data_ui()
     st.markdown(f"**{text('regression.model_header')}**")
     config = model_ui()
 
@@ -180,7 +182,9 @@ with run_column:
         st.info(text("regression.csv_hint"))
     record = experiment("regression_train", lambda: regression.train(config, data), config, data_key, draw=draw,
                         idle=None if waiting else text("regression.press_train"), error=error, disabled=waiting,
-                        pace=PACE_SECONDS)
+                        pace=PACE_SECONDS,
+                        take_home=None if export_data is None else TakeHome("regression", {"data": export_data,
+                                                                                             "config": config}))
 
 st.subheader(text("regression.predict_title"))
 if record is not None and record.usable(data_key):

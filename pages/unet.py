@@ -7,7 +7,7 @@ from engine.cards import unet as unet_cards
 from ui.cards import cards_section
 from ui.charts import lines_figure, show, with_previous
 from ui.data_widgets import kept_upload
-from ui.experiment import RunRecord, experiment, lab
+from ui.experiment import RunRecord, TakeHome, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -173,7 +173,8 @@ with settings_column:
     config = settings_ui()
 with run_column:
     st.subheader(text("unet.segmentation_title"))
-    record = experiment("unet_train", lambda: unet.train(config), config, draw=draw, idle=text("unet.press_train"))
+    record = experiment("unet_train", lambda: unet.train(config), config, draw=draw, idle=text("unet.press_train"),
+                        take_home=TakeHome("unet", {"config": config}))
     skips_comparison(record, config)
 
 if record is not None and record.usable():

@@ -39,6 +39,36 @@ PAGE_KEY = "ptlab_page"        # session key: the page the learner is on (set by
 AUTORUN = "_autorun_{key}"     # session key: start experiment `key` in this script run (ui.cards sets it)
 
 
+@dataclass(frozen=True)
+class TakeHome:
+    """What the experiment's "Download as a script" exports: `name` is an `engine.export.PAGES` key,
+    `settings` what `engine.export.script` fills in (the page's current config objects), `files` makes
+    the files that travel with it (the learner's pictures), only when the button is pressed."""
+
+    name: str
+    settings: dict
+    files: Callable[[], dict[str, bytes]] | None = None
+
+
+def take_home_button(take_home: TakeHome) -> None:
+    """Download as a script: this experiment as set up now, one standalone PyTorch file (a `.zip`
+    with the data it reads), built when pressed (on a thread of its own, not in the page's run)."""
+    from engine import export
+
+    name = export.file_name(take_home.name)
+
+    def build() -> bytes:
+        files = take_home.files() if take_home.files is not None else None
+        return export.package(take_home.name, files=files, **take_home.settings)[1]
+
+    zipped = name.endswith(".zip")
+    st.download_button(text("common.export"), build, file_name=name, key=f"export_{take_home.name}",
+                       mime="application/zip" if zipped else "text/x-python", on_click="ignore",
+                       icon=":material/download:", type="tertiary",
+                       help=text("common.export_help_zip" if zipped else "common.export_help",
+                                 command=export.PAGES[take_home.name].usage))
+
+
 @dataclass(eq=False)
 class RunRecord:
     """One learner's run on one experiment: the settings it used and its job (which holds the
@@ -364,7 +394,7 @@ def status_line(record: RunRecord) -> None:
 def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any = None, *,
                draw: Callable[[RunRecord], None], idle: str | None = None, error: InputError | None = None,
                run_label: str | None = None, steps: bool = True, disabled: bool = False,
-               pace: float = 0.0, replay: bool = True) -> RunRecord | None:
+               pace: float = 0.0, replay: bool = True, take_home: TakeHome | None = None) -> RunRecord | None:
     """The experiment `key` of this page: the learner's record is `st.session_state[key]`, the Run
     button's key is `act_<key>` (e.g. key "multitask_train", button "act_multitask_train") and the
     others `act_<key>_pause`, `act_<key>_step`, `act_<key>_stop`.
@@ -379,6 +409,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
     (a run that trains in a blink can then be watched).
     replay: a run equal to one recorded on this server may be played from the recording (hosted
     mode); False for runs that measure time, whose results differ from one run to the next.
+    take_home: the experiment as a standalone script, offered under the controls ("Download as a script").
     The linked widgets drawn since the previous experiment of this run are this experiment's
     settings: a new run lists those that changed under its status, beside the faint previous run
     (`record.previous`, which the page's `draw` may show with `ui.charts.with_previous`).
@@ -440,6 +471,8 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
             row.button(text("common.skip_pace"), key=f"act_{key}_skip", on_click=_skip_pace, args=(key,),
                        icon=":material/fast_forward:", type="tertiary",
                        help=text("common.paced", seconds=f"{record.job.pace:g}"))
+        if take_home is not None:
+            take_home_button(take_home)
         if error is not None:
             show_input_error(error)
         if record is None:
