@@ -155,7 +155,8 @@ def test_style_transfer_with_two_uploads_and_a_bad_one(app, lang):
     assert_clean(app_test)
     result = app_test.session_state["style_transfer_run"].step
     assert result.finished and max(result.extras["image"].shape) == 128
-    assert len(app_test.get("download_button")) == 1
+    assert {b.key for b in app_test.get("download_button")} == {"act_style_transfer_download",   # the result
+                                                                 "export_style_transfer"}         # the script
     assert len(app_test.get("plotly_chart")) == 2                            # losses and Gram matrices
     # A broken upload: a clear message in the user's language, and the earlier style image is kept.
     app_test.file_uploader(key="act_style_transfer_style_upload").set_value(
