@@ -13,6 +13,7 @@ top-level name differently stop the export: one flat file cannot hold both.
 
 import ast
 import builtins
+import dataclasses
 import importlib
 import inspect
 import pprint
@@ -224,7 +225,8 @@ class PageExport:
 
 REGRESSION_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
-DATA = {data}       # a DataConfig (the page's generated points), or the columns of your CSV file
+# a DataConfig (the page's generated points), or the columns of your CSV file
+DATA = {data}
 CONFIG = {config}
 
 
@@ -253,7 +255,8 @@ if __name__ == "__main__":
 
 DIGITS_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
-DATASET = {dataset}             # "subset": the digits shipped beside this script; else downloaded
+# "subset": the 5,000 digits shipped beside this script; "MNIST" or "FashionMNIST": downloaded
+DATASET = {dataset}
 CONFIG = {config}
 
 
@@ -315,6 +318,9 @@ def script(page: str, **settings: object) -> str:
 def _literal(value: object) -> str:
     """A setting as Python source: a dataclass as its repr (its class is in the file), data (lists of
     numbers, dictionaries) wrapped to the page width."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = [f"    {f.name}={_literal(getattr(value, f.name))}," for f in dataclasses.fields(value) if f.init]
+        return f"{type(value).__name__}(\n" + "\n".join(fields) + "\n)"
     if hasattr(value, "tolist"):                        # a numpy array or a tensor: plain numbers
         value = value.tolist()
     if isinstance(value, (list, tuple, dict)):
@@ -335,7 +341,8 @@ def _assemble(spec: "PageExport", main: str) -> str:
               f"The definitions below are the app's own engine code, copied as they are; the settings at\n"
               f"the end are the ones you chose on the page.\n\n    {spec.usage}\n"
               f'"""\n\n')
-    return header + "\n".join(line for line in imports if line is not None) + "\n\n\n" + rest.rstrip() + "\n" + main
+    definitions = rest.strip("\n")
+    return header + "\n".join(imports) + "\n\n\n" + definitions + "\n\n\n" + main.lstrip("\n")
 
 
 def file_name(page: str) -> str:
@@ -407,7 +414,8 @@ PAGES |= {
 
 FORECAST_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
-SERIES = {series}         # a SeriesConfig (the page's generated series) or a list of your uploaded values
+# a SeriesConfig (the page's generated series), or the values of your uploaded column
+SERIES = {series}
 CONFIG = {config}
 
 
@@ -440,7 +448,8 @@ PAGES |= {
 
 DDP_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
-CONFIG = {config}     # per process: batch_size images a step; SGD with momentum 0.9
+# per process: batch_size images a step; SGD with momentum 0.9
+CONFIG = {config}
 # On one machine with N processes (N GPUs, or N CPU processes over Gloo):
 #     torchrun --standalone --nproc_per_node=N distributed_experiment.py [--device cuda] [--steps 200]
 # On two machines (run on each, with its own --node_rank; the first machine's address and a free port):
