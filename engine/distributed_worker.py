@@ -28,8 +28,8 @@ from engine.data import load_digits
 from engine.rng import build
 
 PIPELINE_WIDTH = 512  # the pipeline demo's MLP: 784 -> 512 -> 512 -> 512 -> 10
-WATCHED = 6          # gradient entries of the first layer's weight shown before / after all-reduce,
-FIRST = 14 * 28 + 11  # from this pixel of the middle row on (the border pixels are always 0: no gradient)
+WATCHED = 6          # gradient entries of the first layer's weight shown before and after the all-reduce
+FIRST = 14 * 28 + 11  # the first of them: a pixel of the middle row (border pixels are always 0: no gradient)
 
 
 def build_model(seed: int, hidden: int, device: torch.device | str = "cpu") -> torch.nn.Module:

