@@ -50,7 +50,7 @@ class TakeHome:
     files: Callable[[], dict[str, bytes]] | None = None
 
 
-def take_home_button(take_home: TakeHome) -> None:
+def take_home_button(take_home: TakeHome, where=st) -> None:
     """Download as a script: this experiment as set up now, one standalone PyTorch file (a `.zip`
     with the data it reads), built when pressed (on a thread of its own, not in the page's run)."""
     from engine import export
@@ -63,7 +63,7 @@ def take_home_button(take_home: TakeHome) -> None:
 
     zipped = name.endswith(".zip")
     needs, _ = export.requirements(take_home.name)
-    st.download_button(text("common.export"), build, file_name=name, key=f"export_{take_home.name}",
+    where.download_button(text("common.export"), build, file_name=name, key=f"export_{take_home.name}",
                        mime="application/zip" if zipped else "text/x-python", on_click="ignore",
                        icon=":material/download:", type="tertiary",
                        help=text("common.export_help_zip" if zipped else "common.export_help",
@@ -411,7 +411,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
     (a run that trains in a blink can then be watched).
     replay: a run equal to one recorded on this server may be played from the recording (hosted
     mode); False for runs that measure time, whose results differ from one run to the next.
-    take_home: the experiment as a standalone script, offered under the controls ("Download as a script").
+    take_home: the experiment as a standalone script, offered beside the controls ("Download as a script").
     The linked widgets drawn since the previous experiment of this run are this experiment's
     settings: a new run lists those that changed under its status, beside the faint previous run
     (`record.previous`, which the page's `draw` may show with `ui.charts.with_previous`).
@@ -473,8 +473,8 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
             row.button(text("common.skip_pace"), key=f"act_{key}_skip", on_click=_skip_pace, args=(key,),
                        icon=":material/fast_forward:", type="tertiary",
                        help=text("common.paced", seconds=f"{record.job.pace:g}"))
-        if take_home is not None:
-            take_home_button(take_home)
+        if take_home is not None:           # at the end of the row (on a phone, the row wraps)
+            take_home_button(take_home, row)
         if error is not None:
             show_input_error(error)
         if record is None:
