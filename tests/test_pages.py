@@ -281,6 +281,8 @@ def test_multitask_trains_compares_and_answers(app, lang):
     assert_clean(app_test)                                                          # a message, the button off,
     assert translate("errors.multitask_no_task", lang) in [e.value for e in app_test.error]
     assert app_test.button(key="act_multitask_train").proto.disabled
+    script = [b for b in app_test.get("download_button") if b.key == "export_multitask"]
+    assert len(script) == 1 and script[0].proto.disabled                          # no script of what cannot run
     assert len(app_test.dataframe) >= 1                                              # and the last result stays
 
 

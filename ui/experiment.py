@@ -50,9 +50,10 @@ class TakeHome:
     files: Callable[[], dict[str, bytes]] | None = None
 
 
-def take_home_button(take_home: TakeHome, where=st) -> None:
+def take_home_button(take_home: TakeHome, where=st, disabled: bool = False) -> None:
     """Download as a script: this experiment as set up now, one standalone PyTorch file (a `.zip`
-    with the data it reads), built when pressed (on a thread of its own, not in the page's run)."""
+    with the data it reads), built when pressed (on a thread of its own, not in the page's run).
+    `disabled` when the settings cannot run (the page shows why), as Run is."""
     from engine import export
 
     name = export.file_name(take_home.name)
@@ -65,7 +66,7 @@ def take_home_button(take_home: TakeHome, where=st) -> None:
     needs, _ = export.requirements(take_home.name)
     where.download_button(text("common.export"), build, file_name=name, key=f"export_{take_home.name}",
                        mime="application/zip" if zipped else "text/x-python", on_click="ignore",
-                       icon=":material/download:", type="tertiary",
+                       icon=":material/download:", type="tertiary", disabled=disabled,
                        help=text("common.export_help_zip" if zipped else "common.export_help",
                                  needs=", ".join(needs), folder=name.removesuffix(".zip"),
                                  command=export.command(take_home.name, **take_home.settings)))
@@ -474,7 +475,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
                        icon=":material/fast_forward:", type="tertiary",
                        help=text("common.paced", seconds=f"{record.job.pace:g}"))
         if take_home is not None:           # at the end of the row (on a phone, the row wraps)
-            take_home_button(take_home, row)
+            take_home_button(take_home, row, disabled=blocked)
         if error is not None:
             show_input_error(error)
         if record is None:
