@@ -52,15 +52,15 @@ def reported_step(page, key: str) -> int:
 
 def press(page, key: str, button: str, landed, tries: int = 3) -> None:
     """Click a run control and wait until `landed()` says it took effect. CI once waited 240 s for a
-    Pause that never came on page 63 (a 45 s run here): a click that reaches the button while its
-    fragment is redrawn (every second) may be dropped. Then the run is where it was, and a second
-    click is what a learner would do. Each control is safe to press twice: Pause and Stop again on a
-    run that has yet to reach its next report change nothing, and `landed` for Resume is "no longer
-    paused", so a Resume that took effect is never pressed again."""
+    Pause that never came on page 63 (a 45 s run here), and once a Step's click reached the server
+    late, after a second one. A click can be dropped or late on a loaded box; a second click is what
+    a learner would do, and every control is safe to press twice: Pause and Resume do what their
+    label said when drawn (nothing once done), Step on a run going on pauses it after its next
+    report, and Stop on a stopping run changes nothing."""
     for _ in range(tries):
         click(page, f"act_{key}{button}")
         try:
-            page.wait_for_function(landed, timeout=30_000)
+            page.wait_for_function(landed, timeout=60_000)
             return
         except Exception:          # noqa: BLE001 - playwright's TimeoutError: look again, then click again
             ended = page.locator(f'[class*="st-key-runstate_{key}_finished"]').count()

@@ -452,6 +452,7 @@ def _pause_step_resume_stop(app_test, key: str, lang: str, change) -> object:
     assert app_test.button(key=f"act_{key}_pause").label == translate("common.resume", lang)
     app_test.button(key=f"act_{key}_step").click().run()
     _wait(lambda: record.job.state == runner.PAUSED and record.step.step > first)
+    app_test.run()                             # redrawn as the page's timer would: the button now says Resume
     app_test.button(key=f"act_{key}_pause").click()                               # Resume
     change(app_test)
     app_test.run()
@@ -530,3 +531,34 @@ def test_source_listings_from_many_threads_at_once():
     with ThreadPoolExecutor(8) as pool:
         shown = list(pool.map(source_of, objects))
     assert all(text.lstrip().startswith(("class", "@")) for text in shown)
+
+
+def test_a_late_step_click_on_a_run_going_on_pauses_it_and_never_replaces_it(app):
+    """Step drawn while the run was paused, reaching the server after it resumed (a double click, a
+    busy server): the run pauses after its next report; no new run takes its place."""
+    from ui import runner as jobs
+
+    app_test = app("pages/regression.py")
+    app_test.slider(key="regression_points").set_value(2000).run()
+    app_test.selectbox(key="regression_model").set_value("mlp").run()
+    app_test.slider(key="regression_width").set_value(128).run()
+    app_test.slider(key="regression_layers").set_value(4).run()
+    app_test.slider(key="regression_steps").set_value(5000).run()
+    app_test.button(key="act_regression_train").click().run()
+    record = app_test.session_state["regression_train"]
+    _wait(lambda: record.job.state == jobs.RUNNING and record.job.last is not None)
+    app_test.button(key="act_regression_train_pause").click().run()
+    _wait(lambda: record.job.state == jobs.PAUSED)
+    app_test.run()
+    step = app_test.button(key="act_regression_train_step")             # drawn while paused
+    assert not step.proto.disabled
+    app_test.button(key="act_regression_train_pause").click().run()     # Resume
+    _wait(lambda: record.job.state == jobs.RUNNING)
+    reached = record.job.last.step
+    step.click().run()                                                   # ... and the Step click arrives now
+    assert app_test.session_state["regression_train"] is record         # the same run, not a new one
+    _wait(lambda: record.job.state == jobs.PAUSED)                       # paused after its next report
+    assert record.job.last.step > reached
+    app_test.button(key="act_regression_train_stop").click().run()
+    _wait(lambda: record.job.done)
+    assert_clean(app_test)

@@ -256,8 +256,11 @@ def _start(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, d
 
 
 def _step(key: str, start, config, data_key, settings: dict | None = None, replay: bool = True) -> None:
+    """Step: a paused run goes on for one report. A run that is going on (a second click, or one that
+    reached the server after the first had resumed the run) pauses after its next report: it is never
+    replaced by a new run. Otherwise a new run starts and pauses after its first report."""
     record = st.session_state.get(key)
-    if isinstance(record, RunRecord) and record.job.state == jobs.PAUSED:
+    if isinstance(record, RunRecord) and (record.job.state == jobs.PAUSED or record.job.state in jobs.ACTIVE):
         jobs.runner().resume(record.job, steps_once=True)
     else:
         _start(key, start, config, data_key, stepping=True, settings=settings, replay=replay)
@@ -320,13 +323,15 @@ def lab(function: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-def _pause_or_resume(key: str) -> None:
+def _pause_or_resume(key: str, resume: bool) -> None:
+    """What the button said when it was drawn: Resume, or Pause. A click that reaches the server twice,
+    or late, does what its label said (never the opposite), and nothing once that is done."""
     record = st.session_state.get(key)
     if not isinstance(record, RunRecord):
         return
-    if record.job.state == jobs.PAUSED:
+    if resume and record.job.state == jobs.PAUSED:
         jobs.runner().resume(record.job)
-    else:
+    elif not resume and record.job.state in jobs.ACTIVE:
         jobs.runner().pause(record.job)
 
 
@@ -462,7 +467,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
         if steps:
             paused = state == jobs.PAUSED
             row.button(text("common.resume" if paused else "common.pause"), key=f"act_{key}_pause",
-                       disabled=not (paused or state in jobs.ACTIVE), on_click=_pause_or_resume, args=(key,),
+                       disabled=not (paused or state in jobs.ACTIVE), on_click=_pause_or_resume, args=(key, paused),
                        icon=":material/play_arrow:" if paused else ":material/pause:", width="stretch")
             row.button(text("common.step"), key=f"act_{key}_step", icon=":material/skip_next:",
                        disabled=blocked or state in jobs.ACTIVE, on_click=_step,
