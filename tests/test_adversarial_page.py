@@ -71,6 +71,7 @@ def test_pause_step_resume_stop_and_the_stopped_models_in_the_attack_lab(app):
     assert len(app_test.get("plotly_chart")) == 3               # a paused run's models are in the lab already
     app_test.button(key=f"act_{key}_step").click().run()
     wait(lambda: record.job.state == runner.PAUSED and record.step.step > first)
+    app_test.run()                          # redrawn as the page's timer would: the button now says Resume
     app_test.button(key=f"act_{key}_pause").click()               # Resume
     app_test.slider(key="adversarial_share").set_value(0.3).run()
     assert record.job.state in runner.ACTIVE and app_test.session_state[key] is record

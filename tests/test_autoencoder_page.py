@@ -98,6 +98,7 @@ def test_pause_step_resume_stop_and_the_stopped_model_in_the_latent_tools(app):
     assert app_test.button(key=f"act_{key}_pause").label == translate("common.resume", lang)
     app_test.button(key=f"act_{key}_step").click().run()
     _wait(lambda: record.job.state == runner.PAUSED and record.step.step > first)
+    app_test.run()                          # redrawn as the page's timer would: the button now says Resume
     app_test.button(key=f"act_{key}_pause").click()               # Resume
     app_test.slider(key="autoencoder_noise").set_value(0.2).run()
     assert record.job.state in runner.ACTIVE and app_test.session_state[key] is record
