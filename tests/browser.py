@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.conftest import WAIT
+
 ROOT = Path(__file__).resolve().parents[1]
+WAIT_MS = WAIT * 1000     # every wait for a state in the browser (tests/conftest.py's WAIT)
+RETRY_MS = 120_000        # a click that has not taken effect after this is pressed again (as a learner would)
 SCREENSHOTS = ROOT / "screenshots"      # git-ignored
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -60,7 +64,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90,
+def streamlit_server(env: dict[str, str] | None = None, timeout: float = WAIT,
                      entry: Path = ROOT / "streamlit_app.py") -> Iterator[ServerURL]:
     """Start `streamlit run <entry>` and yield its base URL (with `.pid`); the server is stopped after."""
     port = free_port()
@@ -98,7 +102,7 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90,
 ACTIVE_RUN = '[class*="st-key-runstate_"][class*="_queued"], [class*="st-key-runstate_"][class*="_running"]'
 
 
-def wait_for_app(page, timeout_ms: float = 90_000, runs: bool = True) -> None:
+def wait_for_app(page, timeout_ms: float = WAIT_MS, runs: bool = True) -> None:
     """Block until the app is connected and its script has finished running and, with `runs`,
     until no experiment on the page is queued or training (runs are jobs beside the script)."""
     page.wait_for_selector(IDLE_APP, timeout=timeout_ms)

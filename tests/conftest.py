@@ -1,5 +1,7 @@
-"""Shared fixtures: clean Streamlit caches before every test, and an AppTest factory."""
+"""Shared fixtures: clean Streamlit caches before every test, an AppTest factory, runs trained once
+per test process (`trained_once`), and the one timeout every wait for a state uses (`WAIT`)."""
 
+import functools
 import os
 import runpy
 from pathlib import Path
@@ -11,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY = ROOT / "streamlit_app.py"
-APP_TIMEOUT = 120          # seconds per run: allows for the cold `import torch` (2-4 s) on a busy CI box
+WAIT = 600                 # seconds: every wait for a state (a run ends, a page redraws, a server starts)
+APP_TIMEOUT = WAIT         # per AppTest script run: allows for a cold `import torch` on a busy CI box
 
 
 def pytest_configure(config):
@@ -90,11 +93,11 @@ def no_run_outlives_its_test():
 
     for job in runner.runner().jobs():
         runner.runner().stop(job)
-    assert runner.wait_for_runs(timeout=120), "a run did not stop within 120 s of its test"
+    assert runner.wait_for_runs(timeout=WAIT), f"a run did not stop within {WAIT} s of its test"
     runner.runner().forget_recordings()      # a later test's run is never a replay of this one's
 
 
-def train(app_test: AppTest, key: str, timeout: float = 900) -> AppTest:
+def train(app_test: AppTest, key: str, timeout: float = WAIT) -> AppTest:
     """Press the Run button of experiment `key` (`act_<key>`), wait for the run to end, redraw."""
     from ui import runner
 
@@ -122,7 +125,7 @@ def every_translation_key_exists(monkeypatch):
     assert not missing, f"missing translation keys: {sorted(set(missing))}"
 
 
-def wait_until(condition, timeout: float = 300.0) -> None:
+def wait_until(condition, timeout: float = WAIT) -> None:
     """Poll `condition` (a run's state, read from its record) until true; fail after `timeout` s."""
     import time
 
@@ -148,3 +151,62 @@ def picked_device(monkeypatch) -> list:
 
     monkeypatch.setattr(device, "pick_device", spy)
     return calls
+
+
+# ------------------------------------------------------------------ train once, look many times
+
+_TRAINED: dict = {}      # replay key (experiment, config, data) -> the run's reports, the last with its model
+_KEPT_REPORTS = 12       # reports kept of a run (the first, the last and evenly between): pages draw the latest
+
+
+def _trained_once(key, start):
+    """The run `start()` makes, trained once per test process: a run whose experiment, settings and
+    data equal one that already finished here gives that run's reports at once (runs are
+    deterministic with the session's one thread), the last with a model of its own."""
+    from ui import runner
+
+    if key in _TRAINED:
+        *reports, last = _TRAINED[key]
+        yield from reports
+        yield runner._own_copy(last)
+        return
+    reports = []
+    steps = start()
+    try:
+        for step in steps:
+            reports.append(runner._without_model(step))
+            yield step
+            last = step
+    finally:
+        steps.close()                         # a stopped run's engine cleans up at once, as the runner expects
+    if reports:
+        every = max(1, len(reports) // _KEPT_REPORTS)
+        _TRAINED[key] = [*reports[:-1][::every], runner._own_copy(last)]
+
+
+class _RunnerTrainingOnce:
+    """`ui.runner` as `ui.experiment` sees it, except that jobs with a replay key train once per process."""
+
+    def __init__(self, module) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str):
+        return getattr(self._module, name)
+
+    def Job(self, start, **fields):  # stands in for the class
+        key = fields.get("replay_key")
+        if key is not None and not isinstance(start, functools.partial):
+            start = functools.partial(_trained_once, key, start)
+        return self._module.Job(start, **fields)
+
+
+@pytest.fixture(autouse=True)
+def trained_once(request, monkeypatch):
+    """Most page tests need a page's trained model, not the training: a run equal to one already
+    finished in this test process (an earlier test, the other language) ends at once with that run's
+    reports. A test marked `live_runs` (the run controls, the queue) always trains."""
+    if request.node.get_closest_marker("live_runs"):
+        return
+    from ui import experiment, runner
+
+    monkeypatch.setattr(experiment, "jobs", _RunnerTrainingOnce(runner))

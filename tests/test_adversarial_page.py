@@ -3,25 +3,16 @@ the training slider, PGD is on the chart and the metrics, and nothing shows in E
 run obeys Pause, Step, Resume and Stop, and the stopped models work in the attack lab and the gallery."""
 
 import json
-import time
 
 import pytest
 
 from engine import adversarial
 from tests.conftest import train
-from ui import runner
 from ui.i18n import translate
 
 
 def assert_clean(app_test) -> None:
     assert not app_test.exception, [e.message for e in app_test.exception]
-
-
-def wait(condition, timeout: float = 600.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out waiting for the run"
-        time.sleep(0.02)
 
 
 @pytest.mark.slow
@@ -47,57 +38,6 @@ def test_metrics_and_curves_at_the_largest_training_epsilon(app, lang):
             assert "0.35" in label and metrics[label] == f"{curve[slider.max]:.1%}"
     caption = translate("adversarial.curve_caption", lang, count=200, per_class=20, steps=10)
     assert caption in [c.value for c in app_test.caption]
-
-
-@pytest.mark.slow
-def test_pause_step_resume_stop_and_the_stopped_models_in_the_attack_lab(app):
-    """Step starts a run paused after its first report, Step again, Resume; a settings change
-    mid-run gets the note that the run keeps its own settings; Stop keeps the models trained so
-    far (step < total), and the attack lab and the gallery use them without training them."""
-    key, lang = "adversarial_train", "en"
-    app_test = app("pages/adversarial.py", lang)
-    assert translate("adversarial.need_models", lang) in [c.value for c in app_test.caption]
-    app_test.slider(key="adversarial_steps").set_value(2000).run()
-    app_test.button(key=f"act_{key}_step").click().run()
-    shown = [i.value for i in app_test.info]                           # the click shows its status at once
-    assert translate("common.run_preparing", lang, device="CPU") in shown or app_test.get("progress") or \
-        [i for i in shown if i.startswith(translate("common.run_queued", lang, position=1)[:20])]
-    record = app_test.session_state[key]
-    wait(lambda: record.job.state == runner.PAUSED)
-    first = record.step.step
-    app_test.run()
-    assert_clean(app_test)
-    assert app_test.button(key=f"act_{key}_pause").label == translate("common.resume", lang)
-    assert len(app_test.get("plotly_chart")) == 3               # a paused run's models are in the lab already
-    app_test.button(key=f"act_{key}_step").click().run()
-    wait(lambda: record.job.state == runner.PAUSED and record.step.step > first)
-    app_test.run()                          # redrawn as the page's timer would: the button now says Resume
-    app_test.button(key=f"act_{key}_pause").click()               # Resume
-    app_test.slider(key="adversarial_share").set_value(0.3).run()
-    assert record.job.state in runner.ACTIVE and app_test.session_state[key] is record
-    assert translate("common.stale_running", lang) in [c.value for c in app_test.caption]
-    assert translate("adversarial.need_models", lang) in [c.value for c in app_test.caption]   # not while it trains
-    app_test.button(key=f"act_{key}_stop").click().run()
-    wait(lambda: record.job.done)
-    app_test.run()
-    assert_clean(app_test)
-    stopped = record.step.step
-    assert record.job.state == runner.STOPPED and first < stopped < 2000
-    captions = [c.value for c in app_test.caption]
-    assert translate("common.run_stopped", lang, step=stopped, total=2000, device="CPU") in captions
-    assert translate("common.stale_result", lang) in captions
-    for name in ("standard", "robust"):                           # the gallery, one line per stopped model
-        before, after = translate("adversarial.gallery_caption", lang, count="@", total=300, per_class=30,
-                                  model=translate(f"adversarial.{name}", lang), shown="#").split("@")
-        after = after.split("#")[0]
-        assert [c for c in captions if c.startswith(before) and after in c], name
-    app_test.slider(key="adversarial_attack_epsilon").set_value(0.3).run()   # the lab, on the stopped models
-    app_test.radio(key="adversarial_method").set_value("pgd").run()
-    assert_clean(app_test)
-    assert len(app_test.get("plotly_chart")) == 3 and len(app_test.metric) == 6
-    bars = json.loads(app_test.get("plotly_chart")[1].proto.spec)["data"]
-    assert len(bars) == 2 and abs(sum(bars[1]["y"]) - 1) < 1e-4            # probabilities after the attack
-    assert record.step.step == stopped and record.job.state == runner.STOPPED   # the lab did not train them
 
 
 @pytest.mark.slow

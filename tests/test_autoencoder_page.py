@@ -3,13 +3,11 @@ and a run obeys Pause, Step, Resume and Stop, its stopped model explored in the 
 
 import dataclasses
 import json
-import time
 
 import pytest
 
 from engine import data
 from tests.conftest import train
-from ui import runner
 from ui.i18n import translate
 
 
@@ -17,13 +15,6 @@ def _train(app_test) -> None:
     app_test.slider(key="autoencoder_steps").set_value(50).run()
     train(app_test, "autoencoder_train")
     assert not app_test.exception, [e.message for e in app_test.exception]
-
-
-def _wait(condition, timeout: float = 600.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out waiting for the run"
-        time.sleep(0.02)
 
 
 def _latent_figure(app_test) -> dict:
@@ -80,47 +71,6 @@ def test_fashion_mnist_texts_speak_of_clothes(app, lang, monkeypatch):
                translate("common.share_help", lang),         # "the same numbers" (数字) of a shared link
                translate("common.cards_help", lang)}         # the run's own numbers (数字) that judge a card
     assert not [v for v in visible for word in digit_words if word in v.lower() and v not in allowed]
-
-
-def test_pause_step_resume_stop_and_the_stopped_model_in_the_latent_tools(app):
-    """Step starts a run paused after its first report, Step again, Resume; a settings change
-    mid-run gets the note that the run keeps its own settings; Stop keeps the model trained so far
-    (step < total), and the explorer, the interpolation and the upload use it without training it."""
-    key, lang = "autoencoder_train", "zh"
-    app_test = app("pages/autoencoder.py", lang)
-    assert translate("autoencoder.need_model", lang) in [c.value for c in app_test.caption]
-    app_test.slider(key="autoencoder_steps").set_value(4000).run()
-    app_test.button(key=f"act_{key}_step").click().run()
-    record = app_test.session_state[key]
-    _wait(lambda: record.job.state == runner.PAUSED)
-    first = record.step.step
-    app_test.run()
-    assert app_test.button(key=f"act_{key}_pause").label == translate("common.resume", lang)
-    app_test.button(key=f"act_{key}_step").click().run()
-    _wait(lambda: record.job.state == runner.PAUSED and record.step.step > first)
-    app_test.run()                          # redrawn as the page's timer would: the button now says Resume
-    app_test.button(key=f"act_{key}_pause").click()               # Resume
-    app_test.slider(key="autoencoder_noise").set_value(0.2).run()
-    assert record.job.state in runner.ACTIVE and app_test.session_state[key] is record
-    captions = [c.value for c in app_test.caption]
-    assert translate("common.stale_running", lang) in captions
-    assert translate("autoencoder.need_model", lang) in captions       # no latent tools on a model in training
-    app_test.button(key=f"act_{key}_stop").click().run()
-    _wait(lambda: record.job.done)
-    app_test.run()
-    assert not app_test.exception, [e.message for e in app_test.exception]
-    stopped = record.step.step
-    assert record.job.state == runner.STOPPED and first < stopped < 4000
-    assert translate("common.run_stopped", lang, step=stopped, total=4000, device="CPU") in \
-        [c.value for c in app_test.caption]
-    assert len(app_test.get("plotly_chart")) == 2                       # losses and the latent space
-    explored = app_test.slider(key="autoencoder_z0")
-    images = len(app_test.image)
-    explored.set_value(explored.max).run()                             # the explorer, on the stopped model
-    app_test.number_input(key="autoencoder_first").set_value(7).run()   # and the interpolation
-    assert not app_test.exception, [e.message for e in app_test.exception]
-    assert len(app_test.image) == images and app_test.slider(key="autoencoder_z0").value == explored.max
-    assert record.step.step == stopped and record.job.state == runner.STOPPED   # the tools did not train it
 
 
 def test_the_loss_chart_shows_the_previous_run_and_the_latent_tools_stay_out_of_the_link(app):

@@ -9,7 +9,7 @@ import os
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.browser import CHROMIUM_FLAGS, SCREENSHOTS, chromium_path, streamlit_server, wait_for_app
+from tests.browser import CHROMIUM_FLAGS, SCREENSHOTS, WAIT_MS, chromium_path, streamlit_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -116,7 +116,7 @@ def test_style_transfer_with_a_real_upload(browser, server, tmp_path):
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(photo))
     settle(page)
     page.get_by_role("button", name="开始风格化").click()
-    page.get_by_text("下载结果（PNG）").wait_for(timeout=120_000)
+    page.get_by_text("下载结果（PNG）").wait_for(timeout=WAIT_MS)
     settle(page)
     no_exception(page)
     assert page.get_by_role("heading", name="结果", exact=True).count() == 1

@@ -7,11 +7,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser import SCREENSHOTS, streamlit_server, wait_for_app
+from tests.browser import SCREENSHOTS, WAIT_MS, streamlit_server, wait_for_app
 from tests.test_browser import browser, no_exception  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
-LONG = 300_000        # ms: a busy 2-core box may take minutes to import torch and train
 
 # page slug, the link of a short run, the run's button, the digit's key prefix, the language
 PAGES = [
@@ -33,7 +32,7 @@ def server():
 
 def settle(page) -> None:
     page.wait_for_timeout(400)
-    wait_for_app(page, LONG)
+    wait_for_app(page, WAIT_MS)
     no_exception(page)
 
 
@@ -55,14 +54,14 @@ def shows_reading(page, slug: str, tables: int) -> str:
     """What each page shows for a digit it was given (none of it shows before one is given)."""
     if slug == "multitask":          # the prediction table (after the `tables` the page had before)
         table = page.locator('[data-testid="stDataFrame"]').nth(tables)
-        table.wait_for(timeout=LONG)
+        table.wait_for(timeout=WAIT_MS)
         return table.inner_text()
     if slug == "adversarial":        # the standard model's reading, which the attack takes as the true class
         caption = page.locator('[data-testid="stCaptionContainer"]', has_text="普通模型自己的判断").first
     else:                            # the reconstruction's error against the test digits
         caption = page.locator('[data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"]',
                                has_text=re.compile(r"Reconstruction error \d")).first
-    caption.wait_for(timeout=LONG)
+    caption.wait_for(timeout=WAIT_MS)
     return caption.inner_text()
 
 
@@ -79,9 +78,9 @@ def screenshot_drawing_area(page, slug: str, key: str) -> None:
 @pytest.mark.parametrize(("slug", "link", "button", "key", "lang"), PAGES, ids=[p[0] for p in PAGES])
 def test_a_drawn_digit_is_read_like_an_upload(browser, server, slug, link, button, key, lang):  # noqa: F811
     page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.set_default_timeout(LONG)
+    page.set_default_timeout(WAIT_MS)
     page.goto(f"{server}/{slug}?{urlencode({**link, 'lang': lang})}")
-    wait_for_app(page, LONG)
+    wait_for_app(page, WAIT_MS)
     page.locator(f".st-key-{button} button").first.click()
     try:
         settle(page)                                 # the short run is over

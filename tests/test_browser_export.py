@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import WAIT_MS
 from tests.test_browser import browser, no_exception, open_page, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
-LONG = 240_000        # ms: a slow CI box may take minutes to import torch
 
 
 def download(page, key: str):
     button = page.locator(f".st-key-{key} button").first
-    button.wait_for(timeout=LONG)
-    with page.expect_download(timeout=LONG) as info:
+    button.wait_for(timeout=WAIT_MS)
+    with page.expect_download(timeout=WAIT_MS) as info:
         button.click()
     return info.value
 

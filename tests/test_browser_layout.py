@@ -15,13 +15,12 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser import SCREENSHOTS, streamlit_server, wait_for_app
+from tests.browser import SCREENSHOTS, WAIT_MS, streamlit_server, wait_for_app
 from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 LAPTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
-LONG_RUN_MS = 240_000
 # page -> (the first-screen experiment's key, settings for a short run through the link). Page 64's
 # first screen is its optimizer race, which redraws as its settings move (no Run button): its
 # settings and its contour chart are checked without pressing anything.
@@ -115,19 +114,19 @@ def test_settings_run_progress_and_first_chart_on_one_laptop_screen(browser, ser
         return
     page.locator(f".st-key-act_{key} button").first.click()
     _, run_column = lab(page, key)
-    run_column.locator(RESULT).first.wait_for(timeout=LONG_RUN_MS)
+    run_column.locator(RESULT).first.wait_for(timeout=WAIT_MS)
     status = page.locator(f'[class*="st-key-runstate_{key}_"]').first
-    status.wait_for(timeout=LONG_RUN_MS)
+    status.wait_for(timeout=WAIT_MS)
     # a chart whose Plotly code is still loading is a short grey placeholder (a busy box can take
     # seconds): measure the layout the learner then sees, with the chart drawn
-    run_column.locator('[data-testid="stSkeleton"]').first.wait_for(state="detached", timeout=LONG_RUN_MS)
+    run_column.locator('[data-testid="stSkeleton"]').first.wait_for(state="detached", timeout=WAIT_MS)
     during = [f"during: {p}" for p in first_screen_problems(page, key)]
     during += [f"during: {p}" for p in outside(page, status, "status", LAPTOP)]
     during += [f"during: {p}" for p in outside(page, run_column.locator(RESULT).first, "first result", LAPTOP)]
     if during:
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"layout-failed-{slug}-{lang}-during.png")
-    wait_for_app(page, LONG_RUN_MS)
+    wait_for_app(page, WAIT_MS)
     no_exception(page)
     page.wait_for_timeout(500)
     after = [f"after: {p}" for p in first_screen_problems(page, key)]
@@ -184,7 +183,7 @@ def test_a_phone_changes_a_setting_runs_and_sees_the_chart(browser, server, slug
     button = page.locator(f".st-key-act_{key} button").first
     scroll_to(page, button)
     button.click()
-    wait_for_app(page, LONG_RUN_MS)
+    wait_for_app(page, WAIT_MS)
     no_exception(page)
     _, run_column = lab(page, key)
     result = run_column.locator(RESULT).first
@@ -211,7 +210,7 @@ def test_the_phone_page_menu_closes_and_leaves_the_run_button_free(browser, serv
     menu.get_by_text("UNet", exact=False).first.click()
     wait_for_app(page, runs=False)
     page.wait_for_function("""() => { const d = document.querySelector('[data-testid="stSidebar"]');
-                                      return !d || d.getBoundingClientRect().right <= 1; }""", timeout=15_000)
+                                      return !d || d.getBoundingClientRect().right <= 1; }""", timeout=WAIT_MS)
     button = page.locator(".st-key-act_unet_train button").first
     button.scroll_into_view_if_needed()
     box = button.bounding_box()

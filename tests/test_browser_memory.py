@@ -7,11 +7,10 @@ import re
 
 import pytest
 
-from tests.browser import streamlit_server, wait_for_app
+from tests.browser import WAIT_MS, streamlit_server, wait_for_app
 from tests.test_browser import browser, no_exception  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.browser
-LONG = 240_000                      # ms: a slow CI box may take minutes to import torch
 
 
 def learner(browser, url: str):  # noqa: F811
@@ -23,9 +22,9 @@ def learner(browser, url: str):  # noqa: F811
 
 def train_to_the_end(page) -> str:
     page.locator(".st-key-act_regression_train button").click()
-    page.locator(".st-key-runstate_regression_train_finished").wait_for(timeout=LONG)
+    page.locator(".st-key-runstate_regression_train_finished").wait_for(timeout=WAIT_MS)
     prediction = page.get_by_text(re.compile(r"The trained model predicts"))
-    prediction.wait_for(timeout=LONG)
+    prediction.wait_for(timeout=WAIT_MS)
     return prediction.inner_text()
 
 
@@ -46,7 +45,7 @@ def test_an_equal_run_is_replayed_and_a_model_put_away_comes_back_at_the_next_la
         wait_for_app(second)
         first.locator(".st-key-regression_predict_x input").fill("7")
         first.locator(".st-key-regression_predict_x input").press("Enter")
-        first.get_by_text(re.compile(r"Your model is back")).wait_for(timeout=LONG)
-        first.get_by_text(re.compile(r"predicts .* at x = 7")).wait_for(timeout=LONG)
+        first.get_by_text(re.compile(r"Your model is back")).wait_for(timeout=WAIT_MS)
+        first.get_by_text(re.compile(r"predicts .* at x = 7")).wait_for(timeout=WAIT_MS)
         no_exception(first)
         first.screenshot(path="screenshots/model-brought-back-en.png", full_page=True)

@@ -13,11 +13,10 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import SCREENSHOTS, english_words_in_chinese_page, streamlit_server, wait_for_app
+from tests.browser import RETRY_MS, SCREENSHOTS, WAIT_MS, english_words_in_chinese_page, streamlit_server, wait_for_app
 from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
-LONG_RUN_MS = 240_000          # a training run on a busy 2-core CI box
 
 
 @dataclass(frozen=True)
@@ -73,14 +72,14 @@ def drawing(tmp_path_factory):
     return path
 
 
-def press(page, key: str, timeout_ms: float = LONG_RUN_MS) -> None:
+def press(page, key: str, timeout_ms: float = WAIT_MS) -> None:
     page.locator(f".st-key-{key} button").first.click()
     page.wait_for_timeout(300)
     wait_for_app(page, timeout_ms)
     no_exception(page)
 
 
-def run_demo(page, demo: Demo, picture, timeout_ms: float = LONG_RUN_MS) -> tuple[int, int]:
+def run_demo(page, demo: Demo, picture, timeout_ms: float = WAIT_MS) -> tuple[int, int]:
     """On an open page: press the demo's buttons, upload `picture` where it takes one, wait until
     the demo is over; returns the Plotly charts and st.image pictures drawn. Also used by
     benchmarks/app_memory_and_paint.py."""
@@ -119,7 +118,7 @@ def save_whole_page(page, name: str) -> None:
 def test_every_page_runs_its_demo_in_chromium(browser, server, drawing, demo, lang):  # noqa: F811
     link = {**demo.link, **({"lang": "zh"} if lang == "zh" else {})}
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(LONG_RUN_MS)
+    page.set_default_timeout(WAIT_MS)
     page.goto(f"{server}/{demo.slug}?{urlencode(link)}")
     wait_for_app(page)
     no_exception(page)
@@ -145,7 +144,7 @@ def test_the_hostile_corpus_through_chromiums_file_input(browser, server, tmp_pa
     from tests.test_hostile_pages import image_corpus
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(LONG_RUN_MS)
+    page.set_default_timeout(WAIT_MS)
     page.goto(f"{server}/style_transfer?lang={lang}&style_transfer_size=160&style_transfer_content_source=upload")
     wait_for_app(page)
     file_input = page.locator(".st-key-act_style_transfer_content_upload input[type=file]")
@@ -159,15 +158,15 @@ def test_the_hostile_corpus_through_chromiums_file_input(browser, server, tmp_pa
         for attempt in range(3):   # a file set while the uploader is being redrawn can be dropped: set it again
             file_input.set_input_files(str(path))
             try:
-                chip.wait_for(timeout=LONG_RUN_MS if attempt == 2 else 30_000)   # this file is in the uploader now
+                chip.wait_for(timeout=WAIT_MS if attempt == 2 else RETRY_MS)   # this file is in the uploader now
                 break
             except PlaywrightTimeout:
                 if attempt == 2:
                     raise
-                wait_for_app(page, LONG_RUN_MS)
+                wait_for_app(page, WAIT_MS)
         with contextlib.suppress(PlaywrightTimeout):         # its rerun has started (it may be over already)
             page.wait_for_selector('[data-test-script-state="running"]', timeout=3000)
-        wait_for_app(page, LONG_RUN_MS)
+        wait_for_app(page, WAIT_MS)
         no_exception(page)
         outcomes[name] = errors.count()
         if not works:                                        # the message is a sentence, not a raw key

@@ -22,14 +22,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import ROOT, free_port, peak_memory_mb, wait_for_app
+from tests.browser import ROOT, WAIT_MS, free_port, peak_memory_mb, wait_for_app
 from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 REPLICAS = 2
 STEPS = [40 + 10 * learner for learner in range(12)]      # each learner's own setting (the slider moves by 10)
 COOKIE = "ptlab_replica"                                  # deploy/haproxy.cfg
-TIMEOUT_MS = 120_000
 
 
 @dataclass
@@ -148,13 +147,13 @@ def check_own_run(page, steps: int, finished: str, chart: bool = False) -> None:
     line (`finished`: the words with the step count) and, with `chart`, on the loss chart."""
     status = page.locator(".st-key-runstate_regression_train_finished")
     status.wait_for()
-    wait_for_app(page, TIMEOUT_MS)
+    wait_for_app(page, WAIT_MS)
     no_exception(page)
     assert page.locator(".st-key-regression_steps input").first.get_attribute("value") == str(steps)
     assert finished in status.inner_text()
     if chart:
         with suppress(PlaywrightTimeout):   # Plotly's code loads and draws after the script (slow on a busy box)
-            page.wait_for_function(f"(steps) => ({LAST_STEP_DRAWN})() === steps", arg=steps, timeout=TIMEOUT_MS)
+            page.wait_for_function(f"(steps) => ({LAST_STEP_DRAWN})() === steps", arg=steps, timeout=WAIT_MS)
         assert page.evaluate(LAST_STEP_DRAWN) == steps
 
 
@@ -170,11 +169,11 @@ def test_a_dozen_learners_over_two_replicas_keep_their_own_sessions(browser, cap
         for steps in STEPS:             # one browser context each: its own cookies, its own session
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = context.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
+            page.set_default_timeout(WAIT_MS)
             page.goto(f"{proxy.url}/regression?regression_steps={steps}")
             learners.append((page, steps))
         for page, _ in learners:
-            wait_for_app(page, TIMEOUT_MS)
+            wait_for_app(page, WAIT_MS)
             no_exception(page)
         lap("open 12 pages")
 

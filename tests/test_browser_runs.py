@@ -7,11 +7,10 @@ import time
 
 import pytest
 
-from tests.browser import streamlit_server, wait_for_app
+from tests.browser import RETRY_MS, WAIT_MS, streamlit_server, wait_for_app
 from tests.test_browser import browser, no_exception, open_page, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
-LONG = 240_000        # ms: a slow CI box may take minutes to import torch and prepare a run
 
 # page slug, experiment key, a link that makes the run long enough to pause, stop and step in
 EXPERIMENTS = [
@@ -36,7 +35,7 @@ def link(server_url: str, slug: str, settings: dict) -> str:
     return f"{server_url}/{slug}?{query}" if query else f"{server_url}/{slug}"
 
 
-def state(page, key: str, wanted: str, timeout: float = LONG) -> None:
+def state(page, key: str, wanted: str, timeout: float = WAIT_MS) -> None:
     page.locator(f".st-key-runstate_{key}_{wanted}").first.wait_for(timeout=timeout)
 
 
@@ -60,12 +59,12 @@ def press(page, key: str, button: str, landed, tries: int = 3) -> None:
     for _ in range(tries):
         click(page, f"act_{key}{button}")
         try:
-            page.wait_for_function(landed, timeout=60_000)
+            page.wait_for_function(landed, timeout=RETRY_MS)
             return
         except Exception:          # noqa: BLE001 - playwright's TimeoutError: look again, then click again
             ended = page.locator(f'[class*="st-key-runstate_{key}_finished"]').count()
             assert not ended, f"the run ended before {button or 'Run'} took effect: make the test's run longer"
-    page.wait_for_function(landed, timeout=LONG)
+    page.wait_for_function(landed, timeout=WAIT_MS)
 
 
 def in_state(key: str, wanted: str, after: int | None = None) -> str:
@@ -81,13 +80,13 @@ def in_state(key: str, wanted: str, after: int | None = None) -> str:
 
 def running_with_a_report(page, key: str) -> None:
     state(page, key, "running")
-    page.locator(f".st-key-runstate_{key}_running [data-testid='stProgress']").first.wait_for(timeout=LONG)
+    page.locator(f".st-key-runstate_{key}_running [data-testid='stProgress']").first.wait_for(timeout=WAIT_MS)
 
 
 @pytest.mark.parametrize(("slug", "key", "settings"), EXPERIMENTS, ids=[e[0] for e in EXPERIMENTS])
 def test_pause_step_resume_stop_on_every_training_page(browser, server, slug, key, settings):  # noqa: F811
     page = open_page(browser, link(server, slug, settings))
-    page.set_default_timeout(LONG)
+    page.set_default_timeout(WAIT_MS)
     click(page, f"act_{key}")
     page.locator(f'[class*="st-key-runstate_{key}_"]').first.wait_for(timeout=500 + 2_000)   # seen at once
     running_with_a_report(page, key)
@@ -107,7 +106,7 @@ def test_pause_step_resume_stop_on_every_training_page(browser, server, slug, ke
 
 def test_a_run_goes_on_through_a_language_switch_and_a_lab_slider(browser, server):  # noqa: F811
     page = open_page(browser, link(server, "optimizers", {"optimizers_network_steps": 2000}))
-    page.set_default_timeout(LONG)
+    page.set_default_timeout(WAIT_MS)
     click(page, "act_optimizers_network")
     running_with_a_report(page, "optimizers_network")
     before = reported_step(page, "optimizers_network")
@@ -123,7 +122,7 @@ def test_a_run_goes_on_through_a_language_switch_and_a_lab_slider(browser, serve
         const s = document.querySelector('[class*="st-key-runstate_optimizers_network_running"]');
         const m = s && s.innerText.match(/(\\d+)\\D+\\d+/);
         return m && Number(m[1]) > {before};
-    }}""", timeout=LONG)
+    }}""", timeout=WAIT_MS)
     assert "第" in page.locator('[class*="st-key-runstate_optimizers_network_"]').first.inner_text()
     click(page, "act_optimizers_network_stop")
     state(page, "optimizers_network", "stopped")
@@ -133,7 +132,7 @@ def test_a_run_goes_on_through_a_language_switch_and_a_lab_slider(browser, serve
 
 def test_a_stopped_runs_models_are_used_by_the_attack_lab(browser, server):  # noqa: F811
     page = open_page(browser, link(server, "adversarial", {"adversarial_steps": 2000}))
-    page.set_default_timeout(LONG)
+    page.set_default_timeout(WAIT_MS)
     click(page, "act_adversarial_train")
     running_with_a_report(page, "adversarial_train")
     page.wait_for_timeout(2_000)
@@ -155,7 +154,7 @@ def test_a_second_learner_waits_in_line_and_a_closed_tab_frees_the_worker(browse
         first = open_page(browser, link(url, "autoencoder", {"autoencoder_steps": 4000}))
         second = open_page(browser, link(url, "multitask", {"multitask_steps": 100}))
         for page in (first, second):
-            page.set_default_timeout(LONG)
+            page.set_default_timeout(WAIT_MS)
         click(first, "act_autoencoder_train")
         running_with_a_report(first, "autoencoder_train")
         click(second, "act_multitask_train")
@@ -180,7 +179,7 @@ def test_the_queue_keeps_its_order_shows_waits_and_lets_a_learner_cancel(browser
         fourth = open_page(browser, link(url, "autoencoder", {"autoencoder_steps": 1500}))   # seconds longer
         keys = {"second": "multitask_train", "third": "regression_train", "fourth": "autoencoder_train"}
         for page in (long, second, third, fourth):
-            page.set_default_timeout(LONG)
+            page.set_default_timeout(WAIT_MS)
         click(long, "act_autoencoder_train")
         running_with_a_report(long, "autoencoder_train")
         for page, name in ((second, "second"), (third, "third"), (fourth, "fourth")):
@@ -192,13 +191,13 @@ def test_the_queue_keeps_its_order_shows_waits_and_lets_a_learner_cancel(browser
         second.wait_for_function("""() => {
             const box = document.querySelector('.st-key-runstate_multitask_train_queued');
             return box && /about \\d+ (s|min)/.test(box.innerText);
-        }""", timeout=LONG)
+        }""", timeout=WAIT_MS)
         click(third, "act_regression_train_stop")                    # the third learner gives up waiting
         state(third, "regression_train", "stopped")
         fourth.wait_for_function("""() => {
             const box = document.querySelector('.st-key-runstate_autoencoder_train_queued');
             return box && /number 2 /.test(box.innerText);
-        }""", timeout=LONG)
+        }""", timeout=WAIT_MS)
         click(long, "act_autoencoder_train_stop")                    # the worker frees up: the oldest goes first
         state(long, "autoencoder_train", "stopped")
         finished_first = None

@@ -8,11 +8,10 @@ import time
 
 import pytest
 
-from tests.browser import cpu_seconds, peak_memory_mb, streamlit_server, wait_for_app
+from tests.browser import WAIT_MS, cpu_seconds, peak_memory_mb, streamlit_server, wait_for_app
 from tests.test_browser import _worker_processes, browser, no_exception  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
-LONG_RUN_MS = 400_000          # four trainings share two cores
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def open_session(browser, url: str):  # noqa: F811
     """A separate browser context: its own cookies and its own Streamlit session."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.set_default_timeout(LONG_RUN_MS)
+    page.set_default_timeout(WAIT_MS)
     page.goto(url)
     wait_for_app(page)
     return page
@@ -76,7 +75,7 @@ def test_four_users_at_once_then_two_who_leave_mid_run(browser, audited_server, 
     for name in ("digits-150", "digits-100-zh"):
         users[name].locator(".st-key-act_multitask_upload, .st-key-multitask_input").first.wait_for()
     for page in users.values():
-        wait_for_app(page, LONG_RUN_MS)
+        wait_for_app(page, WAIT_MS)
         no_exception(page)
 
     # each user sees their own run and their own settings, in their own language

@@ -5,7 +5,7 @@ other settings is not judged; the home page counts the learner's progress."""
 import pytest
 
 from engine.cards import numbers
-from tests.conftest import wait_until
+from tests.conftest import WAIT, wait_until
 from tests.test_claims import MODULES
 from ui import runner
 from ui.catalog import CONCEPTS
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.claims
 
 
 def _finished(test, key: str):
-    assert runner.wait_for_runs(timeout=900), f"{key}: the run did not end"
+    assert runner.wait_for_runs(timeout=WAIT), f"{key}: the run did not end"
     test.run()
     return test.session_state[key]
 

@@ -1,5 +1,8 @@
 """Every experiment card's claim, run: each card at its own settings on three seeds must give the
-answer the card states; each challenge is reached by its solution and missed with the defaults.
+answer the card states, judged strictly (every comparison at least twice its threshold away from the
+other side, `engine.cards.strictly`), so no CPU's rounding can flip it; each challenge is reached by
+its solution and missed with the defaults. Runs are shared through a cache keyed by (page, settings,
+seed): cards whose runs equal another card's (or a challenge's) reuse them.
 Marked `claims` (a developer's fast suite: `pytest -m "not claims and not slow and not browser"`)."""
 
 import contextlib
@@ -8,7 +11,7 @@ import string
 
 import pytest
 
-from engine.cards import Card, numbers
+from engine.cards import Card, Undecided, numbers, strictly
 from ui.catalog import CONCEPTS
 from ui.i18n import catalog
 
@@ -19,6 +22,16 @@ for slug in SLUGS:
     with contextlib.suppress(ModuleNotFoundError):
         MODULES[slug] = importlib.import_module(f"engine.cards.{slug}")
 CASES = [(slug, card) for slug, module in MODULES.items() for card in module.CARDS]
+_RUNS: dict = {}
+
+
+def run(slug: str, settings: dict, seed: int):
+    """The card module's run at `settings` (the rest at its defaults) with `seed`, once per test process
+    (keyed by the settings as given: a module's `run` may read which keys are given)."""
+    key = (slug, repr(sorted(settings.items())), seed)
+    if key not in _RUNS:
+        _RUNS[key] = MODULES[slug].run(settings, seed)
+    return _RUNS[key]
 
 
 def test_every_page_has_three_to_six_cards_and_a_challenge():
@@ -49,10 +62,15 @@ def test_every_card_speaks_both_languages(slug: str, card: Card):
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(("slug", "card"), CASES, ids=[f"{slug}-{card.id}" for slug, card in CASES])
 def test_every_card_claim_holds(slug: str, card: Card, seed: int):
-    module = MODULES[slug]
-    measures = [card.measure(module.run(settings, seed)) for settings in card.runs]
+    measures = [card.measure(run(slug, settings, seed)) for settings in card.runs]
     said = card.judge(measures)
     assert said == card.answer, f"{slug}.{card.id}, seed {seed}: the runs say {said!r} ({measures})"
+    try:
+        with strictly():
+            strict = card.judge(measures)
+    except Undecided as close:
+        pytest.fail(f"{slug}.{card.id}, seed {seed}: within the margin of a threshold ({close}; {measures})")
+    assert strict == card.answer, f"{slug}.{card.id}, seed {seed}: strictly the runs say {strict!r}"
     values = numbers(measures)
     for language in ("en", "zh"):            # the verdict's numbers are all measured
         catalog()[f"{slug}.card_{card.id}_result"][language].format(**values)
@@ -67,10 +85,10 @@ def test_each_challenge_is_reachable_and_not_met_by_the_defaults(slug: str):
     module = MODULES[slug]
     challenge = module.CHALLENGE
     solved = {**module.DEFAULTS, **challenge.solution}
-    reached = challenge.measure(module.run(challenge.solution, 0))
+    reached = challenge.measure(run(slug, dict(challenge.solution), 0))
     assert challenge.met(reached, solved), f"{slug}: the solution misses the goal ({reached})"
     if challenge.met(reached, dict(module.DEFAULTS)):     # the rules alone do not exclude the defaults: run them
-        missed = challenge.measure(module.run({}, 0))
+        missed = challenge.measure(run(slug, {}, 0))
         assert not challenge.met(missed, dict(module.DEFAULTS)), f"{slug}: the defaults already meet it ({missed})"
     for language in ("en", "zh"):
         catalog()[f"{slug}.challenge_result"][language].format(**reached)

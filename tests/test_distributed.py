@@ -12,6 +12,7 @@ import torch
 from engine import distributed
 from engine.errors import InputError
 from tests.concurrency import assert_runs_independent
+from tests.conftest import WAIT
 from ui import runner as jobs
 
 ROOT = distributed.ROOT
@@ -71,7 +72,7 @@ def test_torchrun_runs_the_same_module_with_the_same_result(tmp_path, reference)
                f"--master_port={port}", "-m", "engine.distributed_worker",
                *distributed.worker_command(CONFIG, tmp_path / "torchrun.pt")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=WAIT)
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert distributed.max_difference(torch.load(tmp_path / "torchrun.pt"), reference[0]) <= 1e-5
 
@@ -181,7 +182,7 @@ def test_pause_stops_the_workers_and_stop_in_the_runner_leaves_none():
     job = _run_until_a_report(runner, lambda: distributed.train(config))
     assert len(_workers()) == 2
     runner.pause(job)
-    assert runner.wait(job, timeout=60) and job.state == jobs.PAUSED
+    assert runner.wait(job, timeout=WAIT) and job.state == jobs.PAUSED
     time.sleep(3 * distributed.PAUSE_AFTER)
     assert set(_workers().values()) == {"T"}                                    # stopped, not training on
     paused_at = job.last.step
@@ -192,7 +193,7 @@ def test_pause_stops_the_workers_and_stop_in_the_runner_leaves_none():
         time.sleep(0.1)
     assert job.state == jobs.RUNNING and job.last.step > paused_at + 10, job.error
     runner.stop(job)
-    assert runner.wait(job, timeout=60) and job.state == jobs.STOPPED and job.last.step < 5000
+    assert runner.wait(job, timeout=WAIT) and job.state == jobs.STOPPED and job.last.step < 5000
     assert _workers() == {}
     scaling = _run_until_a_report(runner, lambda: distributed.scaling(
         distributed.ScalingConfig(worlds=(2,), steps=5000, batch_size=8)))

@@ -6,6 +6,7 @@ import io
 import pytest
 from PIL import Image
 
+from tests.conftest import WAIT
 from tests.test_links import SLUGS, open_link
 from tests.test_pages import assert_clean
 from ui import hosted
@@ -140,10 +141,10 @@ def test_a_model_put_away_comes_back_trained_again_to_the_same_weights(app, host
     assert any("Bringing back your model" in caption for caption in captions(page))
     assert record.step.metrics == metrics                  # the curves and numbers stay while it comes back
     jobs.runner().stop(record.job)                           # cut short (the learner left the page meanwhile)
-    assert jobs.wait_for_runs(timeout=60)
+    assert jobs.wait_for_runs(timeout=WAIT)
     page.run()                                               # the finished run is not lost: tried again
     assert record.job.rebuilt and record.step.metrics == metrics
-    assert jobs.wait_for_runs(timeout=300)
+    assert jobs.wait_for_runs(timeout=WAIT)
     page.run()
     assert record.step.metrics == metrics and fingerprint(record.model) == weights
     assert_clean(page)

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import train
-from tests.conftest import wait_until as _wait
 from tests.test_pages import assert_clean
-from ui import runner
 from ui.charts import COINCIDE, LINE_CHARS, _columns
 from ui.i18n import translate
 
@@ -85,39 +83,6 @@ def assert_race_curves_read_apart(app_test, lang: str) -> None:
                          largest=percent(100 * gap.max()), median=percent(100 * np.median(gap))) in caption
 
 
-def test_half_precision_train_obeys_pause_step_resume_stop_and_notes_changed_settings(app):
-    app_test = app("pages/half_precision.py")
-    app_test.slider(key="half_precision_steps").set_value(1000).run()
-    app_test.button(key="act_half_precision_train").click().run()
-    record = app_test.session_state["half_precision_train"]
-    _wait(lambda: record.step is not None)
-    app_test.select_slider(key="half_precision_hidden").set_value(64).run()          # mid-run: the note
-    assert app_test.session_state["half_precision_train"] is record and record.active
-    assert translate("common.stale_running", "en") in [c.value for c in app_test.caption]
-    app_test.select_slider(key="half_precision_hidden").set_value(128).run()
-    app_test.button(key="act_half_precision_train_pause").click().run()
-    _wait(lambda: record.job.state == runner.PAUSED)
-    paused_at = record.step.step
-    app_test.run()
-    assert app_test.button(key="act_half_precision_train_pause").label == translate("common.resume", "en")
-    app_test.button(key="act_half_precision_train_step").click().run()
-    _wait(lambda: record.job.state == runner.PAUSED and record.step.step > paused_at)
-    app_test.button(key="act_half_precision_train_pause").click().run()             # Resume
-    _wait(lambda: record.step.step > paused_at + 5 or not record.active)
-    app_test.button(key="act_half_precision_train_stop").click().run()
-    _wait(lambda: record.job.done)
-    app_test.run()
-    assert_clean(app_test)
-    stopped = record.step.step
-    assert record.job.state == runner.STOPPED and paused_at < stopped < 1000
-    assert translate("common.run_stopped", "en", step=stopped, total=1000, device="CPU") in \
-        [c.value for c in app_test.caption]
-    assert len(frame(app_test, "en", "table_skipped")) == 4                        # the stopped race's table
-    assert set(record.model) == {"fp32", "bf16", "fp16_scaler", "fp16_naive"}
-    app_test.text_input(key="half_precision_value").set_value("65520").run()        # the bit lab still answers
-    assert_clean(app_test)
-
-
 @pytest.mark.slow
 def test_distributed_trains_two_real_ranks_and_a_pipeline(app, lang="en"):
     """(In Chinese: `test_distributed_tables_captions_and_axes_are_chinese`.)"""
@@ -148,38 +113,6 @@ def test_distributed_trains_two_real_ranks_and_a_pipeline(app, lang="en"):
     train(app_test, "distributed_pipeline")
     assert_clean(app_test)
     assert len(app_test.get("plotly_chart")) == 4           # losses, equivalence, ring, pipeline schedule
-
-
-def test_distributed_train_obeys_pause_step_resume_stop_and_leaves_no_worker(app):
-    app_test = app("pages/distributed.py")
-    app_test.slider(key="distributed_steps").set_value(500)
-    app_test.select_slider(key="distributed_batch").set_value(8).run()
-    app_test.button(key="act_distributed_train").click().run()
-    record = app_test.session_state["distributed_train"]
-    _wait(lambda: record.step is not None)
-    app_test.select_slider(key="distributed_hidden").set_value(32).run()
-    assert translate("common.stale_running", "en") in [c.value for c in app_test.caption]
-    app_test.select_slider(key="distributed_hidden").set_value(64).run()
-    app_test.button(key="act_distributed_train_pause").click().run()
-    _wait(lambda: record.job.state == runner.PAUSED)
-    paused_at = record.step.step
-    app_test.run()
-    app_test.button(key="act_distributed_train_step").click().run()
-    _wait(lambda: record.job.state == runner.PAUSED and record.step.step > paused_at)
-    app_test.button(key="act_distributed_train_pause").click().run()                  # Resume
-    _wait(lambda: record.step.step > paused_at + 5 or not record.active)
-    app_test.button(key="act_distributed_train_stop").click().run()
-    _wait(lambda: record.job.done)
-    app_test.run()
-    assert_clean(app_test)
-    stopped = record.step.step
-    assert record.job.state == runner.STOPPED and paused_at < stopped < 500
-    assert translate("common.run_stopped", "en", step=stopped, total=500, device="CPU") in \
-        [c.value for c in app_test.caption]
-    assert translate("distributed.equivalence_need", "en") in [c.value for c in app_test.caption]
-    for pid in record.step.extras["pids"]:
-        with pytest.raises(FileNotFoundError):
-            open(f"/proc/{pid}/cmdline").close()                                  # no worker left
 
 
 def test_half_precision_shows_overflow_and_a_chinese_device_label(app):

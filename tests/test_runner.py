@@ -9,6 +9,7 @@ import pytest
 
 from engine.errors import InputError
 from engine.training import TrainingStep
+from tests.conftest import WAIT, wait_until
 from ui import runner as jobs
 
 
@@ -30,13 +31,6 @@ def counting(total: int, seconds: float = 0.0, closed: list | None = None, fail_
             closed.append(True)
 
 
-def wait_until(condition, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.005)
-
-
 @pytest.fixture
 def runner():
     return jobs.Runner(workers=1)
@@ -44,7 +38,7 @@ def runner():
 
 def test_a_run_finishes_with_its_last_step(runner):
     job = runner.submit(jobs.Job(lambda: counting(5)))
-    assert runner.wait(job, timeout=10)
+    assert runner.wait(job, timeout=WAIT)
     assert job.state == jobs.FINISHED and job.last.step == 5 and job.last.finished
     assert runner.jobs() == []                      # the runner forgets a job once it is done
 
@@ -57,7 +51,7 @@ def test_a_full_pool_queues_in_order_and_shows_positions(runner):
     assert (runner.position(first), runner.position(second), runner.position(third)) == (None, 1, 2)
     assert second.state == jobs.QUEUED and second.last is None
     runner.stop(first)
-    assert runner.wait(timeout=10)
+    assert runner.wait(timeout=WAIT)
     assert first.state == jobs.STOPPED and second.state == third.state == jobs.FINISHED
 
 
@@ -75,7 +69,7 @@ def test_pause_step_resume_stop_keep_the_model_trained_so_far(runner):
     runner.resume(job)
     wait_until(lambda: job.last.step > paused_at + 5)
     runner.stop(job)
-    assert runner.wait(job, timeout=10)
+    assert runner.wait(job, timeout=WAIT)
     assert job.state == jobs.STOPPED and closed == [True]        # the engine's cleanup ran
     assert 0 < job.last.step < 10_000 and isinstance(job.last.extras["model"], Model)
 
@@ -103,10 +97,10 @@ def test_stopping_a_paused_or_queued_run_closes_it_at_once(runner):
 def test_an_error_mid_run_fails_the_job_and_keeps_the_last_report(runner, error):
     closed = []
     job = runner.submit(jobs.Job(lambda: counting(10, closed=closed, fail_at=4, error=error)))
-    assert runner.wait(job, timeout=10)
+    assert runner.wait(job, timeout=WAIT)
     assert job.state == jobs.FAILED and job.error is error and job.last.step == 3 and closed == [True]
     after = runner.submit(jobs.Job(lambda: counting(2)))           # the worker survived
-    assert runner.wait(after, timeout=10) and after.state == jobs.FINISHED
+    assert runner.wait(after, timeout=WAIT) and after.state == jobs.FINISHED
 
 
 def test_leaving_the_page_or_closing_the_tab_cancels_and_frees_everything(runner):
@@ -124,10 +118,10 @@ def test_leaving_the_page_or_closing_the_tab_cancels_and_frees_everything(runner
     threads_before = threading.active_count()
     assert runner.cancel_owner("a", keep_page="unet") == 0        # still on the page: nothing stops
     assert runner.cancel_owner("a", keep_page="home") == 1        # went to another page
-    assert runner.wait(mine, timeout=10) and mine.state == jobs.STOPPED
+    assert runner.wait(mine, timeout=WAIT) and mine.state == jobs.STOPPED
     wait_until(lambda: other.state == jobs.RUNNING)
     runner.gone = lambda owner: owner == "b"                      # b closed the tab
-    assert runner.wait(other, timeout=10) and other.state == jobs.STOPPED
+    assert runner.wait(other, timeout=WAIT) and other.state == jobs.STOPPED
     assert closed == [True, True] and runner.jobs() == [] and runner.idle()
     assert threading.active_count() == threads_before and runner.live_threads() == runner.workers
     mine = None                                                   # the session's record goes with the session
@@ -143,7 +137,7 @@ def test_two_workers_train_two_runs_at_once():
     assert runner.position(second) is None
     runner.stop(first)
     runner.stop(second)
-    assert runner.wait(timeout=10)
+    assert runner.wait(timeout=WAIT)
 
 
 def test_the_default_pool_follows_the_cores(monkeypatch):
@@ -167,29 +161,29 @@ def test_pausing_a_queued_run_takes_it_out_of_the_queue_until_resumed(runner):
     runner.resume(waiting)
     assert runner.position(waiting) == 1
     runner.stop(blocker)
-    assert runner.wait(waiting, timeout=10) and waiting.state == jobs.FINISHED
+    assert runner.wait(waiting, timeout=WAIT) and waiting.state == jobs.FINISHED
 
 
 def test_a_paced_run_spreads_its_reports_and_skip_ends_the_wait(runner):
     """A run that trains in a blink, paced over 1 s, takes about 1 s; Skip makes it finish at once."""
     started = time.monotonic()
     job = runner.submit(jobs.Job(lambda: counting(20), pace=1.0))
-    assert runner.wait(job, timeout=10)
+    assert runner.wait(job, timeout=WAIT)
     paced = time.monotonic() - started
     assert 0.85 <= paced < 5 and job.state == jobs.FINISHED
     job = runner.submit(jobs.Job(lambda: counting(20), pace=30.0))
     wait_until(lambda: job.last is not None and job.last.step >= 2)
     runner.skip_pace(job)
-    assert runner.wait(job, timeout=5) and job.last.step == 20
+    assert runner.wait(job, timeout=WAIT) and job.last.step == 20
 
 
 def test_stop_and_pause_end_a_paced_wait_at_once(runner):
     job = runner.submit(jobs.Job(lambda: counting(10), pace=60.0))       # six seconds between reports
     wait_until(lambda: job.last is not None)
     runner.pause(job)
-    wait_until(lambda: job.state == jobs.PAUSED, timeout=2)
+    wait_until(lambda: job.state == jobs.PAUSED)
     runner.stop(job)
-    assert runner.wait(job, timeout=2) and job.state == jobs.STOPPED and job.last.step <= 2
+    assert runner.wait(job, timeout=WAIT) and job.state == jobs.STOPPED and job.last.step <= 2
 
 
 def test_the_wait_estimate_follows_the_running_job_and_the_finished_runs_of_each_kind(runner):
@@ -197,7 +191,7 @@ def test_the_wait_estimate_follows_the_running_job_and_the_finished_runs_of_each
     runner.submit(jobs.Job(lambda: counting(1, 0.5), kind="slow"))
     waiting = runner.submit(jobs.Job(lambda: counting(3), kind="quick"))
     assert runner.wait_estimate(waiting) is None
-    assert runner.wait(timeout=10)
+    assert runner.wait(timeout=WAIT)
     assert runner.wait_estimate(waiting) is None                     # not waiting any more
     # Now "slow" runs are known to take about 0.5 s: a queue of two slow runs ahead of a third job
     # is estimated from the running one's progress, then the typical slow run.
@@ -210,13 +204,13 @@ def test_the_wait_estimate_follows_the_running_job_and_the_finished_runs_of_each
     assert 0.4 < to_second < 1.2 and abs(to_second - left) < 0.2      # 80 of 100 steps of 0.01 s still to go
     assert abs(to_third - to_second - 0.5) < 0.15                     # plus one typical slow run
     assert runner.wait_estimate(first) is None
-    assert runner.wait(timeout=10)
+    assert runner.wait(timeout=WAIT)
 
 
 def test_two_workers_split_the_queue_in_the_estimate():
     runner = jobs.Runner(workers=2)
     done = runner.submit(jobs.Job(lambda: counting(1, 0.3), kind="k"))
-    assert runner.wait(done, timeout=10)                             # one finished run of 0.3 s
+    assert runner.wait(done, timeout=WAIT)                             # one finished run of 0.3 s
     a = runner.submit(jobs.Job(lambda: counting(1, 2.0), kind="k"))
     b = runner.submit(jobs.Job(lambda: counting(1, 2.0), kind="k"))
     c, d, e = (runner.submit(jobs.Job(lambda: counting(1), kind="k")) for _ in range(3))
@@ -231,14 +225,14 @@ def test_two_workers_split_the_queue_in_the_estimate():
     assert runner.wait_estimate(e) == pytest.approx(soon + took, abs=0.05)
     for job in (a, b, c, d, e):
         runner.stop(job)
-    assert runner.wait(timeout=10)
+    assert runner.wait(timeout=WAIT)
 
 
 def test_a_paced_run_goes_full_speed_while_another_learner_waits(runner):
     paced = runner.submit(jobs.Job(lambda: counting(20), pace=60.0))     # three seconds between reports
     wait_until(lambda: paced.last is not None)
     waiting = runner.submit(jobs.Job(lambda: counting(3)))
-    assert runner.wait(waiting, timeout=3) and paced.state == jobs.FINISHED and waiting.state == jobs.FINISHED
+    assert runner.wait(waiting, timeout=WAIT) and paced.state == jobs.FINISHED and waiting.state == jobs.FINISHED
 
 
 # ---------------------------------------------------------------- replays of equal runs, models put away
@@ -278,7 +272,7 @@ def test_an_equal_run_is_replayed_at_its_pace_without_a_worker_and_gets_its_own_
     runner = replaying_runner()
     calls = []
     first = runner.submit(jobs.Job(lambda: fitting(40, 0.01, calls), owner="a", replay_key=("fit", 40)))
-    assert runner.wait(first, timeout=20) and first.state == jobs.FINISHED
+    assert runner.wait(first, timeout=WAIT) and first.state == jobs.FINISHED
     assert runner.recordings() == 1 and first.replayed is None
     took = first.running_seconds()
 
@@ -287,9 +281,9 @@ def test_an_equal_run_is_replayed_at_its_pace_without_a_worker_and_gets_its_own_
     assert second.replayed is not None and second.state == jobs.RUNNING
     assert not runner.full()                            # the one worker stays free for a different run
     other = runner.submit(jobs.Job(lambda: fitting(5, 0.0, calls), owner="c", replay_key=("fit", 5)))
-    assert runner.wait(other, timeout=10) and other.state == jobs.FINISHED
+    assert runner.wait(other, timeout=WAIT) and other.state == jobs.FINISHED
     assert second.state == jobs.RUNNING                 # played at the original's pace, not in a blink
-    assert runner.wait(second, timeout=20) and second.state == jobs.FINISHED
+    assert runner.wait(second, timeout=WAIT) and second.state == jobs.FINISHED
     assert time.monotonic() - began >= 0.6 * took
     assert len(calls) == 2                               # the replay never trained
     assert second.last.metrics == first.last.metrics and second.last.step == 40
@@ -300,14 +294,14 @@ def test_an_equal_run_is_replayed_at_its_pace_without_a_worker_and_gets_its_own_
         mine.weight.add_(1.0)
     again = runner.submit(jobs.Job(lambda: fitting(40, 0.01, calls), owner="d", replay_key=("fit", 40)))
     runner.skip_pace(again)
-    assert runner.wait(again, timeout=20)
+    assert runner.wait(again, timeout=WAIT)
     assert torch.equal(again.last.extras["model"].weight, theirs.weight)
 
 
 def test_a_replay_pauses_steps_one_report_resumes_and_stops_without_a_model():
     runner = replaying_runner()
     first = runner.submit(jobs.Job(lambda: fitting(30, 0.02), replay_key="k"))
-    assert runner.wait(first, timeout=20)
+    assert runner.wait(first, timeout=WAIT)
     frames = len(runner._recordings["k"].frames)
     assert frames >= 5
 
@@ -321,29 +315,29 @@ def test_a_replay_pauses_steps_one_report_resumes_and_stops_without_a_model():
     wait_until(lambda: replay.state == jobs.PAUSED and replay.last.step > at)
     assert replay._frame == [s.step for _, s in runner._recordings["k"].frames].index(replay.last.step) + 1
     runner.resume(replay)
-    assert runner.wait(replay, timeout=20) and replay.state == jobs.FINISHED
+    assert runner.wait(replay, timeout=WAIT) and replay.state == jobs.FINISHED
     assert replay.last.extras["model"] is not None and replay.last.metrics == first.last.metrics
 
     stopped = runner.submit(jobs.Job(lambda: fitting(30, 0.02), replay_key="k"))
     wait_until(lambda: stopped.last is not None)
     runner.stop(stopped)
-    assert runner.wait(stopped, timeout=10) and stopped.state == jobs.STOPPED
+    assert runner.wait(stopped, timeout=WAIT) and stopped.state == jobs.STOPPED
     assert stopped.last.step < 30 and stopped.last.extras.get("model") is None
 
 
 def test_no_replay_without_replays_on_for_a_step_from_scratch_or_for_a_different_key():
     runner = replaying_runner()
     calls = []
-    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(5, 0, calls), replay_key="k")), timeout=10)
+    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(5, 0, calls), replay_key="k")), timeout=WAIT)
     stepped = runner.submit(jobs.Job(lambda: fitting(5, 0, calls), replay_key="k"), paused_after_first=True)
     wait_until(lambda: stepped.state == jobs.PAUSED)
     different = runner.submit(jobs.Job(lambda: fitting(6, 0, calls), replay_key="other"))
     unkeyed = runner.submit(jobs.Job(lambda: fitting(5, 0, calls)))
     runner.stop(stepped)
-    assert runner.wait(timeout=10)
+    assert runner.wait(timeout=WAIT)
     runner.replays = False
     off = runner.submit(jobs.Job(lambda: fitting(5, 0, calls), replay_key="k"))
-    assert runner.wait(off, timeout=10)
+    assert runner.wait(off, timeout=WAIT)
     assert len(calls) == 5 and all(job.replayed is None for job in (stepped, different, unkeyed, off))
 
 
@@ -351,10 +345,10 @@ def test_recordings_are_bounded_least_recently_used_first(monkeypatch):
     monkeypatch.setattr(jobs, "RECORDINGS", 3)
     runner = replaying_runner()
     for key in "abcd":
-        assert runner.wait(runner.submit(jobs.Job(lambda: fitting(3), replay_key=key)), timeout=10)
+        assert runner.wait(runner.submit(jobs.Job(lambda: fitting(3), replay_key=key)), timeout=WAIT)
     assert list(runner._recordings) == ["b", "c", "d"]
     monkeypatch.setattr(jobs, "FRAMES", 4)
-    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(50), replay_key="long")), timeout=10)
+    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(50), replay_key="long")), timeout=WAIT)
     frames = runner._recordings["long"].frames
     assert len(frames) <= 8 and frames[-1][1].step == 50 and frames[-1][1].extras["model"] is not None
     assert all(step.extras.get("model") is None for _, step in frames[:-1])
@@ -366,7 +360,7 @@ def test_the_sweep_puts_away_the_models_of_owners_away_for_long_and_only_theirs(
     away = runner.submit(jobs.Job(lambda: fitting(5), owner="away", replay_key="k1"))
     here = runner.submit(jobs.Job(lambda: fitting(5), owner="here", replay_key="k2"))
     timing = runner.submit(jobs.Job(lambda: fitting(5), owner="away"))      # not replayable: never put away
-    assert runner.wait(timeout=10)
+    assert runner.wait(timeout=WAIT)
     away.views["derived"] = object()
     now = time.monotonic()
     runner._seen["away"] = now - 601
@@ -385,7 +379,7 @@ def test_the_sweep_puts_away_the_models_of_owners_away_for_long_and_only_theirs(
 
 def test_stepping_onto_a_replays_last_report_finishes_it_with_its_model():
     runner = replaying_runner()
-    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(4, 0.05), replay_key="k")), timeout=10)
+    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(4, 0.05), replay_key="k")), timeout=WAIT)
     frames = len(runner._recordings["k"].frames)
     replay = runner.submit(jobs.Job(lambda: fitting(4, 0.05), replay_key="k"))
     runner.pause(replay)
@@ -401,7 +395,7 @@ def test_stepping_onto_a_replays_last_report_finishes_it_with_its_model():
 
 def test_skip_plays_the_rest_of_a_replay_at_once_and_the_estimate_ignores_replays():
     runner = replaying_runner()
-    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(40, 0.05), replay_key="slow")), timeout=20)
+    assert runner.wait(runner.submit(jobs.Job(lambda: fitting(40, 0.05), replay_key="slow")), timeout=WAIT)
     replay = runner.submit(jobs.Job(lambda: fitting(40, 0.05), replay_key="slow", kind="fit"))
     real = runner.submit(jobs.Job(lambda: fitting(400, 0.01), kind="fit"))
     queued = runner.submit(jobs.Job(lambda: fitting(3), kind="fit"))
@@ -409,9 +403,9 @@ def test_skip_plays_the_rest_of_a_replay_at_once_and_the_estimate_ignores_replay
     estimate = runner.wait_estimate(queued)
     assert estimate is not None and estimate > 1.0           # the real run's remaining seconds, not a replay's 0
     runner.skip_pace(replay)
-    assert runner.wait(replay, timeout=2) and replay.state == jobs.FINISHED
+    assert runner.wait(replay, timeout=WAIT) and replay.state == jobs.FINISHED
     runner.stop(real)
-    assert runner.wait(timeout=10)
+    assert runner.wait(timeout=WAIT)
 
 
 def test_equal_runs_waiting_in_the_queue_are_played_back_as_soon_as_the_first_one_ends():
@@ -430,8 +424,8 @@ def test_equal_runs_waiting_in_the_queue_are_played_back_as_soon_as_the_first_on
     assert all(e is not None for e in estimates)
     # all start when the first run ends: the equal ones by playing back, the other on the worker they leave free
     assert max(estimates) - min(estimates) < 0.3 and estimates[0] < 5.0
-    assert runner.wait(first, timeout=20)
+    assert runner.wait(first, timeout=WAIT)
     wait_until(lambda: other.state == jobs.RUNNING and other._recording is None)
     assert all(job.replayed is not None and job.state in (jobs.RUNNING, jobs.FINISHED) for job in equal)
-    assert runner.wait(timeout=30)
+    assert runner.wait(timeout=WAIT)
     assert len(calls) == 2 and all(job.last.metrics == first.last.metrics for job in equal)

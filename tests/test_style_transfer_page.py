@@ -7,7 +7,7 @@ import json
 import pytest
 from streamlit.testing.v1.element_tree import Block, Column
 
-from tests.conftest import train, wait_until
+from tests.conftest import train
 from ui.i18n import translate
 
 SHORT = {"style_transfer_size": 64, "style_transfer_steps": 5}
@@ -32,7 +32,7 @@ def _rows(node: Block):
             yield from _rows(child)
 
 
-def _result_row(app_test, lang: str) -> list:
+def result_row(app_test, lang: str) -> list:
     """The row holding the content image; asserts the result is in it, as wide as the content."""
     content = translate("style_transfer.content_header", lang)
     row = next(row for row in _rows(app_test.main) if len(row) == 3 and any(content in c for _, c in row))
@@ -50,7 +50,7 @@ def test_the_result_is_shown_beside_the_inputs_as_large_as_the_content(app, lang
     assert translate("style_transfer.result_here", lang) in [c.value for c in app_test.caption]
     train(app_test, "style_transfer_run")
     assert not app_test.exception, [e.message for e in app_test.exception]
-    _result_row(app_test, lang)
+    result_row(app_test, lang)
     assert [b.key for b in app_test.get("download_button")].count("act_style_transfer_download") == 1
     assert translate("style_transfer.result_here", lang) not in [c.value for c in app_test.caption]
     app_test.slider(key="style_transfer_steps").set_value(10).run()
@@ -63,16 +63,3 @@ def test_the_result_is_shown_beside_the_inputs_as_large_as_the_content(app, lang
     faint = [t for t in figure["data"] if t.get("legendgroup") == "previous"]
     assert faint and any(t["name"] == translate("common.previous_run", lang) for t in faint)
 
-
-def test_after_stop_the_result_keeps_its_place_and_size(app):
-    app_test = _open(app, "en", style_transfer_size=256, style_transfer_steps=150)
-    app_test.button(key="act_style_transfer_run").click().run()
-    record = app_test.session_state["style_transfer_run"]
-    wait_until(lambda: record.step is not None and record.step.step >= 3, timeout=300)
-    app_test.button(key="act_style_transfer_run_stop").click().run()
-    wait_until(lambda: not record.active, timeout=300)
-    app_test.run()
-    assert not app_test.exception, [e.message for e in app_test.exception]
-    assert record.job.state == "stopped" and record.step.step < record.step.total
-    _result_row(app_test, "en")
-    assert [b.key for b in app_test.get("download_button")].count("act_style_transfer_download") == 1

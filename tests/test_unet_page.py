@@ -8,7 +8,6 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.conftest import train
-from tests.test_pages import _pause_step_resume_stop
 from ui.charts import PALETTE
 from ui.i18n import translate
 from ui.widgets import number_format
@@ -62,30 +61,6 @@ def test_feature_map_captions_are_translated(app):
                 translate("unet.level_decoder", "zh", level=1)]
     assert all(caption in captions for caption in expected)
     assert not any(word in caption for caption in captions for word in ("encoder", "decoder", "bottleneck"))
-
-
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_a_stopped_segmentation_run_is_explored_in_the_lab(app, lang):
-    """Step, Step, Resume, a settings change mid-run (the note), Stop: the model trained so far stays,
-    with "stopped at step N of M", and the lab's feature maps and shapes upload use it."""
-    app_test = app("pages/unet.py", lang)
-    app_test.radio(key="lang").set_value(lang).run()
-    app_test.slider(key="unet_depth").set_value(2).run()
-    app_test.slider(key="unet_steps").set_value(1500).run()                 # long enough to catch
-    assert translate("unet.need_model", lang) in [c.value for c in app_test.caption]
-    record = _pause_step_resume_stop(app_test, "unet_train", lang,
-                                     lambda t: t.slider(key="unet_blur").set_value(1.0))
-    assert translate("common.stale_result", lang) in [c.value for c in app_test.caption]
-    assert "unet_dice" not in app_test.session_state or record.config not in app_test.session_state["unet_dice"]
-    app_test.slider(key="unet_feature_image").set_value(5).run()            # the lab, on the stopped model
-    assert not app_test.exception, [e.message for e in app_test.exception]
-    level = translate("unet.level_bottleneck", lang)
-    assert any(level in image.captions for image in app_test.image)
-    drawing = Image.new("RGB", (120, 90), "white")
-    ImageDraw.Draw(drawing).ellipse((10, 10, 60, 60), fill="black")
-    app_test.file_uploader(key="act_unet_shapes").set_value(("shapes.png", _png(drawing), "image/png")).run()
-    assert translate("unet.shapes_caption", lang, size=64) in [c.value for c in app_test.caption]
-    assert record.step.step < record.step.total and record.job.state == "stopped"
 
 
 def test_the_denoiser_runs_through_the_helper_and_keeps_its_upload(app):

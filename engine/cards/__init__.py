@@ -20,6 +20,8 @@ Locale entries live in the page's locale file: `card_<id>_question`, `card_<id>_
 """
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,8 +95,78 @@ def to_the_end(steps: Iterator[TrainingStep]) -> TrainingStep:
     return last
 
 
+# Judging with a margin. A judge compares measured numbers with thresholds only through the helpers
+# below. On the page they are plain comparisons. Under `strictly()` (the claims tests) each comparison
+# must be decisive: the number lies at least twice the threshold away from the other side (for
+# "rises by more than 5 %", a rise of 10 % or more; for "within 0.02", a change of 0.01 or less), or
+# the comparison raises `Undecided`. A claim that passes strictly cannot be flipped by a CPU's rounding.
+_STRICT: ContextVar[bool] = ContextVar("strict_judging", default=False)
+
+
+class Undecided(ValueError):
+    """A comparison that lies within the margin of its threshold (raised only under `strictly()`)."""
+
+
+@contextmanager
+def strictly() -> Iterator[None]:
+    """Judge in this thread with the margin: every comparison decisive or `Undecided`."""
+    token = _STRICT.set(True)
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
+
+
+def _decide(clear_yes: bool, clear_no: bool, plain: bool, what: str) -> bool:
+    if not _STRICT.get():
+        return plain
+    if clear_yes == clear_no:
+        raise Undecided(what)
+    return clear_yes
+
+
+def exceeds(value: float, limit: float) -> bool:
+    """value > limit (limit > 0); strictly, yes from 2 x limit, no up to limit / 2."""
+    return _decide(value >= 2 * limit, value <= limit / 2, value > limit, f"{value:.4g} against {limit:g}")
+
+
+def rises(after: float, before: float, by: float) -> bool:
+    """`after` above `before` by more than the fraction `by` (both positive); strictly, yes from a rise
+    of 2 x by, no up to by / 2."""
+    ratio = after / max(before, 1e-12)
+    return _decide(ratio >= 1 + 2 * by, ratio <= 1 + by / 2, ratio > 1 + by,
+                   f"ratio {ratio:.4g} against 1 + {by:g}")
+
+
+def falls(after: float, before: float, by: float) -> bool:
+    """`after` below `before` by more than `by` in the same sense: `before` rises over `after`."""
+    return rises(before, after, by)
+
+
+def at_least(value: float, other: float, tie: float) -> bool:
+    """value >= other; strictly, yes from other + tie, no up to other - tie."""
+    return _decide(value >= other + tie, value <= other - tie, value >= other,
+                   f"{value:.4g} against {other:.4g} (tie {tie:g})")
+
+
+def smallest(values: Mapping[str, float], lead: float) -> str:
+    """The name of the smallest (positive) value; strictly, every other must exceed it by the fraction `lead`."""
+    best = min(values, key=values.get)
+    if _STRICT.get() and any(value < values[best] * (1 + lead) for name, value in values.items() if name != best):
+        raise Undecided(f"{best} leads {dict(values)} by less than {lead:g}")
+    return best
+
+
+def largest(values: Mapping[str, float], lead: float) -> str:
+    """The name of the largest (positive) value; strictly, it must exceed every other by the fraction `lead`."""
+    best = max(values, key=values.get)
+    if _STRICT.get() and any(values[best] < value * (1 + lead) for name, value in values.items() if name != best):
+        raise Undecided(f"{best} leads {dict(values)} by less than {lead:g}")
+    return best
+
+
 def direction(before: float, after: float, tolerance: float) -> str:
     """"up", "down" or "same" (within `tolerance`): how a number moved between two runs."""
-    if abs(after - before) <= tolerance:
+    if not exceeds(abs(after - before), tolerance):
         return "same"
     return "up" if after > before else "down"

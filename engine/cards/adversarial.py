@@ -8,7 +8,7 @@ from typing import Any
 
 from engine import adversarial
 from engine import data as digits
-from engine.cards import Card, Challenge, to_the_end
+from engine.cards import Card, Challenge, exceeds, to_the_end
 from engine.training import TrainingStep
 
 EXPERIMENT = "adversarial_train"
@@ -55,20 +55,24 @@ def measure(step: TrainingStep) -> dict[str, float]:
 
 
 def _band(value: float, low: float, high: float) -> str:
-    return "low" if value < low else "high" if value > high else "middle"
+    return "low" if not exceeds(value, low) else "high" if exceeds(value, high) else "middle"
+
+
+def _gap(runs: list[dict], first: str, second: str, names: tuple[str, str, str], points: float) -> str:
+    """names[0] when `first` is below `second` by more than `points`, names[2] when above, else names[1]."""
+    lower = runs[0][second] - runs[0][first]
+    return names[0] if exceeds(lower, points) else names[2] if exceeds(-lower, points) else names[1]
 
 
 CARDS = (
     Card("standard", (SHORT,), ("low", "middle", "high"), "low", measure,
          lambda runs: _band(runs[0]["standard_pgd_25"], 5, 50)),
     Card("pgd_fgsm", (SHORT,), ("pgd_lower", "same", "pgd_higher"), "pgd_lower", measure,
-         lambda runs: ("pgd_lower" if runs[0]["robust_fgsm_25"] - runs[0]["robust_pgd_25"] > 10 else
-                       "pgd_higher" if runs[0]["robust_pgd_25"] - runs[0]["robust_fgsm_25"] > 10 else "same")),
+         lambda runs: _gap(runs, "robust_pgd_25", "robust_fgsm_25", ("pgd_lower", "same", "pgd_higher"), 10)),
     Card("beyond", (SHORT,), ("low", "middle", "high"), "low", measure,
          lambda runs: _band(runs[0]["robust_pgd_35"], 5, 30)),
     Card("smaller", (SHORT,), ("robust", "same", "standard"), "robust", measure,
-         lambda runs: ("robust" if runs[0]["robust_pgd_15"] - runs[0]["standard_pgd_15"] > 15 else
-                       "standard" if runs[0]["standard_pgd_15"] - runs[0]["robust_pgd_15"] > 15 else "same")),
+         lambda runs: _gap(runs, "standard_pgd_15", "robust_pgd_15", ("robust", "same", "standard"), 15)),
 )
 
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from engine import autoencoder
-from engine.cards import Card, Challenge, to_the_end
+from engine.cards import Card, Challenge, exceeds, falls, rises, to_the_end
 from engine.data import load_digits
 from engine.training import TrainingStep
 
@@ -54,17 +54,16 @@ def measure(step: TrainingStep) -> dict[str, float]:
 
 def _linear(runs: list[dict]) -> str:
     above = runs[0]["above"]
-    if above < -1:
+    if exceeds(-above, 1):
         return "below"
-    return "close" if above <= 1 else "above"
+    return "above" if exceeds(above, 1) else "close"
 
 
 def _change(runs: list[dict]) -> str:
     """The second run's test error against the first's: "lower" or "higher" by more than 3 %, else "same"."""
-    ratio = runs[1]["test"] / runs[0]["test"]
-    if ratio < 0.97:
+    if falls(runs[1]["test"], runs[0]["test"], 0.03):
         return "lower"
-    return "higher" if ratio > 1.03 else "same"
+    return "higher" if rises(runs[1]["test"], runs[0]["test"], 0.03) else "same"
 
 
 SHORT = {"autoencoder_steps": 300}

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from engine import distributed
-from engine.cards import Card, Challenge, to_the_end
+from engine.cards import Card, Challenge, exceeds, smallest, to_the_end
 from engine.training import TrainingStep
 
 EXPERIMENT = "distributed_train"
@@ -62,21 +62,23 @@ TOLERANCE = 1e-5     # float32 sums in another order differ by ~1e-7 relative; a
 
 def _sync(runs: list[dict]) -> str:
     spread = runs[0]["spread"]
-    return "identical" if spread == 0 else "close" if spread <= TOLERANCE else "apart"
+    return "identical" if spread == 0 else "apart" if exceeds(spread, TOLERANCE) else "close"
 
 
 def _average(runs: list[dict]) -> str:
     run = runs[0]
     fits = {"mean": run["average"], "sum": run["total"], "own": run["own"]}
-    best = min(fits, key=fits.get)
-    return best if fits[best] <= TOLERANCE * max(run["size"], 1e-12) * 10 else "none"
+    best = smallest(fits, 1.0)
+    return "none" if exceeds(fits[best], TOLERANCE * max(run["size"], 1e-12) * 10) else best
 
 
 def _equal(runs: list[dict]) -> str:
     difference = runs[0]["difference"]
     if difference < 0:
         return "apart"
-    return "equal" if difference <= TOLERANCE else "close" if difference <= 1e-2 else "apart"
+    if not exceeds(difference, TOLERANCE):
+        return "equal"
+    return "apart" if exceeds(difference, 1e-2) else "close"
 
 
 TINY = {"distributed_world": 2, "distributed_steps": 10, "distributed_hidden": 32}      # batch 32 per rank (default)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from engine import half_precision as hp
-from engine.cards import Card, Challenge, to_the_end
+from engine.cards import Card, Challenge, exceeds, to_the_end
 from engine.data import load_digits
 from engine.training import TrainingStep
 
@@ -52,26 +52,26 @@ def _naive(runs: list[dict]) -> str:
     run = runs[0]
     if math.isnan(run["fp16_naive_loss"]):
         return "nan"
-    return "close" if run["fp16_naive"] >= run["fp32"] - CLOSE else "worse"
+    return "worse" if exceeds(run["fp32"] - run["fp16_naive"], CLOSE) else "close"
 
 
 def _underflow(runs: list[dict]) -> str:
     run = runs[0]
-    plain, scaled = run["fp16_autocast"] >= CHANCE, run["fp16_scaler"] >= CHANCE
+    plain, scaled = exceeds(run["fp16_autocast"], CHANCE), exceeds(run["fp16_scaler"], CHANCE)
     return {(True, True): "both", (False, True): "scaler", (True, False): "plain", (False, False): "neither"}[
         (plain, scaled)]
 
 
 def _bf16(runs: list[dict]) -> str:
     run = runs[0]
-    if run["bf16"] < CHANCE:
+    if not exceeds(run["bf16"], CHANCE):
         return "nothing"
-    return "same" if abs(run["bf16"] - run["fp32"]) <= CLOSE else "differs"
+    return "differs" if exceeds(abs(run["bf16"] - run["fp32"]), CLOSE) else "same"
 
 
 def _match(runs: list[dict]) -> str:
     run = runs[0]
-    bf16, fp16 = (abs(run[mode] - run["fp32"]) <= CLOSE for mode in ("bf16", "fp16_scaler"))
+    bf16, fp16 = (not exceeds(abs(run[mode] - run["fp32"]), CLOSE) for mode in ("bf16", "fp16_scaler"))
     return {(True, True): "both", (True, False): "bf16", (False, True): "fp16", (False, False): "neither"}[(bf16, fp16)]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from engine import data as digits
 from engine import lstm
-from engine.cards import Card, Challenge, to_the_end
+from engine.cards import Card, Challenge, exceeds, falls, smallest, to_the_end
 from engine.training import TrainingStep
 
 EXPERIMENT = "lstm_forecast_train"
@@ -72,20 +72,23 @@ def measure_rows(step: TrainingStep) -> dict[str, float]:
             "parameters": float(step.extras.get("parameters", 0))}
 
 
+LEAD = 0.1           # a forecast "beats" another when its RMSE is lower by more than this fraction
+
+
 def _best(runs: list[dict]) -> str:
     run = runs[0]
-    return min(("lstm", "linear", "naive"), key=lambda name: run["one_step" if name == "lstm" else name])
+    return smallest({name: run["one_step" if name == "lstm" else name] for name in ("lstm", "linear", "naive")}, LEAD)
 
 
 def _climb(runs: list[dict]) -> str:
-    absolute, relative = (run["one_step"] < run["naive"] for run in runs)
+    absolute, relative = (falls(run["one_step"], run["naive"], LEAD) for run in runs)
     return {(False, False): "neither", (True, False): "absolute", (False, True): "relative", (True, True): "both"}[
         (absolute, relative)]
 
 
 def _pooling(runs: list[dict]) -> str:
     change = runs[1]["accuracy"] - runs[0]["accuracy"]
-    if abs(change) <= 0.05:
+    if not exceeds(abs(change), 0.05):
         return "same"
     return "rise" if change > 0 else "fall"
 

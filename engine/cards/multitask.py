@@ -7,7 +7,7 @@ from typing import Any
 
 from engine import data as digits
 from engine import multitask
-from engine.cards import Card, Challenge, to_the_end
+from engine.cards import Card, Challenge, at_least, exceeds, largest, to_the_end
 from engine.training import TrainingStep
 
 EXPERIMENT = "multitask_train"
@@ -71,29 +71,29 @@ def measure(step: TrainingStep) -> dict[str, float]:
 
 def _largest_weight(runs: list[dict]) -> str:
     run = runs[0]
-    return max(("digit", "parity", "ink"), key=lambda task: run[f"weight_{task}"])
+    return largest({task: run[f"weight_{task}"] for task in ("digit", "parity", "ink")}, 0.1)
 
 
 def _dominate(runs: list[dict]) -> str:
     change = runs[1]["digit"] - runs[0]["digit"]
-    if change > 0.02:
+    if exceeds(change, 0.02):
         return "rise"
-    if change >= -0.02:
+    if not exceeds(-change, 0.02):
         return "same"
-    return "fall" if change >= -0.10 else "collapse"
+    return "collapse" if exceeds(-change, 0.10) else "fall"
 
 
 def _share(runs: list[dict]) -> str:
     run = runs[0]
-    wins = sum(run[task] >= run[f"separate_{task}"] for task in ("digit", "parity", "ink"))
+    wins = sum(at_least(run[task], run[f"separate_{task}"], 0.005) for task in ("digit", "parity", "ink"))
     return {3: "all", 0: "none"}.get(wins, "some")
 
 
 def _starve(runs: list[dict]) -> str:
     gap = runs[0]["digit_gap"]
-    if gap < -0.03:
+    if exceeds(-gap, 0.03):
         return "shared"
-    return "same" if gap <= 0.03 else "separate"
+    return "separate" if exceeds(gap, 0.03) else "same"
 
 
 QUICK = {"multitask_steps": 50}

@@ -16,7 +16,7 @@ from typing import Any
 
 from engine import data as image_data
 from engine import optimizers
-from engine.cards import Card, Challenge, to_the_end
+from engine.cards import Card, Challenge, exceeds, rises, smallest, to_the_end
 from engine.training import TrainingStep
 
 EXPERIMENT = "optimizers_network"
@@ -102,8 +102,10 @@ def race_measure(step: TrainingStep) -> dict[str, float]:
     saddle (`<name>_escape`), final distance to a minimum (`<name>_distance`) and final loss."""
     measures = {}
     for name, r in step.extras["race"].items():
+        finite = [d for d in r["distances"] if math.isfinite(d)]
         measures |= {f"{name}_steps": _steps(r["tolerance"]), f"{name}_escape": _steps(r["escape"]),
-                     f"{name}_distance": r["distances"][-1], f"{name}_loss": r["losses"][-1]}
+                     f"{name}_distance": r["distances"][-1], f"{name}_loss": r["losses"][-1],
+                     f"{name}_closest": min(finite, default=math.inf)}
     return measures
 
 
@@ -125,13 +127,21 @@ def _memory(runs: list[dict]) -> str:
 
 def _bowl(runs: list[dict]) -> str:
     sgd, momentum = runs[0]["sgd_steps"], runs[0]["momentum_steps"]
-    if momentum * 3 <= sgd:
+    if rises(sgd, momentum, 2.0):                 # SGD took more than 3 x momentum's steps
         return "momentum_3x"
-    return "momentum_fewer" if momentum < sgd else "sgd"
+    return "momentum_fewer" if smallest({"momentum": momentum, "sgd": sgd}, 0.1) == "momentum" else "sgd"
+
+
+TOLERANCE = 1e-2         # "reached the minimum": within this distance of it (the race's own default)
+
+
+def _reached(run: dict, names: tuple[str, ...]) -> set[str]:
+    """The racers that came within TOLERANCE of a minimum (strictly: within half of it, or never within twice it)."""
+    return {name for name in names if not exceeds(run[f"{name}_closest"], TOLERANCE)}
 
 
 def _rosenbrock(runs: list[dict]) -> str:
-    reached = {name for name in ("sgd", "momentum", "adam") if math.isfinite(runs[0][f"{name}_steps"])}
+    reached = _reached(runs[0], ("sgd", "momentum", "adam"))
     return {3: "all", 0: "none"}.get(len(reached), "momentum_adam" if reached == {"momentum", "adam"} else "other")
 
 
@@ -139,11 +149,11 @@ def _saddle(runs: list[dict]) -> str:
     sgd, adagrad = runs[0]["sgd_escape"], runs[0]["adagrad_escape"]
     if math.isinf(sgd) and math.isinf(adagrad):
         return "neither"
-    return "adagrad" if adagrad < sgd else "sgd"
+    return smallest({"sgd": sgd, "adagrad": adagrad}, 0.1)
 
 
 def _plateau(runs: list[dict]) -> str:
-    reached = {name for name in ("sgd", "adadelta", "adam") if math.isfinite(runs[0][f"{name}_steps"])}
+    reached = _reached(runs[0], ("sgd", "adadelta", "adam"))
     if reached == {"adam"}:
         return "adam"
     return {3: "all", 2: "two", 0: "none"}.get(len(reached), "other")     # "other": none of the answers

@@ -5,7 +5,7 @@ from dataclasses import replace
 from typing import Any
 
 from engine import regression
-from engine.cards import Card, Challenge, to_the_end
+from engine.cards import Card, Challenge, exceeds, falls, rises, to_the_end
 from engine.training import TrainingStep
 
 EXPERIMENT = "regression_train"
@@ -55,27 +55,27 @@ def measure(step: TrainingStep) -> dict[str, float]:
 
 def _overfit(runs: list[dict]) -> str:
     low, high = runs[0]["ls_test"], runs[1]["ls_test"]
-    if high > 1.05 * low:
+    if rises(high, low, 0.05):
         return "rise"
-    return "fall" if high < low / 1.05 else "same"
+    return "fall" if falls(high, low, 0.05) else "same"
 
 
 def _outliers(runs: list[dict]) -> str:
     squared, absolute = runs[0]["test"], runs[1]["test"]
-    if absolute < squared / 2:
+    if falls(absolute, squared, 1.0):
         return "much_lower"
-    return "higher" if absolute > squared * 1.1 else "similar"
+    return "higher" if rises(absolute, squared, 0.1) else "similar"
 
 
 def _scaling(runs: list[dict]) -> str:
     run = runs[0]
     if run["diverged"]:
         return "diverge"
-    return "close" if run["gap"] < 1 else "slow"
+    return "slow" if exceeds(run["gap"], 1) else "close"
 
 
 def _momentum(runs: list[dict]) -> str:
-    plain, heavy = (run["gap"] < 1 for run in runs)
+    plain, heavy = (not exceeds(run["gap"], 1) for run in runs)
     return {(True, True): "both", (False, True): "momentum", (True, False): "plain", (False, False): "neither"}[
         (plain, heavy)]
 

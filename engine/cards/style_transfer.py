@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from engine import artwork, images, style_transfer, vgg
-from engine.cards import Card, Challenge, to_the_end
+from engine.cards import Card, Challenge, exceeds, falls, rises, to_the_end
 from engine.training import TrainingStep
 
 EXPERIMENT = "style_transfer_run"
@@ -77,38 +77,32 @@ def measure(step: TrainingStep) -> dict[str, float]:
     return {name: step.metrics[name] for name in style_transfer.TERMS}
 
 
-def _ratio(after: float, before: float) -> float:
-    return after / max(before, 1e-12)
-
-
 def _balance(runs: list[dict]) -> str:
     """Style weight 0.1, then 10: how the style and the content losses moved."""
-    style, content = _ratio(runs[1]["style"], runs[0]["style"]), _ratio(runs[1]["content"], runs[0]["content"])
-    if style < 0.9:
-        return "trade" if content > 1.1 else "both_lower"
-    return "higher" if style > 1.1 else "little"
+    (style_0, content_0), (style_1, content_1) = ((run["style"], run["content"]) for run in runs)
+    if falls(style_1, style_0, 0.1):
+        return "trade" if rises(content_1, content_0, 0.1) else "both_lower"
+    return "higher" if rises(style_1, style_0, 0.1) else "little"
 
 
 def _smoothing(runs: list[dict]) -> str:
     """Total-variation weight 0, then 1: how the result's total variation moved."""
-    ratio = _ratio(runs[1]["tv"], runs[0]["tv"])
-    if ratio < 0.95:
+    if falls(runs[1]["tv"], runs[0]["tv"], 0.05):
         return "lower"
-    return "higher" if ratio > 1.05 else "same"
+    return "higher" if rises(runs[1]["tv"], runs[0]["tv"], 0.05) else "same"
 
 
 def _start(runs: list[dict]) -> str:
     """Start from the content, then from noise: the content loss reached."""
-    ratio = _ratio(runs[1]["content"], runs[0]["content"])
-    if ratio >= 1.5:
+    if rises(runs[1]["content"], runs[0]["content"], 0.5):
         return "much_higher"
-    return "much_lower" if ratio <= 1 / 1.5 else "similar"
+    return "much_lower" if falls(runs[1]["content"], runs[0]["content"], 0.5) else "similar"
 
 
 def _colours(runs: list[dict]) -> str:
     """Colours kept off, then on: the final losses."""
     off, on = runs[0]["total"], runs[1]["total"]
-    if abs(on - off) <= 1e-6 * max(abs(off), 1e-12):
+    if not exceeds(abs(on - off), 1e-6 * max(abs(off), 1e-12)):
         return "same"
     return "higher" if on > off else "lower"
 
