@@ -28,10 +28,15 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     """With `--dist loadgroup`, every browser test runs in one worker, one after another (each one
     drives Chromium against its own server; two at once would halve the CPU each expects), while the
-    other worker takes the in-process tests."""
+    other worker takes the in-process tests a file at a time: a file's tests share one process, so a
+    run one of them trained (`trained_once`) is there for the next (the other language, say)."""
     for item in items:
+        if item.get_closest_marker("claims"):
+            item.add_marker(pytest.mark.slow)        # the quick tier (-m "not browser and not slow") skips them
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.xdist_group("browser"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 from engine import adversarial, data
 from engine.rng import build
-from tests.concurrency import assert_runs_independent
 
 
 @pytest.fixture(scope="module")
@@ -251,18 +250,6 @@ def test_the_fgsm_explanation_shows_its_symbol():
 
 
 SMALL = adversarial.AdversarialConfig(steps=4, batch_size=32, eval_size=20, eval_pgd_steps=2)
-
-
-def _final_metrics(config: adversarial.AdversarialConfig, digits: data.ImageSplit) -> dict[str, float]:
-    *_, last = adversarial.train(config, digits)
-    return last.metrics
-
-
-def test_two_runs_at_once_do_not_change_each_other(digits):
-    """The random starts of both the training attacks (FGSM-RS, PGD) and the curves' PGD come from
-    generators the run owns, as do the initial weights and the batch order."""
-    other = dataclasses.replace(SMALL, defence="pgd", pgd_steps=2, seed=1)
-    assert_runs_independent(lambda: _final_metrics(SMALL, digits), lambda: _final_metrics(other, digits))
 
 
 def test_the_run_trains_on_the_device_pick_device_chooses(digits, picked_device):

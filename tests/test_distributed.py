@@ -11,7 +11,6 @@ import torch
 
 from engine import distributed
 from engine.errors import InputError
-from tests.concurrency import assert_runs_independent
 from tests.conftest import WAIT
 from ui import runner as jobs
 
@@ -154,14 +153,6 @@ def test_train_runs_on_run_device_and_ends_with_the_one_process_reference(picked
     mean = [(a + b) / 2 for a, b in zip(final.extras["history"]["rank0"], final.extras["history"]["rank1"],
                                         strict=True)]
     assert reference["losses"] == pytest.approx(mean, abs=1e-5)               # the global batch's mean loss
-
-
-def test_two_references_at_once_give_what_each_gives_alone():
-    def final_loss(config):
-        return lambda: {"loss": distributed.single_process(config)[1][-1]}
-
-    assert_runs_independent(final_loss(distributed.DDPConfig(world_size=2, batch_size=8, steps=6)),
-                            final_loss(distributed.DDPConfig(world_size=3, batch_size=8, steps=5, seed=1)))
 
 
 def _run_until_a_report(runner, start):

@@ -16,10 +16,17 @@ from engine.cards import to_the_end
 
 def run_alone(source: str, folder, *arguments: str) -> dict:
     """Run `source` in an empty `folder` with `python -I` (no PYTHONPATH, no user site, no script
-    folder tricks): the project cannot be imported. Returns the final metrics it prints."""
+    folder tricks): the project cannot be imported. Returns the final metrics it prints. It runs with
+    this process's intra-op thread count: the same sums in the same order, so the same numbers as the
+    engine here (with another count, reductions split differently and results differ in the last
+    bits, which an optimiser such as L-BFGS can grow to 1e-3 in a few steps)."""
+    import torch
+
     path = folder / "experiment.py"
     path.write_text(source)
-    environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder)}
+    threads = str(torch.get_num_threads())
+    environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder), "OMP_NUM_THREADS": threads,
+                   "MKL_NUM_THREADS": threads}
     result = subprocess.run([sys.executable, "-I", str(path), *arguments], cwd=folder, env=environment,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -228,7 +235,10 @@ def test_distributed_export_runs_under_torchrun_and_matches_the_engine(tmp_path)
     assert final["spread"] == 0.0 == engine.metrics["spread"]
 
 
-def test_style_transfer_export_ships_the_pictures_and_matches_the_engine(tmp_path):
+@pytest.mark.parametrize("fast_math", [False, True], ids=["fp32", "bf16"])
+def test_style_transfer_export_ships_the_pictures_and_matches_the_engine(tmp_path, fast_math):
+    """With bf16 on and off (fast math is chosen from the CPU; both are forced here, so both kinds of
+    CPU are covered on either)."""
     import io
 
     from PIL import Image
@@ -237,7 +247,7 @@ def test_style_transfer_export_ships_the_pictures_and_matches_the_engine(tmp_pat
 
     content = images.to_tensor(images.fit_within(images.load_sample(images.PHOTOS[0]), 512))
     style = artwork.make(artwork.ARTWORKS[0], size=256)
-    config = style_transfer.StyleConfig(size=64, steps=6, style_weight=3.0, tv_weight=0.3, seed=2)
+    config = style_transfer.StyleConfig(size=64, steps=6, style_weight=3.0, tv_weight=0.3, seed=2, fast_math=fast_math)
     name, payload = export.package("style_transfer", files={"content.png": images.png_bytes(content),
                                                             "style.png": images.png_bytes(style)}, config=config)
     assert name == "style_transfer_experiment.zip"

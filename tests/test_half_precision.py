@@ -8,7 +8,6 @@ import torch
 
 from engine import data
 from engine import half_precision as hp
-from tests.concurrency import assert_runs_independent
 
 
 @pytest.mark.parametrize("name", list(hp.DTYPES))
@@ -228,13 +227,6 @@ def test_the_scaler_halves_at_each_overflow_and_never_grows_with_the_default_int
 def _race_metrics(config: hp.RaceConfig) -> dict[str, float]:
     *_, last = hp.train_race(config, data.load_digits())
     return last.metrics
-
-
-def test_two_races_at_once_give_what_each_gives_alone():
-    assert_runs_independent(
-        lambda: _race_metrics(hp.RaceConfig(modes=("fp32", "bf16"), hidden=32, steps=12, live_size=100)),
-        lambda: _race_metrics(hp.RaceConfig(modes=("fp32", "fp16_scaler"), hidden=48, steps=10, live_size=100,
-                                            seed=1)))
 
 
 def test_the_race_starts_from_the_weights_the_old_global_seed_gave():

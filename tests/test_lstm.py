@@ -1,6 +1,5 @@
 """Page 62's engine: the adding problem, digits row by row, the gate read-out, forecasting."""
 
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,7 +7,6 @@ import torch
 
 from engine import data, lstm
 from engine.errors import InputError
-from tests.concurrency import assert_runs_independent
 
 CPU = torch.device("cpu")
 
@@ -185,23 +183,11 @@ def small_runs(digits: data.ImageSplit) -> dict[str, tuple]:
     }
 
 
-def final_metrics(start, config) -> dict[str, float]:
-    *_, last = start(config)
-    return last.metrics
-
-
 def models_of(experiment: str, reported) -> list[lstm.SequenceModel]:
     """The modules in a report's `model`: the forecaster's comes with its scales."""
     if experiment == "forecast":
         return [reported["model"]]
     return list(reported.values()) if experiment == "adding" else [reported]
-
-
-@pytest.mark.parametrize("experiment", ["forecast", "adding", "rows"])
-def test_runs_at_once_give_what_they_give_alone(experiment, few_digits):
-    config, start = small_runs(few_digits)[experiment]
-    other = replace(config, seed=1, learning_rate=2 * config.learning_rate)
-    assert_runs_independent(lambda: final_metrics(start, config), lambda: final_metrics(start, other))
 
 
 @pytest.mark.parametrize("experiment", ["forecast", "adding", "rows"])

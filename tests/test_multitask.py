@@ -176,20 +176,6 @@ def test_learned_weights_stay_far_from_balance_within_adams_reach(uncertainty_ru
             assert 4 <= balance <= 40 and weights[-1] < 0.7 * balance, (task, weights[-1], balance)
 
 
-def _final(config, digits):
-    *_, last = multitask.train(config, digits)
-    return last.metrics
-
-
-def test_runs_depend_only_on_their_own_settings(digits):
-    from tests.concurrency import assert_runs_independent
-
-    small = multitask.MultitaskConfig(steps=12, live_size=100, width=32, tasks=("digit", "ink"))
-    other = multitask.MultitaskConfig(steps=10, live_size=100, width=32, weighting="uncertainty",
-                                      architecture="towers", seed=3)
-    assert_runs_independent(lambda: _final(small, digits), lambda: _final(other, digits))
-
-
 def test_the_run_trains_on_the_device_it_picks(digits, picked_device):
     asked = picked_device                # engine.device.pick_device, spied: returns the CPU
     first = next(multitask.train(multitask.MultitaskConfig(steps=5, live_size=50), digits))

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from engine import optimizers
-from tests.concurrency import assert_runs_independent
 
 
 @pytest.mark.parametrize("name", optimizers.OPTIMIZERS)
@@ -83,18 +82,6 @@ def digits():
     from engine import data
 
     return data.load_digits()
-
-
-def test_network_runs_in_two_threads_give_what_they_give_alone(digits):
-    def compare(config: optimizers.NetworkConfig):
-        def metrics() -> dict[str, float]:
-            *_, last = optimizers.compare_on_network(config, digits)
-            return last.metrics | {f"{n}_loss": h["loss"][-1] for n, h in last.extras["history"].items()}
-        return metrics
-
-    small = optimizers.NetworkConfig(optimizers=("sgd", "adam"), hidden=16, steps=15)
-    assert_runs_independent(compare(small), compare(optimizers.NetworkConfig(optimizers=("momentum", "adam"),
-                                                                             hidden=16, steps=15, seed=1)))
 
 
 def test_network_trains_on_the_run_device(picked_device, digits):

@@ -8,7 +8,6 @@ import torch
 
 from engine import regression
 from engine.errors import InputError
-from tests.concurrency import assert_runs_independent
 
 
 def run(config: regression.RegressionConfig, data: regression.RegressionData):
@@ -35,16 +34,6 @@ def test_default_run_learns_the_sine():
     assert last.metrics["train_mse"] < history["train_mse"][0] / 5
     assert last.metrics["test_mse"] < 1.0                     # noise variance is 0.25
     assert len(last.extras["grid_y"]) == config.grid_points
-
-
-def test_runs_in_two_threads_give_what_they_give_alone():
-    data = regression.make_data(regression.DataConfig(num_points=60))
-
-    def fit(config: regression.RegressionConfig):
-        return lambda: run(config, data).metrics
-
-    assert_runs_independent(fit(regression.RegressionConfig(model="mlp", hidden_width=8, num_steps=40)),
-                            fit(regression.RegressionConfig(model="mlp", hidden_width=8, num_steps=40, seed=1)))
 
 
 def test_initial_weights_are_the_ones_torch_manual_seed_gives():

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from engine import images, unet
-from tests.concurrency import assert_runs_independent
 
 
 def test_generated_masks_match_the_drawn_shapes_exactly():
@@ -105,21 +104,6 @@ def test_denoiser_trains_on_the_clipped_noise_it_is_scored_on(monkeypatch):
 
 TINY = unet.SegmentationConfig(shapes=unet.ShapesConfig(size=32, objects=2), depth=2, base=4, steps=6,
                                batch_size=4, train_images=16, val_images=4, shown=2)
-
-
-def _final(run) -> dict[str, float]:
-    *_, last = run
-    return last.metrics
-
-
-def test_two_runs_at_once_give_what_each_gives_alone():
-    """Initialisation, batch order and the denoiser's noise come from generators the run owns."""
-    assert_runs_independent(lambda: _final(unet.train(TINY)),
-                            lambda: _final(unet.train(replace(TINY, seed=1, skips=False))))
-    clean = torch.rand(1, 24, 24, generator=torch.Generator().manual_seed(0))
-    small = unet.DenoiseConfig(steps=4, patch=16, batch_size=2, depth=1, base=4)
-    assert_runs_independent(lambda: _final(unet.denoise(small, clean)),
-                            lambda: _final(unet.denoise(replace(small, seed=1, sigma=0.3), clean)))
 
 
 def test_the_run_owned_initialisation_is_pytorchs_own():
