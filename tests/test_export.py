@@ -64,6 +64,7 @@ def assert_standalone_shape(source: str) -> None:
     assert ast.get_docstring(tree)                   # says what it is and how to run it
 
 
+@pytest.mark.slow                 # a Python of its own imports torch and trains
 def test_regression_export_matches_the_engine(tmp_path):
     data = regression.DataConfig(function="linear", noise=0.8, outlier_share=0.1, seed=3)
     config = regression.RegressionConfig(model="mlp", loss="huber", optimizer="momentum", learning_rate=0.02,
@@ -95,6 +96,7 @@ def _digits_cases():
     }
 
 
+@pytest.mark.slow                 # a Python of its own imports torch and trains
 @pytest.mark.parametrize("page", ["multitask", "optimizers", "adversarial", "autoencoder"])
 def test_a_digits_export_ships_the_digits_and_matches_the_engine(tmp_path, page):
     import io
@@ -117,6 +119,7 @@ def test_a_digits_export_ships_the_digits_and_matches_the_engine(tmp_path, page)
     assert final == pytest.approx(engine.metrics, rel=1e-6)
 
 
+@pytest.mark.slow                 # a Python of its own imports torch and trains
 @pytest.mark.parametrize("page", ["unet", "lstm_race"])
 def test_a_self_contained_export_matches_the_engine(tmp_path, page):
     from engine import lstm, unet
@@ -144,6 +147,7 @@ def unzip(payload: bytes, folder) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
+@pytest.mark.slow                 # a Python of its own imports torch and trains
 def test_regression_export_of_an_uploaded_table_carries_its_columns(tmp_path):
     import torch
 
@@ -161,6 +165,7 @@ def test_regression_export_of_an_uploaded_table_carries_its_columns(tmp_path):
     assert final == pytest.approx(engine.metrics, rel=1e-6)
 
 
+@pytest.mark.slow                 # a Python of its own imports torch and trains
 @pytest.mark.parametrize("uploaded", [False, True])
 def test_lstm_forecast_export_matches_the_engine(tmp_path, uploaded):
     from engine import lstm
@@ -181,6 +186,7 @@ def test_lstm_forecast_export_matches_the_engine(tmp_path, uploaded):
     assert final == pytest.approx(engine.metrics, rel=1e-5)
 
 
+@pytest.mark.slow                 # a Python of its own imports torch and trains
 @pytest.mark.parametrize("page", ["lstm_rows", "half_precision"])
 def test_more_digits_exports_match_the_engine(tmp_path, page):
     from engine import data, half_precision, lstm
@@ -207,6 +213,7 @@ def test_more_digits_exports_match_the_engine(tmp_path, page):
     assert final == pytest.approx(engine, rel=1e-6)
 
 
+@pytest.mark.slow                 # a Python of its own imports torch and trains
 def test_distributed_export_runs_under_torchrun_and_matches_the_engine(tmp_path):
     from engine import distributed
 
@@ -235,6 +242,7 @@ def test_distributed_export_runs_under_torchrun_and_matches_the_engine(tmp_path)
     assert final["spread"] == 0.0 == engine.metrics["spread"]
 
 
+@pytest.mark.slow                 # a Python of its own imports torch and trains
 @pytest.mark.parametrize("fast_math", [False, True], ids=["fp32", "bf16"])
 def test_style_transfer_export_ships_the_pictures_and_matches_the_engine(tmp_path, fast_math):
     """With bf16 on and off (fast math is chosen from the CPU; both are forced here, so both kinds of
