@@ -12,6 +12,7 @@ import pytest
 
 from engine import export, regression
 from engine.cards import to_the_end
+from tests.conftest import WAIT
 
 
 def run_alone(source: str, folder, *arguments: str) -> dict:
@@ -28,7 +29,7 @@ def run_alone(source: str, folder, *arguments: str) -> dict:
     environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder), "OMP_NUM_THREADS": threads,
                    "MKL_NUM_THREADS": threads}
     result = subprocess.run([sys.executable, "-I", str(path), *arguments], cwd=folder, env=environment,
-                            capture_output=True, text=True, timeout=900)
+                            capture_output=True, text=True, timeout=WAIT)
     assert result.returncode == 0, result.stderr[-3000:]
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("final metrics: "), result.stdout[-2000:]
@@ -228,11 +229,11 @@ def test_distributed_export_runs_under_torchrun_and_matches_the_engine(tmp_path)
     assert "--nproc_per_node" in source and "--nnodes=2" in source and "--master_addr" in source
     environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
     alone = subprocess.run([sys.executable, "-I", "distributed_experiment.py"], cwd=folder, env=environment,
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=WAIT)
     assert alone.returncode != 0 and "torchrun" in alone.stderr          # says how to start it
     result = subprocess.run([sys.executable, "-I", "-m", "torch.distributed.run", "--standalone",
                              "--nproc_per_node=2", "distributed_experiment.py", "--device", "cpu"],
-                            cwd=folder, env=environment, capture_output=True, text=True, timeout=600)
+                            cwd=folder, env=environment, capture_output=True, text=True, timeout=WAIT)
     assert result.returncode == 0, result.stderr[-3000:]
     last = result.stdout.strip().splitlines()[-1]
     final = json.loads(last.removeprefix("final metrics: "))

@@ -8,7 +8,7 @@ import sys
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import ENTRY, train
+from tests.conftest import ENTRY, WAIT, train
 from ui.catalog import CONCEPTS
 from ui.i18n import translate
 
@@ -98,7 +98,7 @@ HOME_WITHOUT_TORCH = """
 import re, sys
 sys.modules["torch"] = None                 # any import of torch now raises ImportError
 from streamlit.testing.v1 import AppTest
-app = AppTest.from_file(sys.argv[1], default_timeout=60)
+app = AppTest.from_file(sys.argv[1], default_timeout=float(sys.argv[2]))
 app.run()
 assert not app.exception, app.exception
 cards = [m.value for m in app.markdown if re.match(r"\\*\\*(6[1-9]|70) · ", m.value)]
@@ -110,8 +110,8 @@ print("ok")
 
 def test_home_page_renders_without_torch():
     """Block `import torch` entirely: the home page must still render (its device line then says why)."""
-    result = subprocess.run([sys.executable, "-c", HOME_WITHOUT_TORCH, str(ENTRY)], capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", HOME_WITHOUT_TORCH, str(ENTRY), str(WAIT)], capture_output=True,
+                            text=True, timeout=WAIT)
     assert result.stdout.strip().endswith("ok"), result.stderr[-2000:]
 
 
