@@ -67,6 +67,7 @@ class Learner:
     first_report: float | None = None
     finished: float | None = None
     uploaded: bool = False
+    short: bool = False                 # the demo's short settings (its link) instead of the page's defaults
     saw_estimate: bool = False
     replayed: bool = False
     problems: list[str] = field(default_factory=list)
@@ -81,9 +82,10 @@ class Learner:
         return self.demo.upload if self.demo.buttons else None
 
     def url(self, server: str) -> str:
-        modes = {key: value for key, value in self.demo.link.items() if value.isalpha()}   # upload modes only
+        # the page's defaults (the demo's upload modes only), or all of the demo's short settings
+        modes = {key: value for key, value in self.demo.link.items() if self.short or value.isalpha()}
         if not self.demo.buttons:                        # style transfer: the default content, no upload
-            modes = {}
+            modes = {key: value for key, value in modes.items() if not value.isalpha()}
         if self.language == "zh":
             modes["lang"] = "zh"
         query = "&".join(f"{key}={value}" for key, value in modes.items())
@@ -117,9 +119,11 @@ def rss_mb(pid: int) -> float:
 
 
 def classroom(browser, server, learners: int, picture: Path, timeout_s: float = TIMEOUT_S,
-              log=print) -> dict:
-    """Run the class against `server` (a `tests.browser.streamlit_server` URL); the figures."""
-    class_ = [Learner(i, DEMOS[i % len(DEMOS)], "zh" if (i + i // len(DEMOS)) % 2 else "en") for i in range(learners)]
+              log=print, short: bool = False) -> dict:
+    """Run the class against `server` (a `tests.browser.streamlit_server` URL); the figures. `short`:
+    each learner opens their demo's short settings (the test's class) instead of the page's defaults."""
+    class_ = [Learner(i, DEMOS[i % len(DEMOS)], "zh" if (i + i // len(DEMOS)) % 2 else "en", short=short)
+              for i in range(learners)]
     opened = time.perf_counter()
     for learner in class_:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})

@@ -1,6 +1,7 @@
 """A small class on one hosted server (the CI version of `benchmarks/classroom.py`): six learners on
 six pages, in both languages, press their page's main button within seconds of each other with the
-default settings, and the image-lab learners upload a picture after their run. Every run finishes,
+demos' short settings (the benchmark's class uses the pages' defaults), and the image-lab learners
+upload a picture after their run. Every run finishes,
 no page shows an exception or an error, no session is lost, and the server's peak memory stays
 under the cap scaled to the class (2.0 GB for 30 learners)."""
 
@@ -8,6 +9,7 @@ import pytest
 
 from benchmarks.classroom import classroom, memory_cap_mb, report
 from tests.browser import streamlit_server
+from tests.conftest import WAIT
 from tests.test_browser import browser  # noqa: F401  (the fixture)
 from tests.test_browser_pages import draw_picture
 
@@ -20,7 +22,7 @@ def test_a_class_of_six_all_finish_without_errors_under_the_memory_cap(browser, 
     draw_picture(picture)
     with streamlit_server(env={"PTLAB_HOSTED": "1", "PTLAB_PACE_SCALE": "1"}) as server:
         lines: list[str] = []
-        figures = classroom(browser, server, LEARNERS, picture, timeout_s=1200, log=lines.append)
+        figures = classroom(browser, server, LEARNERS, picture, timeout_s=WAIT, log=lines.append, short=True)
         met = report(figures, log=lines.append)
     with capsys.disabled():
         print("\n[classroom] " + "\n[classroom] ".join(lines))
