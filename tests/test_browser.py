@@ -110,7 +110,7 @@ def test_style_transfer_with_a_real_upload(browser, server, tmp_path):
 
     photo = tmp_path / "portrait.png"
     Image.new("RGB", (300, 200), (40, 120, 200)).save(photo)
-    page = open_page(browser, f"{server}/style_transfer?lang=zh")
+    page = open_page(browser, f"{server}/style_transfer?lang=zh&style_transfer_size=128&style_transfer_steps=5")
     page.locator(".st-key-style_transfer_content_source").get_by_text("上传").first.click()   # content: upload
     settle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(photo))

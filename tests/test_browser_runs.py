@@ -1,6 +1,8 @@
 """Runs beside the script, in real Chromium against `streamlit run`: Pause, Step, Resume and Stop on
-two pages; a run that survives a language switch and a lab slider; a stopped run's model
-in its lab; a second learner queued with their position shown; a closed tab freeing the worker."""
+two pages; a second learner queued with their position shown; a closed tab freeing the worker; the
+queue's order, wait estimates and a learner who cancels. (A run going on through a language switch
+and a lab slider, and a stopped run's models in their labs, are checked on every page through
+AppTest: tests/test_run_controls.py.)"""
 
 import re
 import time
@@ -93,51 +95,6 @@ def test_pause_step_resume_stop_on_every_training_page(browser, server, slug, ke
     no_exception(page)
     stopped_at = reported_step(page, key)
     assert paused_at < stepped_to <= stopped_at
-    page.close()
-
-
-def test_a_run_goes_on_through_a_language_switch_and_a_lab_slider(browser, server):  # noqa: F811
-    page = open_page(browser, link(server, "optimizers", {"optimizers_network_steps": 2000}))
-    page.set_default_timeout(WAIT_MS)
-    click(page, "act_optimizers_network")
-    running_with_a_report(page, "optimizers_network")
-    before = reported_step(page, "optimizers_network")
-    page.locator(".st-key-language_switch").get_by_text("简体中文").click()
-    page.wait_for_timeout(1_000)
-    slider = page.locator(".st-key-optimizers_scrub input[type=range]").first      # the trajectory scrubber
-    slider.focus()
-    slider.press("Home")
-    page.wait_for_timeout(1_500)
-    state(page, "optimizers_network", "running")                      # still the same run, still training
-    # and going on (a busy box may take seconds per report)
-    page.wait_for_function(f"""() => {{
-        const s = document.querySelector('[class*="st-key-runstate_optimizers_network_running"]');
-        const m = s && s.innerText.match(/(\\d+)\\D+\\d+/);
-        return m && Number(m[1]) > {before};
-    }}""", timeout=WAIT_MS)
-    assert "第" in page.locator('[class*="st-key-runstate_optimizers_network_"]').first.inner_text()
-    click(page, "act_optimizers_network_stop")
-    state(page, "optimizers_network", "stopped")
-    no_exception(page)
-    page.close()
-
-
-def test_a_stopped_runs_models_are_used_by_the_attack_lab(browser, server):  # noqa: F811
-    page = open_page(browser, link(server, "adversarial", {"adversarial_steps": 2000}))
-    page.set_default_timeout(WAIT_MS)
-    click(page, "act_adversarial_train")
-    running_with_a_report(page, "adversarial_train")
-    page.wait_for_timeout(2_000)
-    click(page, "act_adversarial_train_stop")
-    state(page, "adversarial_train", "stopped")
-    wait_for_app(page)
-    lab = page.locator(".st-key-adversarial_attack_epsilon input[type=range]").first
-    lab.focus()
-    lab.press("End")                                                  # the lab attacks the stopped models
-    page.wait_for_timeout(500)
-    wait_for_app(page)
-    no_exception(page)
-    assert page.locator('[data-testid="stImage"] img').count() >= 2
     page.close()
 
 

@@ -107,6 +107,11 @@ def _regression(app_test, lang, record):
     assert len(predictions) == 2 and predictions[0] != predictions[1]
 
 
+def _optimizers_scrubbed(app_test, lang):
+    app_test.slider(key="optimizers_scrub").set_value(0).run()          # a lab slider while the run goes on
+    assert app_test.session_state["optimizers_network"].job.state in runner.ACTIVE
+
+
 def _optimizers(app_test, lang, record):
     assert len(app_test.get("plotly_chart")) == 6 and len(app_test.dataframe) == 2   # the stopped run's views
     app_test.slider(key="optimizers_scrub").set_value(100).run()                     # the race lab still works
@@ -206,7 +211,7 @@ PAGES = [
           ("slider", "regression_steps", 5000)),
          ("select_slider", "regression_learning_rate", 0.01), _regression),
     Page("optimizers", "optimizers_network", "zh", (("slider", "optimizers_network_steps", 2000),),
-         ("slider", "optimizers_network_steps", 1000), _optimizers),
+         ("slider", "optimizers_network_steps", 1000), _optimizers, _optimizers_scrubbed),
     Page("adversarial", "adversarial_train", "en", (("slider", "adversarial_steps", 2000),),
          ("slider", "adversarial_share", 0.3), _adversarial, _adversarial_waits,
          while_paused=lambda t, lang: len(t.get("plotly_chart")) == 3),   # a paused run's models in the lab
