@@ -162,6 +162,7 @@ def test_pgd_keeps_far_less_than_fgsm_on_the_robust_model(reduced_runs, digits):
         assert curves["robust"]["pgd"][at] >= curves["standard"]["pgd"][at] + 0.15   # yet more than the standard
 
 
+@pytest.mark.slow
 def test_one_fgsm_step_rarely_hits_a_chosen_target(reduced_runs, digits):
     """Prompt 3: each of 200 digits aimed at a random wrong class. Measured at 150 steps, standard model:
     FGSM reaches the target for 12/12/6 % at epsilon 0.15 and 38/42/38 % at 0.25; 10-step PGD 76/85/74 % at

@@ -28,6 +28,7 @@ def _scene_titles(figure: dict) -> list[str]:
     return [scene[f"{axis}axis"]["title"]["text"] for axis in "xyz"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_scatter_axes_are_principal_components_above_three_dimensions(app, lang):
     app_test = app("pages/autoencoder.py", lang)
@@ -73,6 +74,7 @@ def test_fashion_mnist_texts_speak_of_clothes(app, lang, monkeypatch):
     assert not [v for v in visible for word in digit_words if word in v.lower() and v not in allowed]
 
 
+@pytest.mark.slow
 def test_the_loss_chart_shows_the_previous_run_and_the_latent_tools_stay_out_of_the_link(app):
     """A second run draws the first one's curves faint on a titled log axis; the explorer's sliders
     and the interpolation's digits are exploration, not settings: they never reach the link."""

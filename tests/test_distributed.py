@@ -76,6 +76,7 @@ def test_torchrun_runs_the_same_module_with_the_same_result(tmp_path, reference)
     assert distributed.max_difference(torch.load(tmp_path / "torchrun.pt"), reference[0]) <= 1e-5
 
 
+@pytest.mark.slow
 def test_a_crashed_worker_ends_the_run_and_no_worker_remains():
     processes = []
     config = distributed.DDPConfig(world_size=2, batch_size=16, steps=200, timeout=30)
@@ -122,6 +123,7 @@ def test_ring_all_reduce_schedule(devices):
     assert distributed.ring_bytes_per_device(devices, 100.0) == pytest.approx(200 * (devices - 1) / devices)
 
 
+@pytest.mark.slow
 def test_two_stage_pipeline_timeline():
     (step,) = distributed.pipeline_run(distributed.PipelineConfig(micro_batches=4))    # one measured report
     timelines = step.extras["timelines"]
@@ -139,6 +141,7 @@ def test_two_stage_pipeline_timeline():
     assert 0.0 <= distributed.bubble(timelines) < 1.0
 
 
+@pytest.mark.slow
 def test_train_runs_on_run_device_and_ends_with_the_one_process_reference(picked_device):
     calls = picked_device               # engine.device.pick_device, spied: returns the CPU
     steps = list(distributed.train(distributed.DDPConfig(world_size=2, batch_size=8, steps=4)))

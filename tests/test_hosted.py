@@ -29,6 +29,7 @@ def _big_png() -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_every_cap_is_at_or_above_the_default_and_below_the_full_range(app):
     """A default run is the same in both modes; every cap really lowers something."""
     checked = set()

@@ -171,6 +171,7 @@ def train_first(app_test, sliders: dict, button: str, metrics: int) -> list:
     return shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["zh"])
 def test_every_hostile_image_through_the_multitask_upload(app, lang):
     app_test = app("pages/multitask.py", lang)
@@ -206,6 +207,7 @@ def test_every_hostile_csv_through_the_lstm_upload(app, lang):
             assert len(app_test.error) == 1 and len(app_test.get("plotly_chart")) <= 1, name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["zh"])
 def test_every_hostile_csv_through_the_regression_upload(app, lang):
     """Page 63: a taken file is loaded (its name and row count shown) and trains to finite metrics;
@@ -241,6 +243,7 @@ def test_every_hostile_csv_through_the_regression_upload(app, lang):
             assert len(shown) >= 2 and all(np.isfinite(float(v)) for _, v in shown[:2]), (name, shown)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en"])
 def test_every_hostile_image_through_the_adversarial_upload(app, lang):
     """Page 65: a taken image is labelled by the standard model and attacked (two probability
@@ -298,6 +301,7 @@ def test_every_hostile_image_through_the_unet_shapes_upload(app, lang):
             assert translate("data.kept_upload", lang, name=kept) in captions(app_test), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en"])
 def test_every_hostile_image_through_the_unet_denoise_upload(app, lang):
     """Page 66, denoising (the uploader under "your own photo"): a taken image becomes the kept photo;
@@ -328,6 +332,7 @@ def test_every_hostile_image_through_the_unet_denoise_upload(app, lang):
         assert set(result_captions) <= set(captions(app_test)), name                   # on screen too
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["zh"])
 def test_every_hostile_image_through_the_autoencoder_upload(app, lang):
     """Page 67: a taken image is reconstructed and scored against the test digits (a histogram); a

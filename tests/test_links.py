@@ -44,6 +44,7 @@ def open_link(app, page: str, params: dict):
 SLUGS = [page.removeprefix("pages/").removesuffix(".py") for page in PAGES if page]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("slug", SLUGS)
 def test_every_setting_is_in_the_url_and_a_copied_link_reopens_it(app, slug):
     """Change every setting the page shows, copy the URL, open it in a new session: the same settings."""

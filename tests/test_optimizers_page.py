@@ -58,6 +58,7 @@ def colours(figure: dict) -> dict[str, str]:
             if t.get("name") and t.get("legendgroup") != "previous" and "line" in t and t["line"].get("color")}
 
 
+@pytest.mark.slow
 def test_an_optimizer_has_one_colour_on_every_chart_and_losses_are_on_log_axes(app):
     """The issue saw an optimizer red on the contour and light blue on the loss chart, and the
     losses on a linear axis with 500 markers a line."""

@@ -216,6 +216,7 @@ def test_adversarial_trains_attacks_and_takes_an_upload(app, lang):
     assert app_test.error and len(app_test.metric) == 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_optimizers_race_and_network(app, lang):
     app_test = app("pages/optimizers.py", lang)

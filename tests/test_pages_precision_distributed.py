@@ -27,6 +27,7 @@ def figures(app_test) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in app_test.get("plotly_chart")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_half_precision_lab_race_and_speed_check(app, lang):
     app_test = app("pages/half_precision.py", lang)
@@ -130,6 +131,7 @@ def test_half_precision_shows_overflow_and_a_chinese_device_label(app):
     assert "1 + 2⁻⁹" in list(examples.iloc[:, 0])
 
 
+@pytest.mark.slow
 def test_distributed_tables_captions_and_axes_are_chinese(app):
     app_test = app("pages/distributed.py", "zh")
     app_test.slider(key="distributed_steps").set_value(10)

@@ -17,7 +17,7 @@ from tests.test_pages import assert_clean
 from ui import runner
 from ui.i18n import translate
 
-pytestmark = pytest.mark.live_runs
+pytestmark = [pytest.mark.live_runs, pytest.mark.slow]
 
 Check = Callable[..., None]
 

@@ -498,6 +498,7 @@ def test_a_copy_per_device_leaves_the_shared_extractor_where_it_is(pretrained):
     assert all(p.device.type == "cpu" for p in pretrained.parameters()) and fingerprint(pretrained) == before
 
 
+@pytest.mark.slow
 def test_a_stopped_transfer_keeps_its_image_and_the_gram_lab_uses_it(app):
     """Step, Step, Resume, a weight changed mid-run (the note), Stop: "stopped at evaluation N of M",
     the image so far is downloadable and the Gram lab compares it, layer by layer."""

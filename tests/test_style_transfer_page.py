@@ -44,6 +44,7 @@ def result_row(app_test, lang: str) -> list:
     return row
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_result_is_shown_beside_the_inputs_as_large_as_the_content(app, lang):
     app_test = _open(app, lang)

@@ -29,6 +29,7 @@ def _png(drawing: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_skips_are_compared_only_between_runs_with_equal_settings(app):
     app_test = app("pages/unet.py", "en")
     app_test.slider(key="unet_steps").set_value(20).run()

@@ -68,11 +68,11 @@ CARDS = (
     Card("standard", (SHORT,), ("low", "middle", "high"), "low", measure,
          lambda runs: _band(runs[0]["standard_pgd_25"], 5, 50)),
     Card("pgd_fgsm", (SHORT,), ("pgd_lower", "same", "pgd_higher"), "pgd_lower", measure,
-         lambda runs: _gap(runs, "robust_pgd_25", "robust_fgsm_25", ("pgd_lower", "same", "pgd_higher"), 10)),
+         lambda runs: _gap(runs, "robust_pgd_25", "robust_fgsm_25", ("pgd_lower", "same", "pgd_higher"), 5)),
     Card("beyond", (SHORT,), ("low", "middle", "high"), "low", measure,
          lambda runs: _band(runs[0]["robust_pgd_35"], 5, 30)),
     Card("smaller", (SHORT,), ("robust", "same", "standard"), "robust", measure,
-         lambda runs: _gap(runs, "standard_pgd_15", "robust_pgd_15", ("robust", "same", "standard"), 15)),
+         lambda runs: _gap(runs, "standard_pgd_15", "robust_pgd_15", ("robust", "same", "standard"), 10)),
 )
 
 
