@@ -88,7 +88,7 @@ def _climb(runs: list[dict]) -> str:
 
 def _pooling(runs: list[dict]) -> str:
     change = runs[1]["accuracy"] - runs[0]["accuracy"]
-    if not exceeds(abs(change), 0.05):
+    if not exceeds(abs(change), 0.10):
         return "same"
     return "rise" if change > 0 else "fall"
 

@@ -71,7 +71,7 @@ def measure(step: TrainingStep) -> dict[str, float]:
 
 def _largest_weight(runs: list[dict]) -> str:
     run = runs[0]
-    return largest({task: run[f"weight_{task}"] for task in ("digit", "parity", "ink")}, 0.1)
+    return largest({task: run[f"weight_{task}"] for task in ("digit", "parity", "ink")}, 0.05)
 
 
 def _dominate(runs: list[dict]) -> str:

@@ -87,9 +87,9 @@ def _balance(runs: list[dict]) -> str:
 
 def _smoothing(runs: list[dict]) -> str:
     """Total-variation weight 0, then 1: how the result's total variation moved."""
-    if falls(runs[1]["tv"], runs[0]["tv"], 0.05):
+    if falls(runs[1]["tv"], runs[0]["tv"], 0.03):
         return "lower"
-    return "higher" if rises(runs[1]["tv"], runs[0]["tv"], 0.05) else "same"
+    return "higher" if rises(runs[1]["tv"], runs[0]["tv"], 0.03) else "same"
 
 
 def _start(runs: list[dict]) -> str:
