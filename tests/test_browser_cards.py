@@ -14,7 +14,8 @@ from ui.i18n import translate
 from ui.links import encode
 
 pytestmark = [pytest.mark.browser, pytest.mark.claims]
-PAGES = {"multitask": "en", "unet": "zh"}      # page -> language; multitask's first card has one run, unet's two
+# page -> language: multitask's first card has one run, regression's a comparison of two
+PAGES = {"multitask": "en", "regression": "zh"}
 
 
 @pytest.fixture(scope="module")
