@@ -256,7 +256,7 @@ def test_style_transfer_export_ships_the_pictures_and_matches_the_engine(tmp_pat
 
     content = images.to_tensor(images.fit_within(images.load_sample(images.PHOTOS[0]), 512))
     style = artwork.make(artwork.ARTWORKS[0], size=256)
-    config = style_transfer.StyleConfig(size=64, steps=6, style_weight=3.0, tv_weight=0.3, seed=2, fast_math=fast_math)
+    config = style_transfer.StyleConfig(size=64, steps=4, style_weight=3.0, tv_weight=0.3, seed=2, fast_math=fast_math)
     name, payload = export.package("style_transfer", files={"content.png": images.png_bytes(content),
                                                             "style.png": images.png_bytes(style)}, config=config)
     assert name == "style_transfer_experiment.zip"

@@ -177,6 +177,10 @@ def _style_transfer(app_test, lang, record):
 
     result_row(app_test, lang)                                         # the result keeps its place and size
     assert [b.key for b in app_test.get("download_button")].count("act_style_transfer_download") == 1
+    app_test.select_slider(key="style_transfer_tv_weight").set_value(0.1).run()
+    distance = translate("style_transfer.gram_distance", lang, layer="relu3_1", distance=0, content=0)
+    app_test.selectbox(key="style_transfer_gram").set_value("relu3_1").run()           # the Gram lab
+    assert any(m.value.startswith(distance[:24]) for m in app_test.markdown)
 
 
 Setting = tuple[str, str, object]       # (AppTest accessor, widget key, value)

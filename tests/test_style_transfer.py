@@ -497,25 +497,3 @@ def test_a_copy_per_device_leaves_the_shared_extractor_where_it_is(pretrained):
     assert all(p.device.type == "meta" for p in moved.parameters()) and not moved.training
     assert all(p.device.type == "cpu" for p in pretrained.parameters()) and fingerprint(pretrained) == before
 
-
-@pytest.mark.slow
-def test_a_stopped_transfer_keeps_its_image_and_the_gram_lab_uses_it(app):
-    """Step, Step, Resume, a weight changed mid-run (the note), Stop: "stopped at evaluation N of M",
-    the image so far is downloadable and the Gram lab compares it, layer by layer."""
-    from tests.test_pages import _pause_step_resume_stop
-    from ui.i18n import translate
-
-    app_test = app("pages/style_transfer.py", "en")
-    app_test.slider(key="style_transfer_size").set_value(128)
-    app_test.slider(key="style_transfer_steps").set_value(150)                 # long enough to catch
-    app_test.toggle(key="style_transfer_coarse").set_value(False).run()
-    record = _pause_step_resume_stop(app_test, "style_transfer_run", "en",
-                                     lambda t: t.select_slider(key="style_transfer_style_weight").set_value(10.0))
-    assert [b.key for b in app_test.get("download_button")].count("act_style_transfer_download") == 1
-    assert record.step.step < 150
-    app_test.select_slider(key="style_transfer_style_weight").set_value(1.0).run()
-    distance = translate("style_transfer.gram_distance", "en", layer="relu3_1", distance=0, content=0)
-    app_test.selectbox(key="style_transfer_gram").set_value("relu3_1").run()           # the lab, stopped run
-    assert not app_test.exception, [e.message for e in app_test.exception]
-    assert any(m.value.startswith(distance[:24]) for m in app_test.markdown)
-    assert record.step.step < 150 and record.job.state == "stopped"
