@@ -64,6 +64,7 @@ def test_targeted_attack_raises_the_target_probability(trained, digits):
     assert hits >= 12
 
 
+@pytest.mark.slow
 def test_adversarial_training_buys_robustness_at_little_clean_cost(trained, digits):
     standard = adversarial.accuracy_under_attack(trained["standard"], digits.test_x, digits.test_y, (0.0, 0.25))
     robust = adversarial.accuracy_under_attack(trained["robust"], digits.test_x, digits.test_y, (0.0, 0.25))
@@ -121,6 +122,7 @@ def test_the_grid_covers_the_training_epsilon_and_the_metrics_name_it(digits, ep
         assert last.metrics[f"{name}_pgd"] == pytest.approx(pgd)
 
 
+@pytest.mark.slow
 def test_pgd_that_stops_when_fooled_breaks_every_digit_plain_pgd_breaks(trained, digits):
     """Same start, same steps: stopping a digit at its first misread iterate can only find more failures."""
     model = trained["robust"]

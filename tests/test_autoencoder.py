@@ -54,6 +54,7 @@ def test_classic_model_beats_pca_clusters_digits_and_passes_a_photo(digits, seed
     assert autoencoder.percentile_of(error, autoencoder.reconstruction_errors(model, digits.test_x)) < 90
 
 
+@pytest.mark.slow
 def test_vae_kl_is_non_negative_and_samples_decode(digits):
     generator = torch.Generator().manual_seed(0)
     mean, log_var = torch.randn(64, 4, generator=generator) * 3, torch.randn(64, 4, generator=generator)

@@ -117,6 +117,7 @@ def test_race_reports_time_memory_and_scale(default_race):
     assert len(extras["gradients"]) > 1000 and all(v < 0 for v in extras["gradients"])
 
 
+@pytest.mark.slow
 def test_tiny_gradients_vanish_without_a_scaler_and_come_back_with_one():
     config = hp.RaceConfig(modes=("fp32", "fp16_scaler", "fp16_autocast"), loss_factor=2.0**-20, steps=60)
     *_, last = hp.train_race(config, data.load_digits())
@@ -158,6 +159,7 @@ def test_weights_saved_for_backward_are_not_counted_twice(mode):
     assert autocast["activations"] > 2 * (256 * 256 + 256 * 10)
 
 
+@pytest.mark.slow
 def test_speed_run_reports_each_format_as_it_is_timed():
     steps = list(hp.speed_run(hp.SpeedConfig(size=128, repeats=2, device="cpu")))
     assert [len(step.extras["results"]) for step in steps] == [1, 2, 3] and steps[-1].finished

@@ -99,6 +99,7 @@ def test_without_the_variable_nothing_is_capped(app, monkeypatch):
     assert not any("Hosted" in caption for caption in captions(app_test))
 
 
+@pytest.mark.slow
 @pytest.mark.live_runs            # the runner's own replays and bring-backs, as a server runs them
 def test_a_class_pressing_train_with_the_defaults_gets_replays_each_with_its_own_model(app, hosted_mode):
     """Hosted: the second learner's default run is played from the first's recording (same numbers,
@@ -123,6 +124,7 @@ def test_a_class_pressing_train_with_the_defaults_gets_replays_each_with_its_own
     assert jobs.runner().recordings() == 2
 
 
+@pytest.mark.slow
 @pytest.mark.live_runs            # the runner's own replays and bring-backs, as a server runs them
 def test_a_model_put_away_comes_back_trained_again_to_the_same_weights(app, hosted_mode, monkeypatch):
     """A session over its cap has its models on other pages put away (curves and numbers stay); back

@@ -101,6 +101,7 @@ def test_uncertainty_weights_are_trained_and_stay_finite(digits):
     assert last.metrics["multihead/digit"] > 0.8
 
 
+@pytest.mark.slow
 def test_towers_and_baselines_report_every_model(digits):
     config = multitask.MultitaskConfig(architecture="towers", tasks=("parity", "ink"), steps=60)
     *_, last = multitask.train(config, digits)

@@ -159,6 +159,7 @@ def test_nesterov_with_momentum_zero_is_plain_sgd():
 SADDLE_FASTER = ("momentum", "nesterov", "adadelta", "rmsprop", "adam")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("height", [5e-4, 1e-3, 2e-3])
 def test_on_the_saddle_adagrad_escapes_later_than_sgd_and_the_others_sooner(height):
     """Prompt 3, from three heights above the ridge: at the recommended rates Adagrad steps off the ridge

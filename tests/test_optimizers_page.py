@@ -128,6 +128,7 @@ def test_a_race_card_is_judged_once_from_the_race_and_a_changed_setting_is_not_j
     assert any("μ" in w.value for w in test.warning), [w.value for w in test.warning]
 
 
+@pytest.mark.slow
 def test_the_challenge_is_met_by_heavy_momentum_on_rosenbrock(app):
     test = app("pages/optimizers.py")
     assert not [s for s in test.success if "Challenge met" in s.value]

@@ -63,6 +63,7 @@ def test_regression_trains_and_keeps_its_result(app):
     assert translate("common.stale_result", "zh") in [c.value for c in app_test.caption]
 
 
+@pytest.mark.slow
 def test_regression_csv_upload_good_and_bad(app):
     app_test = app("pages/regression.py", "zh")
     app_test.radio(key="regression_source").set_value("csv").run()
@@ -130,6 +131,7 @@ def _encoded(image, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_style_transfer_with_two_uploads_and_a_bad_one(app, lang):
     app_test = app("pages/style_transfer.py", lang)
@@ -320,6 +322,7 @@ def test_lstm_every_demo_and_a_look_inside(app, lang):
     assert len(app_test.metric) == 4                                                # the forecast is still there
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_lstm_forecasts_a_csv_column_and_explains_bad_ones(app, lang):
     app_test = app("pages/lstm.py", lang)

@@ -89,6 +89,7 @@ def test_gradient_descent_reaches_the_closed_form_within_2_percent(optimizer):
     assert best <= last.metrics["train_mse"] <= 1.02 * best
 
 
+@pytest.mark.slow
 def test_normalised_features_converge_in_fewer_steps_than_raw_ones():
     """Each variant gets its best learning rate from a grid; raw powers of x in [0, 10] are so
     ill-conditioned that no stable rate gets close within the budget."""
@@ -113,6 +114,7 @@ def test_raw_features_with_a_large_rate_diverge_and_stop():
     assert last.extras["diverged"] and last.step < config.num_steps
 
 
+@pytest.mark.slow
 def test_robust_losses_are_pulled_less_by_outliers():
     data = regression.make_data(regression.DataConfig(function="linear", outlier_share=0.15))
     assert data.outliers.sum() == round(0.15 * len(data.x_train))
@@ -130,6 +132,7 @@ def test_higher_degree_overfits_small_data():
     assert fits[15].test_mse > fits[7].test_mse
 
 
+@pytest.mark.slow
 def test_mlp_fits_the_sine_and_has_no_closed_form():
     data = regression.make_data(regression.DataConfig(function="sine"))
     config = regression.RegressionConfig(model="mlp", learning_rate=0.01, num_steps=1500)
@@ -212,6 +215,7 @@ def test_centring_before_the_powers_is_what_conditions_them():
     assert kappa["raw"] > 1e6 and kappa["each"] > 1000 and kappa["centred"] < 50
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_prompt_normalisation_runs_as_the_page_says(seed):
     """Quadratic data, degree 2, plain SGD. Raw: the limit 1/λmax is about 6e-4, so 1e-3 diverges and
@@ -264,6 +268,7 @@ def test_prompt_outliers_lift_the_mse_line_more_than_they_tilt_it(seed):
     assert 5 < test_mse["mse"] < 10 and 1.5 < test_mse["huber"] < 3.5 and test_mse["mae"] < 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_prompt_overfitting_least_squares_test_error_rises_gradient_descent_stops_short(seed):
     """40 sine points: the exact degree-15 fit's test MSE is above degree 7's; Adam stopped after
@@ -276,6 +281,7 @@ def test_prompt_overfitting_least_squares_test_error_rises_gradient_descent_stop
     assert descent["train_mse"] > exact[15].train_mse and descent["test_mse"] < exact[15].test_mse
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_prompt_degree_five_adam_momentum_and_plain_sgd(seed):
     """Degree 5, rate 0.05: Adam is within a few percent of least squares after 800 steps (about 1 % on

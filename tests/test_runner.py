@@ -164,6 +164,7 @@ def test_pausing_a_queued_run_takes_it_out_of_the_queue_until_resumed(runner):
     assert runner.wait(waiting, timeout=WAIT) and waiting.state == jobs.FINISHED
 
 
+@pytest.mark.slow
 def test_a_paced_run_spreads_its_reports_and_skip_ends_the_wait(runner):
     """A run that trains in a blink, paced over 1 s, takes about 1 s; Skip makes it finish at once."""
     started = time.monotonic()
@@ -186,6 +187,7 @@ def test_stop_and_pause_end_a_paced_wait_at_once(runner):
     assert runner.wait(job, timeout=WAIT) and job.state == jobs.STOPPED and job.last.step <= 2
 
 
+@pytest.mark.slow
 def test_the_wait_estimate_follows_the_running_job_and_the_finished_runs_of_each_kind(runner):
     # Nothing to estimate from yet: the first job has not reported and no run of any kind finished.
     runner.submit(jobs.Job(lambda: counting(1, 0.5), kind="slow"))
@@ -207,6 +209,7 @@ def test_the_wait_estimate_follows_the_running_job_and_the_finished_runs_of_each
     assert runner.wait(timeout=WAIT)
 
 
+@pytest.mark.slow
 def test_two_workers_split_the_queue_in_the_estimate():
     runner = jobs.Runner(workers=2)
     done = runner.submit(jobs.Job(lambda: counting(1, 0.3), kind="k"))
@@ -393,6 +396,7 @@ def test_stepping_onto_a_replays_last_report_finishes_it_with_its_model():
     assert replay._recording is None                      # a finished replay no longer holds the recording
 
 
+@pytest.mark.slow
 def test_skip_plays_the_rest_of_a_replay_at_once_and_the_estimate_ignores_replays():
     runner = replaying_runner()
     assert runner.wait(runner.submit(jobs.Job(lambda: fitting(40, 0.05), replay_key="slow")), timeout=WAIT)

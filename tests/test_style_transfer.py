@@ -28,6 +28,7 @@ def pretrained():
     return vgg.load_extractor(vgg.find_weights(user_file="", hub_dir="/nonexistent"))
 
 
+@pytest.mark.slow
 def test_bundled_weights_fill_every_conv_layer_with_caffe_preprocessing(monkeypatch):
     monkeypatch.delenv(vgg.USER_WEIGHTS_ENV, raising=False)
     source = vgg.find_weights(hub_dir="/nonexistent")
@@ -61,6 +62,7 @@ def test_pretrained_filters_are_not_random_ones():
     assert neighbour_correlation(pretrained) > 0.5 and abs(neighbour_correlation(random)) < 0.2
 
 
+@pytest.mark.slow
 def test_textures_are_told_apart(pretrained):
     """Style distance between crops of different textures is far larger than within one texture."""
     crops = {name: images.to_tensor(images.load_sample(name)) for name in ("brick", "grass")}
@@ -233,6 +235,7 @@ def test_the_loss_reported_is_the_loss_of_the_image_shown(pretrained, levels):
         assert shown[name].item() == pytest.approx(last.metrics[name], rel=1e-4, abs=1e-7), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_step_that_goes_astray_is_taken_back(pretrained, seed):
     """The tutorial's shallow layers send L-BFGS's early steps far off (the loss rose from 5 to 170 at
@@ -386,6 +389,7 @@ def test_gram_distance_is_the_layer_style_loss_and_each_heatmap_has_its_own_scal
     assert compared.style_map.max() == pytest.approx(1.0) == compared.maps[0].max()    # yet both maps peak at 1
 
 
+@pytest.mark.slow
 def test_page_shows_the_receptive_fields_and_runs_with_average_pooling(app, monkeypatch, tmp_path):
     """zh page: the computed table, the pooling choice (max by default) in the run's config, the Gram
     distance above the heatmaps, and the cached VGG every user shares still has its max pooling."""
@@ -415,6 +419,7 @@ def test_page_shows_the_receptive_fields_and_runs_with_average_pooling(app, monk
     assert json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])["changed"] == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_noise_start_under_coarse_to_fine_keeps_none_of_the_photos_fine_detail(pretrained, seed):
     """Before, every finer level re-added the content's detail, so a noise start ended up almost as
@@ -438,6 +443,7 @@ def test_a_noise_start_under_coarse_to_fine_keeps_none_of_the_photos_fine_detail
     assert content_loss["noise"] > content_loss["content"], content_loss
 
 
+@pytest.mark.slow
 def test_a_randomly_initialised_vgg_hardly_tells_images_apart_at_its_deep_layers(pretrained):
     """The page says why the weights must be pretrained: with PyTorch's default initialisation the
     image's signal fades until the biases dominate, so relu4_1 and relu5_1 give almost the same Gram

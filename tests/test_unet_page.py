@@ -50,6 +50,7 @@ def test_skips_are_compared_only_between_runs_with_equal_settings(app):
     assert expected in [m.value for m in app_test.markdown]
 
 
+@pytest.mark.slow
 def test_feature_map_captions_are_translated(app):
     app_test = app("pages/unet.py", "zh")
     app_test.radio(key="lang").set_value("zh").run()       # explicitly: AppTest page switches once dropped ?lang=
@@ -64,6 +65,7 @@ def test_feature_map_captions_are_translated(app):
     assert not any(word in caption for caption in captions for word in ("encoder", "decoder", "bottleneck"))
 
 
+@pytest.mark.slow
 def test_the_denoiser_runs_through_the_helper_and_keeps_its_upload(app):
     app_test = app("pages/unet.py", "en")
     app_test.selectbox(key="unet_denoise_source").set_value("upload").run()
