@@ -44,9 +44,18 @@ def pytest_collection_modifyitems(config, items):
 def one_thread_policy_for_the_session():
     """Engines never set the thread count; like the server, the test session decides it once
     (`PTLAB_THREADS`, else every core: the runner's policy with one worker and no core reserved)."""
+    import importlib
+    import pkgutil
+
+    import engine
     from engine.device import configure_threads
 
     configure_threads(1)
+    # Every engine module (and what it imports) is loaded here, in the main thread: a first import
+    # inside a run's worker thread can compile or parse source (torch.jit.script parses with ast) while
+    # an AppTest parses a page, and Python 3.11's AST constructor is not thread-safe (CPython gh-106905).
+    for info in pkgutil.iter_modules(engine.__path__):
+        importlib.import_module(f"engine.{info.name}")
     yield
 
 
