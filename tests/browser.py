@@ -155,3 +155,81 @@ def english_words_in_chinese_page(page, data: str = "") -> set[str]:
     allowed |= {word.lower() for word in re.findall(r"[A-Za-z]{3,}", data)}
     seen = {word for word in re.findall(r"[A-Za-z]{3,}", visible_text(page))}
     return {word for word in seen if word.lower() not in allowed}
+
+
+# ------------------------------------------------------------------ a page at a glance (layout)
+LAPTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+RESULT = '.js-plotly-plot, [data-testid="stImage"]'     # a run's chart or picture
+LANGUAGES = {"en": "English", "zh": "简体中文"}
+
+
+def outside(page, locator, name: str, size: dict) -> list[str]:
+    """Why `locator` is not wholly inside the viewport `size` (empty when it is)."""
+    box = None
+    for _ in range(10):              # a live redraw may be replacing the element this very moment
+        box = locator.bounding_box()
+        if box is not None:
+            break
+        page.wait_for_timeout(200)
+    if box is None:
+        return [f"{name}: not drawn"]
+    problems = []
+    if box["y"] < -1 or box["y"] + box["height"] > size["height"] + 1:
+        problems.append(f"{name}: y {box['y']:.0f} to {box['y'] + box['height']:.0f} (screen {size['height']})")
+    if box["x"] < -1 or box["x"] + box["width"] > size["width"] + 1:
+        problems.append(f"{name}: x {box['x']:.0f} to {box['x'] + box['width']:.0f} (screen {size['width']})")
+    return problems
+
+
+def lab(page, key: str | None):
+    """The experiment's two columns: (settings column, run column); key None: the page's first ones."""
+    anchor = page.locator(f".st-key-act_{key}" if key else '[data-testid="stHorizontalBlock"] .js-plotly-plot')
+    run_column = page.locator('[data-testid="stColumn"]').filter(has=anchor).first
+    row = page.locator('[data-testid="stHorizontalBlock"]').filter(has=run_column).last
+    return row.locator(':scope > [data-testid="stColumn"]').first, run_column
+
+
+def first_screen_problems(page, key: str | None) -> list[str]:
+    """At 1400x900 without scrolling: the first two settings of experiment `key` and its Run button
+    (key None: the page's first chart, which its settings drive without a button)."""
+    settings, run_column = lab(page, key)
+    if key is None:
+        problems = outside(page, run_column.locator(RESULT).first, "first chart", LAPTOP)
+    else:
+        problems = outside(page, page.locator(f".st-key-act_{key} button").first, "Run button", LAPTOP)
+    labels = settings.locator('[data-testid="stWidgetLabel"] >> visible=true')   # a collapsed label is hidden
+    for k in range(min(2, labels.count())):
+        problems += outside(page, labels.nth(k), f"setting {k + 1}", LAPTOP)
+    return problems
+
+
+def after_the_run(page, key: str, status, run_column) -> list[str]:
+    """The first screen, plus the run's status line and its first chart or picture, all in view."""
+    problems = first_screen_problems(page, key)
+    problems += outside(page, status, "status", LAPTOP)
+    return problems + outside(page, run_column.locator(RESULT).first, "first result", LAPTOP)
+
+
+def scroll_to(page, locator, tries: int = 10) -> None:
+    """Scroll `locator` into view, again if a live redraw replaced the element meanwhile."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(tries):
+        try:
+            locator.scroll_into_view_if_needed(timeout=5_000)
+            return
+        except PlaywrightError:
+            if attempt == tries - 1:
+                raise
+            page.wait_for_timeout(300)
+
+
+def scroll_top(page) -> float:
+    return page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollTop")
+
+
+def switch_language(page, lang: str) -> None:
+    page.locator(".st-key-language_switch").get_by_text(LANGUAGES[lang]).first.click()
+    page.wait_for_timeout(300)
+    wait_for_app(page, runs=False)

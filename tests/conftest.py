@@ -26,15 +26,16 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """With `--dist loadgroup`, every browser test runs in one worker, one after another (each one
-    drives Chromium against its own server; two at once would halve the CPU each expects), while the
-    other worker takes the in-process tests a file (or a file's page) at a time: they share one
-    process, so a run one of them trained (`trained_once`) is there for the next (the other language)."""
+    """With `--dist loadgroup`, tests go to the two workers a file at a time (a page at a time for
+    page-parametrised files): tests that share a process share their trained runs (`trained_once`,
+    the claims' cache), and a browser file's server serves all of that file's tests. Two browser
+    files may run at once, one in each worker: every wait is for a state (no test measures speed),
+    so a busier machine only makes them take longer."""
     for item in items:
         if item.get_closest_marker("claims"):
             item.add_marker(pytest.mark.slow)        # the quick tier (-m "not browser and not slow") skips them
         if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
         else:            # a page's tests together (the claims of one page share their runs), pages apart
             slug = getattr(getattr(item, "callspec", None), "params", {}).get("slug")
             item.add_marker(pytest.mark.xdist_group(item.path.stem + (f"-{slug}" if slug else "")))

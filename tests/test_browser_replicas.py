@@ -1,5 +1,5 @@
 """A class served by two replicas behind HAProxy (`deploy/replicas.sh 2 PORT`), in real Chromium: a
-dozen learners come through the proxy, each with its own step count in the link; the proxy spreads
+class of six learners comes through the proxy, each with its own step count in the link; the proxy spreads
 them over both replicas (its cookie names each learner's replica, and that replica's own session
 count agrees), every run completes, and after a rerun in the same session (the language switch)
 each learner still sees their own setting and their own results. Nothing is left running after."""
@@ -27,7 +27,7 @@ from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture
 
 pytestmark = pytest.mark.browser
 REPLICAS = 2
-STEPS = [40 + 10 * learner for learner in range(12)]      # each learner's own setting (the slider moves by 10)
+STEPS = [40 + 10 * learner for learner in range(6)]       # each learner's own setting (the slider moves by 10)
 COOKIE = "ptlab_replica"                                  # deploy/haproxy.cfg
 
 
@@ -157,7 +157,7 @@ def check_own_run(page, steps: int, finished: str, chart: bool = False) -> None:
         assert page.evaluate(LAST_STEP_DRAWN) == steps
 
 
-def test_a_dozen_learners_over_two_replicas_keep_their_own_sessions(browser, capsys, tmp_path):  # noqa: F811
+def test_six_learners_over_two_replicas_keep_their_own_sessions(browser, capsys, tmp_path):  # noqa: F811
     laps, clock = {}, [time.monotonic()]
 
     def lap(name: str) -> None:
@@ -175,14 +175,14 @@ def test_a_dozen_learners_over_two_replicas_keep_their_own_sessions(browser, cap
         for page, _ in learners:
             wait_for_app(page, WAIT_MS)
             no_exception(page)
-        lap("open 12 pages")
+        lap(f"open {len(STEPS)} pages")
 
         # The proxy's cookie names each learner's replica; each replica's own session count agrees,
         # so every learner's websocket reached the replica the cookie names.
         replica_of = [{c["name"]: c["value"] for c in page.context.cookies()}.get(COOKIE) for page, _ in learners]
         spread = Counter(replica_of)
         assert set(spread) == set(proxy.replica_ports), replica_of
-        assert min(spread.values()) >= len(STEPS) // 4, spread          # round robin: 6 and 6
+        assert min(spread.values()) >= len(STEPS) // 3, spread          # round robin: 3 and 3
         counted = {name: sessions_on(port) for name, port in proxy.replica_ports.items()}
         assert {name: count["active"] for name, count in counted.items()} == dict(spread), counted
 

@@ -91,7 +91,8 @@ def _digits_cases():
         "multitask": (multitask.MultitaskConfig(architecture="separate", weighting="uncertainty", seed=3),
                       multitask.train, 20),
         "optimizers": (optimizers.NetworkConfig(seed=2), optimizers.compare_on_network, 15),
-        "adversarial": (adversarial.AdversarialConfig(defence="pgd", pgd_steps=2, seed=1), adversarial.train, 10),
+        "adversarial": (adversarial.AdversarialConfig(defence="pgd", pgd_steps=2, eval_size=40, seed=1),
+                        adversarial.train, 10),
         "autoencoder": (autoencoder.AutoencoderConfig(model="conv", latent=4, variational=True, beta=0.5, seed=1),
                         autoencoder.train, 25),
     }
@@ -256,7 +257,7 @@ def test_style_transfer_export_ships_the_pictures_and_matches_the_engine(tmp_pat
 
     content = images.to_tensor(images.fit_within(images.load_sample(images.PHOTOS[0]), 512))
     style = artwork.make(artwork.ARTWORKS[0], size=256)
-    config = style_transfer.StyleConfig(size=64, steps=4, style_weight=3.0, tv_weight=0.3, seed=2, fast_math=fast_math)
+    config = style_transfer.StyleConfig(size=40, steps=4, style_weight=3.0, tv_weight=0.3, seed=2, fast_math=fast_math)
     name, payload = export.package("style_transfer", files={"content.png": images.png_bytes(content),
                                                             "style.png": images.png_bytes(style)}, config=config)
     assert name == "style_transfer_experiment.zip"
@@ -268,7 +269,7 @@ def test_style_transfer_export_ships_the_pictures_and_matches_the_engine(tmp_pat
     assert_standalone_shape(source)
     assert "--content" in source and "--style" in source and "--weights" in source
     final = run_alone(source, folder, "--device", "cpu", "--out", "result.png")
-    assert max(Image.open(folder / "result.png").size) == 64                  # the page's size setting
+    assert max(Image.open(folder / "result.png").size) == config.size       # the size setting
     # the engine on the pictures as shipped (PNG: 8 bits a channel), with the weights the page found
     decoded = [images.to_tensor(Image.open(io.BytesIO(shipped[f"style_transfer_experiment/{n}"])).convert("RGB"))
                for n in ("content.png", "style.png")]

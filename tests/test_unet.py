@@ -46,12 +46,12 @@ def test_dice_and_iou_against_hand_counts():
 
 
 @pytest.mark.slow
-def test_default_training_segments_well_and_skips_matter():
-    *_, with_skips = unet.train(unet.SegmentationConfig())
-    *_, without = unet.train(unet.SegmentationConfig(skips=False))
-    assert with_skips.metrics["dice"] >= 0.9
-    assert without.metrics["dice"] < with_skips.metrics["dice"] - 0.04      # 400 steps (the skips card: 100)
-    assert with_skips.extras["predicted"].shape == (4, 64, 64)
+def test_default_training_segments_well():
+    """That the skips matter is the skips card's claim, tested on three seeds with its margin
+    (tests/test_claims.py)."""
+    *_, last = unet.train(unet.SegmentationConfig())
+    assert last.metrics["dice"] >= 0.9
+    assert last.extras["predicted"].shape == (4, 64, 64)
 
 
 @pytest.mark.slow
