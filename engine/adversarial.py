@@ -119,16 +119,18 @@ def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
 
 def accuracy_under_attack(model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
                           epsilons: tuple[float, ...] = EPSILONS, attack: str = "fgsm", steps: int = 10) -> list[float]:
-    """Accuracy on FGSM (or `steps`-step PGD) examples for each epsilon, each attack made afresh."""
+    """Accuracy on FGSM (or `steps`-step PGD) examples for each epsilon. FGSM's direction, the sign of
+    the input gradient at the clean digits, is the same for every epsilon: computed once."""
     model.eval()
+    if attack == "fgsm":
+        direction = _input_gradient(model, x, labels, False).sign()
+        return [accuracy(model, (x + epsilon * direction).clamp(0, 1) if epsilon else x, labels) for epsilon in epsilons]
     results = []
     for epsilon in epsilons:
         if epsilon == 0:
             attacked = x
-        elif attack == "pgd":
-            attacked = pgd(model, x, labels, epsilon, steps, generator=torch.Generator().manual_seed(0))
         else:
-            attacked = fgsm(model, x, labels, epsilon)
+            attacked = pgd(model, x, labels, epsilon, steps, generator=torch.Generator().manual_seed(0))
         results.append(accuracy(model, attacked, labels))
     return results
 
@@ -211,7 +213,8 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
     rng = RunRandom(config.seed, device)
     order = torch.Generator().manual_seed(config.seed)     # batch order; on the CPU also the attacks' starts
     attack_starts = order if device.type == "cpu" else rng.device
-    standard = build(SmallCNN, rng.cpu, device)
+    standard = build(SmallCNN, rng.cpu, device).to(memory_format=torch.channels_last)   # oneDNN's fast layout:
+                                                                                       # 1.3x a step on the CPU
     models = {"standard": standard, "robust": copy.deepcopy(standard)}                # same start
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=config.learning_rate) for name, m in models.items()}
     batches = minibatches(len(data.train_x), config.batch_size, order)

@@ -11,7 +11,8 @@ from engine import images, unet
 def test_generated_masks_match_the_drawn_shapes_exactly():
     config = unet.ShapesConfig(noise=0.0, blur=0.0, texture=0.0, objects=5, seed=3)
     shapes = unet.make_shapes(config, 16)
-    assert shapes.images.shape == (16, 1, 64, 64) and shapes.masks.shape == (16, 64, 64)
+    side = config.size
+    assert shapes.images.shape == (16, 1, side, side) and shapes.masks.shape == (16, side, side)
     for image, mask in zip(shapes.images[:, 0], shapes.masks, strict=True):
         background = image[mask == 0]
         assert background.numel() and (background == background[0]).all()     # one flat background
@@ -50,8 +51,8 @@ def test_default_training_segments_well():
     """That the skips matter is the skips card's claim, tested on three seeds with its margin
     (tests/test_claims.py)."""
     *_, last = unet.train(unet.SegmentationConfig())
-    assert last.metrics["dice"] >= 0.9
-    assert last.extras["predicted"].shape == (4, 64, 64)
+    assert last.metrics["dice"] >= 0.87     # 48 px: the shapes' edges are a larger share of their pixels than at 64
+    assert last.extras["predicted"].shape == (4, unet.ShapesConfig.size, unet.ShapesConfig.size)
 
 
 @pytest.mark.slow
