@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 from PIL import Image, ImageDraw
 
+from engine import unet
 from tests.conftest import wait_until
 from tests.test_pages import assert_clean
 from ui import runner
@@ -141,7 +142,7 @@ def _unet(app_test, lang, record):
     drawing = Image.new("RGB", (120, 90), "white")
     ImageDraw.Draw(drawing).ellipse((10, 10, 60, 60), fill="black")
     app_test.file_uploader(key="act_unet_shapes").set_value(("shapes.png", png(drawing), "image/png")).run()
-    assert translate("unet.shapes_caption", lang, size=64) in captions(app_test)
+    assert translate("unet.shapes_caption", lang, size=unet.ShapesConfig.size) in captions(app_test)
 
 
 def _autoencoder_waits(app_test, lang):
