@@ -31,9 +31,9 @@ class AdversarialConfig:
     epsilon: float = 0.25           # L-infinity budget used in adversarial training
     adversarial_share: float = 0.5  # share of each robust-training batch that is attacked (rest clean)
     pgd_steps: int = 5              # PGD iterations when defence == "pgd"
-    steps: int = 400                # minibatch steps for each model
+    steps: int = 250                # minibatch steps for each model
     batch_size: int = 64
-    learning_rate: float = 2e-3     # Adam
+    learning_rate: float = 4e-3     # Adam, peak of a one-cycle schedule
     eval_size: int = 200            # test digits (all ten classes, in turn) for the live curves
     eval_pgd_steps: int = 10        # PGD iterations of the curves' attack (random start, step 0.25 epsilon)
     seed: int = 0
@@ -217,6 +217,10 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
                                                                                        # 1.3x a step on the CPU
     models = {"standard": standard, "robust": copy.deepcopy(standard)}                # same start
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=config.learning_rate) for name, m in models.items()}
+    # One-cycle schedules (Smith & Topin's super-convergence), as Wong et al. trained FGSM-RS: the same
+    # accuracy in fewer steps than a constant rate.
+    schedules = [torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps)
+                 for optimizer in optimizers.values()]
     batches = minibatches(len(data.train_x), config.batch_size, order)
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)               # once per run
     eval_x, eval_y = (t.to(device) for t in evaluation_set(data, config.eval_size))
@@ -234,6 +238,8 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
             optimizers[name].zero_grad(set_to_none=True)
             loss.backward()
             optimizers[name].step()
+        for schedule in schedules:
+            schedule.step()
         if throttle.due(step):             # the attack evaluation is the report's cost, so the throttle spaces it
             curves = {name: attack_curves(model, eval_x, eval_y, epsilons, config.eval_pgd_steps)
                       for name, model in models.items()}

@@ -36,12 +36,14 @@ PRESETS = {
     "balanced": (256, 20, (40, 30)),
     "quality": (384, 30, (40, 40)),
 }
+DEFAULT_PRESET = "fast"        # the page's first run: 192 px in 15 evaluations, about 12 s on one core of
+                               # the slowest CPU (benchmarks/defaults_speed.py); 256 px took 28 s
 
 
 @dataclass(frozen=True)
 class StyleConfig:
-    size: int = 256                      # long side of the result, px
-    steps: int = 20                      # optimiser evaluations (forward + backward) at full size
+    size: int = PRESETS[DEFAULT_PRESET][0]    # long side of the result, px
+    steps: int = PRESETS[DEFAULT_PRESET][1]   # optimiser evaluations (forward + backward) at full size
     coarse_steps: tuple[int, ...] = ()   # evaluations at smaller sizes first, coarsest first (e.g. (40, 30):
                                          # 1/4, then 1/2 size): cheap passes that settle the large structures
     content_weight: float = 1.0          # alpha

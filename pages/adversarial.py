@@ -32,7 +32,8 @@ INDEX_FOR = "_adversarial_index_for"   # Session State: the report the lab's def
 
 def settings_ui() -> adversarial.AdversarialConfig:
     epsilon = linked(st.slider, text("adversarial.epsilon"), 0.05, 0.35, 0.25, 0.05, key="adversarial_epsilon")
-    steps = linked(st.slider, text("adversarial.steps"), 50, 2000, 400, 50, key="adversarial_steps")
+    steps = linked(st.slider, text("adversarial.steps"), 50, 2000, adversarial.AdversarialConfig.steps, 50,
+                   key="adversarial_steps")
     with st.expander(text("adversarial.more_training")):
         defence = linked(st.radio, text("adversarial.defence"), ["fgsm_rs", "pgd"], key="adversarial_defence",
                          format_func=option_labels("adversarial.defence_"))

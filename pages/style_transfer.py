@@ -105,12 +105,14 @@ def apply_preset() -> None:
 def settings_ui() -> style_transfer.StyleConfig:
     """The main settings first; the loss's other knobs and the optimisation's choices in expanders."""
     st.markdown(f"**{text('style_transfer.settings_header')}**")
-    preset = linked(st.selectbox, text("style_transfer.preset"), list(style_transfer.PRESETS), index=1,
+    preset = linked(st.selectbox, text("style_transfer.preset"), list(style_transfer.PRESETS),
+                    index=list(style_transfer.PRESETS).index(style_transfer.DEFAULT_PRESET),
                     key="style_transfer_preset", on_change=apply_preset,
                     format_func=option_labels("style_transfer.preset_"))
     left, right = st.columns(2)          # pairs side by side: the main settings fit the first screen
-    size = linked(left.slider, text("style_transfer.size"), 128, 512, 256, 32, key="style_transfer_size")
-    steps = linked(right.slider, text("style_transfer.steps"), 5, 150, 20, 5, key="style_transfer_steps")
+    default = style_transfer.StyleConfig()
+    size = linked(left.slider, text("style_transfer.size"), 128, 512, default.size, 32, key="style_transfer_size")
+    steps = linked(right.slider, text("style_transfer.steps"), 5, 150, default.steps, 5, key="style_transfer_steps")
     left, right = st.columns(2)
     weights = {name: linked(column.select_slider, text(f"style_transfer.{name}"), WEIGHTS, 1.0,
                             key=f"style_transfer_{name}")

@@ -54,7 +54,7 @@ def test_hosted_caps_sliders_links_and_says_so(app, hosted_mode):
     assert (steps.max, steps.value) == (30, 30)
     assert translate("common.hosted_cap", "zh", cap="256", full="512") in captions(app_test)
     assert app_test.query_params["style_transfer_steps"] == "30"          # the URL says what runs
-    assert "style_transfer_size" not in app_test.query_params            # 256 is the default: left out
+    assert app_test.query_params["style_transfer_size"] == "256"         # the cap, above the default (192)
     app_test.selectbox(key="style_transfer_preset").set_value("quality").run()    # a preset above the cap
     assert_clean(app_test)
     assert app_test.slider(key="style_transfer_size").value == 256

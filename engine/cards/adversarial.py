@@ -12,9 +12,10 @@ from engine.cards import Card, Challenge, exceeds, to_the_end
 from engine.training import TrainingStep
 
 EXPERIMENT = "adversarial_train"
-DEFAULTS = {"adversarial_dataset": "subset", "adversarial_epsilon": 0.25, "adversarial_steps": 400,
+DEFAULTS = {"adversarial_dataset": "subset", "adversarial_epsilon": 0.25,
+            "adversarial_steps": adversarial.AdversarialConfig.steps,
             "adversarial_defence": "fgsm_rs", "adversarial_share": 0.5}
-SHORT = {"adversarial_steps": 50}          # every card judges the same short run (about 3 s on one core)
+SHORT = {"adversarial_steps": 150}         # every card judges the same short run (about 8 s on one core)
 
 
 def config(settings: Mapping[str, Any]) -> tuple[adversarial.AdversarialConfig, str]:

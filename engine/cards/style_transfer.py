@@ -18,7 +18,8 @@ LAYER_KEYS = tuple(f"style_transfer_w_{layer}" for layer in style_transfer.STYLE
 DEFAULTS = {
     "style_transfer_content_source": "photo", "style_transfer_content_photo": "astronaut",
     "style_transfer_style_source": "artwork", "style_transfer_style_artwork": "swirls",
-    "style_transfer_preset": "balanced", "style_transfer_size": 256, "style_transfer_steps": 20,
+    "style_transfer_preset": style_transfer.DEFAULT_PRESET, "style_transfer_size": style_transfer.StyleConfig.size,
+    "style_transfer_steps": style_transfer.StyleConfig.steps,
     "style_transfer_style_weight": 1.0, "style_transfer_content_weight": 1.0, "style_transfer_tv_weight": 0.1,
     "style_transfer_pyramid": True, "style_transfer_coarse": False, "style_transfer_optimizer": "lbfgs",
     "style_transfer_init": "content",
