@@ -34,7 +34,9 @@ class AdversarialConfig:
     steps: int = 250                # minibatch steps for each model
     batch_size: int = 64
     learning_rate: float = 4e-3     # Adam, peak of a one-cycle schedule
-    eval_size: int = 200            # test digits (all ten classes, in turn) for the live curves
+    eval_size: int = 200            # test digits (all ten classes, in turn) for the final curves
+    live_size: int = 100            # the first of them, attacked at the reports during the run (the attacks
+                                    # are a report's whole cost: half the digits, half the time)
     eval_pgd_steps: int = 10        # PGD iterations of the curves' attack (random start, step 0.25 epsilon)
     seed: int = 0
     device: str | None = None       # None: engine.device.pick_device()
@@ -205,8 +207,9 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
     """Train a standard and an adversarially trained CNN side by side on the same batches.
 
     Metrics: clean accuracy of each, and its accuracy under FGSM and PGD at the training epsilon;
-    extras: `epsilons`, `curves` {model: {"fgsm": [...], "pgd": [...]}} over those epsilons (on
-    `eval_size` test digits), `history`, `device`, and `model`: {"standard": ..., "robust": ...},
+    extras: `epsilons`, `curves` {model: {"fgsm": [...], "pgd": [...]}} over those epsilons (on the
+    first `live_size` of the `eval_size` test digits during the run, on all of them at the last step;
+    `scored` says how many), `history`, `device`, and `model`: {"standard": ..., "robust": ...},
     the models as trained so far (in every report, so a paused or stopped run has them).
     """
     device = run_device(config.device)
@@ -227,7 +230,7 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
     epsilons = curve_epsilons(config.epsilon)
     trained_at = epsilons.index(round(config.epsilon, 4))
     history: dict[str, list[float]] = {"step": [], "standard": [], "robust": []}
-    throttle = Throttle(config.steps, max_share=0.2)    # the curves are the point of this page: update often
+    throttle = Throttle(config.steps, max_share=0.12)   # the curves are the point of this page: a report every ~2 s
     for step in range(config.steps):
         index = next(batches).to(device)
         x, labels = train_x[index], train_y[index]
@@ -241,14 +244,15 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
         for schedule in schedules:
             schedule.step()
         if throttle.due(step):             # the attack evaluation is the report's cost, so the throttle spaces it
-            curves = {name: attack_curves(model, eval_x, eval_y, epsilons, config.eval_pgd_steps)
+            scored = config.eval_size if step == config.steps - 1 else min(config.live_size, config.eval_size)
+            curves = {name: attack_curves(model, eval_x[:scored], eval_y[:scored], epsilons, config.eval_pgd_steps)
                       for name, model in models.items()}
             history["step"].append(step + 1)
             for name in models:
                 history[name].append(curves[name]["fgsm"][0])
             metrics = {f"{name}_clean": curves[name]["fgsm"][0] for name in models}
             metrics |= {f"{name}_{attack}": curves[name][attack][trained_at] for name in models for attack in ATTACKS}
-            extras = {"epsilons": list(epsilons), "curves": curves, "device": str(device),
+            extras = {"epsilons": list(epsilons), "curves": curves, "device": str(device), "scored": scored,
                       "history": {k: list(v) for k, v in history.items()}, "model": dict(models)}
             with throttle.reporting():     # the loop sets train() again, whatever a lab did meanwhile
                 yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)

@@ -61,7 +61,8 @@ def draw(record: RunRecord) -> None:
     if record.previous is not None:
         with_previous(figure, curves_figure(record.previous.step))
     show(figure)
-    st.caption(text("adversarial.curve_caption", count=config.eval_size, per_class=config.eval_size // 10,
+    scored = step.extras.get("scored", config.eval_size)
+    st.caption(text("adversarial.curve_caption", count=scored, per_class=scored // 10, total=config.eval_size,
                     steps=config.eval_pgd_steps))
     for name in MODELS:                          # one row per model: clean, FGSM and PGD at the training epsilon
         model, columns = text(f"adversarial.{name}"), st.columns(3)

@@ -279,3 +279,20 @@ def test_an_early_report_holds_the_models_as_they_are_then(digits):
     result = adversarial.attack_one(models["robust"], digits.test_x[0], int(digits.test_y[0]), 0.2, "pgd", 3)
     assert result.perturbation.abs().max() <= 0.2 + 1e-6 and len(result.adversarial_probabilities) == 10
     assert adversarial.predict(models["standard"], digits.test_x[0]) in range(10)
+
+
+def test_reports_during_the_run_attack_the_first_live_digits_and_the_last_all_of_them(digits):
+    """The curves during the run are measured on the first `live_size` evaluation digits (ten
+    classes in turn), the last report's on all `eval_size`: each report's clean accuracy is its
+    models' accuracy on exactly the digits it names."""
+    config = dataclasses.replace(SMALL, steps=3, eval_size=40, live_size=20)
+    eval_x, eval_y = adversarial.evaluation_set(digits, config.eval_size)
+    assert sorted(eval_y[:20].tolist()) == sorted(list(range(10)) * 2)
+    reports = []
+    for report in adversarial.train(config, digits):
+        count = report.extras["scored"]
+        for name, model in report.extras["model"].items():
+            expected = adversarial.accuracy(model, eval_x[:count], eval_y[:count])
+            assert report.metrics[f"{name}_clean"] == pytest.approx(expected), (report.step, name)
+        reports.append((report.step, count))
+    assert reports[0] == (1, 20) and reports[-1] == (3, 40)
