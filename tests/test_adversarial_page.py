@@ -36,7 +36,8 @@ def test_metrics_and_curves_at_the_largest_training_epsilon(app, lang):
             assert max(curve) >= slider.max                     # the grid reaches the slider's end
             label = translate(f"adversarial.metric_{attack}", lang, model=model, epsilon=slider.max)
             assert "0.35" in label and metrics[label] == f"{curve[slider.max]:.1%}"
-    caption = translate("adversarial.curve_caption", lang, count=200, per_class=20, total=200, steps=10)   # the end
+    caption = translate("adversarial.curve_caption", lang, count=200, per_class=20, total=200, live=100,
+                        steps=10)   # the last report
     assert caption in [c.value for c in app_test.caption]
 
 

@@ -2,13 +2,14 @@
 and pipeline runs as jobs (Run / Pause / Step / Resume / Stop), and no English on the zh pages."""
 
 import json
+import math
 
 import numpy as np
 import pytest
 
 from tests.conftest import train
 from tests.test_pages import assert_clean
-from ui.charts import COINCIDE, LINE_CHARS, _columns
+from ui.charts import COINCIDE, LINE_CHARS, _columns, first_non_finite
 from ui.i18n import translate
 
 
@@ -46,11 +47,29 @@ def test_half_precision_lab_race_and_speed_check(app, lang):
     race = frame(app_test, lang, "table_skipped")
     assert len(race) == 4 and len(app_test.get("plotly_chart")) == 6        # ranges, spacing, loss, accuracy,
     assert translate("half_precision.naive_failed", lang) in [w.value for w in app_test.warning]  # scale, histogram
+    assert_divergence_marked(app_test, lang)
     assert_race_curves_read_apart(app_test, lang)
     train(app_test, "half_precision_speed")
     assert_clean(app_test)
     assert list(app_test.dataframe[-1].value.iloc[:, 0]) == ["fp32", "bf16", "fp16"]
     assert len(app_test.dataframe) == 5         # modes, race (kept), facts, examples, speed; no bits for "seventy"
+
+
+def assert_divergence_marked(app_test, lang: str) -> None:
+    """Pure fp16's loss turns NaN: the loss chart marks the step where it did, by name, in the page's
+    language, with a vertical line there; the other modes' losses stay finite and are not marked."""
+    history = app_test.session_state["half_precision_train"].step.extras["history"]
+    step, value = first_non_finite(history["step"], history["loss/fp16_naive"])
+    assert math.isnan(value)
+    title = translate("half_precision.losses_title", lang)
+    losses = next(spec for spec in (json.loads(c.proto.spec) for c in app_test.get("plotly_chart"))
+                  if spec["layout"].get("title", {}).get("text") == title)
+    marks = [note["text"] for note in losses["layout"]["annotations"] if note.get("name") == "diverged"]
+    line = translate("half_precision.short_fp16_naive", lang)
+    assert marks == [translate("common.diverged", lang, line=line, step=step, value="NaN")]
+    assert [shape["x0"] for shape in losses["layout"]["shapes"] if shape.get("name") == "diverged"] == [step]
+    for mode in ("fp32", "bf16", "fp16_scaler"):
+        assert first_non_finite(history["step"], history[f"loss/{mode}"]) is None, mode
 
 
 def assert_race_curves_read_apart(app_test, lang: str) -> None:

@@ -138,7 +138,7 @@ def test_default_run_cuts_style_loss_fivefold_and_keeps_content(pretrained):
     history = last.extras["history"]
     assert last.finished and last.extras["image"].shape[0] == 3
     assert max(last.extras["image"].shape) == style_transfer.StyleConfig().size
-    assert history["style"][-1] < _style_loss_of(pretrained, content, style) / 5     # from the start; measured: 8x at 192 px
+    assert history["style"][-1] < _style_loss_of(pretrained, content, style) / 5     # from the start; 8x at 192 px
     assert history["content"][-1] < 1.0          # relative error: the cat is still there
     assert steps[0].step <= 3                    # an early preview
     assert 1 < len(last.extras["snapshots"]) <= style_transfer.StyleConfig().snapshots

@@ -281,11 +281,41 @@ def history_figure(series: dict[str, str], title: str, x_title: str,
         "shapes": shapes, "annotations": notes}})
 
 
+DIVERGED = "diverged"          # the name of the marks `update_history` draws, so a redraw replaces them
+
+
+def first_non_finite(steps: list, values: list[float]) -> tuple[int, float] | None:
+    """(step, value) of the first value that is NaN or infinite, or None."""
+    for step, value in zip(steps, values, strict=False):
+        if not math.isfinite(value):
+            return step, value
+    return None
+
+
 def update_history(figure: go.Figure, history: dict[str, list[float]]) -> go.Figure:
-    """Plot `history[key]` against `history["step"]` on each line built by `history_figure`."""
+    """Plot `history[key]` against `history["step"]` on each line built by `history_figure`. A loss
+    line that became NaN or infinite has no points from there on, so the step where it did is marked:
+    a dotted vertical line and a note "<line> diverged: loss NaN at step k"."""
+    shapes = [shape for shape in figure.layout.shapes if shape.name != DIVERGED]
+    notes = [note for note in figure.layout.annotations if note.name != DIVERGED]
+    marked = 0
     for trace in figure.data:
-        if trace.meta in history:             # not the previous run's faint copies
-            trace.x, trace.y = history["step"], history[trace.meta]
+        if trace.meta not in history:          # not the previous run's faint copies
+            continue
+        trace.x, trace.y = history["step"], history[trace.meta]
+        broken = first_non_finite(history["step"], history[trace.meta]) if "loss" in trace.meta else None
+        if broken is None:
+            continue
+        step, value = broken
+        shapes.append({"type": "line", "name": DIVERGED, "xref": "x", "yref": "paper", "x0": step, "x1": step,
+                       "y0": 0, "y1": 1, "line": {"dash": "dot", "color": "#b3261e", "width": 2}})
+        notes.append({"name": DIVERGED, "xref": "x", "yref": "paper", "x": step, "y": 1 - 0.09 * marked,
+                      "xanchor": "left", "yanchor": "top", "showarrow": False, "bgcolor": "rgba(255,255,255,0.85)",
+                      "font": {"color": "#b3261e"},
+                      "text": text("common.diverged", line=trace.name, step=step,
+                                   value="NaN" if math.isnan(value) else ("∞" if value > 0 else "−∞"))})
+        marked += 1
+    figure.layout.shapes, figure.layout.annotations = shapes, notes
     return figure
 
 
