@@ -9,6 +9,7 @@ every word on the Chinese page Chinese and a whole-page screenshot saved in each
 On CI (`CI` set) a missing browser is a failure (see the `browser` fixture in test_browser.py).
 """
 
+import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
@@ -32,6 +33,7 @@ from tests.browser import (
     wait_for_app,
 )
 from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
+from ui.i18n import translate
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +49,7 @@ class Demo:
     after_upload: tuple[str, ...] = field(default=())   # buttons to press after the upload
     done: str | None = None                     # key of an element that appears only when the demo is over
     first_screen: str | None = None             # the experiment on the first screen (None: drawn without a button)
+    marked: str | None = None                   # a locale key whose text (any values) a chart shows after the run
 
 
 DEMOS = [
@@ -64,7 +67,7 @@ DEMOS = [
     Demo("autoencoder", {"autoencoder_steps": "50"}, ("act_autoencoder_train",), charts=2, images=1,
          upload="act_autoencoder_upload", first_screen="autoencoder_train"),
     Demo("half_precision", {"half_precision_steps": "20"}, ("act_half_precision_train",), charts=4,
-         first_screen="half_precision_train"),
+         first_screen="half_precision_train", marked="common.diverged"),    # pure fp16's NaN, on its chart
     Demo("distributed", {"distributed_steps": "10"}, ("act_distributed_train",), charts=2,
          first_screen="distributed_train"),
     Demo("style_transfer", {"style_transfer_size": "128", "style_transfer_steps": "5",
@@ -169,6 +172,21 @@ def chinese_throughout(page) -> None:
     assert not english, sorted(english)
 
 
+def chart_text(key: str, lang: str) -> re.Pattern:
+    """The text of locale entry `key` in `lang`, any value in each of its {fields}."""
+    fields = re.findall(r"{(\w+)", translate(key, "en")) + re.findall(r"{(\w+)", translate(key, "zh"))
+    marker = "\x00"
+    filled = translate(key, lang, **dict.fromkeys(fields, marker))
+    parts = (re.escape(part).replace("\\ ", "\\s") for part in filled.split(marker))   # SVG may space with nbsp
+    return re.compile(".+?".join(parts))
+
+
+def assert_marked(page, demo: Demo, lang: str) -> None:
+    if demo.marked is not None:
+        pattern = chart_text(demo.marked, lang)
+        assert page.locator(".js-plotly-plot", has_text=pattern).count() >= 1, (demo.slug, lang, pattern.pattern)
+
+
 @pytest.mark.parametrize("demo", DEMOS, ids=lambda demo: demo.slug)
 def test_every_page_in_chromium_first_screen_demo_and_both_languages(browser, server, drawing, demo):  # noqa: F811
     """One run per page: the first screen in one language, then in the other (half the pages start
@@ -198,6 +216,7 @@ def test_every_page_in_chromium_first_screen_demo_and_both_languages(browser, se
                        after_upload=tuple(b for b in demo.after_upload if b != f"act_{key}"))
     charts, pictures = run_demo(page, rest, drawing)
     assert charts >= demo.charts and pictures >= demo.images, (charts, pictures)
+    assert_marked(page, demo, second)
     if second == "zh":
         chinese_throughout(page)
     save_whole_page(page, f"page-{demo.slug}-{second}.png")
@@ -208,6 +227,7 @@ def test_every_page_in_chromium_first_screen_demo_and_both_languages(browser, se
     no_exception(page)
     assert page.locator(".js-plotly-plot").count() >= demo.charts        # the finished demo is still drawn
     assert page.locator('[data-testid="stImage"] img').count() >= demo.images
+    assert_marked(page, demo, first)
     if key is not None:
         _, run_column = lab(page, key)
         status = page.locator(f'[class*="st-key-runstate_{key}_"]').first
