@@ -41,6 +41,11 @@ class AdversarialConfig:
     seed: int = 0
     device: str | None = None       # None: engine.device.pick_device()
 
+    @property
+    def live_count(self) -> int:
+        """How many evaluation digits the reports during the run attack."""
+        return min(self.live_size, self.eval_size)
+
 
 class SmallCNN(nn.Module):
     """Two conv blocks and a small classifier: about 99 % on MNIST with enough data."""
@@ -232,7 +237,7 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
     epsilons = curve_epsilons(config.epsilon)
     trained_at = epsilons.index(round(config.epsilon, 4))
     history: dict[str, list[float]] = {"step": [], "standard": [], "robust": []}
-    throttle = Throttle(config.steps, max_share=0.12)   # the curves are the point of this page: a report every ~2 s
+    throttle = Throttle(config.steps, max_share=0.12)   # the curves are the point of this page: report often
     for step in range(config.steps):
         index = next(batches).to(device)
         x, labels = train_x[index], train_y[index]
@@ -246,7 +251,7 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
         for schedule in schedules:
             schedule.step()
         if throttle.due(step):             # the attack evaluation is the report's cost, so the throttle spaces it
-            scored = config.eval_size if step == config.steps - 1 else min(config.live_size, config.eval_size)
+            scored = config.eval_size if step == config.steps - 1 else config.live_count
             curves = {name: attack_curves(model, eval_x[:scored], eval_y[:scored], epsilons, config.eval_pgd_steps)
                       for name, model in models.items()}
             history["step"].append(step + 1)

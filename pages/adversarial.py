@@ -63,7 +63,7 @@ def draw(record: RunRecord) -> None:
     show(figure)
     scored = step.extras.get("scored", config.eval_size)
     st.caption(text("adversarial.curve_caption", count=scored, per_class=scored // 10, total=config.eval_size,
-                    live=min(config.live_size, config.eval_size), steps=config.eval_pgd_steps))
+                    live=config.live_count, steps=config.eval_pgd_steps))
     for name in MODELS:                          # one row per model: clean, FGSM and PGD at the training epsilon
         model, columns = text(f"adversarial.{name}"), st.columns(3)
         columns[0].metric(text("adversarial.metric_clean", model=model), f"{step.metrics[f'{name}_clean']:.1%}")
