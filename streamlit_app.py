@@ -15,7 +15,7 @@ from ui.experiment import enter_page
 from ui.i18n import read_language
 from ui.links import fill_share_control, start_of_run
 from ui.router import routed
-from ui.widgets import title_bar
+from ui.widgets import page_assets, title_bar
 
 os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # training leaves a core to the server and the browser
 st.set_page_config(page_title="PyTorch Concepts Lab", page_icon=":material/school:", layout="wide")
@@ -23,33 +23,7 @@ read_language()
 start_of_run()
 page = st.navigation(navigation(), position="top")
 title_bar()            # the page's title, "Share this setup" and the language switch, in one row
-# The page's spacing, and: on a phone the page menu is a drawer over the page, and Streamlit leaves
-# it open after a page is chosen, over that page's Run button. One listener on the document (added
-# once, kept across reruns and pages) closes the drawer when a page link in it is tapped: tied to the
-# tap, not to when a rerun's script happens to run, so it can neither miss the change nor close a
-# menu just opened.
-st.html("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-top: 3.5rem; padding-bottom: 3rem;}"
-        " @media (max-width: 640px) {.st-key-title_row > :first-child {flex: 1 1 100% !important;}}</style>"
-        """<script>(() => {
-  if (window.ptlabMenuCloser) return;
-  window.ptlabMenuCloser = true;
-  document.addEventListener("click", (event) => {
-    if (window.innerWidth > 768 || !event.target.closest('[data-testid="stSidebarNav"] a')) return;
-    const close = (tries) => {     // until the drawer is shut (a busy phone may be slow to react)
-      const drawer = document.querySelector('[data-testid="stSidebar"]');
-      const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
-      if (!drawer || !button) {
-        if (tries < 20) setTimeout(() => close(tries + 1), 250);
-        return;
-      }
-      const box = drawer.getBoundingClientRect();
-      if (box.right <= 1) return;                       // shut
-      if (box.left >= 0) button.click();                // fully open (a closing drawer slides left)
-      if (tries < 8) setTimeout(() => close(tries + 1), 1000);
-    };
-    setTimeout(() => close(0), 150);
-  }, true);
-})();</script>""", unsafe_allow_javascript=True, width=1)
+page_assets()           # the app's CSS and the phone menu's closer (assets/)
 enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
 with routed():
     page.run()

@@ -12,13 +12,14 @@ import dataclasses
 import functools
 import math
 import os
+import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine.errors import InputError
 from engine.training import TrainingStep
@@ -147,15 +148,37 @@ def device_label(reported: str | None) -> str:
     return label(reported)
 
 
+SESSION_ID = "_ptlab_session"  # session key: this session's own random id, the owner of its runs
+_GONE: set[str] = set()        # the ids of sessions whose browser has gone (a closed tab)
+_GONE_LOCK = threading.Lock()
+
+
+def _left(owner: str) -> None:
+    """Streamlit releases a session's session-scoped resources when its browser disconnects."""
+    with _GONE_LOCK:
+        _GONE.add(owner)
+
+
+@st.cache_resource(scope="session", on_release=_left, show_spinner=False)
+def _present(owner: str) -> str:
+    """Held for as long as the session is connected (made again after a dropped connection)."""
+    with _GONE_LOCK:
+        _GONE.discard(owner)
+    return owner
+
+
 def session_id() -> str:
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else ""
+    """This session's id (random, kept in its Session State), marked present while it is connected."""
+    owner = st.session_state.get(SESSION_ID)
+    if owner is None:
+        owner = st.session_state[SESSION_ID] = secrets.token_hex(8)
+    _present(owner)
+    return owner
 
 
 def _session_gone(owner: str) -> bool:
-    from streamlit import runtime
-
-    return runtime.exists() and not runtime.get_instance().is_active_session(owner)
+    with _GONE_LOCK:
+        return owner in _GONE
 
 
 def _setting(env: str, hosted_default: float) -> float:

@@ -173,6 +173,9 @@ def _parameters(widget: Callable) -> set[str]:
 
 
 def _history_navigation() -> bool:
+    """Whether this run is the browser's Back or Forward. A private field of Streamlit's script run
+    context: no public API tells a history rerun from any other, and Streamlit does not restore
+    widgets from the URL on Back (streamlit/streamlit#13853), so `linked` has to."""
     ctx = get_script_run_ctx()
     return bool(ctx is not None and getattr(ctx, "is_history_navigation", False))
 

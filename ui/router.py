@@ -12,6 +12,11 @@ entry file sets around `page.run()`), not from the server-wide v1 flag alone: wh
 link at once on a freshly started server, several sessions start in v1 mode before the first one
 has switched it off, and those must rerun too (otherwise they run without the entry file: no
 `enter_page`, and their first run was taken for one started on another page and stopped).
+
+`PagesManager.uses_pages_directory` is private: Streamlit has no public switch out of v1 mode for an
+app that keeps a `pages/` folder (the layout this project was asked for), and a deep link as the
+first request is the known rough edge of that mix (streamlit/streamlit#9624, #8860, and the review
+of streamlit/streamlit#10276, which made v2 the default but kept the folder's flag).
 """
 
 import threading

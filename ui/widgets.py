@@ -6,6 +6,7 @@ import linecache
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
 
@@ -28,6 +29,16 @@ def title_bar() -> None:
         st.session_state[TITLE_SLOT] = st.container(width="stretch").empty()
         share_control()
         language_switch(st.container(width=190, key="language_switch"))
+
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def page_assets() -> None:
+    """The app's stylesheet and the script that closes the phone's page menu after a tap (both in
+    assets/, read by Streamlit's public `st.html` from a path)."""
+    st.html(ASSETS / "app.css")
+    st.html(ASSETS / "menu_closer.html", unsafe_allow_javascript=True, width=1)
 
 
 def title_row(title: str, share: bool = True) -> None:
