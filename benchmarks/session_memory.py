@@ -4,7 +4,7 @@ lab results), shared caches excluded (`ui.session_memory`). Each page is opened 
 entry file (AppTest) and its main button pressed twice, so the previous run is kept too. (Uploads
 are held by Streamlit's upload manager, at most 8 MB each in hosted mode.) Then the models are put
 away, as the idle sweep or the session cap does (`ui.runner.Runner.put_away`), and it is measured
-again. Prints a table for the README.
+again. Prints a table for docs/hosting.md.
 
     python benchmarks/session_memory.py [slug ...]
 """

@@ -7,7 +7,7 @@ Both run here, in this process and with this code, on
 the same images and objective (256 px, the default weights, TV 0.1); each result is scored in fp32 at
 full size. We print each run's time and loss, then the fewest evaluations of today's default that
 reach the former settings' loss, and how much sooner that is. (The former *code* also clamped the
-pixels between optimiser steps; the README gives its figures, measured at commit c5085cd.)
+pixels between optimiser steps; docs/benchmarks.md gives its figures, measured at commit c5085cd.)
 
     python benchmarks/style_transfer_default.py [--pairs astronaut:swirls coffee:mosaic ...]
 """

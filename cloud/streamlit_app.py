@@ -2,7 +2,7 @@
 
 Community Cloud installs the requirements file that sits beside the entry file, so this folder's
 requirements.txt (CPU wheels from download.pytorch.org, about 200 MB instead of several GB of
-CUDA libraries) is used instead of the root one. See the README's deployment section.
+CUDA libraries) is used instead of the root one. See docs/hosting.md's deployment section.
 """
 
 import os

@@ -112,7 +112,7 @@ def wait_for_app(page, timeout_ms: float = WAIT_MS, runs: bool = True) -> None:
         page.wait_for_selector(IDLE_APP, timeout=timeout_ms)
 
 
-# Streamlit's own chrome, which has no parameter for its words (listed in the README's known limits):
+# Streamlit's own chrome, which has no parameter for its words (listed in docs/using.md's known limits):
 # the uploader's drop zone and button, the camera's button, Plotly's toolbar; and the language switch,
 # which names each language in its own script.
 CHROME = [".st-key-language_switch", '[data-testid="stFileUploaderDropzone"]',

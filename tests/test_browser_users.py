@@ -122,4 +122,4 @@ def test_four_users_at_once_then_two_who_leave_mid_run(browser, audited_server, 
     peak = peak_memory_mb(server.pid)
     with capsys.disabled():
         print(f"\n[many users] server peak memory (VmHWM): {peak:.0f} MB")
-    assert peak < 2700          # the Streamlit Community Cloud budget the README plans for
+    assert peak < 2700          # the Streamlit Community Cloud budget docs/hosting.md plans for

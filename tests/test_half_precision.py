@@ -232,7 +232,8 @@ def _race_metrics(config: hp.RaceConfig) -> dict[str, float]:
 
 
 def test_the_race_starts_from_the_weights_the_old_global_seed_gave():
-    """README figures stay valid: the run's generator gives the start `torch.manual_seed(seed)` gave."""
+    """The figures in docs/benchmarks.md stay valid: the run's generator gives the start
+    `torch.manual_seed(seed)` gave."""
     config = hp.RaceConfig(modes=("fp32",), hidden=32, steps=1, seed=3)
     first = next(hp.train_race(config, data.load_digits()))
     state = torch.random.get_rng_state()

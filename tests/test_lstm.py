@@ -66,7 +66,7 @@ def test_gate_read_out_matches_torch_lstm(layers, bidirectional):
                          [("lstm", 1, False, "last"), ("lstm", 2, True, "attention"), ("gru", 1, False, "last")])
 def test_run_owned_initialisation_is_pytorchs_after_the_same_seed(cell, layers, bidirectional, pooling):
     """`new_model` draws from the run's generator what `torch.manual_seed(s)` then the constructor
-    drew before, so the README's figures (made that way) still hold; the forget-gate biases are 1."""
+    drew before, so the figures in docs/benchmarks.md (made that way) still hold; the forget-gate biases are 1."""
     arguments = (3, 6, 2, cell, layers, bidirectional, pooling)
     state = torch.random.get_rng_state()
     mine = small_model(4, *arguments)

@@ -37,7 +37,7 @@ def test_default_run_learns_the_sine():
 
 
 def test_initial_weights_are_the_ones_torch_manual_seed_gives():
-    """The README's figures were measured with the global seed: the run's own generator draws the same."""
+    """The figures in docs/benchmarks.md were measured with the global seed: the run's own generator draws the same."""
     data = regression.make_data(regression.DataConfig(num_points=40))
     config = regression.RegressionConfig(model="mlp", hidden_width=8, seed=3)
     torch.manual_seed(3)

@@ -84,6 +84,25 @@ def test_pages_and_ui_do_not_import_torch():
                 assert not any(name.split(".")[0] == "torch" for name in names), path
 
 
+def test_private_streamlit_apis_are_the_listed_ones():
+    """App code imports Streamlit only through its public API, except the private modules listed
+    with their reasons in docs/architecture.md; and every one listed is still in use."""
+    public = {"streamlit", "streamlit.testing.v1", "streamlit.components.v1"}
+    used: dict[str, list[str]] = {}
+    for path in [*_python_files("pages", "ui"), ROOT / "streamlit_app.py", ROOT / "tests" / "conftest.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                if name.split(".")[0] == "streamlit" and name not in public:
+                    used.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    listed = (ROOT / "docs" / "architecture.md").read_text()
+    section = listed[listed.index("## Private Streamlit APIs still used"):]
+    assert all(f"`{name}" in section for name in used), used
+    for name in re.findall(r"`(streamlit\.[\w.]+)", section):
+        assert any(name.startswith(module + ".") for module in used), f"{name} is listed but no longer used"
+
+
 # --- The words themselves: one Chinese term per idea, Markdown that renders, Chinese punctuation -------------
 
 GLOSSARY = ROOT / "ui" / "glossary.toml"
