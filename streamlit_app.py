@@ -11,10 +11,10 @@ import streamlit as st
 
 from ui import audit
 from ui.catalog import navigation
-from ui.experiment import enter_page
 from ui.i18n import read_language
 from ui.links import fill_share_control, start_of_run
 from ui.router import routed
+from ui.sessions import enter_page
 from ui.widgets import page_assets, title_bar
 
 os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # training leaves a core to the server and the browser

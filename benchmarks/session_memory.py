@@ -21,7 +21,8 @@ from streamlit.testing.v1 import AppTest
 
 from engine.device import configure_threads
 from ui import runner as jobs
-from ui.experiment import RunRecord, session_bytes
+from ui.records import RunRecord
+from ui.sessions import session_bytes
 
 ENTRY = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 # page, main experiment, link settings

@@ -17,8 +17,9 @@ from ui.charts import (
     update_history,
     with_previous,
 )
+from ui.controls import bring_back
 from ui.data_widgets import csv_format_caption, dataset, kept_upload
-from ui.experiment import RunRecord, TakeHome, bring_back, experiment, lab
+from ui.experiment import RunRecord, TakeHome, experiment, lab
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked

@@ -179,25 +179,26 @@ def _trained_once(key, start):
     """The run `start()` makes, trained once per test process: a run whose experiment, settings and
     data equal one that already finished here gives that run's reports at once (runs are
     deterministic with the session's one thread), the last with a model of its own."""
-    from ui import runner
+    from ui import audit
+    from ui.jobs import own_copy, without_model
 
     if key in _TRAINED:
         *reports, last = _TRAINED[key]
         yield from reports
-        yield runner._own_copy(last)
+        yield own_copy(last, audit.shared_objects())
         return
     reports = []
     steps = start()
     try:
         for step in steps:
-            reports.append(runner._without_model(step))
+            reports.append(without_model(step))
             yield step
             last = step
     finally:
         steps.close()                         # a stopped run's engine cleans up at once, as the runner expects
     if reports:
         every = max(1, len(reports) // _KEPT_REPORTS)
-        _TRAINED[key] = [*reports[:-1][::every], runner._own_copy(last)]
+        _TRAINED[key] = [*reports[:-1][::every], own_copy(last, audit.shared_objects())]
 
 
 class _RunnerTrainingOnce:
@@ -223,6 +224,6 @@ def trained_once(request, monkeypatch):
     reports. A test marked `live_runs` (the run controls, the queue) always trains."""
     if request.node.get_closest_marker("live_runs"):
         return
-    from ui import experiment, runner
+    from ui import controls, runner
 
-    monkeypatch.setattr(experiment, "jobs", _RunnerTrainingOnce(runner))
+    monkeypatch.setattr(controls, "jobs", _RunnerTrainingOnce(runner))

@@ -10,6 +10,7 @@ import pytest
 from engine.errors import InputError
 from engine.training import TrainingStep
 from tests.conftest import WAIT, wait_until
+from ui import queue_times, recordings
 from ui import runner as jobs
 
 
@@ -220,7 +221,7 @@ def test_two_workers_split_the_queue_in_the_estimate():
     wait_until(lambda: a.state == b.state == jobs.RUNNING)
     # both running jobs are still before their first report, each thought to take 0.3 s in all: c and
     # d get the two workers when those free up, e waits for one of them again
-    took = runner._typical("k")                    # what the finished run really took: 0.3 s and a little
+    took = queue_times.typical(runner.durations, "k")     # what the finished run really took: 0.3 s and a little
     assert took >= 0.3
     soon = runner.wait_estimate(c)
     assert 0.0 <= soon <= took
@@ -305,7 +306,7 @@ def test_a_replay_pauses_steps_one_report_resumes_and_stops_without_a_model():
     runner = replaying_runner()
     first = runner.submit(jobs.Job(lambda: fitting(30, 0.02), replay_key="k"))
     assert runner.wait(first, timeout=WAIT)
-    frames = len(runner._recordings["k"].frames)
+    frames = len(runner.recorded["k"].frames)
     assert frames >= 5
 
     replay = runner.submit(jobs.Job(lambda: fitting(30, 0.02), replay_key="k"))
@@ -316,7 +317,8 @@ def test_a_replay_pauses_steps_one_report_resumes_and_stops_without_a_model():
     assert replay.last.extras.get("model") is None and at < 30      # only the last report brings a model
     runner.resume(replay, steps_once=True)                           # Step: one report, then paused again
     wait_until(lambda: replay.state == jobs.PAUSED and replay.last.step > at)
-    assert replay._frame == [s.step for _, s in runner._recordings["k"].frames].index(replay.last.step) + 1
+    steps = [s.step for _, s in runner.recorded["k"].frames]
+    assert steps.index(replay.last.step) == steps.index(at) + 1                 # the next frame, no further
     runner.resume(replay)
     assert runner.wait(replay, timeout=WAIT) and replay.state == jobs.FINISHED
     assert replay.last.extras["model"] is not None and replay.last.metrics == first.last.metrics
@@ -345,14 +347,14 @@ def test_no_replay_without_replays_on_for_a_step_from_scratch_or_for_a_different
 
 
 def test_recordings_are_bounded_least_recently_used_first(monkeypatch):
-    monkeypatch.setattr(jobs, "RECORDINGS", 3)
+    monkeypatch.setattr(recordings, "RECORDINGS", 3)
     runner = replaying_runner()
     for key in "abcd":
         assert runner.wait(runner.submit(jobs.Job(lambda: fitting(3), replay_key=key)), timeout=WAIT)
-    assert list(runner._recordings) == ["b", "c", "d"]
-    monkeypatch.setattr(jobs, "FRAMES", 4)
+    assert runner.recorded.keys() == ["b", "c", "d"]
+    monkeypatch.setattr(recordings, "FRAMES", 4)
     assert runner.wait(runner.submit(jobs.Job(lambda: fitting(50), replay_key="long")), timeout=WAIT)
-    frames = runner._recordings["long"].frames
+    frames = runner.recorded["long"].frames
     assert len(frames) <= 8 and frames[-1][1].step == 50 and frames[-1][1].extras["model"] is not None
     assert all(step.extras.get("model") is None for _, step in frames[:-1])
 
@@ -366,8 +368,8 @@ def test_the_sweep_puts_away_the_models_of_owners_away_for_long_and_only_theirs(
     assert runner.wait(timeout=WAIT)
     away.views["derived"] = object()
     now = time.monotonic()
-    runner._seen["away"] = now - 601
-    runner._seen["here"] = now - 10
+    runner.keeper.seen["away"] = now - 601
+    runner.keeper.seen["here"] = now - 10
     version = away.version
     assert runner.sweep(now) == 1
     assert away.put_away and away.last.extras.get("model") is None and away.views == {}
@@ -376,14 +378,14 @@ def test_the_sweep_puts_away_the_models_of_owners_away_for_long_and_only_theirs(
     assert timing.last.extras["model"] is not None
     assert runner.sweep(now) == 0
     runner.idle_seconds = 0
-    runner._seen["here"] = now - 10_000
+    runner.keeper.seen["here"] = now - 10_000
     assert runner.sweep(now) == 0                          # off: nothing is put away
 
 
 def test_stepping_onto_a_replays_last_report_finishes_it_with_its_model():
     runner = replaying_runner()
     assert runner.wait(runner.submit(jobs.Job(lambda: fitting(4, 0.05), replay_key="k")), timeout=WAIT)
-    frames = len(runner._recordings["k"].frames)
+    frames = len(runner.recorded["k"].frames)
     replay = runner.submit(jobs.Job(lambda: fitting(4, 0.05), replay_key="k"))
     runner.pause(replay)
     wait_until(lambda: replay.state == jobs.PAUSED)
@@ -393,7 +395,7 @@ def test_stepping_onto_a_replays_last_report_finishes_it_with_its_model():
         runner.resume(replay, steps_once=True)
         wait_until(lambda: replay.state in (jobs.PAUSED, jobs.FINISHED))
     assert replay.state == jobs.FINISHED and replay.last.step == 4 and replay.last.extras["model"] is not None
-    assert replay._recording is None                      # a finished replay no longer holds the recording
+    assert replay._generator is None                      # a finished replay no longer holds the recording
 
 
 @pytest.mark.slow
@@ -423,13 +425,65 @@ def test_equal_runs_waiting_in_the_queue_are_played_back_as_soon_as_the_first_on
     equal = [runner.submit(jobs.Job(lambda: fitting(30, 0.02, calls), replay_key="a", kind="fit")) for _ in range(3)]
     other = runner.submit(jobs.Job(lambda: fitting(30, 0.02, calls), replay_key="b", kind="fit"))
     assert [runner.position(job) for job in (*equal, other)] == [1, 2, 3, 4]
-    runner._durations["fit"].append(5.0)
+    runner.durations["fit"].append(5.0)
     estimates = [runner.wait_estimate(job) for job in (*equal, other)]
     assert all(e is not None for e in estimates)
     # all start when the first run ends: the equal ones by playing back, the other on the worker they leave free
     assert max(estimates) - min(estimates) < 0.3 and estimates[0] < 5.0
     assert runner.wait(first, timeout=WAIT)
-    wait_until(lambda: other.state == jobs.RUNNING and other._recording is None)
+    wait_until(lambda: other.state == jobs.RUNNING and other.replayed is None)
     assert all(job.replayed is not None and job.state in (jobs.RUNNING, jobs.FINISHED) for job in equal)
     assert runner.wait(timeout=WAIT)
     assert len(calls) == 2 and all(job.last.metrics == first.last.metrics for job in equal)
+
+
+RUN_MACHINERY = {"jobs", "loop", "runner", "recordings", "keeper", "queue_times",      # Streamlit-free
+                 "records", "sessions", "controls", "experiment"}                        # the Streamlit side
+STREAMLIT_FREE = {"jobs", "loop", "runner", "recordings", "keeper", "queue_times"}
+
+
+def _ui_imports() -> dict[str, set[str]]:
+    """ui module -> the ui modules it imports, at the top or inside a function."""
+    import ast
+    from pathlib import Path
+
+    graph = {}
+    for path in (Path(__file__).resolve().parents[1] / "ui").glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "ui":
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ui."):
+                found.add(node.module.split(".")[1])
+            elif isinstance(node, ast.ImportFrom | ast.Import) and any(
+                    (alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0] == "streamlit"
+                    for alias in node.names):
+                found.add("streamlit")
+        graph[path.stem] = found
+    return graph
+
+
+def test_the_run_machinery_is_small_parts_without_import_circles():
+    """Each part of the run machinery is under 260 lines; no ui module imports one that imports it
+    back (directly or round a longer circle); the Streamlit-free parts import neither Streamlit nor
+    the Streamlit side."""
+    from pathlib import Path
+
+    graph = _ui_imports()
+    folder = Path(__file__).resolve().parents[1] / "ui"
+    sizes = {name: len((folder / f"{name}.py").read_text().splitlines()) for name in RUN_MACHINERY}
+    assert max(sizes.values()) <= 260, sizes
+
+    def reaches(start: str) -> set[str]:
+        seen, frontier = set(), [start]
+        while frontier:
+            for other in graph.get(frontier.pop(), ()):
+                if other not in seen:
+                    seen.add(other)
+                    frontier.append(other)
+        return seen
+
+    assert not [name for name in graph if name in reaches(name)], "an import circle in ui/"
+    for name in STREAMLIT_FREE:
+        assert not graph[name] & ({"streamlit"} | (RUN_MACHINERY - STREAMLIT_FREE)), (name, graph[name])
+        assert graph[name] <= STREAMLIT_FREE, (name, graph[name])

@@ -19,9 +19,9 @@ import streamlit as st
 
 from engine.cards import Card, Challenge, numbers
 from ui import links
-from ui.experiment import AUTORUN
 from ui.i18n import option_labels, text
 from ui.progress import PROGRESS
+from ui.records import AUTORUN
 
 CARD_PARAM = "card"            # ?card=<id>: the link of a card, which opens it
 STORE = "_cards"               # Session State: card key -> {"results": {run: measures}, "jobs": {run: job id}}

@@ -63,7 +63,7 @@ def _page_colours() -> dict[str, str]:
     """This page's series name -> colour, kept in the session so a name keeps its colour on every
     chart and every redraw (outside a Streamlit run, one module-wide table)."""
     try:
-        from ui.experiment import PAGE_KEY
+        from ui.records import PAGE_KEY
 
         store = st.session_state.setdefault(COLOURS_KEY, {})
         return store.setdefault(st.session_state.get(PAGE_KEY, ""), {})

@@ -2,7 +2,7 @@
 reaches (run records, their models and curves, uploads, a paused run's generator with its optimizer),
 each storage counted once, and nothing the server shares between users (the cached datasets and
 VGG, registered through `ui.audit.shared`). Used by the hosted server's per-session cap
-(`ui.experiment.trim_session`), by the table in docs/hosting.md (`benchmarks/session_memory.py`) and by tests.
+(`ui.sessions.keep_under_cap`), by the table in docs/hosting.md (`benchmarks/session_memory.py`) and by tests.
 This module never imports streamlit; torch only when a tensor is met."""
 
 import dataclasses
