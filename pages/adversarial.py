@@ -10,7 +10,7 @@ from ui.canvas import upload_or_draw
 from ui.cards import cards_section
 from ui.charts import NEUTRAL, bars_figure, lines_figure, show, with_previous
 from ui.data_widgets import dataset_ui
-from ui.experiment import RunRecord, TakeHome, experiment, lab
+from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -233,9 +233,10 @@ with settings_column:
     data = dataset_ui("adversarial")
     config = settings_ui()
 with run_column:
-    record = experiment("adversarial_train", lambda: adversarial.train(config, data), config, data.source, draw=draw,
-                        idle=text("adversarial.press_train"),
-                        take_home=TakeHome("adversarial", {"dataset": data.source, "config": config}))
+    record = experiment("adversarial_train",
+                        Training(lambda: adversarial.train(config, data), config, data.source,
+                                 take_home=TakeHome("adversarial", {"dataset": data.source, "config": config})),
+                        draw=draw, idle=text("adversarial.press_train"))
 
 if record is not None and record.usable(data.source):
     attack_lab(record, data)

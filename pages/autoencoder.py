@@ -8,7 +8,7 @@ from ui.canvas import upload_or_draw
 from ui.cards import cards_section
 from ui.charts import histogram_with_marker, history_figure, latent_scatter, show, update_history, with_previous
 from ui.data_widgets import dataset_ui
-from ui.experiment import RunRecord, TakeHome, experiment, lab
+from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -187,9 +187,10 @@ with settings_column:
     config = settings_ui()
 intro.markdown(says("autoencoder.intro", data.source))
 with run_column:
-    record = experiment("autoencoder_train", lambda: autoencoder.train(config, data), config, data.source,
-                        draw=draw, idle=text("autoencoder.press_train"),
-                        take_home=TakeHome("autoencoder", {"dataset": data.source, "config": config}))
+    record = experiment("autoencoder_train",
+                        Training(lambda: autoencoder.train(config, data), config, data.source,
+                                 take_home=TakeHome("autoencoder", {"dataset": data.source, "config": config})),
+                        draw=draw, idle=text("autoencoder.press_train"))
 
 if record is not None and record.usable(data.source):
     latent_section(record, data)

@@ -10,7 +10,7 @@ from engine.cards import distributed as distributed_cards
 from engine.device import usable_cores
 from ui.cards import cards_section
 from ui.charts import history_figure, ring_figure, show, timeline_figure, update_history, with_previous
-from ui.experiment import RunRecord, TakeHome, experiment
+from ui.experiment import RunRecord, TakeHome, Training, experiment
 from ui.i18n import text
 from ui.links import linked
 from ui.widgets import lab_columns, misconceptions, number_format, page_title, show_source
@@ -90,9 +90,10 @@ def run_section() -> None:
                         global_batch=config.world_size * config.batch_size, world=config.world_size,
                         batch=config.batch_size))
     with run_column:
-        experiment("distributed_train", lambda: distributed.train(config), config, draw=draw,
-                   idle=text("distributed.press_train"), replay=False,
-                   take_home=TakeHome("distributed", export.distributed_settings(config)))
+        experiment("distributed_train",
+                   Training(lambda: distributed.train(config), config, replay=False,
+                            take_home=TakeHome("distributed", export.distributed_settings(config))),
+                   draw=draw, idle=text("distributed.press_train"))
 
 
 def curve_gap(a: list[float], b: list[float]) -> float:
@@ -139,8 +140,9 @@ def scaling_section() -> None:
     config = distributed.ScalingConfig()
     backend = distributed.backend_for(distributed.DDPConfig(world_size=max(config.worlds)))
     st.markdown(text("distributed.scaling_intro", cores=usable_cores(), backend=text(f"distributed.backend_{backend}")))
-    experiment("distributed_scaling", lambda: distributed.scaling(config), config, draw=draw_scaling,
-               run_label=text("distributed.scaling_run"), replay=False)
+    experiment("distributed_scaling",
+               Training(lambda: distributed.scaling(config), config, replay=False),
+               draw=draw_scaling, run_label=text("distributed.scaling_run"))
 
 
 @st.fragment
@@ -177,8 +179,9 @@ def pipeline_section() -> None:
                    key="distributed_micro")
     config = distributed.PipelineConfig(micro_batches=micro)
     with run_column:
-        experiment("distributed_pipeline", lambda: distributed.pipeline_run(config), config, draw=draw_pipeline,
-                   run_label=text("distributed.pipeline_run"), steps=False, replay=False)
+        experiment("distributed_pipeline",
+                   Training(lambda: distributed.pipeline_run(config), config, replay=False, steps=False),
+                   draw=draw_pipeline, run_label=text("distributed.pipeline_run"))
 
 
 def draw_pipeline(record: RunRecord) -> None:

@@ -24,7 +24,7 @@ from ui.charts import (
     with_previous,
 )
 from ui.data_widgets import dataset
-from ui.experiment import RunRecord, TakeHome, experiment
+from ui.experiment import RunRecord, TakeHome, Training, experiment
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import lab_columns, misconceptions, page_title, show_source
@@ -296,10 +296,11 @@ def race_section(label: str, checks) -> None:
         availability_table(checks, label)
     digits, _ = dataset("subset")
     with run_column:
-        experiment("half_precision_train", lambda: hp.train_race(config, digits), config, draw=draw_race,
-                   idle=text("half_precision.press_race"),
-                   error=None if config.modes else InputError("half_no_mode"), replay=False,
-                   take_home=TakeHome("half_precision", {"dataset": digits.source, "config": config}))
+        experiment("half_precision_train",
+                   Training(lambda: hp.train_race(config, digits), config, replay=False,
+                            take_home=TakeHome("half_precision", {"dataset": digits.source, "config": config})),
+                   draw=draw_race, idle=text("half_precision.press_race"),
+                   error=None if config.modes else InputError("half_no_mode"))
 
 
 # ---------------------------------------------------------------- is it faster here?
@@ -319,8 +320,9 @@ def speed_section(label: str) -> None:
     st.header(text("half_precision.speed_title"))
     st.markdown(text("half_precision.speed_intro", device=label))
     config = hp.SpeedConfig()
-    experiment("half_precision_speed", lambda: hp.speed_run(config), config, draw=draw_speed,
-               run_label=text("half_precision.speed_run"), steps=False, replay=False)
+    experiment("half_precision_speed",
+               Training(lambda: hp.speed_run(config), config, replay=False, steps=False),
+               draw=draw_speed, run_label=text("half_precision.speed_run"))
 
 
 page_title(68, "half_precision")

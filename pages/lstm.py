@@ -19,7 +19,7 @@ from ui.charts import (
 )
 from ui.controls import bring_back
 from ui.data_widgets import csv_format_caption, dataset, kept_upload
-from ui.experiment import RunRecord, TakeHome, experiment, lab
+from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -129,11 +129,12 @@ def forecast_demo(values, series_key, config: lstm.ForecastConfig) -> None:
         kept, _ = lstm.clean_series(values, config.window)
     except InputError as caught:
         error = caught
-    record = experiment(RUNS["forecast"], lambda: lstm.train_forecaster(config, values), config, series_key,
-                        draw=draw_forecast, idle=text("lstm.press_forecast"), error=error,
-                        take_home=TakeHome("lstm_forecast", {
-                            "series": series_key if isinstance(series_key, lstm.SeriesConfig) else values,
-                            "config": config}))
+    record = experiment(RUNS["forecast"],
+                        Training(lambda: lstm.train_forecaster(config, values), config, series_key,
+                                 take_home=TakeHome("lstm_forecast", {
+                                     "series": series_key if isinstance(series_key, lstm.SeriesConfig) else values,
+                                     "config": config})),
+                        draw=draw_forecast, idle=text("lstm.press_forecast"), error=error)
     if kept is not None and (record is None or record.data_key != series_key):    # the series a run would use
         split = len(kept) - max(int(len(kept) * config.test_share), config.window)
         show(series_figure(kept.tolist(), split))
@@ -188,8 +189,9 @@ def race_chart(config: lstm.AddingConfig):
 
 def race_demo(config: lstm.AddingConfig) -> None:
     error = None if config.cells else InputError("lstm_no_cell")
-    experiment(RUNS["race"], lambda: lstm.train_adding(config), config, draw=draw_race,
-               idle=text("lstm.press_race"), error=error, take_home=TakeHome("lstm_race", {"config": config}))
+    experiment(RUNS["race"],
+               Training(lambda: lstm.train_adding(config), config, take_home=TakeHome("lstm_race", {"config": config})),
+               draw=draw_race, idle=text("lstm.press_race"), error=error)
     st.markdown(text("lstm.race_intro"))
 
 
@@ -230,9 +232,10 @@ def rows_chart(history: dict[str, list[float]]):
 
 
 def rows_demo(config: lstm.RowsConfig, digits) -> None:
-    experiment(RUNS["rows"], lambda: lstm.train_rows(config, digits), config, digits.source,
-               draw=lambda record: draw_rows(record, len(digits.test_x)), idle=text("lstm.press_rows"),
-               take_home=TakeHome("lstm_rows", {"dataset": digits.source, "config": config}))
+    experiment(RUNS["rows"],
+               Training(lambda: lstm.train_rows(config, digits), config, digits.source,
+                        take_home=TakeHome("lstm_rows", {"dataset": digits.source, "config": config})),
+               draw=lambda record: draw_rows(record, len(digits.test_x)), idle=text("lstm.press_rows"))
     st.markdown(text("lstm.rows_intro"))
 
 

@@ -10,7 +10,7 @@ from ui.canvas import upload_or_draw
 from ui.cards import cards_section
 from ui.charts import colour_of, history_figure, show, update_history, with_previous
 from ui.data_widgets import dataset_ui
-from ui.experiment import RunRecord, TakeHome, experiment, lab
+from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -208,9 +208,10 @@ try:
 except InputError as caught:
     error = caught
 with run_column:
-    record = experiment("multitask_train", lambda: multitask.train(config, data), config, data.source, draw=draw,
-                        idle=text("multitask.press_train"), error=error,
-                        take_home=TakeHome("multitask", {"dataset": data.source, "config": config}))
+    record = experiment("multitask_train",
+                        Training(lambda: multitask.train(config, data), config, data.source,
+                                 take_home=TakeHome("multitask", {"dataset": data.source, "config": config})),
+                        draw=draw, idle=text("multitask.press_train"), error=error)
 
 st.header(text("multitask.predict_title"))
 if record is not None and record.usable(data.source):

@@ -10,7 +10,7 @@ from engine.cards import optimizers as optimizers_cards
 from ui.cards import cards_section, remember_settings
 from ui.charts import NEUTRAL, contour_paths, lines_figure, overlaid_histograms, show, with_previous
 from ui.data_widgets import dataset_ui
-from ui.experiment import RunRecord, TakeHome, experiment
+from ui.experiment import RunRecord, TakeHome, Training, experiment
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.widgets import (
@@ -304,9 +304,10 @@ with network_settings:
         f"{text(f'optimizers.name_{n}')} {optimizers.NETWORK_LR[n]:g}" for n in racers)))
 config = optimizers.NetworkConfig(optimizers=racers, steps=network_steps)
 with network_run:
-    experiment("optimizers_network", lambda: optimizers.compare_on_network(config, data), config, data.source,
-               draw=draw_network, run_label=text("optimizers.network_run"), idle=text("optimizers.network_idle"),
-               take_home=TakeHome("optimizers", {"dataset": data.source, "config": config}))
+    experiment("optimizers_network",
+               Training(lambda: optimizers.compare_on_network(config, data), config, data.source,
+                        take_home=TakeHome("optimizers", {"dataset": data.source, "config": config})),
+               draw=draw_network, run_label=text("optimizers.network_run"), idle=text("optimizers.network_idle"))
 
 st.header(text("optimizers.ideas_title"))
 with st.expander(text("optimizers.rules_title"), expanded=False):

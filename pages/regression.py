@@ -10,7 +10,7 @@ from engine.tabular import paired_finite, read_numeric_csv
 from ui.cards import cards_section
 from ui.charts import history_figure, regression_fit_figure, show, update_history, update_regression_fit, with_previous
 from ui.data_widgets import csv_format_caption, kept_upload
-from ui.experiment import RunRecord, TakeHome, experiment, lab
+from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -180,11 +180,12 @@ with run_column:
     waiting = data is None and error is None          # no file yet: nothing to train on, the last result stays
     if waiting:
         st.info(text("regression.csv_hint"))
-    record = experiment("regression_train", lambda: regression.train(config, data), config, data_key, draw=draw,
-                        idle=None if waiting else text("regression.press_train"), error=error, disabled=waiting,
-                        pace=PACE_SECONDS,
-                        take_home=None if export_data is None else TakeHome("regression", {"data": export_data,
-                                                                                             "config": config}))
+    record = experiment("regression_train",
+                        Training(lambda: regression.train(config, data), config, data_key, pace=PACE_SECONDS,
+                                 ready=not waiting,
+                                 take_home=None if export_data is None else TakeHome(
+                                     "regression", {"data": export_data, "config": config})),
+                        draw=draw, idle=None if waiting else text("regression.press_train"), error=error)
 
 st.subheader(text("regression.predict_title"))
 if record is not None and record.usable(data_key):

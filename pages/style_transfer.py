@@ -8,7 +8,7 @@ from ui import audit
 from ui.cards import cards_section
 from ui.charts import heatmap_pair, history_figure, show, update_history, with_previous
 from ui.data_widgets import kept_upload
-from ui.experiment import RunRecord, TakeHome, experiment, lab
+from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -232,12 +232,14 @@ with run_column:
         st.warning(weights_note)
     missing = content is None or style is None
     images_key = None if missing else (images.digest(content), images.digest(style))   # the stale rule's data
-    record = experiment("style_transfer_run", lambda: style_transfer.transfer(config, extractor, content, style),
-                        config, images_key, draw=draw, idle=text("style_transfer.press_run"),
-                        run_label=text("style_transfer.run"), disabled=missing,
-                        take_home=None if missing else TakeHome(
-                            "style_transfer", {"config": config},
-                            lambda: {"content.png": images.png_bytes(content), "style.png": images.png_bytes(style)}))
+    record = experiment("style_transfer_run",
+                        Training(lambda: style_transfer.transfer(config, extractor, content, style), config, images_key,
+                                 ready=not missing,
+                                 take_home=None if missing else TakeHome(
+                                     "style_transfer", {"config": config},
+                                     lambda: {"content.png": images.png_bytes(content),
+                                              "style.png": images.png_bytes(style)})),
+                        draw=draw, idle=text("style_transfer.press_run"), run_label=text("style_transfer.run"))
     if record is None:
         side_by_side(content, style)
     if pretrained:

@@ -7,7 +7,7 @@ from engine.cards import unet as unet_cards
 from ui.cards import cards_section
 from ui.charts import lines_figure, show, with_previous
 from ui.data_widgets import kept_upload
-from ui.experiment import RunRecord, TakeHome, experiment, lab
+from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
@@ -159,10 +159,11 @@ def denoise_section() -> None:
                                     steps=linked(st.slider, text("unet.denoise_steps"), 50, 1000, 300, 50,
                                                  key="unet_denoise_steps"))
     with run_column:
-        experiment("unet_denoise", lambda: unet.denoise(config, clean), config,
-                   None if clean is None else images.digest(clean), draw=draw_denoised,
-                   idle=text("style_transfer.need_upload") if clean is None else None,
-                   run_label=text("unet.denoise_run"), disabled=clean is None)
+        experiment("unet_denoise",
+                   Training(lambda: unet.denoise(config, clean), config,
+                            None if clean is None else images.digest(clean), ready=clean is not None),
+                   draw=draw_denoised, idle=text("style_transfer.need_upload") if clean is None else None,
+                   run_label=text("unet.denoise_run"))
 
 
 page_title(66, "unet")
@@ -173,8 +174,9 @@ with settings_column:
     config = settings_ui()
 with run_column:
     st.subheader(text("unet.segmentation_title"))
-    record = experiment("unet_train", lambda: unet.train(config), config, draw=draw, idle=text("unet.press_train"),
-                        take_home=TakeHome("unet", {"config": config}))
+    record = experiment("unet_train",
+                        Training(lambda: unet.train(config), config, take_home=TakeHome("unet", {"config": config})),
+                        draw=draw, idle=text("unet.press_train"))
     skips_comparison(record, config)
 
 if record is not None and record.usable():

@@ -385,3 +385,40 @@ def test_source_listings_from_many_threads_at_once():
         shown = list(pool.map(source_of, objects))
     assert all(text.lstrip().startswith(("class", "@")) for text in shown)
 
+
+
+def _example_page():
+    """docs/example_page.py, run as the entry file runs a page (the language read, inside `routed()`)."""
+    import runpy
+
+    from ui.i18n import read_language
+    from ui.router import routed
+
+    read_language()
+    with routed():
+        runpy.run_path("docs/example_page.py")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_example_page_of_the_architecture_doc_renders_and_trains(lang):
+    """The ~40-line page docs/architecture.md shows is a working page: it draws, trains its
+    experiment to the end, and shows the run's chart and test loss, in both languages."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import APP_TIMEOUT
+
+    app_test = AppTest.from_function(_example_page, default_timeout=APP_TIMEOUT)
+    if lang != "en":
+        app_test.query_params["lang"] = lang
+    app_test.run()
+    assert_clean(app_test)
+    assert app_test.title[0].value == translate("example.title", lang)
+    app_test.slider(key="example_steps").set_value(100).run()
+    train(app_test, "example_train")
+    assert_clean(app_test)
+    assert len(app_test.get("plotly_chart")) == 1
+    assert [m.label for m in app_test.metric] == [translate("example.test", lang)]
+    assert translate("common.run_finished", lang).split("{")[0] in " ".join(c.value for c in app_test.caption)
+    from pathlib import Path
+
+    assert len(Path("docs/example_page.py").read_text().splitlines()) <= 45

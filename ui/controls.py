@@ -4,17 +4,14 @@ run, and the one line that says where the run stands."""
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
 
 import streamlit as st
 
 from engine.errors import InputError
-from engine.training import TrainingStep
 from ui import links
 from ui import runner as jobs
 from ui.i18n import text
-from ui.records import PAGE_KEY, RunRecord, TakeHome, faded, replay_key
+from ui.records import PAGE_KEY, RunRecord, TakeHome, Training, faded, replay_key
 from ui.sessions import configure, session_id
 from ui.widgets import show_input_error
 
@@ -41,23 +38,23 @@ def take_home_button(take_home: TakeHome, where=st, disabled: bool = False) -> N
                                  command=export.command(take_home.name, **take_home.settings)))
 
 
-
-def start_run(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any,
-           stepping: bool = False, settings: dict | None = None, pace: float = 0.0, replay: bool = True) -> None:
+def start_run(key: str, training: Training, settings: dict, stepping: bool = False) -> None:
+    """Run (a new run of experiment `key`, stopping the one going on); with `stepping`, it pauses
+    after its first report (Step before a run) and is not paced."""
     runner = configure(jobs.runner())
     old = st.session_state.get(key)
     if isinstance(old, RunRecord) and not old.job.done:
         runner.stop(old.job)
-    pace *= float(os.environ.get("PTLAB_PACE_SCALE", "1"))     # the test suite sets 0: no pacing
-    job = jobs.Job(start, owner=session_id(), page=st.session_state.get(PAGE_KEY, ""), pace=pace, kind=key,
-                   replay_key=replay_key(key, config, data_key) if replay else None)
+    pace = 0.0 if stepping else training.pace * float(os.environ.get("PTLAB_PACE_SCALE", "1"))   # tests: 0
+    config, data_key = training.config, training.data_key
+    job = jobs.Job(training.start, owner=session_id(), page=st.session_state.get(PAGE_KEY, ""), pace=pace, kind=key,
+                   replay_key=replay_key(key, config, data_key) if training.replay else None)
     previous = faded(old) if isinstance(old, RunRecord) else None
-    st.session_state[key] = RunRecord(config, data_key, job, settings=settings or {}, previous=previous)
+    st.session_state[key] = RunRecord(config, data_key, job, settings=settings, previous=previous)
     runner.submit(job, paused_after_first=stepping)
 
 
-
-def step_run(key: str, start, config, data_key, settings: dict | None = None, replay: bool = True) -> None:
+def step_run(key: str, training: Training, settings: dict) -> None:
     """Step: a paused run goes on for one report. A run that is going on (a second click, or one that
     reached the server after the first had resumed the run) pauses after its next report: it is never
     replaced by a new run. Otherwise a new run starts and pauses after its first report."""
@@ -65,8 +62,7 @@ def step_run(key: str, start, config, data_key, settings: dict | None = None, re
     if isinstance(record, RunRecord) and (record.job.state == jobs.PAUSED or record.job.state in jobs.ACTIVE):
         jobs.runner().resume(record.job, steps_once=True)
     else:
-        start_run(key, start, config, data_key, stepping=True, settings=settings, replay=replay)
-
+        start_run(key, training, settings, stepping=True)
 
 
 def bring_back(record: RunRecord) -> None:
@@ -85,12 +81,10 @@ def bring_back(record: RunRecord) -> None:
     configure(jobs.runner()).submit(record.job)
 
 
-
 def skip_pace(key: str) -> None:
     record = st.session_state.get(key)
     if isinstance(record, RunRecord):
         jobs.runner().skip_pace(record.job)
-
 
 
 def previous_note(record: RunRecord, drawn: dict) -> None:
@@ -101,7 +95,6 @@ def previous_note(record: RunRecord, drawn: dict) -> None:
     changes = links.changed_settings(record.previous.settings, record.settings, drawn)
     st.caption(text("common.changed_settings", changes="; ".join(changes)) if changes
                else text("common.same_settings"))
-
 
 
 def pause_or_resume(key: str, resume: bool) -> None:
@@ -116,12 +109,10 @@ def pause_or_resume(key: str, resume: bool) -> None:
         jobs.runner().pause(record.job)
 
 
-
 def stop_run(key: str) -> None:
     record = st.session_state.get(key)
     if isinstance(record, RunRecord):
         jobs.runner().stop(record.job)
-
 
 
 def wait_words(seconds: float) -> str:
@@ -131,12 +122,10 @@ def wait_words(seconds: float) -> str:
     return text("common.wait_minutes", n=math.ceil(seconds / 60))
 
 
-
 def ago_words(seconds: float) -> str:
     """How long ago, as a learner reads it: "10 s", "3 min", "2 h"."""
     seconds = max(seconds, 0.0)
     return wait_words(seconds) if seconds < 3570 else text("common.wait_hours", n=round(seconds / 3600))
-
 
 
 def status_line(record: RunRecord) -> None:

@@ -9,22 +9,21 @@ while the job is active. The learner's run is kept as a `RunRecord` in their ses
 """
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 from engine.errors import InputError
-from engine.training import TrainingStep
 from ui import controls, links
 from ui import runner as jobs
 from ui.cards import remember_settings
 from ui.i18n import text
-from ui.records import AUTORUN, RunRecord, TakeHome
+from ui.records import AUTORUN, RunRecord, TakeHome, Training
 from ui.sessions import seen
 from ui.widgets import show_input_error
 
-__all__ = ["RunRecord", "TakeHome", "experiment", "lab"]     # what a page uses (the classes live in ui.records)
+__all__ = ["RunRecord", "TakeHome", "Training", "experiment", "lab"]   # what a page uses (classes: ui.records)
 
 REFRESH_SECONDS = 1.0          # how often an active run's drawing is refreshed
 QUEUED_REFRESH_SECONDS = 3.0   # how often a waiting run's place is: a full class waits, and every
@@ -53,41 +52,34 @@ def lab(function: Callable[..., None]) -> Callable[..., None]:
 
 
 
-def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: Any, data_key: Any = None, *,
-               draw: Callable[[RunRecord], None], idle: str | None = None, error: InputError | None = None,
-               run_label: str | None = None, steps: bool = True, disabled: bool = False,
-               pace: float = 0.0, replay: bool = True, take_home: TakeHome | None = None) -> RunRecord | None:
+def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], *, idle: str | None = None,
+               error: InputError | None = None, run_label: str | None = None) -> RunRecord | None:
     """The experiment `key` of this page: the learner's record is `st.session_state[key]`, the Run
     button's key is `act_<key>` (e.g. key "multitask_train", button "act_multitask_train") and the
     others `act_<key>_pause`, `act_<key>_step`, `act_<key>_stop`.
 
-    start: makes the engine's generator for the current settings (called in a worker).
-    config, data_key: what the run depends on; a record made with others gets the stale note.
+    training: what Run trains (`ui.records.Training`: the engine's generator, its config and data,
+    pacing, replays, Pause and Step offered or not, "Download as a script").
     draw: draws a record's latest step (called whenever there is one, live and afterwards).
     idle: the text shown before the first run. error: the settings' InputError; it disables Run.
-    disabled: Run and Step are off without an error to show (no data chosen yet).
-    steps: offer Pause and Step (a run that reports once, like a timing race, may not).
-    pace: spread a run's reports over at least this many seconds, with a "Skip to the end" button
-    (a run that trains in a blink can then be watched).
-    replay: a run equal to one recorded on this server may be played from the recording (hosted
-    mode); False for runs that measure time, whose results differ from one run to the next.
-    take_home: the experiment as a standalone script, offered beside the controls ("Download as a script").
+    run_label: the Run button's words, when not "Train".
     The linked widgets drawn since the previous experiment of this run are this experiment's
     settings: a new run lists those that changed under its status, beside the faint previous run
     (`record.previous`, which the page's `draw` may show with `ui.charts.with_previous`).
     Returns the learner's record for this experiment (None before the first run)."""
+    config, data_key, steps, take_home = training.config, training.data_key, training.steps, training.take_home
     record = st.session_state.get(key)
     autorun = st.session_state.get(AUTORUN.format(key=key), False)
     if isinstance(record, RunRecord) and not autorun:
         controls.bring_back(record)                  # the learner is back: the model they trained, got again
     shown_active = isinstance(record, RunRecord) and record.active
-    blocked = disabled or error is not None
+    blocked = not training.ready or error is not None
     drawn = links.drawn_settings()                 # key -> (label, value, format_func), this run's language
     settings = {k: value for k, (_, value, _) in drawn.items()}
     remember_settings(key, settings)
     if st.session_state.pop(AUTORUN.format(key=key), False) and not blocked:
         # a card's "Set up and run" (stops a live run)
-        controls.start_run(key, start, config, data_key, False, settings, pace, replay)
+        controls.start_run(key, training, settings)
         record = st.session_state.get(key)
         shown_active = isinstance(record, RunRecord) and record.active
     # waiting behind others (not just submitted to a free worker that has yet to take it)
@@ -115,8 +107,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
         # One row that stays a row on a phone (wrapping if it must), where columns would stack.
         row = st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"controls_{key}")
         row.button(run_label or text("common.train"), type="primary", key=f"act_{key}", disabled=blocked,
-                   on_click=controls.start_run, args=(key, start, config, data_key, False, settings, pace, replay),
-                   width="stretch")
+                   on_click=controls.start_run, args=(key, training, settings), width="stretch")
         if steps:
             paused = state == jobs.PAUSED
             row.button(text("common.resume" if paused else "common.pause"), key=f"act_{key}_pause",
@@ -125,7 +116,7 @@ def experiment(key: str, start: Callable[[], Iterator[TrainingStep]], config: An
                        icon=":material/play_arrow:" if paused else ":material/pause:", width="stretch")
             row.button(text("common.step"), key=f"act_{key}_step", icon=":material/skip_next:",
                        disabled=blocked or state in jobs.ACTIVE, on_click=controls.step_run,
-                       args=(key, start, config, data_key, settings, replay), width="stretch",
+                       args=(key, training, settings), width="stretch",
                        help=text("common.step_help"))
         row.button(text("common.stop"), key=f"act_{key}_stop", icon=":material/stop:",
                    disabled=state not in (*jobs.ACTIVE, jobs.PAUSED), on_click=controls.stop_run, args=(key,),

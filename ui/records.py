@@ -1,12 +1,13 @@
 """A learner's run as their session keeps it: the record of one experiment, and what travels home.
 
 `RunRecord` holds the settings a run started with and its job (`ui.Job`, which holds the
-latest report); the same record on every page. `TakeHome` is what "Download as a script" exports.
+latest report); the same record on every page. `Training` is what an experiment trains, and
+`TakeHome` what "Download as a script" exports.
 """
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,30 @@ class TakeHome:
     settings: dict
     files: Callable[[], dict[str, bytes]] | None = None
 
+
+
+@dataclass(frozen=True)
+class Training:
+    """What an experiment trains when the learner presses Run (`ui.experiment.experiment`).
+
+    start: makes the engine's generator for the current settings (called in a worker).
+    config, data_key: what the run depends on; a record made with others gets the stale note.
+    pace: spread a run's reports over at least this many seconds, with a "Skip to the end" button
+      (a run that trains in a blink can then be watched).
+    replay: a run equal to one recorded on this server may be played from the recording (hosted
+      mode); False for runs that measure time, whose results differ from one run to the next.
+    steps: offer Pause and Step (a run that reports once, like a timing race, may not).
+    ready: False while there is nothing to train on (no data chosen yet): Run and Step are off.
+    take_home: the experiment as a standalone script, offered beside the controls."""
+
+    start: Callable[[], Iterator[TrainingStep]]
+    config: Any
+    data_key: Any = None
+    pace: float = 0.0
+    replay: bool = True
+    steps: bool = True
+    ready: bool = True
+    take_home: TakeHome | None = None
 
 
 @dataclass(eq=False)
