@@ -487,3 +487,18 @@ def test_the_run_machinery_is_small_parts_without_import_circles():
     for name in STREAMLIT_FREE:
         assert not graph[name] & ({"streamlit"} | (RUN_MACHINERY - STREAMLIT_FREE)), (name, graph[name])
         assert graph[name] <= STREAMLIT_FREE, (name, graph[name])
+
+
+def test_a_replay_of_a_paced_run_keeps_the_recordings_pace_and_is_not_paced_again(monkeypatch):
+    """A paced run's recording already holds its pace (the frames' times include the waits): the
+    replay plays those times and is not slowed a second time by the pacing."""
+    runner = replaying_runner()
+    paced_jobs = []
+    original = jobs.Runner._pace
+    monkeypatch.setattr(jobs.Runner, "_pace",
+                        lambda self, job, step: (paced_jobs.append(job), original(self, job, step)))
+    first = runner.submit(jobs.Job(lambda: fitting(10), pace=0.5, replay_key="paced"))
+    assert runner.wait(first, timeout=WAIT)
+    replay = runner.submit(jobs.Job(lambda: fitting(10), pace=0.5, replay_key="paced"))
+    assert runner.wait(replay, timeout=WAIT) and replay.replayed is not None and replay.state == jobs.FINISHED
+    assert first in paced_jobs and replay not in paced_jobs

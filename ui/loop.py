@@ -188,7 +188,7 @@ class Loop:
                 if job._generator is None:
                     job._generator = job.start()
                 step = next(job._generator)
-                if step is not None:
+                if step is not None and job.replayed is None:    # a replay keeps its recording's pace
                     self._pace(job, step)
             except StopIteration:
                 self._close(job, FINISHED)
