@@ -34,11 +34,17 @@ def title_bar() -> None:
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
+@functools.cache
+def _asset(name: str) -> str:
+    """A file of assets/, read once per server process."""
+    return (ASSETS / name).read_text()
+
+
 def page_assets() -> None:
     """The app's stylesheet and the script that closes the phone's page menu after a tap (both in
-    assets/, read by Streamlit's public `st.html` from a path)."""
-    st.html(ASSETS / "app.css")
-    st.html(ASSETS / "menu_closer.html", unsafe_allow_javascript=True, width=1)
+    assets/, read once per process and drawn with Streamlit's public `st.html`)."""
+    st.html(f"<style>{_asset('app.css')}</style>")
+    st.html(_asset("menu_closer.html"), unsafe_allow_javascript=True, width=1)
 
 
 def title_row(title: str, share: bool = True) -> None:
