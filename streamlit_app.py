@@ -12,7 +12,7 @@ import streamlit as st
 from ui import audit
 from ui.catalog import navigation
 from ui.i18n import read_language
-from ui.links import fill_share_control, start_of_run
+from ui.links import fill_share_control
 from ui.router import routed
 from ui.sessions import enter_page
 from ui.widgets import page_assets, title_bar
@@ -20,7 +20,6 @@ from ui.widgets import page_assets, title_bar
 os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # training leaves a core to the server and the browser
 st.set_page_config(page_title="PyTorch Concepts Lab", page_icon=":material/school:", layout="wide")
 read_language()
-start_of_run()
 page = st.navigation(navigation(), position="top")
 title_bar()            # the page's title, "Share this setup" and the language switch, in one row
 page_assets()           # the app's CSS and the phone menu's closer (assets/)

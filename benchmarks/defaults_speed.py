@@ -3,7 +3,8 @@ thread: seconds to the first report and to the end, with the CPU they ran on.
 
     python benchmarks/defaults_speed.py [--pages unet adversarial] [--cards] [--threads 1]
 
-A run is what `engine/cards/<page>.py` trains for the page (seed 0; the cards' runs on the CPU).
+A run is what `engine/cards/<page>.py` trains for the page's declared settings (`ui/settings/<page>.py`;
+seed 0; the cards' runs on the CPU).
 The cards' modules keep finished runs, so a run that equals one timed before is listed as shared
 (it costs nothing the second time, on the page as in the claims tests). Run it on a quiet machine:
 another busy process on a 2-core box skews every figure.
@@ -19,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.device import cpu_flags, cpu_name, set_cpu_threads
+from ui.settings import experiments
 
 PAGES = ("multitask", "lstm", "regression", "optimizers", "adversarial", "unet", "autoencoder",
          "half_precision", "distributed", "style_transfer")
@@ -37,9 +39,9 @@ def timed_to_the_end(steps: Iterator):
     return last
 
 
-def timed(run, settings: dict) -> str:
+def timed(module, experiment, settings: dict) -> str:
     before, start = len(TIMES), time.perf_counter()
-    run(settings, 0)
+    module.run(experiment.config(settings), 0)
     if len(TIMES) == before:          # no generator: computed at once (page 64's race), or kept from above
         seconds = time.perf_counter() - start
         return f"computed at once, {seconds:6.2f} s" if seconds > 0.01 else "shared with a run above"
@@ -60,13 +62,15 @@ def main() -> None:
     for page in args.pages:
         module = importlib.import_module(f"engine.cards.{page}")
         module.to_the_end = timed_to_the_end        # every module calls its own imported name
-        print(f"{page:15s} default            {timed(module.run, {})}")
+        declared = experiments(page)
+        print(f"{page:15s} default            {timed(module, declared[None], {})}")
         if not args.cards:
             continue
         for card in module.CARDS:
             for index, settings in enumerate(card.runs):
-                print(f"{'':15s} card {card.id:12s} {index + 1}  {timed(module.run, dict(settings))}")
-        print(f"{'':15s} challenge          {timed(module.run, dict(module.CHALLENGE.solution))}")
+                print(f"{'':15s} card {card.id:12s} {index + 1}  {timed(module, declared[card.experiment], settings)}")
+        challenge = module.CHALLENGE
+        print(f"{'':15s} challenge          {timed(module, declared[challenge.experiment], challenge.solution)}")
 
 
 if __name__ == "__main__":

@@ -11,13 +11,14 @@ from ui.cards import cards_section
 from ui.charts import history_figure, regression_fit_figure, show, update_history, update_regression_fit, with_previous
 from ui.data_widgets import csv_format_caption, kept_upload
 from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
+from ui.fields import Form
 from ui.hosted import table_limits
-from ui.i18n import option_labels, text
+from ui.i18n import text
 from ui.links import linked
+from ui.settings.regression import TRAIN
 from ui.widgets import lab_columns, misconceptions, number_format, page_title, show_source
 
 PACE_SECONDS = 2.0         # a default run trains in about 0.3 s: spread it out so the fit can be watched
-LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
 MODELS_TEX = (r"\hat y = w x + b \qquad \hat y = b + \sum_{k=1}^{d} w_k x^k \qquad "
               r"\theta^\star = \arg\min_\theta \lVert X\theta - y \rVert^2")
 LOSSES_TEX = (r"\mathrm{MSE} = \frac1N\sum_i (\hat y_i - y_i)^2 \qquad "
@@ -39,29 +40,19 @@ def uploaded_table(data: bytes, limits):
     return read_numeric_csv(data, limits)
 
 
-def data_ui() -> tuple[regression.RegressionData | None, object, InputError | None, object]:
-    """Sidebar: generated data or an uploaded CSV. Returns the data (None when there is none), what
-    identifies it (a run made on other data gets the stale note), the settings' input error and what
-    an exported script needs to make the same data (the DataConfig, or the file's two columns)."""
-    source = linked(st.radio, text("regression.source"), ["generated", "csv"], key="regression_source",
-                    format_func=option_labels("regression.source_"), horizontal=True)
-    if source == "generated":
-        function = linked(st.selectbox, text("regression.function"), list(regression.TRUE_FUNCTIONS),
-                          key="regression_function", index=2, format_func=option_labels("regression.function_"))
-        noise = linked(st.slider, text("regression.noise"), 0.0, 3.0, 0.5, 0.1, key="regression_noise")
+def data_ui(form: Form) -> tuple[regression.RegressionData | None, object, InputError | None, object]:
+    """Generated data or an uploaded CSV. Returns the data (None when there is none), what identifies
+    it (a run made on other data gets the stale note), the settings' input error and what an exported
+    script needs to make the same data (the DataConfig, or the file's two columns)."""
+    if form("source") == "generated":
+        form("function")
+        form("noise")
         with st.expander(text("regression.more_data")):
-            train_share = linked(st.slider, text("regression.train_share"), 0.5, 0.9, 0.75, 0.05,
-                                 key="regression_train_share")
-            config = regression.DataConfig(
-                function=function, noise=noise,
-                num_points=linked(st.slider, text("regression.points"), 10, 2000, 200, 10, key="regression_points"),
-                outlier_share=linked(st.slider, text("regression.outliers"), 0.0, 0.3, 0.0, 0.01,
-                                     key="regression_outliers"),
-                train_share=train_share,
-                seed=linked(st.number_input, text("regression.seed"), 0, 10_000, 0, key="regression_seed"),
-            )
+            for name in ("train_share", "points", "outliers", "seed"):
+                form(name)
+        _, config = form.config()
         return generated(config), config, None, config
-    train_share = linked(st.slider, text("regression.train_share"), 0.5, 0.9, 0.75, 0.05, key="regression_train_share")
+    train_share = form("train_share")
     kept = kept_upload("regression_csv", text("regression.csv_upload"),
                        lambda content: uploaded_table(content, table_limits()), types=["csv", "txt", "tsv"])
     if kept is None:
@@ -89,32 +80,21 @@ def data_ui() -> tuple[regression.RegressionData | None, object, InputError | No
     return regression.from_arrays(x, y, train_share), key, None, columns
 
 
-def model_ui() -> regression.RegressionConfig:
-    """Sidebar: model, loss and optimizer settings as one frozen config."""
-    model = linked(st.selectbox, text("regression.model"), ["linear", "polynomial", "mlp"], index=1,
-                   key="regression_model", format_func=option_labels("regression.model_"))
-    degree, width, layers = 1, 32, 2
+def model_ui(form: Form) -> regression.RegressionConfig:
+    """Model, loss and optimizer settings; the model's config, as the cards build it."""
+    model = form("model")
     if model == "polynomial":
-        degree = linked(st.slider, text("regression.degree"), 1, 15, 5, key="regression_degree")
+        form("degree")
     if model == "mlp":
-        width = linked(st.slider, text("regression.width"), 4, 128, 32, 4, key="regression_width")
-        layers = linked(st.slider, text("regression.layers"), 1, 4, 2, key="regression_layers")
-    learning_rate = linked(st.select_slider, text("regression.learning_rate"), LEARNING_RATES, 0.05,
-                           key="regression_learning_rate")
+        form("width")
+        form("layers")
+    form("learning_rate")
     with st.expander(text("regression.more_training")):
-        loss = linked(st.selectbox, text("regression.loss"), ["mse", "mae", "huber"], key="regression_loss",
-                      format_func=option_labels("regression.loss_"))
-        delta = 1.0
-        if loss == "huber":
-            delta = linked(st.slider, text("regression.huber_delta"), 0.1, 5.0, 1.0, 0.1,
-                           key="regression_huber_delta")
-        optimizer = linked(st.selectbox, text("regression.optimizer"), ["sgd", "momentum", "adam"], index=2,
-                           key="regression_optimizer", format_func=option_labels("regression.optimizer_"))
-        num_steps = linked(st.slider, text("regression.steps"), 10, 5000, 800, 10, key="regression_steps")
-        normalize = linked(st.toggle, text("regression.normalize"), True, key="regression_normalize")
-    return regression.RegressionConfig(
-        model=model, degree=degree, hidden_width=width, hidden_layers=layers, loss=loss, huber_delta=delta,
-        optimizer=optimizer, learning_rate=learning_rate, num_steps=num_steps, normalize=normalize)
+        if form("loss") == "huber":
+            form("huber_delta")
+        for name in ("optimizer", "steps", "normalize"):
+            form(name)
+    return form.config()[0]
 
 
 def figures(config: regression.RegressionConfig, data: regression.RegressionData,
@@ -172,19 +152,20 @@ st.markdown(text("regression.intro"))
 settings_column, run_column = lab_columns()
 with settings_column:
     st.markdown(f"**{text('regression.data_header')}**")
-    data, data_key, error, export_data = data_ui()
+    form = Form(TRAIN)
+    data, data_key, error, export_data = data_ui(form)
     st.markdown(f"**{text('regression.model_header')}**")
-    config = model_ui()
+    config = model_ui(form)
 
 with run_column:
     waiting = data is None and error is None          # no file yet: nothing to train on, the last result stays
     if waiting:
         st.info(text("regression.csv_hint"))
-    record = experiment("regression_train",
+    record = experiment(TRAIN.key,
                         Training(lambda: regression.train(config, data), config, data_key, pace=PACE_SECONDS,
                                  ready=not waiting,
                                  take_home=None if export_data is None else TakeHome(
-                                     "regression", {"data": export_data, "config": config})),
+                                     "regression", {"data": export_data, "config": config}), form=form),
                         draw=draw, idle=None if waiting else text("regression.press_train"), error=error)
 
 st.subheader(text("regression.predict_title"))

@@ -10,6 +10,7 @@ from tests.test_claims import MODULES
 from ui import runner
 from ui.catalog import CONCEPTS
 from ui.i18n import translate
+from ui.settings import experiment_of
 
 PAGES = {concept.slug: concept.page_path for concept in CONCEPTS}
 pytestmark = pytest.mark.claims
@@ -32,7 +33,8 @@ def _open(app, slug: str, lang: str, query: dict):
 def test_a_card_sets_up_runs_and_judges_from_the_runs_numbers(app, slug):
     module = MODULES[slug]
     card = module.CARDS[0]
-    experiment = card.experiment or module.EXPERIMENT
+    declared = experiment_of(slug, card.experiment)
+    experiment = declared.key
     lang = "zh" if sorted(MODULES).index(slug) % 2 else "en"
     test = _open(app, slug, lang, {"card": card.id})
     test.radio(key=f"card_{slug}_{card.id}_prediction").set_value(card.answer).run()
@@ -42,9 +44,8 @@ def test_a_card_sets_up_runs_and_judges_from_the_runs_numbers(app, slug):
         test.button(key=f"act_card_{slug}_{card.id}{suffix}").click().run()
         record = _finished(test, experiment)
         assert record.complete
-        assert (record.config, record.data_key) == module.config(settings), "the page ran other settings"
-        for key in record.settings:                   # the module's defaults are the page's
-            assert test.session_state["_links_meta"][key][1] == module.DEFAULTS[key], key
+        assert (record.config, record.data_key) == declared.config(settings), "the page ran other settings"
+        assert declared.complete(record.settings) == declared.complete(settings), "the page drew other values"
         measures.append(card.measure(record.step))
     verdict = translate(f"{slug}.card_{card.id}_result", lang, **numbers(measures))
     shown = [m.value for m in test.markdown]

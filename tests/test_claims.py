@@ -1,8 +1,9 @@
 """Every experiment card's claim, run: each card at its own settings on three seeds must give the
 answer the card states, judged strictly (every comparison at least twice its threshold away from the
 other side, `engine.cards.strictly`), so no CPU's rounding can flip it; each challenge is reached by
-its solution and missed with the defaults. Runs are shared through a cache keyed by (page, settings,
-seed): cards whose runs equal another card's (or a challenge's) reuse them.
+its solution and missed with the defaults. A run trains what the page's declared settings give
+(`ui.settings.Experiment.config`, the page's own function); runs are shared through a cache keyed
+by (page, config, seed): cards whose runs equal another card's (or a challenge's) reuse them.
 Marked `claims` (a developer's fast suite: `pytest -m "not claims and not slow and not browser"`)."""
 
 import contextlib
@@ -14,6 +15,7 @@ import pytest
 from engine.cards import Card, Undecided, numbers, strictly
 from ui.catalog import CONCEPTS
 from ui.i18n import catalog
+from ui.settings import experiment_of
 
 SEEDS = (0, 1, 2)
 SLUGS = [concept.slug for concept in CONCEPTS]
@@ -25,12 +27,13 @@ CASES = [(slug, card) for slug, module in MODULES.items() for card in module.CAR
 _RUNS: dict = {}
 
 
-def run(slug: str, settings: dict, seed: int):
-    """The card module's run at `settings` (the rest at its defaults) with `seed`, once per test process
-    (keyed by the settings as given: a module's `run` may read which keys are given)."""
-    key = (slug, repr(sorted(settings.items())), seed)
+def run(slug: str, name: str | None, settings: dict, seed: int):
+    """The page's experiment `name` at `settings` (the rest at their declared defaults) with `seed`,
+    once per test process: keyed by what it trains (the declaration's config) and the seed."""
+    built = experiment_of(slug, name).config(settings)
+    key = (slug, repr(built), seed)
     if key not in _RUNS:
-        _RUNS[key] = MODULES[slug].run(settings, seed)
+        _RUNS[key] = MODULES[slug].run(built, seed)
     return _RUNS[key]
 
 
@@ -62,7 +65,7 @@ def test_every_card_speaks_both_languages(slug: str, card: Card):
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(("slug", "card"), CASES, ids=[f"{slug}-{card.id}" for slug, card in CASES])
 def test_every_card_claim_holds(slug: str, card: Card, seed: int):
-    measures = [card.measure(run(slug, settings, seed)) for settings in card.runs]
+    measures = [card.measure(run(slug, card.experiment, settings, seed)) for settings in card.runs]
     said = card.judge(measures)
     assert said == card.answer, f"{slug}.{card.id}, seed {seed}: the runs say {said!r} ({measures})"
     try:
@@ -84,11 +87,13 @@ CHALLENGES = [slug for slug, module in MODULES.items() if getattr(module, "CHALL
 def test_each_challenge_is_reachable_and_not_met_by_the_defaults(slug: str):
     module = MODULES[slug]
     challenge = module.CHALLENGE
-    solved = {**module.DEFAULTS, **challenge.solution}
-    reached = challenge.measure(run(slug, dict(challenge.solution), 0))
+    declared = experiment_of(slug, challenge.experiment)
+    defaults = declared.defaults()
+    solved = declared.complete(challenge.solution)
+    reached = challenge.measure(run(slug, challenge.experiment, dict(challenge.solution), 0))
     assert challenge.met(reached, solved), f"{slug}: the solution misses the goal ({reached})"
-    if challenge.met(reached, dict(module.DEFAULTS)):     # the rules alone do not exclude the defaults: run them
-        missed = challenge.measure(run(slug, {}, 0))
-        assert not challenge.met(missed, dict(module.DEFAULTS)), f"{slug}: the defaults already meet it ({missed})"
+    if challenge.met(reached, defaults):     # the rules alone do not exclude the defaults: run them
+        missed = challenge.measure(run(slug, challenge.experiment, {}, 0))
+        assert not challenge.met(missed, defaults), f"{slug}: the defaults already meet it ({missed})"
     for language in ("en", "zh"):
         catalog()[f"{slug}.challenge_result"][language].format(**reached)

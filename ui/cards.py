@@ -19,59 +19,44 @@ import streamlit as st
 
 from engine.cards import Card, Challenge, numbers
 from ui import links
+from ui.fields import spoken
 from ui.i18n import option_labels, text
 from ui.progress import PROGRESS
 from ui.records import AUTORUN
+from ui.settings import Experiment, experiments
 
 CARD_PARAM = "card"            # ?card=<id>: the link of a card, which opens it
 STORE = "_cards"               # Session State: card key -> {"results": {run: measures}, "jobs": {run: job id}}
-KEYS = "_card_keys_{experiment}"   # Session State: the linked settings ever drawn above an experiment
 
 
-def remember_settings(experiment: str, settings: Mapping[str, Any]) -> None:
-    """Called by ui.experiment: the settings of `experiment` (a card's Set up resets the others)."""
-    seen = st.session_state.setdefault(KEYS.format(experiment=experiment), set())
-    seen.update(settings)
+def _expected(experiment: Experiment, run: Mapping[str, Any], name: str) -> Any:
+    if name in run:
+        return run[name]
+    try:
+        return experiment[name].default
+    except KeyError:
+        return None
 
 
-def _expected(run: Mapping[str, Any], key: str) -> Any:
-    if key in run:
-        return run[key]
-    meta = links.widget_meta(key)
-    return None if meta is None else meta[1]
+def differences(experiment: Experiment, card: Card, run: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
+    """The settings of a run (`settings`, name -> value) that are not those of the card's `run`."""
+    names = (set(settings) | set(run)) - set(card.free)
+    return sorted(name for name in names if not links.same(settings.get(name), _expected(experiment, run, name)))
 
 
-def differences(card: Card, run: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
-    """The settings of a run (`settings`, key -> value) that are not those of the card's `run`."""
-    keys = (set(settings) | set(run)) - set(card.free)
-    return sorted(key for key in keys if not links._same(settings.get(key), _expected(run, key)))
-
-
-def _set_up(experiment: str, card_id: str, run: Mapping[str, Any], start: bool) -> None:
-    """Button callback: every setting of the experiment at the card's value or its default."""
-    keys = set(st.session_state.get(KEYS.format(experiment=experiment), set())) | set(run)
-    for key in keys:
-        value = _expected(run, key)
-        if value is not None or key in run:
-            st.session_state[key] = list(value) if isinstance(value, tuple) else value
+def _set_up(experiment: Experiment, card_id: str, run: Mapping[str, Any], start: bool) -> None:
+    """Button callback: every declared setting of the experiment at the card's value or its default."""
+    for setting in experiment:
+        value = run.get(setting.name, setting.default)
+        st.session_state[experiment.widget_key(setting.name)] = list(value) if isinstance(value, tuple) else value
     st.query_params[CARD_PARAM] = card_id
     if start:
-        st.session_state[AUTORUN.format(key=experiment)] = True
+        st.session_state[AUTORUN.format(key=experiment.key)] = True
 
 
 def _record(experiment: str, records: Mapping[str, Any] | None):
     record = (records or {}).get(experiment, st.session_state.get(experiment))
     return record if getattr(record, "step", None) is not None else None
-
-
-def _label(key: str) -> str:
-    meta = links.widget_meta(key)
-    return key if meta is None else str(meta[0])
-
-
-def _describe(key: str, value: Any) -> str:
-    meta = links.widget_meta(key)
-    return links.describe(value, None if meta is None else meta[2])
 
 
 def cards_section(slug: str, module: ModuleType, records: Mapping[str, Any] | None = None) -> None:
@@ -81,17 +66,18 @@ def cards_section(slug: str, module: ModuleType, records: Mapping[str, Any] | No
     st.header(text("common.cards_title"))
     st.caption(text("common.cards_help"))
     opened = st.query_params.get(CARD_PARAM)
+    declared = experiments(slug)
     for number, card in enumerate(module.CARDS, start=1):
-        experiment = card.experiment or module.EXPERIMENT
+        experiment = declared[card.experiment]
         with st.expander(f"{number} · {text(f'{slug}.card_{card.id}_title')}", expanded=opened == card.id):
-            _card(slug, card, experiment, _record(experiment, records))
+            _card(slug, card, experiment, _record(experiment.key, records))
     challenge = getattr(module, "CHALLENGE", None)
     if challenge is not None:
-        experiment = challenge.experiment or module.EXPERIMENT
-        _challenge(slug, challenge, _record(experiment, records))
+        experiment = declared[challenge.experiment]
+        _challenge(slug, challenge, experiment, _record(experiment.key, records))
 
 
-def _card(slug: str, card: Card, experiment: str, record) -> None:
+def _card(slug: str, card: Card, experiment: Experiment, record) -> None:
     name = f"{slug}.{card.id}"
     state = st.session_state.setdefault(STORE, {}).setdefault(name, {"results": {}, "jobs": {}, "predicted": None})
     prediction = st.radio(text(f"{slug}.card_{card.id}_question"), card.answers, index=None,
@@ -112,7 +98,8 @@ def _card(slug: str, card: Card, experiment: str, record) -> None:
                    on_click=_set_up, args=(experiment, card.id, run, False))
 
     if record is not None and getattr(record, "complete", False):
-        matched = [index for index, run in enumerate(card.runs) if not differences(card, run, record.settings)]
+        matched = [index for index, run in enumerate(card.runs)
+                   if not differences(experiment, card, run, record.settings)]
         job = getattr(record, "identity", None) or id(record.job)      # one run, judged once
         for index in matched:
             if state["jobs"].get(index) != job:
@@ -120,9 +107,9 @@ def _card(slug: str, card: Card, experiment: str, record) -> None:
                 state["results"][index] = card.measure(record.step)
                 state["predicted"] = prediction
         if not matched and st.query_params.get(CARD_PARAM) == card.id:
-            nearest = min(card.runs, key=lambda run: len(differences(card, run, record.settings)))
-            changed = ", ".join(f"{_label(key)} = {_describe(key, record.settings.get(key))}"
-                                for key in differences(card, nearest, record.settings))
+            nearest = min(card.runs, key=lambda run: len(differences(experiment, card, run, record.settings)))
+            changed = ", ".join(spoken(experiment, name, record.settings.get(name))
+                                for name in differences(experiment, card, nearest, record.settings))
             st.warning(text("common.card_changed", settings=changed), icon=":material/tune:")
     elif record is not None and st.query_params.get(CARD_PARAM) == card.id and not getattr(record, "active", False):
         st.caption(text("common.card_unfinished"))
@@ -152,7 +139,7 @@ def _card(slug: str, card: Card, experiment: str, record) -> None:
         st.session_state.setdefault(PROGRESS, {}).setdefault("cards", {})[name] = guess == outcome
 
 
-def _challenge(slug: str, challenge: Challenge, record) -> None:
+def _challenge(slug: str, challenge: Challenge, experiment: Experiment, record) -> None:
     with st.container(border=True, key=f"challenge_{slug}"):
         st.subheader(text("common.challenge_title"))
         st.markdown(text(f"{slug}.challenge_goal"))
@@ -160,7 +147,7 @@ def _challenge(slug: str, challenge: Challenge, record) -> None:
         if record is None or not getattr(record, "complete", False):
             st.caption(text("common.challenge_waiting"))
             return
-        settings = {**{key: _expected({}, key) for key in record.settings}, **record.settings}
+        settings = {**experiment.defaults(), **record.settings}
         measures = challenge.measure(record.step)
         result = text(f"{slug}.challenge_result", **measures)
         if challenge.met(measures, settings):

@@ -87,12 +87,12 @@ def skip_pace(key: str) -> None:
         jobs.runner().skip_pace(record.job)
 
 
-def previous_note(record: RunRecord, drawn: dict) -> None:
+def previous_note(record: RunRecord, shown: dict) -> None:
     """Under the status: the previous run is drawn faintly, and which settings changed since
-    (labelled and formatted as the widgets in `drawn` show them now)."""
+    (labelled and formatted as `shown`, name -> (label, format_func), says: `Form.shown`)."""
     if record.previous is None:
         return
-    changes = links.changed_settings(record.previous.settings, record.settings, drawn)
+    changes = links.changed_settings(record.previous.settings, record.settings, shown)
     st.caption(text("common.changed_settings", changes="; ".join(changes)) if changes
                else text("common.same_settings"))
 

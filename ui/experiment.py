@@ -15,9 +15,8 @@ from typing import Any
 import streamlit as st
 
 from engine.errors import InputError
-from ui import controls, links
+from ui import controls
 from ui import runner as jobs
-from ui.cards import remember_settings
 from ui.i18n import text
 from ui.records import AUTORUN, RunRecord, TakeHome, Training
 from ui.sessions import seen
@@ -63,9 +62,9 @@ def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], 
     draw: draws a record's latest step (called whenever there is one, live and afterwards).
     idle: the text shown before the first run. error: the settings' InputError; it disables Run.
     run_label: the Run button's words, when not "Train".
-    The linked widgets drawn since the previous experiment of this run are this experiment's
-    settings: a new run lists those that changed under its status, beside the faint previous run
-    (`record.previous`, which the page's `draw` may show with `ui.charts.with_previous`).
+    The run records the values of `training.form` (its declared settings): a new run lists those
+    that changed under its status, beside the faint previous run (`record.previous`, which the
+    page's `draw` may show with `ui.charts.with_previous`).
     Returns the learner's record for this experiment (None before the first run)."""
     config, data_key, steps, take_home = training.config, training.data_key, training.steps, training.take_home
     record = st.session_state.get(key)
@@ -74,9 +73,9 @@ def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], 
         controls.bring_back(record)                  # the learner is back: the model they trained, got again
     shown_active = isinstance(record, RunRecord) and record.active
     blocked = not training.ready or error is not None
-    drawn = links.drawn_settings()                 # key -> (label, value, format_func), this run's language
-    settings = {k: value for k, (_, value, _) in drawn.items()}
-    remember_settings(key, settings)
+    form = training.form
+    settings = dict(form.values) if form is not None else {}
+    shown = form.shown() if form is not None else {}
     if st.session_state.pop(AUTORUN.format(key=key), False) and not blocked:
         # a card's "Set up and run" (stops a live run)
         controls.start_run(key, training, settings)
@@ -137,7 +136,7 @@ def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], 
             controls.status_line(record)
         if not record.matches(config, data_key):
             st.caption(text("common.stale_running" if record.active else "common.stale_result"))
-        controls.previous_note(record, drawn)
+        controls.previous_note(record, shown)
         if record.step is not None:
             draw(record)
 

@@ -4,12 +4,13 @@ On a laptop the app lets a learner run anything the sliders reach. On a shared h
 Community Cloud: about 2.7 GB of memory and a couple of CPU cores for every visitor together) one
 long style transfer or a four-process DDP run would starve everyone else, so hosted mode lowers:
 
-- the step sliders and the other knobs listed in CAPS (a widget's largest value),
+- the step sliders and the other knobs whose declaration has a `cap` (`ui/settings/<page>.py`),
 - the largest image and CSV a visitor may upload,
 - the datasets: only the bundled MNIST subset, no 70,000-image downloads,
 - the DDP world size, to 2 processes.
 
-`ui.links.linked` applies CAPS to every setting widget and writes a note under each capped one;
+`ui.fields.Form` hands each setting's cap to `ui.links.linked`, which lowers the widget's largest
+value and writes a note under it;
 the other caps are applied where uploads and datasets are read. Defaults are never above a cap,
 so a default run is the same in both modes.
 """
@@ -21,17 +22,10 @@ import streamlit as st
 from engine.images import ImageLimits
 from engine.tabular import TableLimits
 from ui.i18n import text
+from ui.settings import Setting
 
 ENV = "PTLAB_HOSTED"
 
-# setting key -> the largest value it may take in hosted mode
-CAPS: dict[str, float] = {
-    "regression_steps": 2000, "optimizers_steps": 1000, "optimizers_network_steps": 600,
-    "adversarial_steps": 800, "adversarial_pgd_steps": 20, "unet_steps": 600, "unet_denoise_steps": 400,
-    "autoencoder_steps": 2000, "style_transfer_size": 256, "style_transfer_steps": 30, "multitask_steps": 800,
-    "lstm_length": 1000, "lstm_forecast_steps": 1000, "lstm_race_steps": 1000, "lstm_rows_steps": 1000,
-    "half_precision_steps": 500, "half_precision_hidden": 256, "distributed_world": 2, "distributed_steps": 200,
-}
 HOSTED_UPLOAD_BYTES, HOSTED_IMAGE_PIXELS = 8_000_000, 16_000_000
 HOSTED_TABLE_ROWS = 5_000
 HOSTED_DATASETS = ("subset",)
@@ -41,9 +35,10 @@ def hosted() -> bool:
     return os.environ.get(ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def cap(key: str) -> float | None:
-    """The hosted-mode ceiling for setting `key`, or None when there is none (or not hosted)."""
-    return CAPS.get(key) if hosted() else None
+def cap(setting: Setting) -> float | None:
+    """The hosted-mode ceiling of a declared setting (`Setting.cap`), or None when there is none (or
+    the app is not hosted)."""
+    return setting.cap if hosted() else None
 
 
 def image_limits() -> ImageLimits:

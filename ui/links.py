@@ -29,8 +29,6 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from ui.i18n import text
 
 SEEN = "_links_seen"          # Session State: key -> the URL values this session last read or wrote
-DRAWN = "_links_drawn"        # Session State: the linked widgets drawn in this script run so far
-META = "_links_meta"          # Session State: key -> (label, default, format_func) of every linked widget seen
 MAX_TEXT = 200                # longest free text taken from a URL
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
@@ -39,9 +37,11 @@ FALSE = {"0", "false", "no", "off"}
 PLACEHOLDERS = {"selectbox": "common.choose_one", "multiselect": "common.choose_some"}
 
 
-def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = None, **kwargs) -> Any:
+def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = None, cap: float | None = None,
+           **kwargs) -> Any:
     """Call `widget` (st.slider, a column's selectbox, ...) with `args`, its setting kept in the URL.
-    `url_check` vets a value read from a URL where the widget itself cannot (free text)."""
+    `url_check` vets a value read from a URL where the widget itself cannot (free text); `cap` lowers
+    a numeric widget's largest value (hosted mode, `ui.hosted.cap`) and notes it under the widget."""
     bound = inspect.signature(widget).bind(*args, **kwargs)
     arguments = bound.arguments
     key, kind = arguments["key"], widget.__name__
@@ -49,9 +49,7 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
         bound.arguments["placeholder"] = text(PLACEHOLDERS[kind])
     if "persist_state" in _parameters(widget) and "persist_state" not in arguments:
         bound.arguments["persist_state"] = "session"   # the setting survives a visit to another page
-    from ui import hosted  # imports torch (engine.images): not at import time, the home page runs without it
-
-    ceiling = hosted.cap(key)
+    ceiling = cap
     full = _apply_cap(kind, arguments, ceiling) if ceiling is not None else None
     seen: dict[str, list[str]] = st.session_state.setdefault(SEEN, {})
     raw = list(st.query_params.get_all(key))[:64]
@@ -73,36 +71,14 @@ def linked(widget: Callable, *args, url_check: Callable[[Any], bool] | None = No
     value = widget(*bound.args, **bound.kwargs)
     if full is not None:                                  # under the widget, in its own column
         getattr(widget, "__self__", st).caption(text("common.hosted_cap", cap=_spell(ceiling), full=_spell(full)))
-    encoded = [] if _same(value, default(kind, arguments)) else encode(value)
+    encoded = [] if same(value, default(kind, arguments)) else encode(value)
     if encoded != st.query_params.get_all(key):
         if encoded:
             st.query_params[key] = encoded if len(encoded) > 1 else encoded[0]
         else:
             st.query_params.pop(key, None)
     seen[key] = encoded
-    st.session_state.setdefault(DRAWN, {})[key] = (arguments.get("label", key), value,
-                                                   arguments.get("format_func"))
-    st.session_state.setdefault(META, {})[key] = (arguments.get("label", key), default(kind, arguments),
-                                                  arguments.get("format_func"))
     return value
-
-
-def start_of_run() -> None:
-    """The entry file's hook: forget the widgets drawn in the previous script run."""
-    st.session_state[DRAWN] = {}
-
-
-def drawn_settings() -> dict[str, tuple[str, Any, Any]]:
-    """The linked widgets drawn since the last call (key -> (label, value, format_func)), then
-    forgotten: an experiment takes the settings drawn above it."""
-    drawn = st.session_state.get(DRAWN, {})
-    st.session_state[DRAWN] = {}
-    return drawn
-
-
-def widget_meta(key: str) -> tuple[str, Any, Any] | None:
-    """(label, default, format_func) of a linked widget this session has drawn, else None."""
-    return st.session_state.get(META, {}).get(key)
 
 
 def describe(value: Any, format_func: Callable | None) -> str:
@@ -119,13 +95,13 @@ def describe(value: Any, format_func: Callable | None) -> str:
 
 
 def changed_settings(before: dict[str, Any], after: dict[str, Any],
-                     widgets: dict[str, tuple[str, Any, Any]]) -> list[str]:
+                     shown: dict[str, tuple[str, Any]]) -> list[str]:
     """"label: old → new" for each setting whose value differs between two runs' snapshots
-    (key -> value), labelled and formatted as `widgets` (key -> (label, value, format_func)) show them."""
+    (name -> value), labelled and formatted as `shown` (name -> (label, format_func)) says."""
     lines = []
     for key, value in after.items():
-        if key in before and not _same(before[key], value):
-            label, _, format_func = widgets.get(key, (key, None, None))
+        if key in before and not same(before[key], value):
+            label, format_func = shown.get(key, (key, None))
             lines.append(f"{label}: {describe(before[key], format_func)} → {describe(value, format_func)}")
     return lines
 
@@ -384,7 +360,7 @@ def default(kind: str, arguments: dict[str, Any]) -> Any:
     return None
 
 
-def _same(value: Any, start: Any) -> bool:
+def same(value: Any, start: Any) -> bool:
     if isinstance(value, (tuple, list)) and isinstance(start, (tuple, list)):
         return list(value) == list(start)
     return value == start

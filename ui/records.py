@@ -42,7 +42,9 @@ class Training:
       mode); False for runs that measure time, whose results differ from one run to the next.
     steps: offer Pause and Step (a run that reports once, like a timing race, may not).
     ready: False while there is nothing to train on (no data chosen yet): Run and Step are off.
-    take_home: the experiment as a standalone script, offered beside the controls."""
+    take_home: the experiment as a standalone script, offered beside the controls.
+    form: the experiment's declared settings as drawn in this run (`ui.fields.Form`): recorded with
+      the run, they are what the cards judge it by and what "changed since" lists."""
 
     start: Callable[[], Iterator[TrainingStep]]
     config: Any
@@ -52,6 +54,7 @@ class Training:
     steps: bool = True
     ready: bool = True
     take_home: TakeHome | None = None
+    form: Any = None
 
 
 @dataclass(eq=False)
@@ -64,7 +67,7 @@ class RunRecord:
     data_key: Any
     job: Job
     started: float = field(default_factory=time.time)
-    settings: dict = field(default_factory=dict, repr=False)   # the linked widgets it was started with
+    settings: dict = field(default_factory=dict, repr=False)   # its declared settings (name -> value)
     previous: "RunRecord | None" = field(default=None, repr=False)   # the run before, for faint curves
     put_away_from: Job | None = field(default=None, repr=False)  # the put-away run being brought back
 

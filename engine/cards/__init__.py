@@ -7,13 +7,13 @@ give (`judge`). The claims tests (tests/test_claims.py) run every card at its ow
 seeds and check that `judge` gives the card's stated `answer` each time.
 
 Each page with cards has a module `engine/cards/<slug>.py` with:
-  EXPERIMENT   the session key of the page's experiment the cards judge (e.g. "regression_train");
-  DEFAULTS     the page's linked settings at their defaults (widget key -> value);
-  run(settings, seed) -> TrainingStep   the experiment at `settings` (missing keys at DEFAULTS) with
-               `seed`, trained on the CPU to its last step; seed 0 is what the page runs;
-  config(settings) -> (config, data_key)   what the page passes its experiment for `settings` (the
-               tests compare it with what the page really passes);
+  run(built, seed) -> TrainingStep   the experiment that `built` describes (the (config, data key)
+               pair that the page's declared settings give, `ui.settings.Experiment.config`: the page
+               trains the same pair) with `seed`, trained on the CPU to its last step; seed 0 is what
+               the page runs;
   CARDS        a tuple of Card; CHALLENGE a Challenge.
+A card names settings by their bare names (`{"degree": 15}`), the names `ui/settings/<slug>.py`
+declares; this package knows no widget, session or locale key.
 Locale entries live in the page's locale file: `card_<id>_question`, `card_<id>_answer_<code>`,
 `card_<id>_result` (formatted with the measured numbers), `card_<id>_why`; `challenge_goal`,
 `challenge_rules` and `challenge_result`.
@@ -34,13 +34,14 @@ Measures = dict[str, float]
 class Card:
     """One predict-run-check experiment.
 
-    runs: the settings of each run (linked widget key -> value; every other setting at its default).
+    runs: the settings of each run (setting name -> value; every other setting at its default).
       One run, or two for a comparison (A, then B).
     answers: the answer codes offered, in order; answer: the code the runs give (tested, 3 seeds).
     measure: a run's final step -> the numbers the verdict quotes and `judge` reads.
     judge: the measures of every run, in order -> an answer code.
     free: settings the learner may change without voiding the verdict (none by default).
-    experiment: the experiment judged, when not the module's EXPERIMENT.
+    experiment: the name of the experiment judged (`ui.settings.Experiment.name`), None for the
+      page's main one.
     """
 
     id: str
@@ -79,10 +80,6 @@ def numbers(measures: list[Measures]) -> dict[str, float]:
     if len(measures) == 1:
         flat.update(measures[0])
     return flat
-
-
-def full_settings(defaults: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
-    return {**defaults, **settings}
 
 
 def to_the_end(steps: Iterator[TrainingStep]) -> TrainingStep:
