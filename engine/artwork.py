@@ -1,12 +1,15 @@
-"""Painterly style images made by code, so the style-transfer page has styles of its own.
+"""Painterly style images made by code, so the style-transfer page has styles of its own, and the
+page's sample pictures (these paintings and the bundled photos and textures) by kind and name.
 
-Each function returns a (3, size, size) float tensor in [0, 1], the same for the same seed.
+Each painting function returns a (3, size, size) float tensor in [0, 1], the same for the same seed.
 """
 
 import math
 
 import torch
 import torch.nn.functional as F
+
+from engine import images
 
 PALETTES = {   # RGB 0-255
     "night": [(20, 33, 82), (41, 72, 150), (86, 136, 199), (242, 208, 99), (230, 164, 40), (248, 236, 190)],
@@ -15,6 +18,7 @@ PALETTES = {   # RGB 0-255
     "lagoon": [(8, 76, 97), (23, 126, 137), (219, 58, 52), (255, 200, 87), (50, 48, 49), (240, 240, 230)],
 }
 ARTWORKS = ("swirls", "mosaic", "geometric")
+SAMPLES = {"photo": images.PHOTOS, "texture": images.TEXTURES, "artwork": ARTWORKS}   # kind -> names
 
 
 def _palette(name: str) -> torch.Tensor:
@@ -106,3 +110,11 @@ def geometric(size: int = 384, seed: int = 0, palette: str = "bauhaus", shapes: 
 def make(name: str, size: int = 384, seed: int = 0) -> torch.Tensor:
     """One of ARTWORKS by name."""
     return {"swirls": swirls, "mosaic": mosaic, "geometric": geometric}[name](size=size, seed=seed)
+
+
+def sample_image(kind: str, name: str) -> torch.Tensor:
+    """One of SAMPLES as (3, H, W) in [0, 1]: a painting made at 384 px, or a bundled photo or texture
+    scaled to at most 512 px on its long side (the optimisation resizes it to the run's size)."""
+    if kind == "artwork":
+        return make(name, size=384)
+    return images.to_tensor(images.fit_within(images.load_sample(name), 512))
