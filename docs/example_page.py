@@ -1,8 +1,8 @@
 """99 · Learning rate: the example page of docs/architecture.md (not in the app's navigation).
 
-A real page sits in pages/, is listed in ui/catalog.py and opens with `page_title(number, slug)`;
-everything else is as here. Its settings are declared in ui/settings/example.py. tests/test_pages.py
-renders this page and trains its experiment."""
+A real page sits in pages/, is listed in ui/catalog.py, opens with `page_title(number, slug)` and
+has cards (docs/architecture.md lists the steps); everything else is as here. Its settings are
+declared in ui/settings/example.py. tests/test_pages.py renders this page and trains it."""
 
 import streamlit as st
 

@@ -422,3 +422,11 @@ def test_the_example_page_of_the_architecture_doc_renders_and_trains(lang):
     from pathlib import Path
 
     assert len(Path("docs/example_page.py").read_text().splitlines()) <= 45
+
+
+def test_the_architecture_doc_shows_the_example_files_as_they_are():
+    from pathlib import Path
+
+    doc = Path("docs/architecture.md").read_text()
+    for path in ("ui/settings/example.py", "docs/example_page.py"):
+        assert f"```python\n# {path}\n{Path(path).read_text()}```\n" in doc, f"the doc's copy of {path} differs"
