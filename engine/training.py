@@ -7,6 +7,7 @@ caller's drawing stays a small, bounded share of the run.
 """
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,8 +32,33 @@ class TrainingStep:
         return self.step >= self.total
 
 
+class ReportRequest:
+    """A consumer's wish for a report sooner than the throttle would give one: `after` is the number
+    of steps done after which the loop should report (0: after the step it is on). The runner
+    sets it for Pause (report now, so the run stops at the step it is on) and Step (report exactly
+    after the stated number of steps) and hands it to the engine with `asking` around each resume."""
+
+    def __init__(self) -> None:
+        self.after: int | None = None
+
+
+_ASKING = threading.local()
+
+
+@contextmanager
+def asking(request: ReportRequest) -> Iterator[None]:
+    """Resume a training generator with `request` visible to its `Throttle` (this thread only)."""
+    before = getattr(_ASKING, "request", None)
+    _ASKING.request = request
+    try:
+        yield
+    finally:
+        _ASKING.request = before
+
+
 class Throttle:
-    """Decide when to report so that reporting costs at most `max_share` of the training time.
+    """Decide when to report so that reporting costs at most `max_share` of the training time, and
+    whenever the consumer asks for a report (`ReportRequest`: Pause, Step).
 
     A report's cost is the time from `due()` saying yes to the `yield` (scoring held-out data,
     copying curves); the next report waits until training has run `1 / max_share` times as long.
@@ -63,7 +89,9 @@ class Throttle:
         self._since_report += now - self._resumed
         self.training_seconds += now - self._resumed
         self._resumed = now
-        due = step == 0 or step >= self.total - 1 or step + 1 >= self._next_frame or \
+        request = getattr(_ASKING, "request", None)
+        wanted = request is not None and request.after is not None and step + 1 >= request.after
+        due = wanted or step == 0 or step >= self.total - 1 or step + 1 >= self._next_frame or \
             self._since_report >= max(self.min_interval, self._last_report / self.max_share)
         if due:
             while self._next_frame <= step + 1:

@@ -8,10 +8,11 @@ import weakref
 import pytest
 
 from engine.errors import InputError
-from engine.training import TrainingStep
+from engine.training import Throttle, TrainingStep
 from tests.conftest import WAIT, wait_until
 from ui import queue_times, recordings
 from ui import runner as jobs
+from ui.jobs import step_amount
 
 
 class Model:
@@ -65,8 +66,9 @@ def test_pause_step_resume_stop_keep_the_model_trained_so_far(runner):
     paused_at = job.last.step
     time.sleep(0.05)
     assert job.last.step == paused_at and runner.idle()         # a paused run gives its worker back
-    runner.resume(job, steps_once=True)                          # Step: one report, then paused again
-    wait_until(lambda: job.state == jobs.PAUSED and job.last.step == paused_at + 1)
+    runner.resume(job, steps_once=True)                 # Step: the stated amount more, then paused again
+    wait_until(lambda: job.state == jobs.PAUSED and job.last.step > paused_at)
+    assert job.last.step == paused_at + step_amount(10_000)
     runner.resume(job)
     wait_until(lambda: job.last.step > paused_at + 5)
     runner.stop(job)
@@ -302,7 +304,7 @@ def test_an_equal_run_is_replayed_at_its_pace_without_a_worker_and_gets_its_own_
     assert torch.equal(again.last.extras["model"].weight, theirs.weight)
 
 
-def test_a_replay_pauses_steps_one_report_resumes_and_stops_without_a_model():
+def test_a_replay_pauses_steps_resumes_and_stops_without_a_model():
     runner = replaying_runner()
     first = runner.submit(jobs.Job(lambda: fitting(30, 0.02), replay_key="k"))
     assert runner.wait(first, timeout=WAIT)
@@ -315,10 +317,10 @@ def test_a_replay_pauses_steps_one_report_resumes_and_stops_without_a_model():
     wait_until(lambda: replay.state == jobs.PAUSED)
     at = replay.last.step
     assert replay.last.extras.get("model") is None and at < 30      # only the last report brings a model
-    runner.resume(replay, steps_once=True)                           # Step: one report, then paused again
+    runner.resume(replay, steps_once=True)                   # Step: the recorded frame at the stated amount
     wait_until(lambda: replay.state == jobs.PAUSED and replay.last.step > at)
     steps = [s.step for _, s in runner.recorded["k"].frames]
-    assert steps.index(replay.last.step) == steps.index(at) + 1                 # the next frame, no further
+    assert replay.last.step == next(step for step in steps if step >= at + step_amount(30))   # no further
     runner.resume(replay)
     assert runner.wait(replay, timeout=WAIT) and replay.state == jobs.FINISHED
     assert replay.last.extras["model"] is not None and replay.last.metrics == first.last.metrics
@@ -502,3 +504,31 @@ def test_a_replay_of_a_paced_run_keeps_the_recordings_pace_and_is_not_paced_agai
     replay = runner.submit(jobs.Job(lambda: fitting(10), pace=0.5, replay_key="paced"))
     assert runner.wait(replay, timeout=WAIT) and replay.replayed is not None and replay.state == jobs.FINISHED
     assert first in paced_jobs and replay not in paced_jobs
+
+
+def test_pause_stops_at_the_step_the_run_is_on_and_step_goes_exactly_the_stated_amount(runner):
+    """An engine loop with a `Throttle` that would report once a minute: Pause still gets a report
+    at once, of the very step the loop is on (no step trained after it), and Step reports exactly
+    `step_amount(total)` steps later."""
+    done = []
+
+    def slow_reporting(total: int):
+        throttle = Throttle(total, min_interval=60.0)
+        for step in range(total):
+            time.sleep(0.002)
+            done.append(step + 1)
+            if throttle.due(step):
+                with throttle.reporting():
+                    yield TrainingStep(step + 1, total, {})
+
+    job = runner.submit(jobs.Job(lambda: slow_reporting(10_000)))
+    wait_until(lambda: job.last is not None and len(done) > 50)
+    assert job.last.step == 1                                 # the throttle alone: only the first step so far
+    runner.pause(job)
+    wait_until(lambda: job.state == jobs.PAUSED)
+    paused_at = job.last.step
+    assert paused_at == done[-1] > 50                         # the report is of the step it stopped on
+    runner.resume(job, steps_once=True)
+    wait_until(lambda: job.state == jobs.PAUSED and job.last.step > paused_at)
+    assert job.last.step == done[-1] == paused_at + step_amount(10_000) == paused_at + 500
+    runner.stop(job)

@@ -18,6 +18,7 @@ from engine.errors import InputError
 from ui import controls
 from ui import runner as jobs
 from ui.i18n import text
+from ui.jobs import step_amount
 from ui.records import AUTORUN, RunRecord, TakeHome, Training
 from ui.sessions import seen
 from ui.widgets import show_input_error
@@ -113,10 +114,12 @@ def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], 
                        disabled=not (paused or state in jobs.ACTIVE), on_click=controls.pause_or_resume,
                        args=(key, paused),
                        icon=":material/play_arrow:" if paused else ":material/pause:", width="stretch")
-            row.button(text("common.step"), key=f"act_{key}_step", icon=":material/skip_next:",
+            last = record.job.last if record is not None and state == jobs.PAUSED else None
+            amount = step_amount(last.total) if last is not None else 1     # a new run pauses after step 1
+            row.button(text("common.step", n=amount), key=f"act_{key}_step", icon=":material/skip_next:",
                        disabled=blocked or state in jobs.ACTIVE, on_click=controls.step_run,
                        args=(key, training, settings), width="stretch",
-                       help=text("common.step_help"))
+                       help=text("common.step_help", n=amount))
         row.button(text("common.stop"), key=f"act_{key}_stop", icon=":material/stop:",
                    disabled=state not in (*jobs.ACTIVE, jobs.PAUSED), on_click=controls.stop_run, args=(key,),
                    width="stretch")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.training import TrainingStep
+from engine.training import ReportRequest, TrainingStep
 
 QUEUED, RUNNING, PAUSED, STOPPED, FINISHED, FAILED = "queued", "running", "paused", "stopped", "finished", "failed"
 ACTIVE = (QUEUED, RUNNING)          # the page keeps redrawing while a job is in one of these
@@ -43,6 +43,8 @@ class Job:
     _pause: bool = False
     _stop: bool = False
     _step_once: bool = False
+    _step_until: int | None = None                   # Step: pause after the report at this step
+    request: ReportRequest = field(default_factory=ReportRequest, repr=False)   # a report wanted sooner
     _skip: bool = False                              # "Skip to the end" was pressed
     _paced: tuple[float, float] | None = field(default=None, repr=False)   # (time, fraction) of the last report
     _ran: float = field(default=0.0, repr=False)     # seconds it held a worker, before the current spell
@@ -65,6 +67,14 @@ class Job:
     def interrupted(self) -> bool:
         """Pause or Stop was pressed (a wait between reports ends at once)."""
         return self._pause or self._stop
+
+
+STEPS_PER_RUN = 20     # one Step trains a twentieth of the run: a visible change on every page's chart
+
+
+def step_amount(total: int) -> int:
+    """How many steps one Step trains in a run of `total` steps."""
+    return max(1, round(total / STEPS_PER_RUN))
 
 
 def without_model(step: TrainingStep) -> TrainingStep:

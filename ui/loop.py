@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable
 
 from engine.errors import InputError
-from engine.training import TrainingStep
-from ui.jobs import ACTIVE, FAILED, FINISHED, PAUSED, QUEUED, RUNNING, STOPPED, Job
+from engine.training import TrainingStep, asking
+from ui.jobs import ACTIVE, FAILED, FINISHED, PAUSED, QUEUED, RUNNING, STOPPED, Job, step_amount
 
 LOG = logging.getLogger(__name__)
 
@@ -51,20 +51,24 @@ class Loop:
 
     # ------------------------------------------------------------------ the learner's commands
 
-    def pause(self, job: Job) -> None:
+    def pause(self, job: Job) -> None:          # a running job reports the step it is on, and pauses there
         with self._lock:
             if job.state == RUNNING:
                 job._pause = True
+                job.request.after = 0
             elif job.state == QUEUED:
                 self._ready.remove(job)
                 self._set(job, PAUSED)
 
     def resume(self, job: Job, steps_once: bool = False) -> None:
-        """Queue a paused job again (a replay plays on); with `steps_once`, it pauses after its next
-        report (Step)."""
+        """Queue a paused job again (a replay plays on); with `steps_once` (Step), it trains `step_amount`
+        steps more, reports exactly there and pauses. A running job given Step pauses where it is."""
         with self._lock:
             if job.state == PAUSED:
                 job._pause, job._step_once = False, steps_once
+                last = job.last if steps_once else None
+                job._step_until = None if last is None else min(last.step + step_amount(last.total), last.total)
+                job.request.after = job._step_until
                 if job.replayed is not None:
                     self._play(job)
                 else:
@@ -72,7 +76,7 @@ class Loop:
                     self._ready.append(job)
                     self._lock.notify_all()
             elif job.state in ACTIVE and steps_once:
-                job._step_once = True
+                job._step_once, job._step_until, job.request.after = True, None, 0
 
     def stop(self, job: Job) -> None:
         with self._lock:
@@ -179,6 +183,7 @@ class Loop:
                 stop = job._stop or bool(self.gone is not None and job.owner and self.gone(job.owner))
                 if job._pause and not stop and not ended:
                     job._pause = False
+                    job.request.after = None
                     self._set(job, PAUSED)
                     return
             if stop:
@@ -187,7 +192,8 @@ class Loop:
             try:
                 if job._generator is None:
                     job._generator = job.start()
-                step = next(job._generator)
+                with asking(job.request):        # Pause and Step ask the engine's throttle for a report
+                    step = next(job._generator)
                 if step is not None and job.replayed is None:    # a replay keeps its recording's pace
                     self._pace(job, step)
             except StopIteration:
@@ -209,7 +215,8 @@ class Loop:
             job.version += 1
             job._paced = (time.monotonic(), step.fraction_done)
             self._report_kept(job, step)
-            if job._step_once and step.fraction_done < 1:
+            if job._step_once and step.fraction_done < 1 and \
+                    (job._step_until is None or step.step >= job._step_until):
                 job._step_once, job._pause = False, True
             self._lock.notify_all()
 
