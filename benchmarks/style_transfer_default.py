@@ -21,7 +21,7 @@ import torch
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 
-from engine import artwork, images, style_transfer, vgg
+from engine import artwork, style_transfer, vgg
 from engine.device import cpu_flags, cpu_name
 
 SIZE, STEPS, _ = style_transfer.PRESETS["balanced"]
@@ -31,8 +31,8 @@ NOW = style_transfer.StyleConfig(size=SIZE, steps=STEPS)
 
 
 def page_images(photo: str, painting: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Made as pages/style_transfer.py's sample_image makes them."""
-    return images.to_tensor(images.fit_within(images.load_sample(photo), 512)), artwork.make(painting, size=384)
+    """The page's sample photo and painting, made as the page makes them."""
+    return artwork.sample_image("photo", photo), artwork.sample_image("artwork", painting)
 
 
 def main() -> None:

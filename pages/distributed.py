@@ -11,24 +11,20 @@ from engine.device import usable_cores
 from ui.cards import cards_section
 from ui.charts import history_figure, ring_figure, show, timeline_figure, update_history, with_previous
 from ui.experiment import RunRecord, TakeHome, Training, experiment
+from ui.fields import Form
 from ui.i18n import text
-from ui.links import linked
+from ui.settings.distributed import PIPELINE, TRAIN
 from ui.widgets import lab_columns, misconceptions, number_format, page_title, show_source
 
-LEARNING_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 
-
-def settings_ui() -> distributed.DDPConfig:
-    world_size = linked(st.slider, text("distributed.world_size"), 1, distributed.MAX_WORLD, 2, key="distributed_world")
-    batch_size = linked(st.select_slider, text("distributed.batch_size"), (8, 16, 32, 64, 128), 32,
-                        key="distributed_batch")
-    steps = linked(st.slider, text("distributed.steps"), 10, 500, 60, 10, key="distributed_steps")
+def settings_ui(form: Form) -> distributed.DDPConfig:
+    """The run's size first, the model's and the optimiser's in an expander; the config, as the cards build it."""
+    for name in ("world", "batch", "steps"):
+        form(name)
     with st.expander(text("distributed.more_settings")):
-        hidden = linked(st.select_slider, text("distributed.hidden"), (32, 64, 128, 256), 64, key="distributed_hidden")
-        learning_rate = linked(st.select_slider, text("distributed.learning_rate"), LEARNING_RATES, 0.05,
-                               key="distributed_learning_rate")
-    return distributed.DDPConfig(world_size=world_size, batch_size=batch_size, hidden=hidden, steps=steps,
-                                 learning_rate=learning_rate)
+        form("hidden")
+        form("learning_rate")
+    return form.config()[0]
 
 
 def draw(record: RunRecord) -> None:
@@ -85,13 +81,14 @@ def run_section() -> None:
     settings_column, run_column = lab_columns()
     with settings_column:
         st.subheader(text("distributed.run_title"))
-        config = settings_ui()
+        form = Form(TRAIN)
+        config = settings_ui(form)
         st.caption(text("distributed.backend_note", backend=distributed.backend_for(config),
                         global_batch=config.world_size * config.batch_size, world=config.world_size,
                         batch=config.batch_size))
     with run_column:
-        experiment("distributed_train",
-                   Training(lambda: distributed.train(config), config, replay=False,
+        experiment(TRAIN.key,
+                   Training(lambda: distributed.train(config), config, replay=False, form=form,
                             take_home=TakeHome("distributed", export.distributed_settings(config))),
                    draw=draw, idle=text("distributed.press_train"))
 
@@ -175,12 +172,12 @@ def pipeline_section() -> None:
                      mflops0=(first["forward"] + first["backward"]) / 1e6,
                      mflops1=(second["forward"] + second["backward"]) / 1e6))
     settings_column, run_column = lab_columns()
-    micro = linked(settings_column.select_slider, text("distributed.micro_batches"), (1, 2, 4, 8, 16), 4,
-                   key="distributed_micro")
-    config = distributed.PipelineConfig(micro_batches=micro)
+    form = Form(PIPELINE)
+    form("micro", where=settings_column)
+    config, _ = form.config()
     with run_column:
-        experiment("distributed_pipeline",
-                   Training(lambda: distributed.pipeline_run(config), config, replay=False, steps=False),
+        experiment(PIPELINE.key,
+                   Training(lambda: distributed.pipeline_run(config), config, replay=False, steps=False, form=form),
                    draw=draw_pipeline, run_label=text("distributed.pipeline_run"))
 
 

@@ -25,11 +25,11 @@ from ui.charts import (
 )
 from ui.data_widgets import dataset
 from ui.experiment import RunRecord, TakeHome, Training, experiment
-from ui.i18n import option_labels, text
-from ui.links import linked
+from ui.fields import Form
+from ui.i18n import text
+from ui.settings.half_precision import TRAIN
 from ui.widgets import lab_columns, misconceptions, page_title, show_source
 
-LOSS_FACTORS = half_precision_cards.LOSS_FACTORS          # the cards judge runs at these factors
 # Curves of the modes that work lie within a few per cent of each other, closer than a line's width
 # on a log axis: a dash style per mode keeps each visible where it runs on top of another. "dash"
 # is left to curves that coincide within 0.1 % (ui.charts.finish), "dot" to the previous run's copies.
@@ -152,23 +152,20 @@ def examples_table() -> None:
 
 # ---------------------------------------------------------------- training race
 
-def race_settings(checks: dict[str, hp.ModeCheck]) -> hp.RaceConfig:
+def race_settings(form: Form, checks: dict[str, hp.ModeCheck]) -> hp.RaceConfig:
+    """The race's settings, offering the modes this device runs; the race as the cards build it."""
     runnable = [m for m in hp.MODES if checks[m].runs]
-    defaults = [m for m in hp.RaceConfig().modes if m in runnable]
-    if any(m not in runnable for m in st.session_state.get("half_precision_modes", [])):
-        st.session_state.half_precision_modes = [m for m in st.session_state.half_precision_modes if m in runnable]
-    modes = linked(st.pills, text("half_precision.modes"), runnable, selection_mode="multi", default=defaults,
-                   key="half_precision_modes", format_func=option_labels("half_precision.short_"),
-                   help=text("half_precision.modes_help"), width="stretch", wrap=True) or []
-    factor = linked(st.radio, text("half_precision.loss_factor"), list(LOSS_FACTORS), key="half_precision_factor",
-                    format_func=option_labels("half_precision.factor_"), help=text("half_precision.loss_factor_help"),
-                    horizontal=True)
+    key = TRAIN.widget_key("modes")
+    if any(m not in runnable for m in st.session_state.get(key, [])):       # kept from a link or a card
+        st.session_state[key] = [m for m in st.session_state[key] if m in runnable]
+    form("modes", options=runnable, default=[m for m in TRAIN["modes"].default if m in runnable],
+         help=text("half_precision.modes_help"))
+    form("factor", help=text("half_precision.loss_factor_help"))
     with st.expander(text("half_precision.more_settings")):
-        hidden = linked(st.select_slider, text("half_precision.hidden"), (64, 128, 256, 512), 128,
-                        key="half_precision_hidden")
-        steps = linked(st.slider, text("half_precision.steps"), 20, 1000, 300, 20, key="half_precision_steps")
-    return hp.RaceConfig(modes=tuple(m for m in hp.MODES if m in modes), loss_factor=LOSS_FACTORS[factor],
-                         hidden=hidden, steps=steps)
+        form("hidden")
+        form("steps")
+    config, _ = form.config()
+    return config
 
 
 def availability_table(checks: dict[str, hp.ModeCheck], label: str) -> None:
@@ -292,13 +289,15 @@ def race_section(label: str, checks) -> None:
     settings_column, run_column = lab_columns()
     with settings_column:
         st.subheader(text("half_precision.race_settings"))
-        config = race_settings(checks)
+        form = Form(TRAIN)
+        config = race_settings(form, checks)
         availability_table(checks, label)
     digits, _ = dataset("subset")
     with run_column:
-        experiment("half_precision_train",
+        experiment(TRAIN.key,
                    Training(lambda: hp.train_race(config, digits), config, replay=False,
-                            take_home=TakeHome("half_precision", {"dataset": digits.source, "config": config})),
+                            take_home=TakeHome("half_precision", {"dataset": digits.source, "config": config}),
+                            form=form),
                    draw=draw_race, idle=text("half_precision.press_race"),
                    error=None if config.modes else InputError("half_no_mode"))
 

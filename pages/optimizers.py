@@ -7,12 +7,13 @@ import streamlit as st
 
 from engine import optimizers
 from engine.cards import optimizers as optimizers_cards
-from ui.cards import cards_section, remember_settings
+from ui.cards import cards_section
 from ui.charts import NEUTRAL, contour_paths, lines_figure, overlaid_histograms, show, with_previous
 from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, TakeHome, Training, experiment
-from ui.i18n import option_labels, text
-from ui.links import linked
+from ui.fields import Form
+from ui.i18n import text
+from ui.settings.optimizers import NETWORK, RACE
 from ui.widgets import (
     chosen_option,
     clamp_state,
@@ -39,24 +40,21 @@ RULES = {   # exactly what reference_step (and torch.optim) computes; g = gradie
              r"\theta \leftarrow \theta - \frac{\eta\, \hat m}{\sqrt{\hat v} + \epsilon}"),
 }
 RULES["adamw"] = r"\begin{gathered}\theta \leftarrow \theta\,(1 - \eta\lambda) \\ " + RULES["adam"] + r"\end{gathered}"
-RATES = (1e-4, 3e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 0.01, 0.02, 0.035, 0.05, 0.06, 0.1, 0.2, 0.3, 0.5, 1.0, 3.0, 10.0)
-DEFAULT_RACERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 CHART_HEIGHT = 400          # two charts side by side in the run column: both on the first screen
 
 
 def recommend() -> None:
     """Button callback: the chosen surface's recommended learning rates, start and steps, with μ and β₂
     back at the values the recommendations were measured with."""
-    surface = chosen_option("optimizers_surface", optimizers.SURFACES)
+    surface = chosen_option(RACE.widget_key("surface"), optimizers.SURFACES)
     if surface is None:                 # a label sent mid language switch, not the learner's choice
         return
     spec = optimizers.SURFACES[surface]
-    for name in optimizers.OPTIMIZERS:
-        st.session_state[f"optimizers_lr_{name}"] = spec.recommended[name]["lr"]
-    st.session_state.optimizers_start_x, st.session_state.optimizers_start_y = spec.start
-    st.session_state.optimizers_steps = spec.steps
-    st.session_state.optimizers_mu = optimizers.DEFAULTS["momentum"]["momentum"]
-    st.session_state.optimizers_beta2 = optimizers.DEFAULTS["adam"]["beta2"]
+    recommended = {f"lr_{name}": spec.recommended[name]["lr"] for name in optimizers.OPTIMIZERS}
+    recommended |= {"start_x": spec.start[0], "start_y": spec.start[1], "steps": spec.steps,
+                    "mu": RACE["mu"].default, "beta2": RACE["beta2"].default}
+    for name, value in recommended.items():
+        st.session_state[RACE.widget_key(name)] = value
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -69,38 +67,26 @@ def surface_grid(surface: str) -> tuple:
     return optimizers.contour_grid(surface)
 
 
-def race_settings_ui() -> tuple[str, tuple, int, tuple[float, float]]:
+def race_settings_ui(form: Form) -> tuple[str, tuple, int, tuple[float, float]]:
+    """The race's settings, drawn for the chosen surface (its rates, window and length as the
+    defaults); the race as the cards build it."""
     st.subheader(text("optimizers.race_title"))
-    surface = linked(st.selectbox, text("optimizers.surface"), list(optimizers.SURFACES), key="optimizers_surface",
-                     format_func=option_labels("optimizers.surface_"), on_change=recommend)
+    surface = form("surface", on_change=recommend)
     spec = optimizers.SURFACES[surface]
-    racers = linked(st.multiselect, text("optimizers.racers"), list(optimizers.OPTIMIZERS), DEFAULT_RACERS,
-                    key="optimizers_racers", format_func=option_labels("optimizers.name_"))
+    racers = form("racers")
     st.button(text("optimizers.recommended"), on_click=recommend, key="act_optimizers_recommend",
               help=text("optimizers.recommended_help"))
     with st.expander(text("optimizers.hyperparameters")):
-        rates = {name: linked(st.select_slider, text("optimizers.lr_of", name=text(f"optimizers.name_{name}")), RATES,
-                              spec.recommended[name]["lr"], key=f"optimizers_lr_{name}")
-                 for name in racers}
-        mu = linked(st.slider, text("optimizers.momentum_value"), 0.0, 0.99, 0.9, 0.01, key="optimizers_mu")
-        beta2 = linked(st.select_slider, text("optimizers.beta2_value"), (0.9, 0.99, 0.999, 0.9999), 0.999,
-                       key="optimizers_beta2")
-    clamp_state("optimizers_start_x", *spec.x_range)
-    clamp_state("optimizers_start_y", *spec.y_range)
-    x = linked(st.slider, text("optimizers.start_x"), float(spec.x_range[0]), float(spec.x_range[1]),
-               float(spec.start[0]), key="optimizers_start_x")
-    y = linked(st.slider, text("optimizers.start_y"), float(spec.y_range[0]), float(spec.y_range[1]),
-               float(spec.start[1]), key="optimizers_start_y")
-    steps = linked(st.slider, text("optimizers.steps"), 10, 2000, spec.steps, 10, key="optimizers_steps")
-    settings = []
-    for name in racers:
-        hp = {"lr": rates[name]}
-        if name in ("momentum", "nesterov"):
-            hp["momentum"] = mu
-        if name in ("adam", "adamw"):
-            hp["beta2"] = beta2
-        settings.append((name, tuple(sorted(hp.items()))))
-    return surface, tuple(settings), steps, (x, y)
+        for name in racers:
+            form(f"lr_{name}", value=spec.recommended[name]["lr"])
+        form("mu")
+        form("beta2")
+    for axis, (low, high), start in (("x", spec.x_range, spec.start[0]), ("y", spec.y_range, spec.start[1])):
+        clamp_state(RACE.widget_key(f"start_{axis}"), low, high)
+        form(f"start_{axis}", min_value=float(low), max_value=float(high), value=float(start))
+    form("steps", value=spec.steps)
+    race, _ = form.config()
+    return race
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -202,18 +188,15 @@ def race_paths(surface: str, settings: tuple, steps: int, start: tuple[float, fl
 RACE_JOB = "_optimizers_race_job"     # Session State: (race, job): one job object per race drawn
 
 
-def race_record(race: tuple) -> optimizers_cards.RaceRecord:
-    """The race drawn above, as the cards read a run: its result, its linked settings (as drawn) and
-    a job object that stays the same while the race does (so a card judges each race once)."""
-    names = [name for name, _ in race[1]]
-    keys = ("optimizers_surface", "optimizers_racers", *(f"optimizers_lr_{name}" for name in names),
-            "optimizers_mu", "optimizers_beta2", "optimizers_start_x", "optimizers_start_y", "optimizers_steps")
-    settings = {key: st.session_state[key] for key in keys if key in st.session_state}
-    remember_settings(optimizers_cards.RACE, settings)
+def race_record(race: tuple, form: Form) -> optimizers_cards.RaceRecord:
+    """The race drawn above, as the cards read a run: its result, its settings as drawn (by their
+    declared names) and a job object that stays the same while the race does (so a card judges each
+    race once)."""
     kept = st.session_state.get(RACE_JOB)
     if kept is None or kept[0] != race:
         kept = st.session_state[RACE_JOB] = (race, object())
-    return optimizers_cards.RaceRecord(optimizers_cards.race_step(run_race(*race), race[2]), settings, kept[1])
+    return optimizers_cards.RaceRecord(optimizers_cards.race_step(run_race(*race), race[2]), dict(form.values),
+                                       kept[1])
 
 
 def step_count(step: int | None) -> str:
@@ -287,7 +270,8 @@ st.markdown(text("optimizers.intro"))
 
 settings_column, run_column = lab_columns()
 with settings_column:
-    race = race_settings_ui()
+    race_form = Form(RACE)
+    race = race_settings_ui(race_form)
 with run_column:
     show_race(*race)
 
@@ -295,18 +279,19 @@ st.header(text("optimizers.network_title"))
 st.caption(text("optimizers.network_caption"))
 network_settings, network_run = lab_columns()
 with network_settings:
-    data = dataset_ui("optimizers")
-    network_steps = linked(st.slider, text("optimizers.network_steps"), 20, 2000, 600, 20,
-                           key="optimizers_network_steps")
-racers = tuple(name for name, _ in race[1]) or tuple(DEFAULT_RACERS)
-with network_settings:
+    network_form = Form(NETWORK)
+    network_form.set("racers", race_form.values["racers"])         # drawn once, with the race
+    data = dataset_ui(NETWORK.page)
+    network_form.set("dataset", data.source)       # what it trains on: the bundled digits if a download failed
+    network_form("network_steps")
+    config, _ = network_form.config()
     st.caption(text("optimizers.network_racers", rates=", ".join(
-        f"{text(f'optimizers.name_{n}')} {optimizers.NETWORK_LR[n]:g}" for n in racers)))
-config = optimizers.NetworkConfig(optimizers=racers, steps=network_steps)
+        f"{text(f'optimizers.name_{n}')} {optimizers.NETWORK_LR[n]:g}" for n in config.optimizers)))
 with network_run:
-    experiment("optimizers_network",
+    experiment(NETWORK.key,
                Training(lambda: optimizers.compare_on_network(config, data), config, data.source,
-                        take_home=TakeHome("optimizers", {"dataset": data.source, "config": config})),
+                        take_home=TakeHome("optimizers", {"dataset": data.source, "config": config}),
+                        form=network_form),
                draw=draw_network, run_label=text("optimizers.network_run"), idle=text("optimizers.network_idle"))
 
 st.header(text("optimizers.ideas_title"))
@@ -316,6 +301,6 @@ with st.expander(text("optimizers.rules_title"), expanded=False):
         st.markdown(text(f"optimizers.{name}"))
         st.latex(RULES[name])
 
-cards_section("optimizers", optimizers_cards, records={optimizers_cards.RACE: race_record(race)})
+cards_section("optimizers", optimizers_cards, records={RACE.key: race_record(race, race_form)})
 misconceptions("optimizers")
 show_source(optimizers.reference_step, optimizers.race, optimizers.compare_on_network)

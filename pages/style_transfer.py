@@ -9,17 +9,13 @@ from ui.cards import cards_section
 from ui.charts import heatmap_pair, history_figure, show, update_history, with_previous
 from ui.data_widgets import kept_upload
 from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
+from ui.fields import Form
 from ui.hosted import image_limits
-from ui.i18n import option_labels, text
+from ui.i18n import text
 from ui.links import linked
+from ui.settings.style_transfer import LAYER_WEIGHTS, RUN
 from ui.widgets import chosen_option, lab_columns, misconceptions, page_title, show_source
 
-CONTENT_SOURCES = ("photo", "upload", "camera")
-STYLE_SOURCES = ("artwork", "texture", "photo", "upload")
-SAMPLES = {"photo": images.PHOTOS, "texture": images.TEXTURES, "artwork": artwork.ARTWORKS}
-WEIGHTS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-TV_WEIGHTS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
-PYRAMID_LEVELS = style_transfer.StyleConfig.pyramid_levels   # the engine's default when the toggle is on
 THUMBNAIL = 64             # px: the chosen picture beside its picker
 OBJECTIVE_TEX = (r"\mathcal{L}(x) = \alpha\,\frac{\lVert F^{c}(x) - F^{c}(p)\rVert^2}{\lVert F^{c}(p)\rVert^2}"
                  r" + \beta \sum_{l} w_l \frac{\lVert G^{l}(x) - G^{l}(a)\rVert^2}{\lVert G^{l}(a)\rVert^2}"
@@ -34,9 +30,8 @@ def feature_extractor(source: vgg.WeightsSource) -> vgg.FeatureExtractor:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def sample_image(kind: str, name: str):
-    if kind == "artwork":
-        return artwork.make(name, size=384)
-    return images.to_tensor(images.fit_within(images.load_sample(name), 512))
+    """A sample picture, made once per process (each caller gets its own copy)."""
+    return artwork.sample_image(kind, name)
 
 
 def decoded_upload(data: bytes) -> tuple:
@@ -65,20 +60,15 @@ def receptive_field_table() -> str:
     return "\n".join([f"| {' | '.join(header)} |", "|---|--:|--:|", *rows])
 
 
-def image_ui(role: str, sources: tuple[str, ...]):
+def image_ui(form: Form, role: str):
     """Picker for the content or style image, with a thumbnail of the choice; returns (3, H, W) or
     None. An upload is kept in the session (`kept_upload`), so a later bad upload or a page switch
     does not lose it."""
     st.markdown(f"**{text(f'style_transfer.{role}_header')}**")
-    source = linked(st.radio, text("style_transfer.source"), sources, key=f"style_transfer_{role}_source",
-                    format_func=option_labels("style_transfer.source_"), horizontal=True,
-                    label_visibility="collapsed")
-    if source in SAMPLES:
+    source = form(f"{role}_source")
+    if source in artwork.SAMPLES:
         pick, thumbnail = st.columns([4, 1], vertical_alignment="center")
-        name = linked(pick.selectbox, text("style_transfer.sample"), SAMPLES[source],
-                      key=f"style_transfer_{role}_{source}", format_func=option_labels("style_transfer.sample_"),
-                      label_visibility="collapsed")
-        tensor = sample_image(source, name)
+        tensor = sample_image(source, form(f"{role}_{source}", where=pick))
         thumbnail.image(images.to_image(tensor), width=THUMBNAIL)
         return tensor
     camera = source == "camera"
@@ -95,50 +85,27 @@ def image_ui(role: str, sources: tuple[str, ...]):
 
 
 def apply_preset() -> None:
-    preset = chosen_option("style_transfer_preset", style_transfer.PRESETS)
+    preset = chosen_option(RUN.widget_key("preset"), style_transfer.PRESETS)
     if preset is None:                  # a label sent mid language switch, not the learner's choice
         return
     size, steps, _ = style_transfer.PRESETS[preset]
-    st.session_state.style_transfer_size, st.session_state.style_transfer_steps = size, steps
+    st.session_state[RUN.widget_key("size")], st.session_state[RUN.widget_key("steps")] = size, steps
 
 
-def settings_ui() -> style_transfer.StyleConfig:
+def settings_ui(form: Form) -> None:
     """The main settings first; the loss's other knobs and the optimisation's choices in expanders."""
     st.markdown(f"**{text('style_transfer.settings_header')}**")
-    preset = linked(st.selectbox, text("style_transfer.preset"), list(style_transfer.PRESETS),
-                    index=list(style_transfer.PRESETS).index(style_transfer.DEFAULT_PRESET),
-                    key="style_transfer_preset", on_change=apply_preset,
-                    format_func=option_labels("style_transfer.preset_"))
-    left, right = st.columns(2)          # pairs side by side: the main settings fit the first screen
-    default = style_transfer.StyleConfig()
-    size = linked(left.slider, text("style_transfer.size"), 128, 512, default.size, 32, key="style_transfer_size")
-    steps = linked(right.slider, text("style_transfer.steps"), 5, 150, default.steps, 5, key="style_transfer_steps")
-    left, right = st.columns(2)
-    weights = {name: linked(column.select_slider, text(f"style_transfer.{name}"), WEIGHTS, 1.0,
-                            key=f"style_transfer_{name}")
-               for column, name in ((left, "style_weight"), (right, "content_weight"))}
+    form("preset", on_change=apply_preset)
+    for first, second in (("size", "steps"), ("style_weight", "content_weight")):
+        left, right = st.columns(2)          # pairs side by side: the main settings fit the first screen
+        form(first, where=left)
+        form(second, where=right)
     with st.expander(text("style_transfer.more_settings")):
-        weights["tv_weight"] = linked(st.select_slider, text("style_transfer.tv_weight"), TV_WEIGHTS, 0.1,
-                                      key="style_transfer_tv_weight")
-        pyramid = linked(st.toggle, text("style_transfer.pyramid"), True, key="style_transfer_pyramid")
-        coarse = linked(st.toggle, text("style_transfer.coarse"), False, key="style_transfer_coarse")
-        optimizer = linked(st.radio, text("style_transfer.optimizer"), ["lbfgs", "adam"],
-                           key="style_transfer_optimizer", format_func=option_labels("style_transfer.optimizer_"),
-                           horizontal=True)
-        init = linked(st.radio, text("style_transfer.init"), ["content", "noise"], key="style_transfer_init",
-                      format_func=option_labels("style_transfer.init_"), horizontal=True)
-        pooling = linked(st.radio, text("style_transfer.pooling"), ["max", "avg"], key="style_transfer_pooling",
-                         format_func=option_labels("style_transfer.pooling_"), horizontal=True)
-        preserve_colors = linked(st.toggle, text("style_transfer.preserve_colors"), False,
-                                 key="style_transfer_preserve_colors")
+        for name in ("tv_weight", "pyramid", "coarse", "optimizer", "init", "pooling", "preserve_colors"):
+            form(name)
     with st.expander(text("style_transfer.layer_weights")):
-        layer_weights = tuple(linked(st.slider, layer, 0.0, 2.0, 1.0, 0.1, key=f"style_transfer_w_{layer}")
-                              for layer in style_transfer.STYLE_LAYERS)
-    coarse_steps = style_transfer.PRESETS[preset][2] if coarse else ()
-    return style_transfer.StyleConfig(
-        size=size, steps=steps, coarse_steps=coarse_steps, pyramid_levels=PYRAMID_LEVELS if pyramid else 1,
-        layer_weights=layer_weights, optimizer=optimizer,
-        init=init, pooling=pooling, preserve_colors=preserve_colors, **weights)
+        for name in LAYER_WEIGHTS:
+            form(name)
 
 
 def load_weights() -> tuple[vgg.FeatureExtractor, str, bool]:
@@ -222,19 +189,23 @@ st.markdown(text("style_transfer.intro"))
 
 settings_column, run_column = lab_columns()
 with settings_column:
-    content = image_ui("content", CONTENT_SOURCES)
-    style = image_ui("style", STYLE_SOURCES)
-    config = settings_ui()
+    form = Form(RUN)
+    content = image_ui(form, "content")
+    style = image_ui(form, "style")
+    settings_ui(form)
+    config, samples = form.config()
 
 with run_column:
     extractor, weights_note, pretrained = load_weights()
     if not pretrained:                   # poor results ahead: say so before the run, not under it
         st.warning(weights_note)
     missing = content is None or style is None
-    images_key = None if missing else (images.digest(content), images.digest(style))   # the stale rule's data
-    record = experiment("style_transfer_run",
+    # The stale rule's data: a sample by its (kind, name), as the declaration keys it; an upload by its digest.
+    images_key = None if missing else tuple(sample or images.digest(tensor)
+                                            for sample, tensor in zip(samples, (content, style), strict=True))
+    record = experiment(RUN.key,
                         Training(lambda: style_transfer.transfer(config, extractor, content, style), config, images_key,
-                                 ready=not missing,
+                                 ready=not missing, form=form,
                                  take_home=None if missing else TakeHome(
                                      "style_transfer", {"config": config},
                                      lambda: {"content.png": images.png_bytes(content),

@@ -255,17 +255,17 @@ def test_race_cards_state_their_settings_in_words(lang):
             continue
         question = translate(f"optimizers.card_{card.id}_question", lang).replace(",", "")
         (settings,) = card.runs
-        assert str(settings["optimizers_steps"]) in question, card.id
-        assert f"({settings['optimizers_start_x']:g}".replace("-", "−") in question.replace(" ", ""), card.id
-        for name in settings["optimizers_racers"]:
-            assert f"{settings[f'optimizers_lr_{name}']:g}" in question, (card.id, name)
+        assert str(settings["steps"]) in question, card.id
+        assert f"({settings['start_x']:g}".replace("-", "−") in question.replace(" ", ""), card.id
+        for name in settings["racers"]:
+            assert f"{settings[f'lr_{name}']:g}" in question, (card.id, name)
 
 
-def test_race_settings_are_what_the_page_races():
-    """The cards' race for the page's defaults is the race the page draws at its defaults."""
-    from engine.cards import optimizers as cards
+def test_the_declared_race_at_its_defaults_is_the_bowl_the_page_opens_on():
+    """The race the declaration builds from its defaults is the bowl's own: its start, length and rates."""
+    from ui.settings.optimizers import RACE
 
-    surface, racers, steps, start = cards.race_settings({})
+    (surface, racers, steps, start), _ = RACE.config()
     spec = optimizers.SURFACES[surface]
     assert (surface, steps, start) == ("bowl", spec.steps, spec.start)
     assert dict(racers)["adam"] == (("beta2", 0.999), ("lr", spec.recommended["adam"]["lr"]))

@@ -203,8 +203,9 @@ def test_a_setting_checks_the_values_its_widget_can_hold():
 
 @pytest.mark.parametrize("slug", [concept.slug for concept in CONCEPTS])
 def test_the_page_draws_each_declared_setting_as_declared(app, slug):
-    """A fresh page: every declared setting it shows has the declared default and range (so its
-    widget is drawn from the declaration, not written again in the page)."""
+    """A fresh page: every declared setting it shows has the declared default, and its range is the
+    declared one or, where the range follows another setting (page 64's start follows the surface),
+    within it: the widget is drawn from the declaration, not written again in the page."""
     declared = {experiment.widget_key(setting.name): setting
                 for experiment in experiments(slug).values() for setting in experiment}
     page = app(f"pages/{slug}.py")
@@ -219,5 +220,5 @@ def test_the_page_draws_each_declared_setting_as_declared(app, slug):
             assert setting.widget == kind, f"{element.key}: drawn as a {kind}, declared a {setting.widget}"
             assert links.same(element.value, setting.default), f"{element.key}: {element.value!r}"
             if kind in RANGED:
-                assert (element.min, element.max) == (setting.low, setting.high), element.key
+                assert setting.low <= element.min < element.max <= setting.high, element.key
     assert shown >= 3, f"{slug}: the page shows {shown} declared settings"

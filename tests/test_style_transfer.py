@@ -129,6 +129,21 @@ def test_generated_paintings_are_deterministic_and_distinct():
         assert image.std() > 0.1                                            # not a flat colour
 
 
+def test_every_sample_picture_the_page_offers_is_made_within_its_size():
+    """The page and its cards take their pictures from this one function: paintings at 384 px,
+    bundled photos and textures within 512 px, aspect kept."""
+    for kind, names in artwork.SAMPLES.items():
+        for name in names:
+            picture = artwork.sample_image(kind, name)
+            assert picture.shape[0] == 3 and picture.min() >= 0 and picture.max() <= 1, (kind, name)
+            if kind == "artwork":
+                assert picture.shape[1:] == (384, 384) and torch.equal(picture, artwork.make(name, size=384))
+            else:
+                photo = images.load_sample(name)
+                assert max(picture.shape[1:]) == min(512, max(photo.size)), (kind, name)
+                assert abs(picture.shape[2] / picture.shape[1] - photo.width / photo.height) < 0.01, (kind, name)
+
+
 @pytest.mark.slow
 def test_default_run_cuts_style_loss_fivefold_and_keeps_content(pretrained):
     content = images.to_tensor(images.load_sample("chelsea"))

@@ -11,23 +11,12 @@ from engine import distributed
 from engine.cards import Card, Challenge, exceeds, smallest, to_the_end
 from engine.training import TrainingStep
 
-EXPERIMENT = "distributed_train"
-DEFAULTS = {"distributed_world": 2, "distributed_batch": 32, "distributed_steps": 60, "distributed_hidden": 64,
-            "distributed_learning_rate": 0.05}
 
-
-def config(settings: Mapping[str, Any]) -> tuple[distributed.DDPConfig, None]:
-    """What the page passes its DDP run for these settings (missing ones at their defaults); no data key."""
-    s = {**DEFAULTS, **settings}
-    return distributed.DDPConfig(world_size=s["distributed_world"], batch_size=s["distributed_batch"],
-                                 hidden=s["distributed_hidden"], steps=s["distributed_steps"],
-                                 learning_rate=s["distributed_learning_rate"]), None
-
-
-def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
-    """The DDP run at `settings` on the CPU (Gloo); `seed` draws the initial weights and the shuffles."""
-    ddp, _ = config(settings)
-    return to_the_end(distributed.train(replace(ddp, seed=seed, device="cpu")))
+def run(built: tuple[distributed.DDPConfig, None], seed: int = 0) -> TrainingStep:
+    """The page's DDP run of `built` (config, no data key) on the CPU (Gloo); `seed` draws the initial
+    weights and the shuffles."""
+    config, _ = built
+    return to_the_end(distributed.train(replace(config, seed=seed, device="cpu")))
 
 
 def measure(step: TrainingStep) -> dict[str, float]:
@@ -81,7 +70,7 @@ def _equal(runs: list[dict]) -> str:
     return "apart" if exceeds(difference, 1e-2) else "close"
 
 
-TINY = {"distributed_world": 2, "distributed_steps": 10, "distributed_hidden": 32}      # batch 32 per rank (default)
+TINY = {"world": 2, "steps": 10, "hidden": 32}      # batch 32 per rank (the default)
 CARDS = (
     Card("sync", (TINY,), ("identical", "close", "apart"), "identical", measure, _sync),
     Card("average", (TINY,), ("mean", "sum", "own"), "mean", measure, _average),
@@ -101,7 +90,7 @@ CHALLENGE_STEPS = 30
 
 
 def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
-    return settings.get("distributed_steps", 0) <= CHALLENGE_STEPS and measures["loss"] <= CHALLENGE_LOSS
+    return settings.get("steps", 0) <= CHALLENGE_STEPS and measures["loss"] <= CHALLENGE_LOSS
 
 
-CHALLENGE = Challenge(challenge_measure, _challenge, {"distributed_steps": 30, "distributed_learning_rate": 0.1})
+CHALLENGE = Challenge(challenge_measure, _challenge, {"steps": 30, "learning_rate": 0.1})

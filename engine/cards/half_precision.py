@@ -12,24 +12,10 @@ from engine.cards import Card, Challenge, exceeds, to_the_end
 from engine.data import load_digits
 from engine.training import TrainingStep
 
-EXPERIMENT = "half_precision_train"
-LOSS_FACTORS = {"1": 1.0, "small": 2.0**-20}          # as pages/half_precision.py
-DEFAULTS = {"half_precision_modes": ["fp32", "bf16", "fp16_scaler", "fp16_naive"], "half_precision_factor": "1",
-            "half_precision_hidden": 128, "half_precision_steps": 300}
 
-
-def config(settings: Mapping[str, Any]) -> tuple[hp.RaceConfig, None]:
-    """What the page passes its race for these settings (missing ones at their defaults); no data key."""
-    s = {**DEFAULTS, **settings}
-    modes = s["half_precision_modes"] or []
-    return hp.RaceConfig(modes=tuple(m for m in hp.MODES if m in modes),
-                         loss_factor=LOSS_FACTORS[s["half_precision_factor"]], hidden=s["half_precision_hidden"],
-                         steps=s["half_precision_steps"]), None
-
-
-def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
-    """The race at `settings` on the bundled digits; `seed` draws the initial weights and the batches."""
-    race, _ = config(settings)
+def run(built: tuple[hp.RaceConfig, None], seed: int = 0) -> TrainingStep:
+    """The race on the bundled digits, on the CPU; `seed` draws the initial weights and the batches."""
+    race, _ = built
     return to_the_end(hp.train_race(replace(race, seed=seed, device="cpu"), load_digits()))
 
 
@@ -76,16 +62,16 @@ def _match(runs: list[dict]) -> str:
     return {(True, True): "both", (True, False): "bf16", (False, True): "fp16", (False, False): "neither"}[(bf16, fp16)]
 
 
-SMALL = {"half_precision_hidden": 64}
-TINY = {**SMALL, "half_precision_factor": "small"}
+SMALL = {"hidden": 64}
+TINY = {**SMALL, "factor": "small"}
 CARDS = (
-    Card("naive", ({**SMALL, "half_precision_modes": ("fp32", "fp16_naive"), "half_precision_steps": 20},),
+    Card("naive", ({**SMALL, "modes": ["fp32", "fp16_naive"], "steps": 20},),
          ("close", "worse", "nan"), "nan", measure, _naive),
-    Card("underflow", ({**TINY, "half_precision_modes": ("fp16_scaler", "fp16_autocast"), "half_precision_steps": 40},),
+    Card("underflow", ({**TINY, "modes": ["fp16_scaler", "fp16_autocast"], "steps": 40},),
          ("both", "scaler", "plain", "neither"), "scaler", measure, _underflow),
-    Card("bf16", ({**TINY, "half_precision_modes": ("fp32", "bf16"), "half_precision_steps": 60},),
+    Card("bf16", ({**TINY, "modes": ["fp32", "bf16"], "steps": 60},),
          ("same", "differs", "nothing"), "same", measure, _bf16),
-    Card("match", ({**SMALL, "half_precision_modes": ("fp32", "bf16", "fp16_scaler"), "half_precision_steps": 60},),
+    Card("match", ({**SMALL, "modes": ["fp32", "bf16", "fp16_scaler"], "steps": 60},),
          ("both", "bf16", "fp16", "neither"), "both", measure, _match),
 )
 
@@ -102,10 +88,8 @@ CHALLENGE_STEPS = 200
 
 
 def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
-    return (settings.get("half_precision_factor") == "small"
-            and settings.get("half_precision_steps", 0) <= CHALLENGE_STEPS
+    return (settings.get("factor") == "small" and settings.get("steps", 0) <= CHALLENGE_STEPS
             and measures["fp16"] >= CHALLENGE_ACCURACY)
 
 
-CHALLENGE = Challenge(challenge_measure, _challenge,
-                      {**TINY, "half_precision_modes": ("fp16_scaler",), "half_precision_steps": CHALLENGE_STEPS})
+CHALLENGE = Challenge(challenge_measure, _challenge, {**TINY, "modes": ["fp16_scaler"], "steps": CHALLENGE_STEPS})

@@ -1,10 +1,10 @@
 """Page 64's cards and challenge: the memory each optimizer keeps (the network), then races on the
 ill-conditioned bowl, Rosenbrock's valley, the saddle and the plateau.
 
-Two experiments: the network comparison (`optimizers_network`, a Run button) and the race
-(`optimizers_race`), which the page draws without a Run button as its settings move; the page hands
-the race to the cards as a record-like object (`RaceRecord`). `run` tells them apart by the network's
-own setting: settings with `optimizers_network_steps` are a network run, the others a race.
+Two experiments: the network comparison (the page's main one, a Run button) and the race (named
+"race"), which the page draws without a Run button as its settings move; the page hands the race to
+the cards as a record-like object (`RaceRecord`). `run` tells them apart by what they train: a
+NetworkConfig, or the race (surface, racers, steps, start).
 The race is deterministic; seed s > 0 starts it from the page's start scaled by 1 + 0.02 s (so the
 claims hold near the start too, not only at one point).
 """
@@ -19,35 +19,7 @@ from engine import optimizers
 from engine.cards import Card, Challenge, exceeds, rises, smallest, to_the_end
 from engine.training import TrainingStep
 
-EXPERIMENT = "optimizers_network"
-RACE = "optimizers_race"
-DEFAULT_RACERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-_BOWL = optimizers.SURFACES["bowl"]
-DEFAULTS = {
-    "optimizers_surface": "bowl", "optimizers_racers": list(DEFAULT_RACERS),
-    **{f"optimizers_lr_{name}": _BOWL.recommended[name]["lr"] for name in optimizers.OPTIMIZERS},
-    "optimizers_mu": 0.9, "optimizers_beta2": 0.999,
-    "optimizers_start_x": float(_BOWL.start[0]), "optimizers_start_y": float(_BOWL.start[1]),
-    "optimizers_steps": _BOWL.steps, "optimizers_dataset": "subset", "optimizers_network_steps": 600,
-}
-RACE_KEYS = ("optimizers_surface", "optimizers_racers", *(f"optimizers_lr_{n}" for n in optimizers.OPTIMIZERS),
-             "optimizers_mu", "optimizers_beta2", "optimizers_start_x", "optimizers_start_y", "optimizers_steps")
-
-
-def race_settings(settings: Mapping[str, Any]) -> tuple[str, tuple, int, tuple[float, float]]:
-    """The race the page draws for these settings: (surface, ((racer, hyperparameters), ...), steps,
-    start), exactly as the page's race_settings_ui returns it."""
-    s = {**DEFAULTS, **settings}
-    racers = []
-    for name in s["optimizers_racers"]:
-        hp = {"lr": s[f"optimizers_lr_{name}"]}
-        if name in ("momentum", "nesterov"):
-            hp["momentum"] = s["optimizers_mu"]
-        if name in ("adam", "adamw"):
-            hp["beta2"] = s["optimizers_beta2"]
-        racers.append((name, tuple(sorted(hp.items()))))
-    return (s["optimizers_surface"], tuple(racers), s["optimizers_steps"],
-            (s["optimizers_start_x"], s["optimizers_start_y"]))
+RACE = "race"            # the race's experiment name (`ui.settings.Experiment.name`)
 
 
 def summarize(result: Mapping[str, optimizers.Trajectory]) -> dict:
@@ -73,21 +45,14 @@ class RaceRecord:
     active: bool = False
 
 
-def config(settings: Mapping[str, Any]) -> tuple[optimizers.NetworkConfig, str]:
-    """What the page passes its network experiment for these settings: the config and the data's source
-    (the cards use the bundled subset)."""
-    s = {**DEFAULTS, **settings}
-    racers = tuple(s["optimizers_racers"]) or DEFAULT_RACERS
-    return optimizers.NetworkConfig(optimizers=racers, steps=s["optimizers_network_steps"]), "subset"
-
-
-def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
-    """A network run (settings with `optimizers_network_steps`) or a race, on the CPU."""
-    if "optimizers_network_steps" in settings:
-        network, _ = config(settings)
-        return to_the_end(optimizers.compare_on_network(replace(network, seed=seed, device="cpu"),
+def run(built: tuple[Any, Any], seed: int = 0) -> TrainingStep:
+    """The network comparison (a NetworkConfig, trained on the bundled digits) or the race (a race
+    tuple, `ui.settings.optimizers.build_race`), on the CPU."""
+    config, _ = built
+    if isinstance(config, optimizers.NetworkConfig):
+        return to_the_end(optimizers.compare_on_network(replace(config, seed=seed, device="cpu"),
                                                         image_data.load_digits()))
-    surface, racers, steps, (x, y) = race_settings(settings)
+    surface, racers, steps, (x, y) = config
     scale = 1 + 0.02 * seed
     result = optimizers.race(surface, {name: dict(hp) for name, hp in racers}, steps, (x * scale, y * scale))
     return race_step(summarize(result), steps)
@@ -160,18 +125,16 @@ def _plateau(runs: list[dict]) -> str:
 
 
 def _race(surface: str, rates: Mapping[str, float], steps: int, **others: Any) -> dict[str, Any]:
+    """A race's settings: `rates` (racer -> learning rate) from the surface's own start."""
     spec = optimizers.SURFACES[surface]
-    return {"optimizers_surface": surface, "optimizers_racers": list(rates),
-            **{f"optimizers_lr_{name}": rate for name, rate in rates.items()},
-            "optimizers_start_x": float(spec.start[0]), "optimizers_start_y": float(spec.start[1]),
-            "optimizers_steps": steps, **others}
+    return {"surface": surface, "racers": list(rates), **{f"lr_{name}": rate for name, rate in rates.items()},
+            "start_x": float(spec.start[0]), "start_y": float(spec.start[1]), "steps": steps, **others}
 
 
-NETWORK_FREE = tuple(key for key in RACE_KEYS if key != "optimizers_racers")   # the race's own settings
 CARDS = (
-    Card("memory", ({"optimizers_racers": ["sgd", "momentum", "adam"], "optimizers_network_steps": 20},),
-         ("same", "momentum_most", "adam_two"), "adam_two", network_measure, _memory, free=NETWORK_FREE),
-    Card("bowl", (_race("bowl", {"sgd": 0.035, "momentum": 0.06}, 200, optimizers_mu=0.57),),
+    Card("memory", ({"racers": ["sgd", "momentum", "adam"], "network_steps": 20},),
+         ("same", "momentum_most", "adam_two"), "adam_two", network_measure, _memory),
+    Card("bowl", (_race("bowl", {"sgd": 0.035, "momentum": 0.06}, 200, mu=0.57),),
          ("sgd", "momentum_fewer", "momentum_3x"), "momentum_3x", race_measure, _bowl, experiment=RACE),
     Card("rosenbrock", (_race("rosenbrock", {"sgd": 0.0015, "momentum": 0.0015, "adam": 0.1}, 1000),),
          ("all", "momentum_adam", "none"), "momentum_adam", race_measure, _rosenbrock, experiment=RACE),
@@ -195,10 +158,10 @@ CHALLENGE_START = (-1.5, 2.5)
 
 
 def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
-    return (settings.get("optimizers_surface") == "rosenbrock"
-            and (settings.get("optimizers_start_x"), settings.get("optimizers_start_y")) == CHALLENGE_START
-            and settings.get("optimizers_steps", math.inf) <= CHALLENGE_STEPS and measures["best"] <= CHALLENGE_STEPS)
+    return (settings.get("surface") == "rosenbrock"
+            and (settings.get("start_x"), settings.get("start_y")) == CHALLENGE_START
+            and settings.get("steps", math.inf) <= CHALLENGE_STEPS and measures["best"] <= CHALLENGE_STEPS)
 
 
 CHALLENGE = Challenge(challenge_measure, _challenge,
-                      _race("rosenbrock", {"momentum": 0.001}, CHALLENGE_STEPS, optimizers_mu=0.95), experiment=RACE)
+                      _race("rosenbrock", {"momentum": 0.001}, CHALLENGE_STEPS, mu=0.95), experiment=RACE)
