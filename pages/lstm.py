@@ -20,16 +20,14 @@ from ui.charts import (
 from ui.controls import bring_back
 from ui.data_widgets import csv_format_caption, dataset, kept_upload
 from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
+from ui.fields import Form
 from ui.hosted import table_limits
 from ui.i18n import option_labels, text
-from ui.links import linked
+from ui.settings.lstm import FORECAST, RACE, ROWS, TRAINED
 from ui.widgets import clamp_state, lab_columns, misconceptions, number_format, page_title, show_source
 
-DEMOS = ("forecast", "race", "rows", "inside")
-LEARNING_RATES = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2)
 CSV_LIMITS = tabular.TableLimits(max_rows=5000, sample_rows=False)     # a series keeps its order
 CHART_HEIGHT = 340          # the demo's first chart ends above the first screen's bottom during a run
-RUNS = {"forecast": "lstm_forecast_train", "race": "lstm_race_train", "rows": "lstm_rows_train"}   # session keys
 
 
 # ---------------------------------------------------------------- 1. forecasting
@@ -39,22 +37,14 @@ def csv_table(data: bytes, limits: tabular.TableLimits) -> tabular.NumericTable:
     return tabular.read_numeric_csv(data, limits, min_columns=1)
 
 
-def series_ui():
+def series_ui(form: Form):
     """The series to forecast (synthetic or a CSV column) and the key that names it for the stale
-    check: the synthetic settings, or the file's name, row count and column."""
-    source = linked(st.radio, text("lstm.source"), ["synthetic", "csv"], key="lstm_source", horizontal=True,
-                    format_func=option_labels("lstm.source_"))
-    if source == "synthetic":
+    check: the synthetic series' config (as the cards build it), or the file's name, row count and column."""
+    if form("source") == "synthetic":
         with st.expander(text("lstm.more_series")):
-            config = lstm.SeriesConfig(
-                length=linked(st.slider, text("lstm.length"), 200, 2000, 600, 50, key="lstm_length"),
-                sine_amplitude=linked(st.slider, text("lstm.sine_amplitude"), 0.0, 2.0, 1.0, 0.1, key="lstm_sine"),
-                second_amplitude=linked(st.slider, text("lstm.second_amplitude"), 0.0, 2.0, 0.5, 0.1,
-                                        key="lstm_second"),
-                trend=linked(st.slider, text("lstm.trend"), -3.0, 3.0, 1.0, 0.1, key="lstm_trend"),
-                season_amplitude=linked(st.slider, text("lstm.season_amplitude"), 0.0, 2.0, 0.8, 0.1,
-                                        key="lstm_season"),
-                noise=linked(st.slider, text("lstm.noise"), 0.0, 1.0, 0.1, 0.05, key="lstm_noise"))
+            for name in ("length", "sine", "second", "trend", "season", "noise"):
+                form(name)
+        _, config = form.config()
         return lstm.synthetic_series(config), config
     kept = kept_upload("lstm_csv", text("lstm.csv"), lambda raw: csv_table(raw, table_limits(CSV_LIMITS)),
                        types=["csv", "txt", "tsv"])
@@ -74,18 +64,15 @@ def series_ui():
     return table.columns[column], (name, table.total_rows, column)
 
 
-def forecast_config_ui() -> lstm.ForecastConfig:
-    window = linked(st.slider, text("lstm.window"), 5, 100, 40, key="lstm_window")
-    relative = linked(st.toggle, text("lstm.relative"), True, key="lstm_relative", help=text("lstm.relative_help"))
-    steps = linked(st.slider, text("lstm.steps"), 50, 3000, 600, 50, key="lstm_forecast_steps")
+def forecast_config_ui(form: Form) -> lstm.ForecastConfig:
+    """The forecaster's settings; its config, as the cards build it."""
+    form("window")
+    form("relative", help=text("lstm.relative_help"))
+    form("forecast_steps")
     with st.expander(text("lstm.more_model")):
-        hidden = linked(st.select_slider, text("lstm.hidden"), (8, 16, 32, 64, 128), 32, key="lstm_forecast_hidden")
-        layers = linked(st.slider, text("lstm.layers"), 1, 3, 1, key="lstm_forecast_layers")
-        bidirectional = linked(st.toggle, text("lstm.bidirectional"), False, key="lstm_forecast_bidirectional")
-        learning_rate = linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
-                               key="lstm_forecast_learning_rate")
-    return lstm.ForecastConfig(window=window, hidden=hidden, layers=layers, bidirectional=bidirectional,
-                               relative=relative, steps=steps, learning_rate=learning_rate)
+        for name in ("forecast_hidden", "forecast_layers", "forecast_bidirectional", "forecast_learning_rate"):
+            form(name)
+    return form.config()[0]
 
 
 def draw_forecast(record: RunRecord) -> None:
@@ -120,7 +107,7 @@ def series_figure(values: list[float], split: int):
     return figure.update_layout(height=CHART_HEIGHT).update_yaxes(title_text=text("lstm.value_axis"))
 
 
-def forecast_demo(values, series_key, config: lstm.ForecastConfig) -> None:
+def forecast_demo(values, series_key, config: lstm.ForecastConfig, form: Form) -> None:
     if values is None:
         st.markdown(text("lstm.forecast_intro"))
         return
@@ -129,11 +116,11 @@ def forecast_demo(values, series_key, config: lstm.ForecastConfig) -> None:
         kept, _ = lstm.clean_series(values, config.window)
     except InputError as caught:
         error = caught
-    record = experiment(RUNS["forecast"],
+    record = experiment(FORECAST.key,
                         Training(lambda: lstm.train_forecaster(config, values), config, series_key,
                                  take_home=TakeHome("lstm_forecast", {
                                      "series": series_key if isinstance(series_key, lstm.SeriesConfig) else values,
-                                     "config": config})),
+                                     "config": config}), form=form),
                         draw=draw_forecast, idle=text("lstm.press_forecast"), error=error)
     if kept is not None and (record is None or record.data_key != series_key):    # the series a run would use
         split = len(kept) - max(int(len(kept) * config.test_share), config.window)
@@ -143,16 +130,11 @@ def forecast_demo(values, series_key, config: lstm.ForecastConfig) -> None:
 
 # ---------------------------------------------------------------- 2. the adding problem
 
-def race_config_ui() -> lstm.AddingConfig:
-    cells = linked(st.multiselect, text("lstm.cells"), list(lstm.CELLS), list(lstm.CELLS), key="lstm_cells",
-                   format_func=option_labels("lstm.cell_"))
-    return lstm.AddingConfig(
-        length=linked(st.slider, text("lstm.race_length"), 10, 200, 50, 10, key="lstm_race_length"),
-        cells=tuple(c for c in lstm.CELLS if c in cells),
-        hidden=linked(st.select_slider, text("lstm.hidden"), (16, 32, 64, 128), 32, key="lstm_race_hidden"),
-        steps=linked(st.slider, text("lstm.steps"), 50, 3000, 600, 50, key="lstm_race_steps"),
-        learning_rate=linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 2e-2,
-                             key="lstm_race_learning_rate"))
+def race_config_ui(form: Form) -> lstm.AddingConfig:
+    """The race's settings; its config, as the cards build it."""
+    for name in ("cells", "race_length", "race_hidden", "race_steps", "race_learning_rate"):
+        form(name)
+    return form.config()[0]
 
 
 def draw_race(record: RunRecord) -> None:
@@ -187,26 +169,22 @@ def race_chart(config: lstm.AddingConfig):
     return chart.update_layout(height=CHART_HEIGHT)
 
 
-def race_demo(config: lstm.AddingConfig) -> None:
+def race_demo(config: lstm.AddingConfig, form: Form) -> None:
     error = None if config.cells else InputError("lstm_no_cell")
-    experiment(RUNS["race"],
-               Training(lambda: lstm.train_adding(config), config, take_home=TakeHome("lstm_race", {"config": config})),
+    experiment(RACE.key,
+               Training(lambda: lstm.train_adding(config), config, take_home=TakeHome("lstm_race", {"config": config}),
+                        form=form),
                draw=draw_race, idle=text("lstm.press_race"), error=error)
     st.markdown(text("lstm.race_intro"))
 
 
 # ---------------------------------------------------------------- 3. digits row by row
 
-def rows_config_ui() -> lstm.RowsConfig:
-    return lstm.RowsConfig(
-        hidden=linked(st.select_slider, text("lstm.hidden"), (16, 32, 64, 128), 64, key="lstm_rows_hidden"),
-        layers=linked(st.slider, text("lstm.layers"), 1, 3, 1, key="lstm_rows_layers"),
-        bidirectional=linked(st.toggle, text("lstm.bidirectional"), False, key="lstm_rows_bidirectional"),
-        pooling=linked(st.radio, text("lstm.pooling"), ["last", "attention"], key="lstm_pooling",
-                       format_func=option_labels("lstm.pooling_")),
-        steps=linked(st.slider, text("lstm.steps"), 50, 3000, 500, 50, key="lstm_rows_steps"),
-        learning_rate=linked(st.select_slider, text("lstm.learning_rate"), LEARNING_RATES, 5e-3,
-                             key="lstm_rows_learning_rate"))
+def rows_config_ui(form: Form) -> lstm.RowsConfig:
+    """The digit reader's settings; its config, as the cards build it."""
+    for name in ("rows_hidden", "rows_layers", "rows_bidirectional", "pooling", "rows_steps", "rows_learning_rate"):
+        form(name)
+    return form.config()[0]
 
 
 def draw_rows(record: RunRecord, test_count: int) -> None:
@@ -231,10 +209,10 @@ def rows_chart(history: dict[str, list[float]]):
     return update_history(chart, {"step": history["step"], "test": [100 * v for v in history["test"]]})
 
 
-def rows_demo(config: lstm.RowsConfig, digits) -> None:
-    experiment(RUNS["rows"],
+def rows_demo(config: lstm.RowsConfig, digits, form: Form) -> None:
+    experiment(ROWS.key,
                Training(lambda: lstm.train_rows(config, digits), config, digits.source,
-                        take_home=TakeHome("lstm_rows", {"dataset": digits.source, "config": config})),
+                        take_home=TakeHome("lstm_rows", {"dataset": digits.source, "config": config}), form=form),
                draw=lambda record: draw_rows(record, len(digits.test_x)), idle=text("lstm.press_rows"))
     st.markdown(text("lstm.rows_intro"))
 
@@ -243,7 +221,7 @@ def rows_demo(config: lstm.RowsConfig, digits) -> None:
 
 def run_record(demo: str) -> RunRecord | None:
     """The learner's run of another demo on this page (its experiment is not drawn here)."""
-    record = st.session_state.get(RUNS[demo])
+    record = st.session_state.get(TRAINED[demo].key)
     return record if isinstance(record, RunRecord) else None
 
 
@@ -327,28 +305,29 @@ def inside_lab(records: dict[str, RunRecord], digits) -> None:
 page_title(62, "lstm")
 st.markdown(text("lstm.intro"))
 
-demo = linked(st.radio, text("lstm.demo"), DEMOS, key="lstm_demo", horizontal=True,
-              format_func=option_labels("lstm.demo_"))
+demo = Form(FORECAST)("demo")         # the selector: a setting of each demo's experiment, drawn once
 digits, _ = dataset("subset")
 if demo == "inside":                   # no training here: the lab uses the other demos' models
     inside_demo(digits)
 else:
+    form = Form(TRAINED[demo])
+    form.set("demo", demo)
     settings_column, run_column = lab_columns()
     with settings_column:
         if demo == "forecast":
-            values, series_key = series_ui()
-            forecast_config = forecast_config_ui()
+            values, series_key = series_ui(form)
+            forecast_config = forecast_config_ui(form)
         elif demo == "race":
-            race_config = race_config_ui()
+            race_config = race_config_ui(form)
         else:
-            rows_config = rows_config_ui()
+            rows_config = rows_config_ui(form)
     with run_column:
         if demo == "forecast":
-            forecast_demo(values, series_key, forecast_config)
+            forecast_demo(values, series_key, forecast_config, form)
         elif demo == "race":
-            race_demo(race_config)
+            race_demo(race_config, form)
         else:
-            rows_demo(rows_config, digits)
+            rows_demo(rows_config, digits, form)
 
 st.header(text("lstm.ideas_title"))
 for part in ("rnn", "cell", "variants"):

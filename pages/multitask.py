@@ -11,14 +11,12 @@ from ui.cards import cards_section
 from ui.charts import colour_of, history_figure, show, update_history, with_previous
 from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
+from ui.fields import Form
 from ui.hosted import image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
+from ui.settings.multitask import TRAIN
 from ui.widgets import clamp_state, lab_columns, misconceptions, number_format, page_title, show_source
-
-LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3)
-WIDTHS = (32, 64, 128, 256)
-DEFAULT_TASKS = ["digit", "parity", "ink"]
 
 
 def task_name(task: str) -> str:
@@ -29,31 +27,21 @@ def model_name(name: str) -> str:
     return text(f"multitask.architecture_{name}")
 
 
-def settings_ui() -> multitask.MultitaskConfig:
-    """The settings column: the main choices first, task weights and the rest in expanders."""
-    architecture = linked(st.selectbox, text("multitask.architecture"), list(multitask.ARCHITECTURES),
-                          key="multitask_architecture", format_func=option_labels("multitask.architecture_"))
-    tasks = linked(st.multiselect, text("multitask.tasks"), list(multitask.TASKS), DEFAULT_TASKS, key="multitask_tasks",
-                   format_func=option_labels("multitask.task_"))
-    weighting = linked(st.radio, text("multitask.weighting_mode"), ["fixed", "uncertainty"], key="multitask_weighting",
-                       format_func=option_labels("multitask.weighting_"))
-    weights = dict.fromkeys(multitask.TASKS, 1.0)
-    if weighting == "fixed" and tasks:
+def settings_ui(form: Form) -> multitask.MultitaskConfig:
+    """The settings column: the main choices first, task weights and the rest in expanders; the
+    config, as the cards build it (the digits, drawn below, only key the run)."""
+    architecture = form("architecture")
+    tasks = form("tasks")
+    if form("weighting") == "fixed" and tasks:
         with st.expander(text("multitask.more_weights")):
             for task in tasks:
-                weights[task] = linked(st.slider, text("multitask.weight", task=task_name(task)), 0.0, 10.0, 1.0, 0.1,
-                                       key=f"multitask_weight_{task}")
-    baselines = linked(st.toggle, text("multitask.baselines"), True, key="multitask_baselines",
-                       disabled=architecture == "separate", help=text("multitask.baselines_help"))
-    steps = linked(st.slider, text("multitask.steps"), 50, 1500, 400, 50, key="multitask_steps")
+                form(f"weight_{task}")
+    form("baselines", disabled=architecture == "separate", help=text("multitask.baselines_help"))
+    form("steps")
     with st.expander(text("multitask.more_training")):
-        width = linked(st.select_slider, text("multitask.width"), WIDTHS, 128, key="multitask_width")
-        learning_rate = linked(st.select_slider, text("multitask.learning_rate"), LEARNING_RATES, 2e-3,
-                               key="multitask_learning_rate")
-    return multitask.MultitaskConfig(
-        architecture=architecture, tasks=tuple(t for t in multitask.TASKS if t in tasks), weighting=weighting,
-        weights=weights, width=width, baselines=baselines and architecture != "separate",
-        steps=steps, learning_rate=learning_rate)
+        form("width")
+        form("learning_rate")
+    return form.config()[0]
 
 
 def score_label(task: str) -> str:
@@ -199,18 +187,22 @@ st.markdown(text("multitask.intro"))
 
 settings_column, run_column = lab_columns()
 with settings_column:
-    config = settings_ui()
+    form = Form(TRAIN)
+    config = settings_ui(form)
     with st.expander(text("multitask.more_data")):
-        data = dataset_ui("multitask", choices=("subset", "MNIST"))     # the tasks are about digits
+        # the shared dataset picker draws the declared options; the run records the digits it trains on
+        data = dataset_ui("multitask", choices=TRAIN["dataset"].options)
+        form.set("dataset", data.source)
 error = None
 try:
     multitask.check(config)
 except InputError as caught:
     error = caught
 with run_column:
-    record = experiment("multitask_train",
+    record = experiment(TRAIN.key,
                         Training(lambda: multitask.train(config, data), config, data.source,
-                                 take_home=TakeHome("multitask", {"dataset": data.source, "config": config})),
+                                 take_home=TakeHome("multitask", {"dataset": data.source, "config": config}),
+                                 form=form),
                         draw=draw, idle=text("multitask.press_train"), error=error)
 
 st.header(text("multitask.predict_title"))

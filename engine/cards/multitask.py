@@ -10,29 +10,6 @@ from engine import multitask
 from engine.cards import Card, Challenge, at_least, exceeds, largest, to_the_end
 from engine.training import TrainingStep
 
-EXPERIMENT = "multitask_train"
-DEFAULTS = {
-    "multitask_architecture": "multihead", "multitask_tasks": ["digit", "parity", "ink"],
-    "multitask_weighting": "fixed", "multitask_weight_digit": 1.0, "multitask_weight_parity": 1.0,
-    "multitask_weight_ink": 1.0, "multitask_weight_slant": 1.0, "multitask_baselines": True,
-    "multitask_steps": 400, "multitask_width": 128, "multitask_learning_rate": 2e-3, "multitask_dataset": "subset",
-}
-
-
-def config(settings: Mapping[str, Any]) -> tuple[multitask.MultitaskConfig, str]:
-    """What the page passes its experiment for these settings (missing ones at their defaults): the
-    config and, as the run's data key, the data's source (the cards use the bundled digits)."""
-    s = {**DEFAULTS, **settings}
-    architecture, tasks, weighting = s["multitask_architecture"], s["multitask_tasks"], s["multitask_weighting"]
-    weights = dict.fromkeys(multitask.TASKS, 1.0)
-    if weighting == "fixed":
-        weights |= {task: s[f"multitask_weight_{task}"] for task in tasks}
-    return multitask.MultitaskConfig(
-        architecture=architecture, tasks=tuple(t for t in multitask.TASKS if t in tasks), weighting=weighting,
-        weights=weights, width=s["multitask_width"], baselines=s["multitask_baselines"] and architecture != "separate",
-        steps=s["multitask_steps"], learning_rate=s["multitask_learning_rate"]), s["multitask_dataset"]
-
-
 _DIGITS = None
 
 
@@ -43,9 +20,10 @@ def _digits() -> digits.ImageSplit:
     return _DIGITS
 
 
-def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
-    """The page's run at `settings` on the bundled digits; `seed` draws the initial weights and the batches."""
-    model_config, _ = config(settings)
+def run(built: tuple[multitask.MultitaskConfig, str], seed: int = 0) -> TrainingStep:
+    """The page's run of `built` (config, data source) on the bundled digits (the cards and the
+    challenge train on those only); `seed` draws the initial weights and the batches."""
+    model_config, _ = built
     return to_the_end(multitask.train(replace(model_config, seed=seed, device="cpu"), _digits()))
 
 
@@ -96,15 +74,14 @@ def _starve(runs: list[dict]) -> str:
     return "separate" if exceeds(gap, 0.03) else "same"
 
 
-QUICK = {"multitask_steps": 50}
+QUICK = {"steps": 50}
 CARDS = (
-    Card("uncertainty", ({**QUICK, "multitask_weighting": "uncertainty", "multitask_baselines": False},),
+    Card("uncertainty", ({**QUICK, "weighting": "uncertainty", "baselines": False},),
          ("digit", "parity", "ink"), "parity", measure, _largest_weight),
-    Card("dominate", ({**QUICK, "multitask_baselines": False},
-                      {**QUICK, "multitask_baselines": False, "multitask_weight_ink": 10.0}),
+    Card("dominate", ({**QUICK, "baselines": False}, {**QUICK, "baselines": False, "weight_ink": 10.0}),
          ("rise", "same", "fall", "collapse"), "collapse", measure, _dominate),
     Card("share", (QUICK,), ("all", "some", "none"), "none", measure, _share),
-    Card("starve", ({**QUICK, "multitask_width": 32, "multitask_tasks": ["digit", "parity", "ink", "slant"]},),
+    Card("starve", ({**QUICK, "width": 32, "tasks": ["digit", "parity", "ink", "slant"]},),
          ("shared", "same", "separate"), "separate", measure, _starve),
 )
 
@@ -113,10 +90,10 @@ CHALLENGE_BOUND = 0.92
 
 
 def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
-    return (settings.get("multitask_architecture") != "separate" and settings.get("multitask_dataset") == "subset"
-            and {"digit", "parity", "ink"} <= set(settings.get("multitask_tasks", ()))
-            and settings.get("multitask_steps", 0) <= CHALLENGE_STEPS and measures.get("digit", 0.0) >= CHALLENGE_BOUND)
+    return (settings.get("architecture") != "separate" and settings.get("dataset") == "subset"
+            and {"digit", "parity", "ink"} <= set(settings.get("tasks", ()))
+            and settings.get("steps", 0) <= CHALLENGE_STEPS and measures.get("digit", 0.0) >= CHALLENGE_BOUND)
 
 
-CHALLENGE = Challenge(measure, _challenge, {"multitask_steps": 100, "multitask_learning_rate": 5e-3,
-                                            "multitask_weight_digit": 2.0, "multitask_baselines": False})
+CHALLENGE = Challenge(measure, _challenge, {"steps": 100, "learning_rate": 5e-3, "weight_digit": 2.0,
+                                            "baselines": False})
