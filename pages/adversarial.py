@@ -11,9 +11,11 @@ from ui.cards import cards_section
 from ui.charts import NEUTRAL, bars_figure, lines_figure, show, with_previous
 from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
-from ui.hosted import image_limits
+from ui.fields import Form
+from ui.hosted import cap, image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
+from ui.settings.adversarial import ATTACK_STEPS, TRAIN
 from ui.widgets import clamp_state, lab_columns, misconceptions, page_title, show_source
 
 FGSM_TEX = (r"\tilde{x} = \operatorname{clip}_{[0,1]}\!\big(x + \epsilon\,"
@@ -30,15 +32,15 @@ TARGET_DIGITS = 20         # test digits (two of each class) aimed at each of th
 INDEX_FOR = "_adversarial_index_for"   # Session State: the report the lab's default digit was picked for
 
 
-def settings_ui() -> adversarial.AdversarialConfig:
-    epsilon = linked(st.slider, text("adversarial.epsilon"), 0.05, 0.35, 0.25, 0.05, key="adversarial_epsilon")
-    steps = linked(st.slider, text("adversarial.steps"), 50, 2000, adversarial.AdversarialConfig.steps, 50,
-                   key="adversarial_steps")
+def settings_ui(form: Form) -> tuple[adversarial.AdversarialConfig, str]:
+    """The run's settings (the dataset is drawn above, by `dataset_ui`); the config and the data's
+    source, as the cards build them."""
+    form("epsilon")
+    form("steps")
     with st.expander(text("adversarial.more_training")):
-        defence = linked(st.radio, text("adversarial.defence"), ["fgsm_rs", "pgd"], key="adversarial_defence",
-                         format_func=option_labels("adversarial.defence_"))
-        share = linked(st.slider, text("adversarial.share"), 0.0, 1.0, 0.5, 0.1, key="adversarial_share")
-    return adversarial.AdversarialConfig(defence=defence, epsilon=epsilon, adversarial_share=share, steps=steps)
+        form("defence")
+        form("share")
+    return form.config()
 
 
 def curves_figure(step) -> go.Figure:
@@ -166,7 +168,8 @@ def attack_lab(record: RunRecord, data) -> None:
                         format_func=option_labels("adversarial.method_"))
         steps, size = 10, 0.25
         if method == "pgd":
-            steps = linked(st.slider, text("adversarial.pgd_steps"), 1, 50, 10, key="adversarial_pgd_steps")
+            steps = linked(st.slider, text("adversarial.pgd_steps"), key="adversarial_pgd_steps", cap=cap(ATTACK_STEPS),
+                           **ATTACK_STEPS.widget_arguments())
             size = linked(st.slider, text("adversarial.step_size"), 0.05, 1.0, 0.25, 0.05, key="adversarial_step_size")
         # "any" rather than None: a selectbox showing None shows its placeholder instead of the option's label
         goals = {"any": text("adversarial.untargeted")} | {d: text("adversarial.targeted", digit=d) for d in range(10)}
@@ -230,12 +233,14 @@ st.markdown(text("adversarial.intro"))
 
 settings_column, run_column = lab_columns()
 with settings_column:
-    data = dataset_ui("adversarial")
-    config = settings_ui()
+    form = Form(TRAIN)
+    data = dataset_ui(TRAIN.page)
+    form.set("dataset", data.source)          # what the run trains on: the subset when a download failed
+    config, data_key = settings_ui(form)
 with run_column:
-    record = experiment("adversarial_train",
-                        Training(lambda: adversarial.train(config, data), config, data.source,
-                                 take_home=TakeHome("adversarial", {"dataset": data.source, "config": config})),
+    record = experiment(TRAIN.key,
+                        Training(lambda: adversarial.train(config, data), config, data_key, form=form,
+                                 take_home=TakeHome("adversarial", {"dataset": data_key, "config": config})),
                         draw=draw, idle=text("adversarial.press_train"))
 
 if record is not None and record.usable(data.source):

@@ -9,12 +9,12 @@ from ui.cards import cards_section
 from ui.charts import histogram_with_marker, history_figure, latent_scatter, show, update_history, with_previous
 from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
+from ui.fields import Form
 from ui.hosted import image_limits
-from ui.i18n import option_labels, text
-from ui.links import linked
+from ui.i18n import text
+from ui.settings.autoencoder import TRAIN
 from ui.widgets import clamp_state, lab_columns, misconceptions, number_format, page_title, show_source
 
-LEARNING_RATES = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 OBJECTIVE_TEX = (r"\hat x = g_\phi(f_\theta(x)), \qquad "
                  r"\min_{\theta,\phi}\; \frac{1}{N}\sum_i \lVert \hat x_i - x_i \rVert^2")
 
@@ -24,27 +24,19 @@ def says(key: str, source: str, **params: object) -> str:
     return text(f"{key}_fashion" if source == "FashionMNIST" else key, **params)
 
 
-def settings_ui() -> autoencoder.AutoencoderConfig:
-    model = linked(st.selectbox, text("autoencoder.model"), ["classic", "mlp", "conv", "linear"],
-                   key="autoencoder_model",
-                   format_func=option_labels("autoencoder.model_"))
-    latent = 3
-    if model != "classic":
-        latent = linked(st.slider, text("autoencoder.latent"), 1, 32, 8, key="autoencoder_latent")
-    steps = linked(st.slider, text("autoencoder.steps"), 50, 4000, 1500, 50, key="autoencoder_steps")
+def settings_ui(form: Form) -> tuple[autoencoder.AutoencoderConfig, str]:
+    """The run's settings (the dataset is drawn above, by `dataset_ui`); the config and the data's
+    source, as the cards build them. A setting the model does not use is hidden or switched off."""
+    model = form("model")
+    if model != "classic":                       # the classic model's code has three numbers by definition
+        form("latent")
+    form("steps")
     with st.expander(text("autoencoder.more_training")):
-        variational = linked(st.toggle, text("autoencoder.variational"), False, key="autoencoder_variational",
-                             disabled=model == "linear")
-        beta = 1.0
-        if variational and model != "linear":
-            beta = linked(st.select_slider, text("autoencoder.beta"), (0.1, 0.3, 1.0, 3.0), 1.0,
-                          key="autoencoder_beta")
-        noise = linked(st.slider, text("autoencoder.noise"), 0.0, 0.6, 0.0, 0.05, key="autoencoder_noise")
-        learning_rate = linked(st.select_slider, text("autoencoder.learning_rate"), LEARNING_RATES, 2e-3,
-                               key="autoencoder_learning_rate")
-    return autoencoder.AutoencoderConfig(
-        model=model, latent=latent, variational=variational and model != "linear", beta=beta, noise=noise,
-        steps=steps, learning_rate=learning_rate)
+        if form("variational", disabled=model == "linear") and model != "linear":
+            form("beta")
+        form("noise")
+        form("learning_rate")
+    return form.config()
 
 
 def loss_chart(pca: float, history: dict[str, list[float]]):
@@ -183,13 +175,15 @@ page_title(67, "autoencoder")
 intro = st.empty()                                   # its wording follows the dataset chosen below
 settings_column, run_column = lab_columns()
 with settings_column:
-    data = dataset_ui("autoencoder")
-    config = settings_ui()
+    form = Form(TRAIN)
+    data = dataset_ui(TRAIN.page)
+    form.set("dataset", data.source)          # what the run trains on: the subset when a download failed
+    config, data_key = settings_ui(form)
 intro.markdown(says("autoencoder.intro", data.source))
 with run_column:
-    record = experiment("autoencoder_train",
-                        Training(lambda: autoencoder.train(config, data), config, data.source,
-                                 take_home=TakeHome("autoencoder", {"dataset": data.source, "config": config})),
+    record = experiment(TRAIN.key,
+                        Training(lambda: autoencoder.train(config, data), config, data_key, form=form,
+                                 take_home=TakeHome("autoencoder", {"dataset": data_key, "config": config})),
                         draw=draw, idle=text("autoencoder.press_train"))
 
 if record is not None and record.usable(data.source):

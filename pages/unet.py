@@ -8,36 +8,27 @@ from ui.cards import cards_section
 from ui.charts import lines_figure, show, with_previous
 from ui.data_widgets import kept_upload
 from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
+from ui.fields import Form
 from ui.hosted import image_limits
-from ui.i18n import option_labels, text
-from ui.links import linked
+from ui.i18n import text
+from ui.settings.unet import DENOISE, TRAIN
 from ui.widgets import lab_columns, misconceptions, number_format, page_title, show_source
 
 ROWS = ("input", "truth", "prediction")       # the prediction grid's rows, one labelled image each
 
 
-def settings_ui() -> unet.SegmentationConfig:
+def settings_ui(form: Form) -> unet.SegmentationConfig:
     """The segmentation experiment's settings: the network's main knobs first, the rest in expanders."""
     st.subheader(text("unet.model_header"))
-    skips = linked(st.toggle, text("unet.skips"), True, key="unet_skips")
-    depth = linked(st.slider, text("unet.depth"), 1, 4, 3, key="unet_depth")
-    loss = linked(st.radio, text("unet.loss"), ["both", "ce", "dice"], key="unet_loss", horizontal=True,
-                  format_func=option_labels("unet.loss_"))
-    steps = linked(st.slider, text("unet.steps"), 20, 1500, 400, 20, key="unet_steps")
+    for name in ("skips", "depth", "loss", "steps"):
+        form(name)
     with st.expander(text("unet.more_model")):
-        base = linked(st.select_slider, text("unet.base"), (4, 8, 16), 8, key="unet_base")
-        upsampling = linked(st.radio, text("unet.upsampling"), ["transpose", "bilinear"], key="unet_upsampling",
-                            format_func=option_labels("unet.upsampling_"))
+        form("base")
+        form("upsampling")
     with st.expander(text("unet.data_header")):
-        low, high = linked(st.slider, text("unet.size_range"), 0.04, 0.3, (0.08, 0.2), 0.01, key="unet_size_range")
-        shapes = unet.ShapesConfig(
-            objects=linked(st.slider, text("unet.objects"), 1, 8, 4, key="unet_objects"), min_radius=low,
-            max_radius=high, overlap=linked(st.toggle, text("unet.overlap"), True, key="unet_overlap"),
-            texture=linked(st.slider, text("unet.texture"), 0.0, 1.0, 0.3, 0.1, key="unet_texture"),
-            noise=linked(st.slider, text("unet.noise"), 0.0, 0.3, 0.1, 0.02, key="unet_noise"),
-            blur=linked(st.slider, text("unet.blur"), 0.0, 2.0, 0.5, 0.25, key="unet_blur"))
-    return unet.SegmentationConfig(shapes=shapes, depth=depth, base=base, skips=skips, upsampling=upsampling,
-                                   loss=loss, steps=steps)
+        for name in ("size_range", "objects", "overlap", "texture", "noise", "blur"):
+            form(name)
+    return form.config()[0]
 
 
 def scores_figure(history: dict[str, list[float]]):
@@ -144,24 +135,23 @@ def denoise_section() -> None:
     st.caption(text("unet.denoise_caption"))
     settings_column, run_column = lab_columns()
     with settings_column:
+        form = Form(DENOISE)
         names = {name: text(f"style_transfer.sample_{name}") for name in images.PHOTOS}
         names["upload"] = text("style_transfer.source_upload")
-        source = linked(st.selectbox, text("unet.denoise_source"), list(names), key="unet_denoise_source",
-                        format_func=names.__getitem__)
+        source = form("denoise_source", format_func=names.__getitem__)
         if source == "upload":
             upload = kept_upload("unet_denoise_upload", text("style_transfer.upload"), read_photo,
                                  list(images.UPLOAD_TYPES))
             clean = None if upload is None else upload[1]
         else:
             clean = images.to_tensor(images.fit_within(images.load_sample(source), 256))
-        config = unet.DenoiseConfig(sigma=linked(st.slider, text("unet.sigma"), 0.05, 0.4, 0.15, 0.05,
-                                                 key="unet_sigma"),
-                                    steps=linked(st.slider, text("unet.denoise_steps"), 50, 1000, 300, 50,
-                                                 key="unet_denoise_steps"))
+        form("sigma")
+        form("denoise_steps")
+        config, _ = form.config()
     with run_column:
-        experiment("unet_denoise",
+        experiment(DENOISE.key,
                    Training(lambda: unet.denoise(config, clean), config,
-                            None if clean is None else images.digest(clean), ready=clean is not None),
+                            None if clean is None else images.digest(clean), ready=clean is not None, form=form),
                    draw=draw_denoised, idle=text("style_transfer.need_upload") if clean is None else None,
                    run_label=text("unet.denoise_run"))
 
@@ -171,11 +161,13 @@ st.markdown(text("unet.intro"))
 
 settings_column, run_column = lab_columns()
 with settings_column:
-    config = settings_ui()
+    form = Form(TRAIN)
+    config = settings_ui(form)
 with run_column:
     st.subheader(text("unet.segmentation_title"))
-    record = experiment("unet_train",
-                        Training(lambda: unet.train(config), config, take_home=TakeHome("unet", {"config": config})),
+    record = experiment(TRAIN.key,
+                        Training(lambda: unet.train(config), config, form=form,
+                                 take_home=TakeHome("unet", {"config": config})),
                         draw=draw, idle=text("unet.press_train"))
     skips_comparison(record, config)
 

@@ -11,20 +11,7 @@ from engine import data as digits
 from engine.cards import Card, Challenge, exceeds, to_the_end
 from engine.training import TrainingStep
 
-EXPERIMENT = "adversarial_train"
-DEFAULTS = {"adversarial_dataset": "subset", "adversarial_epsilon": 0.25,
-            "adversarial_steps": adversarial.AdversarialConfig.steps,
-            "adversarial_defence": "fgsm_rs", "adversarial_share": 0.5}
-SHORT = {"adversarial_steps": 150}         # every card judges the same short run (about 8 s on one core)
-
-
-def config(settings: Mapping[str, Any]) -> tuple[adversarial.AdversarialConfig, str]:
-    """What the page passes its experiment for these settings: the config and, as the run's data key,
-    the data's source (the cards use the bundled digits)."""
-    s = {**DEFAULTS, **settings}
-    return adversarial.AdversarialConfig(defence=s["adversarial_defence"], epsilon=s["adversarial_epsilon"],
-                                         adversarial_share=s["adversarial_share"],
-                                         steps=s["adversarial_steps"]), s["adversarial_dataset"]
+SHORT = {"steps": 150}         # every card judges the same short run (about 8 s on one core)
 
 
 @lru_cache(maxsize=1)
@@ -33,15 +20,15 @@ def _digits() -> digits.ImageSplit:
 
 
 @lru_cache(maxsize=8)
-def _run(key: tuple, seed: int) -> TrainingStep:
-    model_config, _ = config(dict(key))
+def _run(model_config: adversarial.AdversarialConfig, seed: int) -> TrainingStep:
     return to_the_end(adversarial.train(replace(model_config, seed=seed, device="cpu"), _digits()))
 
 
-def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
-    """The page's run at `settings` on the bundled digits; `seed` draws the weights, batches and attack
-    starts. Cards that share settings share the run."""
-    return _run(tuple(sorted(settings.items())), seed)
+def run(built: tuple[adversarial.AdversarialConfig, str], seed: int = 0) -> TrainingStep:
+    """The page's run of (config, dataset) on the bundled digits; `seed` draws the weights, batches and
+    attack starts. Cards whose settings give the same config share the run."""
+    model_config, _ = built
+    return _run(model_config, seed)
 
 
 def measure(step: TrainingStep) -> dict[str, float]:
@@ -78,8 +65,8 @@ CARDS = (
 
 
 def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
-    return (settings.get("adversarial_steps", 0) <= 200 and settings.get("adversarial_dataset") == "subset"
+    return (settings.get("steps", 0) <= 200 and settings.get("dataset") == "subset"
             and measures["robust_pgd_20"] >= 70 and measures["robust_clean"] >= 90)
 
 
-CHALLENGE = Challenge(measure, _challenge, {"adversarial_steps": 200, "adversarial_defence": "pgd"})
+CHALLENGE = Challenge(measure, _challenge, {"steps": 200, "defence": "pgd"})

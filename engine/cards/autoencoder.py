@@ -15,35 +15,16 @@ from engine.cards import Card, Challenge, exceeds, falls, rises, to_the_end
 from engine.data import load_digits
 from engine.training import TrainingStep
 
-EXPERIMENT = "autoencoder_train"
-DEFAULTS = {
-    "autoencoder_dataset": "subset", "autoencoder_model": "classic", "autoencoder_latent": 8,
-    "autoencoder_steps": 1500, "autoencoder_variational": False, "autoencoder_beta": 1.0,
-    "autoencoder_noise": 0.0, "autoencoder_learning_rate": 2e-3,
-}
-
-
-def config(settings: Mapping[str, Any]) -> tuple[autoencoder.AutoencoderConfig, str]:
-    """What the page passes its experiment for these settings (missing ones at their defaults): the
-    model's config and, as the run's data key, the data's source (the cards use the bundled digits)."""
-    s = {**DEFAULTS, **settings}
-    model = s["autoencoder_model"]
-    variational = s["autoencoder_variational"] and model != "linear"
-    return autoencoder.AutoencoderConfig(
-        model=model, latent=3 if model == "classic" else s["autoencoder_latent"], variational=variational,
-        beta=s["autoencoder_beta"] if variational else 1.0, noise=s["autoencoder_noise"],
-        steps=s["autoencoder_steps"], learning_rate=s["autoencoder_learning_rate"]), "subset"
-
 
 @lru_cache(maxsize=1)
 def _digits():
     return load_digits()
 
 
-def run(settings: Mapping[str, Any], seed: int = 0) -> TrainingStep:
-    """The page's run on the bundled digits at `settings`; `seed` draws the initial weights, the
-    batches and the input noise anew."""
-    model, _ = config(settings)
+def run(built: tuple[autoencoder.AutoencoderConfig, str], seed: int = 0) -> TrainingStep:
+    """The page's run of (config, dataset) on the bundled digits; `seed` draws the initial weights,
+    the batches and the input noise anew."""
+    model, _ = built
     return to_the_end(autoencoder.train(replace(model, seed=seed, device="cpu"), _digits()))
 
 
@@ -66,14 +47,13 @@ def _change(runs: list[dict]) -> str:
     return "higher" if rises(runs[1]["test"], runs[0]["test"], 0.03) else "same"
 
 
-SHORT = {"autoencoder_steps": 300}
+SHORT = {"steps": 300}
 CARDS = (
-    Card("linear", ({"autoencoder_model": "linear", "autoencoder_latent": 8, "autoencoder_steps": 600},),
+    Card("linear", ({"model": "linear", "latent": 8, "steps": 600},),
          ("below", "close", "above"), "above", measure, _linear),
-    Card("latent", ({**SHORT, "autoencoder_model": "mlp", "autoencoder_latent": 2},
-                    {**SHORT, "autoencoder_model": "mlp", "autoencoder_latent": 16}),
+    Card("latent", ({**SHORT, "model": "mlp", "latent": 2}, {**SHORT, "model": "mlp", "latent": 16}),
          ("lower", "same", "higher"), "lower", measure, _change),
-    Card("noise", (SHORT, {**SHORT, "autoencoder_noise": 0.4}), ("lower", "same", "higher"), "higher",
+    Card("noise", (SHORT, {**SHORT, "noise": 0.4}), ("lower", "same", "higher"), "higher",
          measure, _change),
 )
 
@@ -81,9 +61,9 @@ CHALLENGE_STEPS = 500
 
 
 def _challenge(measures: dict, settings: Mapping[str, Any]) -> bool:
-    three = settings.get("autoencoder_model") == "classic" or settings.get("autoencoder_latent", 99) <= 3
-    return (settings.get("autoencoder_dataset") == "subset" and three and not settings.get("autoencoder_noise")
-            and settings.get("autoencoder_steps", 0) <= CHALLENGE_STEPS and measures["test"] < measures["pca"])
+    three = settings.get("model") == "classic" or settings.get("latent", 99) <= 3
+    return (settings.get("dataset") == "subset" and three and not settings.get("noise")
+            and settings.get("steps", 0) <= CHALLENGE_STEPS and measures["test"] < measures["pca"])
 
 
-CHALLENGE = Challenge(measure, _challenge, {"autoencoder_steps": 500, "autoencoder_learning_rate": 5e-3})
+CHALLENGE = Challenge(measure, _challenge, {"steps": 500, "learning_rate": 5e-3})
