@@ -234,8 +234,7 @@ st.markdown(text("adversarial.intro"))
 settings_column, run_column = lab_columns()
 with settings_column:
     form = Form(TRAIN)
-    data = dataset_ui(TRAIN.page)
-    form.set("dataset", data.source)          # what the run trains on: the subset when a download failed
+    data = dataset_ui(form)
     config, data_key = settings_ui(form)
 with run_column:
     record = experiment(TRAIN.key,

@@ -176,8 +176,7 @@ intro = st.empty()                                   # its wording follows the d
 settings_column, run_column = lab_columns()
 with settings_column:
     form = Form(TRAIN)
-    data = dataset_ui(TRAIN.page)
-    form.set("dataset", data.source)          # what the run trains on: the subset when a download failed
+    data = dataset_ui(form)
     config, data_key = settings_ui(form)
 intro.markdown(says("autoencoder.intro", data.source))
 with run_column:

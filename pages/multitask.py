@@ -191,8 +191,7 @@ with settings_column:
     config = settings_ui(form)
     with st.expander(text("multitask.more_data")):
         # the shared dataset picker draws the declared options; the run records the digits it trains on
-        data = dataset_ui("multitask", choices=TRAIN["dataset"].options)
-        form.set("dataset", data.source)
+        data = dataset_ui(form)
 error = None
 try:
     multitask.check(config)

@@ -281,8 +281,7 @@ network_settings, network_run = lab_columns()
 with network_settings:
     network_form = Form(NETWORK)
     network_form.set("racers", race_form.values["racers"])         # drawn once, with the race
-    data = dataset_ui(NETWORK.page)
-    network_form.set("dataset", data.source)       # what it trains on: the bundled digits if a download failed
+    data = dataset_ui(network_form)
     network_form("network_steps")
     config, _ = network_form.config()
     st.caption(text("optimizers.network_racers", rates=", ".join(

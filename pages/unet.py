@@ -136,9 +136,7 @@ def denoise_section() -> None:
     settings_column, run_column = lab_columns()
     with settings_column:
         form = Form(DENOISE)
-        names = {name: text(f"style_transfer.sample_{name}") for name in images.PHOTOS}
-        names["upload"] = text("style_transfer.source_upload")
-        source = form("denoise_source", format_func=names.__getitem__)
+        source = form("denoise_source")
         if source == "upload":
             upload = kept_upload("unet_denoise_upload", text("style_transfer.upload"), read_photo,
                                  list(images.UPLOAD_TYPES))

@@ -24,11 +24,14 @@ from tests.test_claims import MODULES
 from ui import links
 from ui.catalog import CONCEPTS
 from ui.i18n import catalog
-from ui.settings import RANGED, Experiment, Setting, caps, declared_pages, experiments
+from ui.settings import RANGED, Experiment, Setting, caps, declared_pages, experiments, lab_settings
 
 PAGES = declared_pages()
 DECLARED = [(experiment, setting) for page in PAGES for experiment in experiments(page).values()
             for setting in experiment]
+# a page's lab settings, checked as the settings of an experiment of their own
+DECLARED += [(Experiment(f"{page}_lab", page, lab_settings(page), lambda values: (values, None), name="lab"), setting)
+             for page in PAGES if lab_settings(page) for setting in lab_settings(page)]
 CAPPED = [(experiment, setting) for experiment, setting in DECLARED if setting.cap is not None]
 
 

@@ -6,8 +6,7 @@ import streamlit as st
 
 from engine import data
 from ui import audit, hosted
-from ui.i18n import option_labels, text
-from ui.links import linked
+from ui.i18n import text
 from ui.widgets import show_input_error
 
 DOWNLOAD_ROOT = Path(__file__).resolve().parents[1] / "data_cache"     # git-ignored
@@ -19,19 +18,21 @@ def dataset(name: str) -> tuple[data.ImageSplit, object]:
     return audit.shared(f"dataset:{name}", data.load_dataset(name, DOWNLOAD_ROOT))
 
 
-def dataset_ui(prefix: str, choices: tuple[str, ...] = ("subset", *data.DOWNLOADABLE)) -> data.ImageSplit:
-    """Bundled subset by default; full MNIST / Fashion-MNIST only when the user asks (needs internet).
-    A page whose tasks only make sense for digits passes `choices` without Fashion-MNIST."""
-    offered = hosted.datasets(choices)
-    name = linked(st.selectbox, text("data.dataset"), list(offered), key=f"{prefix}_dataset",
-                  format_func=option_labels("data.dataset_"))
-    if offered != choices:
+def dataset_ui(form) -> data.ImageSplit:
+    """The form's declared `dataset` setting (`ui.settings.dataset`): the bundled subset by default,
+    full MNIST / Fashion-MNIST only when the learner asks (needs internet; not in hosted mode). The
+    form records what the run trains on: the subset when a download failed."""
+    choices = form.experiment["dataset"].options
+    offered = list(hosted.datasets(choices))
+    name = form("dataset", options=offered, index=offered.index("subset") if "subset" in offered else 0)
+    if tuple(offered) != tuple(choices):
         st.caption(text("data.hosted_subset"))
     with st.spinner(text("data.loading")):
         split, error = dataset(name)
     if error is not None:
         show_input_error(error)
     st.caption(text("data.summary", train=len(split.train_x), test=len(split.test_x)))
+    form.set("dataset", split.source)
     return split
 
 

@@ -13,7 +13,8 @@ that turns their values into what the engine trains (`config`). Everything else 
 - the exported script's options, which come from the config objects.
 
 This package is Streamlit-free (the declarations are plain data); `ui/settings/<page>.py` holds a
-page's experiments, the first of its `EXPERIMENTS` the page's main one.
+page's experiments in `EXPERIMENTS` (the main one has `name` None) and, in `LAB`, the settings of
+its labs on a trained model that need a declaration too (a hosted cap).
 """
 
 import importlib
@@ -76,7 +77,12 @@ class Setting:
         return {**given, **self.arguments}
 
     def allows(self, value: Any) -> bool:
-        """Whether the widget can hold `value` (in range and on the step's grid, or among the options)."""
+        """Whether the widget can hold `value` (in range and on the step's grid, or among the options;
+        for a two-handle slider, whose default is a pair, both ends in order)."""
+        if self.widget == "slider" and isinstance(self.default, list | tuple):
+            return (isinstance(value, list | tuple) and len(value) == 2 and value[0] <= value[1]
+                    and all(Setting(self.name, "slider", end, self.low, self.high, self.step).allows(end)
+                            for end in value))
         if self.widget in RANGED:
             if isinstance(value, bool) or not isinstance(value, int | float) or not self.low <= value <= self.high:
                 return False
@@ -142,6 +148,16 @@ class Experiment:
         return self.build(self.complete(values or {}))
 
 
+def dataset(options: tuple[str, ...] | None = None) -> Setting:
+    """The digits a page trains on: the bundled subset, or a full set downloaded on request
+    (`ui.data_widgets.dataset_ui` draws it, with its hosted-mode choices and loading). A page whose
+    tasks only make sense for handwritten digits passes `options` without Fashion-MNIST."""
+    from engine import data
+
+    return Setting("dataset", "selectbox", "subset", options=options or ("subset", *data.DOWNLOADABLE),
+                   label="data.dataset", choices="data.dataset_")
+
+
 def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list | tuple) and not isinstance(value, str) else value
 
@@ -151,10 +167,18 @@ def declared_pages() -> list[str]:
     return sorted(info.name for info in pkgutil.iter_modules(__path__))
 
 
+def lab_settings(page: str) -> tuple[Setting, ...]:
+    """The page's declared lab settings (widget key `<page>_<name>`, as an experiment's)."""
+    return getattr(importlib.import_module(f"ui.settings.{page}"), "LAB", ())
+
+
 def caps() -> dict[str, float]:
     """Widget key -> hosted ceiling, over every declared setting that has one."""
-    return {experiment.widget_key(setting.name): setting.cap for page in declared_pages()
-            for experiment in experiments(page).values() for setting in experiment if setting.cap is not None}
+    found = {}
+    for page in declared_pages():
+        settings = [*lab_settings(page), *(s for experiment in experiments(page).values() for s in experiment)]
+        found |= {f"{page}_{setting.name}": setting.cap for setting in settings if setting.cap is not None}
+    return found
 
 
 def experiments(page: str) -> dict[str | None, Experiment]:

@@ -3,8 +3,8 @@ experiment, `adversarial_train`), and the attack lab's PGD iterations, declared 
 
 from typing import Any
 
-from engine import adversarial, data
-from ui.settings import Experiment, Setting
+from engine import adversarial
+from ui.settings import Experiment, Setting, dataset
 
 
 def build(s: dict[str, Any]) -> tuple[adversarial.AdversarialConfig, str]:
@@ -16,8 +16,7 @@ def build(s: dict[str, Any]) -> tuple[adversarial.AdversarialConfig, str]:
 
 TRAIN = Experiment("adversarial_train", "adversarial", (
     # drawn by ui.data_widgets.dataset_ui (which offers only the subset when hosted); the page records its source
-    Setting("dataset", "selectbox", "subset", options=("subset", *data.DOWNLOADABLE), label="data.dataset",
-            choices="data.dataset_"),
+    dataset(),
     Setting("epsilon", "slider", 0.25, 0.05, 0.35, 0.05),
     Setting("steps", "slider", adversarial.AdversarialConfig.steps, 50, 2000, 50, cap=800),
     Setting("defence", "radio", "fgsm_rs", options=("fgsm_rs", "pgd"), choices="adversarial.defence_"),
@@ -29,3 +28,4 @@ TRAIN = Experiment("adversarial_train", "adversarial", (
 ATTACK_STEPS = Setting("pgd_steps", "slider", 10, 1, 50, cap=20)
 
 EXPERIMENTS = (TRAIN,)
+LAB = (ATTACK_STEPS,)

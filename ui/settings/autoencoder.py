@@ -3,8 +3,8 @@
 
 from typing import Any
 
-from engine import autoencoder, data
-from ui.settings import Experiment, Setting
+from engine import autoencoder
+from ui.settings import Experiment, Setting, dataset
 
 LEARNING_RATES = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 BETAS = (0.1, 0.3, 1.0, 3.0)
@@ -23,8 +23,7 @@ def build(s: dict[str, Any]) -> tuple[autoencoder.AutoencoderConfig, str]:
 
 TRAIN = Experiment("autoencoder_train", "autoencoder", (
     # drawn by ui.data_widgets.dataset_ui (which offers only the subset when hosted); the page records its source
-    Setting("dataset", "selectbox", "subset", options=("subset", *data.DOWNLOADABLE), label="data.dataset",
-            choices="data.dataset_"),
+    dataset(),
     Setting("model", "selectbox", "classic", options=("classic", "mlp", "conv", "linear"),
             choices="autoencoder.model_"),
     Setting("latent", "slider", 8, 1, 32),

@@ -4,7 +4,7 @@
 from typing import Any
 
 from engine import multitask
-from ui.settings import Experiment, Setting
+from ui.settings import Experiment, Setting, dataset
 
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 5e-3)
 WIDTHS = (32, 64, 128, 256)
@@ -36,8 +36,7 @@ TRAIN = Experiment("multitask_train", "multitask", (
     Setting("width", "select_slider", 128, options=WIDTHS),
     Setting("learning_rate", "select_slider", 2e-3, options=LEARNING_RATES),
     # the tasks are about digits: no Fashion-MNIST (`ui.data_widgets.dataset_ui` draws it)
-    Setting("dataset", "selectbox", "subset", options=("subset", "MNIST"), label="data.dataset",
-            choices="data.dataset_"),
+    dataset(("subset", "MNIST")),            # tasks that only make sense for handwritten digits
 ), build)
 
 EXPERIMENTS = (TRAIN,)

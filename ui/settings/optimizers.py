@@ -10,8 +10,8 @@ drawn.
 
 from typing import Any
 
-from engine import data, optimizers
-from ui.settings import Experiment, Setting
+from engine import optimizers
+from ui.settings import Experiment, Setting, dataset
 
 RATES = (1e-4, 3e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 0.01, 0.02, 0.035, 0.05, 0.06, 0.1, 0.2, 0.3, 0.5, 1.0, 3.0, 10.0)
 DEFAULT_RACERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
@@ -65,8 +65,7 @@ RACE = Experiment("optimizers_race", "optimizers", (
 
 NETWORK = Experiment("optimizers_network", "optimizers", (
     RACERS,
-    Setting("dataset", "selectbox", "subset", options=("subset", *data.DOWNLOADABLE), label="data.dataset",
-            choices="data.dataset_"),
+    dataset(),
     Setting("network_steps", "slider", 600, 20, 2000, 20, cap=600),
 ), build_network)
 

@@ -1,23 +1,12 @@
 """Page 66's settings: the segmentation network and its generated shapes (`unet_train`, the main
 experiment), and the denoiser trained on one photo (`unet_denoise`, named "denoise")."""
 
-from dataclasses import dataclass
 from typing import Any
 
 from engine import images, unet
 from ui.settings import Experiment, Setting
 
 SHAPES = unet.ShapesConfig()       # the data's settings start at the engine's defaults (the challenge keeps them)
-
-
-@dataclass(frozen=True)
-class RangeSetting(Setting):
-    """A slider with two handles: its value is a (low, high) pair, each end a value of the range.
-    (`Setting.allows` knows one-handle sliders only.)"""
-
-    def allows(self, value: Any) -> bool:
-        return (isinstance(value, list | tuple) and len(value) == 2
-                and all(Setting.allows(self, end) for end in value) and value[0] <= value[1])
 
 
 def build(s: dict[str, Any]) -> tuple[unet.SegmentationConfig, None]:
@@ -42,7 +31,7 @@ TRAIN = Experiment("unet_train", "unet", (
     Setting("steps", "slider", 400, 20, 1500, 20, cap=600),
     Setting("base", "select_slider", 8, options=(4, 8, 16)),
     Setting("upsampling", "radio", "transpose", options=("transpose", "bilinear"), choices="unet.upsampling_"),
-    RangeSetting("size_range", "slider", (SHAPES.min_radius, SHAPES.max_radius), 0.04, 0.3, 0.01),
+    Setting("size_range", "slider", (SHAPES.min_radius, SHAPES.max_radius), 0.04, 0.3, 0.01),
     Setting("objects", "slider", SHAPES.objects, 1, 8),
     Setting("overlap", "toggle", SHAPES.overlap),
     Setting("texture", "slider", SHAPES.texture, 0.0, 1.0, 0.1),
@@ -51,8 +40,8 @@ TRAIN = Experiment("unet_train", "unet", (
 ), build)
 
 DENOISE = Experiment("unet_denoise", "unet", (
-    # the bundled photos or an upload; the page labels them with style transfer's words for the same pictures
-    Setting("denoise_source", "selectbox", images.PHOTOS[0], options=(*images.PHOTOS, "upload")),
+    Setting("denoise_source", "selectbox", images.PHOTOS[0], options=(*images.PHOTOS, "upload"),
+            choices="unet.denoise_source_"),
     Setting("sigma", "slider", 0.15, 0.05, 0.4, 0.05),
     Setting("denoise_steps", "slider", 300, 50, 1000, 50, cap=400),
 ), build_denoise, name="denoise")
