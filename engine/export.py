@@ -474,7 +474,9 @@ def requirements(page: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     needs them: torchvision to download a dataset or weights), as pip names them. The same for any
     settings: the bundle depends on the page, not on the values."""
     slots = {name for part in PAGES[page].template(page) for name in string.Template(part).get_identifiers()}
-    return _packages(ast.parse(script(page, **dict.fromkeys(slots))))
+    source = script(page, **dict.fromkeys(slots))
+    with _PARSE_LOCK:                     # the parse too: two sessions open pages at once (gh-106905)
+        return _packages(ast.parse(source))
 
 
 def _packages(tree: ast.AST) -> tuple[tuple[str, ...], tuple[str, ...]]:

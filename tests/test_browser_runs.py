@@ -11,6 +11,7 @@ import pytest
 
 from tests.browser import RETRY_MS, WAIT_MS, streamlit_server, wait_for_app
 from tests.test_browser import browser, no_exception, open_page, server  # noqa: F401 - fixtures
+from ui.jobs import step_amount
 
 pytestmark = pytest.mark.browser
 
@@ -86,8 +87,12 @@ def test_pause_step_resume_stop_on_every_training_page(browser, server, slug, ke
     running_with_a_report(page, key)
     press(page, key, "_pause", in_state(key, "paused"))
     paused_at = reported_step(page, key)
+    words = page.locator(f'[class*="st-key-runstate_{key}_"]').first.inner_text()
+    amount = step_amount(int(re.findall(r"\d+\D+(\d+)", words)[0]))        # "... step 37 of 1500"
+    assert f"+{amount}" in page.locator(f".st-key-act_{key}_step button").first.inner_text()
     press(page, key, "_step", in_state(key, "paused", after=paused_at))
     stepped_to = reported_step(page, key)
+    assert stepped_to >= paused_at + amount                    # exactly, unless a late click stepped twice
     press(page, key, "_pause", f"() => !document.querySelector('.st-key-runstate_{key}_paused')")  # Resume
     page.wait_for_timeout(1_500)
     press(page, key, "_stop", in_state(key, "stopped"))
