@@ -30,12 +30,8 @@ STORE = "_cards"               # Session State: card key -> {"results": {run: me
 
 
 def _expected(experiment: Experiment, run: Mapping[str, Any], name: str) -> Any:
-    if name in run:
-        return run[name]
-    try:
-        return experiment[name].default
-    except KeyError:
-        return None
+    """The value the card's `run` gives setting `name` (every name is declared: tests/test_settings.py)."""
+    return run[name] if name in run else experiment[name].default
 
 
 def differences(experiment: Experiment, card: Card, run: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:

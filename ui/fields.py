@@ -54,9 +54,6 @@ class Form:
     def config(self) -> tuple[Any, Any]:
         return self.experiment.config(self.values)
 
-    def complete(self) -> dict[str, Any]:
-        return self.experiment.complete(self.values)
-
     def shown(self) -> dict[str, tuple[str, Callable[[Any], str] | None]]:
         """name -> (label, format) as this run's widgets show them."""
         return {setting.name: labelled(self.experiment, setting) for setting in self.experiment}

@@ -189,10 +189,3 @@ def experiments(page: str) -> dict[str | None, Experiment]:
 
 def experiment_of(page: str, name: str | None = None) -> Experiment:
     return experiments(page)[name]
-
-
-def card_run(page: str, name: str | None, values: Mapping[str, Any], seed: int = 0):
-    """A card's (or a challenge's) run: the page's experiment `name` at `values` (the rest at their
-    defaults) with `seed`, trained on the CPU to its last report by `engine.cards.<page>.run`."""
-    cards = importlib.import_module(f"engine.cards.{page}")
-    return cards.run(experiment_of(page, name).config(values), seed)
