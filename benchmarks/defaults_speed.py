@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.device import cpu_flags, cpu_name, set_cpu_threads
+from engine.device import cpu_flags, cpu_name, set_cpu_threads, warm_up
 from ui.settings import experiments
 
 PAGES = ("multitask", "lstm", "regression", "optimizers", "adversarial", "unet", "autoencoder",
@@ -59,6 +59,9 @@ def main() -> None:
     print(f"{cpu_name()}; AVX-512 {'yes' if 'avx512f' in flags else 'no'}, "
           f"native bf16 {'yes' if flags & {'avx512_bf16', 'amx_bf16'} else 'no'}; "
           f"{set_cpu_threads(args.threads)} thread(s)")
+    started = time.perf_counter()
+    warm_up()                      # as the app does when a training page first opens
+    print(f"warm-up (PyTorch's lazy imports, the first convolution): {time.perf_counter() - started:.2f} s")
     for page in args.pages:
         module = importlib.import_module(f"engine.cards.{page}")
         module.to_the_end = timed_to_the_end        # every module calls its own imported name

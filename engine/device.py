@@ -4,6 +4,7 @@ Device order is CUDA > MPS > CPU; set `PTLAB_DEVICE=cpu` (or `cuda`, `cuda:1`, `
 """
 
 import os
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -130,3 +131,27 @@ def device_label(reported: str | None = None) -> str:
     if device.type == "cuda":
         return f"GPU · {torch.cuda.get_device_name(device)}"
     return {"cpu": "CPU", "mps": "Apple GPU (MPS)"}.get(device.type, str(device))
+
+
+_WARM_LOCK = threading.Lock()
+_WARMED = False
+
+
+def warm_up() -> None:
+    """Load once per process what PyTorch loads lazily on a run's first steps, so that a run's
+    first report is not kept waiting by it: the first optimiser imports `torch._dynamo` (2.3 s of a
+    multi-task run's first 2.9 s on the CPU without AVX-512), and the first convolution and its
+    backward pass make oneDNN build its kernels. The app calls this in a background thread when a
+    training page first opens (`ui.experiment`); `benchmarks/defaults_speed.py` calls it before
+    timing. It changes no setting: no thread count, no seed, no default dtype."""
+    global _WARMED
+    with _WARM_LOCK:
+        if _WARMED:
+            return
+        import torch._dynamo  # what torch.optim.Optimizer.__init__ imports on its first use
+
+        layer = torch.nn.Conv2d(1, 4, 3)
+        optimizer = torch.optim.Adam(layer.parameters(), lr=0.0, fused=True)
+        layer(torch.zeros(2, 1, 8, 8)).sum().backward()
+        optimizer.step()
+        _WARMED = True

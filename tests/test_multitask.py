@@ -141,7 +141,7 @@ def uncertainty_runs(digits):
     """Prompt 3's run (the default tasks, learned uncertainty, 400 Adam steps at 0.002) on three seeds."""
     runs = []
     for seed in range(3):
-        config = multitask.MultitaskConfig(weighting="uncertainty", baselines=False, seed=seed)
+        config = multitask.MultitaskConfig(weighting="uncertainty", baselines=False, steps=400, seed=seed)
         *_, last = multitask.train(config, digits)
         runs.append((config, last.extras["history"], last.extras["model"]["multihead"]))
     return runs

@@ -9,11 +9,13 @@ while the job is active. The learner's run is kept as a `RunRecord` in their ses
 """
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
+from engine.device import warm_up
 from engine.errors import InputError
 from ui import controls
 from ui import runner as jobs
@@ -30,6 +32,15 @@ QUEUED_REFRESH_SECONDS = 3.0   # how often a waiting run's place is: a full clas
                                # refresh is a rerun the one server makes for that learner
 FAR_REFRESH_SECONDS = 8.0      # ... and, further back than FAR_POSITION, every this many seconds
 FAR_POSITION = 3
+_WARMING: list[threading.Thread] = []       # the one warm-up thread of this server process
+
+
+def _warm_up_once() -> None:
+    """PyTorch's lazy imports and oneDNN's first kernels, loaded beside the page the first time a
+    training page is drawn, so that the learner's first Run reports within a second."""
+    if not _WARMING:
+        _WARMING.append(threading.Thread(target=warm_up, name="ptlab-warm-up", daemon=True))
+        _WARMING[0].start()
 
 
 
@@ -67,6 +78,7 @@ def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], 
     that changed under its status, beside the faint previous run (`record.previous`, which the
     page's `draw` may show with `ui.charts.with_previous`).
     Returns the learner's record for this experiment (None before the first run)."""
+    _warm_up_once()
     config, data_key, steps, take_home = training.config, training.data_key, training.steps, training.take_home
     record = st.session_state.get(key)
     autorun = st.session_state.get(AUTORUN.format(key=key), False)

@@ -32,7 +32,7 @@ TRAIN = Experiment("multitask_train", "multitask", (
             choices="multitask.weighting_"),
     *(Setting(f"weight_{task}", "slider", 1.0, 0.0, 10.0, 0.1) for task in multitask.TASKS),
     Setting("baselines", "toggle", True),
-    Setting("steps", "slider", 400, 50, 1500, 50, cap=800),
+    Setting("steps", "slider", multitask.MultitaskConfig.steps, 50, 1500, 50, cap=800),
     Setting("width", "select_slider", 128, options=WIDTHS),
     Setting("learning_rate", "select_slider", 2e-3, options=LEARNING_RATES),
     # the tasks are about digits: no Fashion-MNIST (`ui.data_widgets.dataset_ui` draws it)
