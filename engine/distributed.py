@@ -153,9 +153,11 @@ def launch(config: DDPConfig, out: Path | None = None, crash_at: int = -1,
            processes: list | None = None, stall_at: int = -1) -> Iterator[TrainingStep]:
     """Run DDP with `config.world_size` worker processes and yield the merged per-step reports.
 
-    Metrics: mean `loss` over ranks and the largest parameter-checksum `spread` between ranks.
-    Extras: `ranks` (this step's record from each rank), `history` (per-rank loss, spread and the
-    slowest rank's seconds, every step), `startup` (seconds until every rank was ready), `pids`,
+    The first report, step 0, comes as soon as the workers are launched: no metrics, no ranks yet,
+    the `plan` and the `pids`. Then, per step: metrics, the mean `loss` over ranks and the largest
+    parameter-checksum `spread` between ranks. Extras: `ranks` (this step's record from each rank),
+    `history` (per-rank loss, spread and the slowest rank's seconds, every step), `startup` (seconds
+    until every rank was ready), `pids`,
     `plan` (`shard_plan` of the training digits), `device` (where the ranks train); the last step
     also `parameters` (rank 0's final state dict, on the CPU).
     `processes`, if given, receives the Popen objects (tests use it to check that none is left;
@@ -321,6 +323,12 @@ def _follow(config, processes, reports, errors, begin, out: Path, fixed: dict) -
     history: dict[str, list[float]] = {"step": [], "spread": [], "seconds": [],
                                        **{f"rank{r}": [] for r in range(config.world_size)}}
     throttle = Throttle(config.steps, max_share=0.1)
+    # Step 0, at once: every rank now imports PyTorch and waits for the others at the rendezvous,
+    # which takes seconds; meanwhile the learner sees the run's plan (which digits each rank gets).
+    with _held(processes):
+        yield TrainingStep(0, config.steps, {}, {"ranks": {}, "startup": None, "shards": {},
+                                                 "history": {k: [] for k in history},
+                                                 "pids": [p.pid for p in processes], **fixed}, 0.0)
     last_news = time.monotonic()
     while len(done) < config.world_size:
         _check_workers(processes, errors)
@@ -393,6 +401,8 @@ def scaling(config: ScalingConfig) -> Iterator[TrainingStep]:
         run = DDPConfig(world_size=world, batch_size=config.batch_size, steps=config.steps, backend=backend)
         with contextlib.closing(launch(run)) as steps:        # stopped here, the workers stop too
             for step in steps:
+                if step.step == 0:                            # the ranks are starting: nothing timed yet
+                    continue
                 if step.finished:
                     per_step = sorted(step.extras["history"]["seconds"][config.steps // 2:])
                     seconds = per_step[len(per_step) // 2]

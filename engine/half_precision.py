@@ -271,7 +271,7 @@ def training_bytes(mode: str, model: nn.Module, optimizer: torch.optim.Optimizer
 class RaceConfig:
     modes: tuple[str, ...] = ("fp32", "bf16", "fp16_scaler", "fp16_naive")
     hidden: int = 128
-    steps: int = 300
+    steps: int = 200
     batch_size: int = 128
     learning_rate: float = 1e-3          # Adam, eps 1e-8 (PyTorch's default)
     loss_factor: float = 1.0             # < 1 makes every gradient that much smaller (a loss averaged

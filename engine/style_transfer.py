@@ -302,9 +302,10 @@ def transfer(config: StyleConfig, extractor: FeatureExtractor, content: torch.Te
         optimizer, best = _optimizer(config, pyramid.levels), BestSoFar()
         stage_end = terms.get("evaluations", 0) + steps
         while (done := terms.get("evaluations", 0)) < stage_end:
-            if config.optimizer == "lbfgs":       # a short first step gives an early preview; never
-                first = done == 0                 # run past the stage's budget
-                optimizer.param_groups[0]["max_iter"] = min(3 if first else 10, stage_end - done)
+            if config.optimizer == "lbfgs":       # a first step of one evaluation gives an early preview
+                first = done == 0                 # (L-BFGS keeps its state between calls: the same points
+                                                  # are evaluated); never run past the stage's budget
+                optimizer.param_groups[0]["max_iter"] = min(1 if first else 10, stage_end - done)
                 if optimizer.param_groups[0]["line_search_fn"]:      # a line search may evaluate more than
                     optimizer.param_groups[0]["max_eval"] = optimizer.param_groups[0]["max_iter"]   # once a step
             try:

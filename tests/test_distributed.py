@@ -36,8 +36,11 @@ def reference():
 @pytest.mark.slow
 def test_two_ranks_end_with_the_single_process_parameters(tmp_path, reference):
     processes = []
-    steps = list(distributed.launch(CONFIG, out=tmp_path / "ddp.pt", processes=processes))
-    assert steps[-1].step == 20 and steps[-1].extras["startup"] > 0
+    starting, *steps = list(distributed.launch(CONFIG, out=tmp_path / "ddp.pt", processes=processes))
+    # the first report comes before any rank is ready: the plan and the workers, nothing measured yet
+    assert starting.step == 0 and not starting.metrics and not starting.extras["ranks"]
+    assert starting.extras["pids"] == [p.pid for p in processes] and starting.extras["plan"]["per_rank"] > 0
+    assert steps[0].step >= 1 and steps[-1].step == 20 and steps[-1].extras["startup"] > 0
     ddp = torch.load(tmp_path / "ddp.pt")
     assert distributed.max_difference(ddp, reference[0]) <= 1e-5
     for step in steps:                           # every reported step: all ranks hold the same parameters

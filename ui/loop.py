@@ -215,8 +215,8 @@ class Loop:
             job.version += 1
             job._paced = (time.monotonic(), step.fraction_done)
             self._report_kept(job, step)
-            if job._step_once and step.fraction_done < 1 and \
-                    (job._step_until is None or step.step >= job._step_until):
+            # a Step pauses once its steps are trained; a step-0 report (before any training) never ends one
+            if job._step_once and step.fraction_done < 1 and step.step >= (job._step_until or 1):
                 job._step_once, job._pause = False, True
             self._lock.notify_all()
 

@@ -27,7 +27,7 @@ TRAIN = Experiment("autoencoder_train", "autoencoder", (
     Setting("model", "selectbox", "classic", options=("classic", "mlp", "conv", "linear"),
             choices="autoencoder.model_"),
     Setting("latent", "slider", 8, 1, 32),
-    Setting("steps", "slider", 1500, 50, 4000, 50, cap=2000),
+    Setting("steps", "slider", autoencoder.AutoencoderConfig.steps, 50, 4000, 50, cap=2000),
     Setting("variational", "toggle", False),
     Setting("beta", "select_slider", 1.0, options=BETAS),
     Setting("noise", "slider", 0.0, 0.0, 0.6, 0.05),

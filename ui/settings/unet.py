@@ -28,7 +28,7 @@ TRAIN = Experiment("unet_train", "unet", (
     Setting("depth", "slider", 3, 1, 4),
     Setting("loss", "radio", "both", options=("both", "ce", "dice"), choices="unet.loss_",
             arguments={"horizontal": True}),
-    Setting("steps", "slider", 400, 20, 1500, 20, cap=600),
+    Setting("steps", "slider", unet.SegmentationConfig.steps, 20, 1500, 20, cap=600),
     Setting("base", "select_slider", 8, options=(4, 8, 16)),
     Setting("upsampling", "radio", "transpose", options=("transpose", "bilinear"), choices="unet.upsampling_"),
     Setting("size_range", "slider", (SHAPES.min_radius, SHAPES.max_radius), 0.04, 0.3, 0.01),
