@@ -14,7 +14,7 @@ from ui.catalog import navigation
 from ui.i18n import read_language
 from ui.links import fill_share_control
 from ui.router import routed
-from ui.sessions import enter_page
+from ui.sessions import enter_page, start_prerecording
 from ui.widgets import page_assets, title_bar
 
 os.environ.setdefault("PTLAB_RESERVE_CORES", "1")     # training leaves a core to the server and the browser
@@ -24,6 +24,7 @@ page = st.navigation(navigation(), position="top")
 title_bar()            # the page's title, "Share this setup" and the language switch, in one row
 page_assets()           # the app's CSS and the phone menu's closer (assets/)
 enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
+start_prerecording()   # hosted: the default and card runs recorded in the background, once per server
 with routed():
     page.run()
 fill_share_control()   # after the page: the link holds every setting drawn in this run

@@ -94,7 +94,7 @@ def run_section() -> None:
                         batch=config.batch_size))
     with run_column:
         experiment(TRAIN.key,
-                   Training(lambda: distributed.train(config), config, replay=False, form=form,
+                   Training(lambda: distributed.train(config), config, replay=TRAIN.replays, form=form,
                             take_home=TakeHome("distributed", export.distributed_settings(config))),
                    draw=draw, idle=text("distributed.press_train"))
 
@@ -183,7 +183,8 @@ def pipeline_section() -> None:
     config, _ = form.config()
     with run_column:
         experiment(PIPELINE.key,
-                   Training(lambda: distributed.pipeline_run(config), config, replay=False, steps=False, form=form),
+                   Training(lambda: distributed.pipeline_run(config), config, replay=PIPELINE.replays, steps=False,
+                            form=form),
                    draw=draw_pipeline, run_label=text("distributed.pipeline_run"))
 
 

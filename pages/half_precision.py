@@ -295,7 +295,7 @@ def race_section(label: str, checks) -> None:
     digits, _ = dataset("subset")
     with run_column:
         experiment(TRAIN.key,
-                   Training(lambda: hp.train_race(config, digits), config, replay=False,
+                   Training(lambda: hp.train_race(config, digits), config, replay=TRAIN.replays,
                             take_home=TakeHome("half_precision", {"dataset": digits.source, "config": config}),
                             form=form),
                    draw=draw_race, idle=text("half_precision.press_race"),

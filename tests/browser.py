@@ -75,6 +75,9 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = WAIT,
     # (PTLAB_RESERVE_CORES=0, set for AppTest in conftest) must not leak into it, or training takes
     # both cores from the server and the browser on a 2-core box.
     inherited = {key: value for key, value in os.environ.items() if key != "PTLAB_RESERVE_CORES"}
+    # A hosted server records every page's default and card runs after its first visit (ui.prerecord):
+    # minutes of training the browser tests do not check (tests/test_prerecord.py does), so off unless asked.
+    inherited.setdefault("PTLAB_PRERECORD", "0")
     process = subprocess.Popen(command, cwd=ROOT, env={**inherited, **(env or {})},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = ServerURL(f"http://127.0.0.1:{port}")

@@ -86,6 +86,27 @@ def configure(runner: jobs.Runner) -> jobs.Runner:
 
 
 
+_PRERECORDING: list[threading.Thread] = []
+
+
+def start_prerecording() -> None:
+    """Hosted mode, on a server without a GPU: record the pages' default runs and the cards' runs
+    in the background (`ui.prerecord`), once per server process, from its first session on."""
+    from ui.hosted import hosted
+
+    if _PRERECORDING or not hosted():
+        return
+
+    def record() -> None:
+        # imports the engines (torch): on this thread, never on the page's own
+        from ui import prerecord
+
+        prerecord.start(configure(jobs.runner()))
+
+    _PRERECORDING.append(threading.Thread(target=record, name="ptlab-prerecord-start", daemon=True))
+    _PRERECORDING[0].start()
+
+
 def enter_page(page: str) -> None:
     """The entry file calls this on every run with the page about to show: the learner's jobs
     on other pages are stopped (their results stay), and jobs of closed sessions too. Models of

@@ -106,13 +106,16 @@ class Experiment:
     `act_<key>`). `page`: the page's slug, the prefix of the settings' widget keys
     (`<page>_<name>`) and of their labels' locale keys. `build`: complete values (name -> value) ->
     (config, data key), what the experiment trains; the page and the cards both call `config`.
-    `name`: how the page's cards refer to it (None for the page's main experiment)."""
+    `name`: how the page's cards refer to it (None for the page's main experiment). `replays`: an
+    equal run may be played back from a recording in hosted mode (`ui.records.Training.replay`); False
+    for runs whose point is their own timing, which must be measured again."""
 
     key: str
     page: str
     settings: tuple[Setting, ...]
     build: Callable[[dict[str, Any]], tuple[Any, Any]]
     name: str | None = None
+    replays: bool = True
 
     def __post_init__(self) -> None:
         names = [setting.name for setting in self.settings]
