@@ -43,7 +43,7 @@ def loss_chart(pca: float, history: dict[str, list[float]]):
     """Training and test MSE per pixel on a log axis, with PCA's error at the same k as a reference."""
     series = {"train": text("autoencoder.curve_train"), "test": text("autoencoder.curve_test")}
     figure = history_figure(series, text("autoencoder.losses_title"), text("autoencoder.step_axis"),
-                            {text("autoencoder.pca_line"): pca}, y_title=text("autoencoder.loss_axis"))
+                            {text("autoencoder.pca_line"): pca}, y_title=text("autoencoder.loss_axis"), quantity=None)
     return update_history(figure, history).update_layout(height=300)
 
 

@@ -191,11 +191,11 @@ def race_figures(config: hp.RaceConfig, history: dict[str, list[float]]) -> dict
                                         y_title=text("half_precision.loss_axis")),
                "accuracy": history_figure({f"accuracy/{m}": name for m, name in names.items()},
                                           text("half_precision.accuracy_title"), axis, log_y=False,
-                                          y_title=text("half_precision.accuracy_axis"))}
+                                          y_title=text("half_precision.accuracy_axis"), quantity="accuracy")}
     if "fp16_scaler" in config.modes:
         figures["scale"] = history_figure({"scale/fp16_scaler": names["fp16_scaler"]},
                                           text("half_precision.scale_title"), axis,
-                                          y_title=text("half_precision.scale_axis"))
+                                          y_title=text("half_precision.scale_axis"), quantity=None)
     percent = {k: [100 * v for v in values] if k.startswith("accuracy/") else values for k, values in history.items()}
     for figure in figures.values():
         update_history(figure, percent)

@@ -96,7 +96,8 @@ def forecast_curves():
     """The training loss and the held-out errors over training, on a log axis."""
     return history_figure({"train": text("lstm.curve_train"), "one_step": text("lstm.curve_one_step"),
                            "recursive": text("lstm.curve_recursive")},
-                          text("lstm.forecast_losses"), text("lstm.step_axis"), y_title=text("lstm.forecast_axis"))
+                          text("lstm.forecast_losses"), text("lstm.step_axis"), y_title=text("lstm.forecast_axis"),
+                          quantity=None)
 
 
 def series_figure(values: list[float], split: int):
@@ -165,7 +166,7 @@ def race_chart(config: lstm.AddingConfig):
     """Each network's held-out MSE over training (log axis), against predicting the mean."""
     chart = history_figure({c: text(f"lstm.cell_{c}") for c in config.cells}, text("lstm.race_title"),
                            text("lstm.step_axis"), {text("lstm.mean_line"): lstm.MEAN_BASELINE},
-                           y_title=text("lstm.race_axis"))
+                           y_title=text("lstm.race_axis"), quantity="error")
     return chart.update_layout(height=CHART_HEIGHT)
 
 
@@ -204,7 +205,7 @@ def draw_rows(record: RunRecord, test_count: int) -> None:
 def rows_chart(history: dict[str, list[float]]):
     """Held-out accuracy (in %) over training."""
     chart = history_figure({"test": text("lstm.curve_accuracy")}, text("lstm.rows_title"), text("lstm.step_axis"),
-                           log_y=False, y_title=text("lstm.rows_axis"))
+                           log_y=False, y_title=text("lstm.rows_axis"), quantity=None)
     chart.update_layout(height=CHART_HEIGHT)
     return update_history(chart, {"step": history["step"], "test": [100 * v for v in history["test"]]})
 

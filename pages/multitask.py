@@ -65,7 +65,7 @@ def figures(config: multitask.MultitaskConfig) -> dict:
                                        axis, y_title=text("multitask.losses_axis")),
               "scores": history_figure(scores, text("multitask.scores_title_baselines" if config.baselines
                                                         else "multitask.scores_title"), axis, log_y=False,
-                                       y_title=text("multitask.scores_axis"))}
+                                       y_title=text("multitask.scores_axis"), quantity="score")}
     for chart in charts.values():
         chart.update_layout(margin={"t": 70})            # room for a title wrapped onto two lines
     for trace in charts["scores"].data:
@@ -76,11 +76,11 @@ def figures(config: multitask.MultitaskConfig) -> dict:
         pairs = [(a, b) for i, a in enumerate(tasks) for b in tasks[i + 1:]]
         charts["cosines"] = history_figure({f"cosine/{a}|{b}": f"{task_name(a)} ↔ {task_name(b)}" for a, b in pairs},
                                            text("multitask.cosines_title"), axis, {"0": 0.0}, log_y=False,
-                                           y_title=text("multitask.cosines_axis"))
+                                           y_title=text("multitask.cosines_axis"), quantity=None)
     if config.weighting == "uncertainty":
         charts["weights"] = history_figure({f"weight/{t}": task_name(t) for t in tasks},
                                            text("multitask.weights_title"), axis,
-                                           y_title=text("multitask.weights_axis"))
+                                           y_title=text("multitask.weights_axis"), quantity="weight")
     return charts
 
 

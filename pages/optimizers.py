@@ -8,7 +8,7 @@ import streamlit as st
 from engine import optimizers
 from engine.cards import optimizers as optimizers_cards
 from ui.cards import cards_section
-from ui.charts import NEUTRAL, contour_paths, lines_figure, overlaid_histograms, show, with_previous
+from ui.charts import NEUTRAL, contour_paths, lines_figure, overlaid_histograms, show, watch_divergence, with_previous
 from ui.data_widgets import dataset_ui
 from ui.experiment import RunRecord, TakeHome, Training, experiment
 from ui.fields import Form
@@ -100,22 +100,19 @@ LOG_FLOOR = 1e-12           # float32 losses and distances reach 1e-30 and below
 SADDLE_RANGE = (-3.0, 2.5)  # the saddle's loss has no floor (it runs to -inf): show the escape at -1
 
 
-def finite(values: list[float]) -> list[float | None]:
-    """Values for a chart: an overflowed loss (inf, nan) becomes a gap."""
-    return [v if math.isfinite(v) else None for v in values]
-
-
 def log_range(curves: list[list[float]]) -> list[float]:
-    """A log axis's range (in powers of ten) over the positive values, cut at LOG_FLOOR."""
-    values = [v for curve in curves for v in curve if v is not None and v > 0]
+    """A log axis's range (in powers of ten) over the positive finite values, cut at LOG_FLOOR."""
+    values = [v for curve in curves for v in curve if v is not None and math.isfinite(v) and v > 0]
     low, high = max(min(values, default=1.0), LOG_FLOOR), max(values, default=1.0)
     return [math.log10(low) - 0.2, math.log10(high) + 0.2]
 
 
-def race_lines(steps: int, curves: dict[str, list[float]], title: str, y_title: str, log: bool) -> go.Figure:
-    """One line per optimizer over the race's steps (named as on the contour, so in its colour)."""
-    curves = {name: finite(values) for name, values in curves.items()}
-    figure = lines_figure(list(range(steps + 1)), curves, title, text("optimizers.step_axis"), y_title)
+def race_lines(steps: int, curves: dict[str, list[float]], title: str, y_title: str, log: bool,
+               quantity: str) -> go.Figure:
+    """One line per optimizer over the race's steps, from the start (step 0), named as on the contour
+    (so in its colour); a curve that overflows (inf, nan) stops there, marked."""
+    figure = watch_divergence(lines_figure(list(range(steps + 1)), curves, title, text("optimizers.step_axis"),
+                                           y_title), quantity)
     figure.update_layout(height=CHART_HEIGHT)
     if log:
         figure.update_yaxes(type="log", range=log_range(list(curves.values())))
@@ -136,7 +133,7 @@ def show_race(surface: str, settings: tuple, steps: int, start: tuple[float, flo
         race_paths(surface, settings, steps, start)
     losses = race_lines(steps, {label[n]: r["losses"] for n, r in result.items()},
                         text("optimizers.loss_title_saddle" if saddle else "optimizers.loss_title"),
-                        text("optimizers.loss_axis"), log=not saddle)
+                        text("optimizers.loss_axis"), log=not saddle, quantity="loss")
     if saddle:
         losses.update_yaxes(range=list(SADDLE_RANGE))
         losses.add_hline(y=-1, line={"dash": "dash", "color": NEUTRAL}, annotation_text=text("optimizers.escape_line"),
@@ -151,7 +148,8 @@ def show_race(surface: str, settings: tuple, steps: int, start: tuple[float, flo
     if spec.minima:
         left, right = st.columns(2)
         show(race_lines(steps, {label[n]: r["distances"] for n, r in result.items()},
-                        text("optimizers.distance_title"), text("optimizers.distance_axis"), log=True), left)
+                        text("optimizers.distance_title"), text("optimizers.distance_axis"), log=True,
+                        quantity="distance"), left)
         right.dataframe(table, hide_index=True)
     else:
         st.dataframe(table, hide_index=True)
@@ -227,8 +225,8 @@ def network_figures(history: dict) -> tuple[go.Figure, go.Figure]:
                                ("accuracy", "eval_step", "network_accuracy_axis")):
         values = {label[n]: h[metric] if metric == "loss" else [100 * a for a in h[metric]]    # accuracy in %
                   for n, h in history.items()}
-        figure = lines_figure(first[x], values, text(f"optimizers.network_{metric}"), text("optimizers.step_axis"),
-                              text(f"optimizers.{y_title}"))
+        figure = watch_divergence(lines_figure(first[x], values, text(f"optimizers.network_{metric}"),
+                                               text("optimizers.step_axis"), text(f"optimizers.{y_title}")), metric)
         figure.update_layout(height=CHART_HEIGHT)
         if metric == "loss":
             figure.update_yaxes(type="log")

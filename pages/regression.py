@@ -106,7 +106,7 @@ def figures(config: regression.RegressionConfig, data: regression.RegressionData
                   text("regression.lstsq_test_line"): fit.test_mse} if fit else {})
     return (regression_fit_figure(data, fit),
             history_figure(series, text("regression.loss_title"), text("regression.step_axis"), reference,
-                           y_title=text(f"regression.loss_axis_{config.loss}")))
+                           y_title=text(f"regression.loss_axis_{config.loss}"), quantity=None))
 
 
 def draw(record: RunRecord) -> None:

@@ -123,7 +123,7 @@ def loss_chart(history: dict[str, list[float]]):
     """The loss terms over the evaluations, on a log axis (they span several decades)."""
     series = {name: text(f"style_transfer.curve_{name}") for name in ("total", "content", "style", "tv")}
     figure = history_figure(series, text("style_transfer.losses_title"), text("style_transfer.axis_step"),
-                            y_title=text("style_transfer.axis_loss"))
+                            y_title=text("style_transfer.axis_loss"), quantity=None, unit="evaluation")
     return update_history(figure.update_layout(height=320, margin={"t": 60}), history)
 
 

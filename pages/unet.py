@@ -5,7 +5,7 @@ import streamlit as st
 from engine import images, unet
 from engine.cards import unet as unet_cards
 from ui.cards import cards_section
-from ui.charts import lines_figure, show, with_previous
+from ui.charts import lines_figure, show, watch_divergence, with_previous
 from ui.data_widgets import kept_upload
 from ui.experiment import RunRecord, TakeHome, Training, experiment, lab
 from ui.fields import Form
@@ -35,6 +35,7 @@ def scores_figure(history: dict[str, list[float]]):
     """Held-out Dice and IoU over the training steps."""
     figure = lines_figure(history["step"], {"Dice": history["dice"], "IoU": history["iou"]},
                           text("unet.curves_title"), text("regression.step_axis"), text("unet.score_axis"), (0, 1))
+    watch_divergence(figure, quantity=None)
     return figure.update_layout(height=330)
 
 

@@ -177,7 +177,8 @@ def chart_text(key: str, lang: str) -> re.Pattern:
     fields = re.findall(r"{(\w+)", translate(key, "en")) + re.findall(r"{(\w+)", translate(key, "zh"))
     marker = "\x00"
     filled = translate(key, lang, **dict.fromkeys(fields, marker))
-    parts = (re.escape(part).replace("\\ ", "\\s") for part in filled.split(marker))   # SVG may space with nbsp
+    # SVG may space with nbsp, and a label wrapped onto two lines loses the space at the break
+    parts = (re.escape(part).replace("\\ ", "\\s*") for part in filled.split(marker))
     return re.compile(".+?".join(parts))
 
 

@@ -19,7 +19,6 @@ import pytest
 
 from tests.conftest import train
 from ui.charts import DENSE_POINTS, NEUTRAL, PALETTE
-from ui.i18n import translate
 
 pytestmark = pytest.mark.slow
 
@@ -155,20 +154,3 @@ def test_the_style_rules_catch_what_the_issue_saw():
                   "no colour of its own", "toolbar"):
         assert fault in found
     assert PALETTE[0] != NEUTRAL
-
-
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_a_loss_that_turns_infinite_is_marked_once_at_its_step(lang, monkeypatch):
-    """update_history marks the first non-finite point of each loss line (not of other lines), and a
-    redraw of the same figure replaces its marks instead of adding more."""
-    from ui import charts, i18n
-
-    monkeypatch.setattr(i18n, "language", lambda: lang)
-    figure = charts.history_figure({"loss/a": "A", "loss/b": "B", "accuracy/a": "A"}, "t", "step")
-    history = {"step": [1, 2, 3, 4], "loss/a": [1.0, 0.5, float("inf"), float("nan")],
-               "loss/b": [1.0, 0.9, 0.8, 0.7], "accuracy/a": [0.1, float("nan"), 0.2, 0.3]}
-    for _ in range(2):
-        charts.update_history(figure, history)
-    marks = [note.text for note in figure.layout.annotations if note.name == charts.DIVERGED]
-    assert marks == [translate("common.diverged", lang, line="A", step=3, value="∞")]
-    assert [shape.x0 for shape in figure.layout.shapes if shape.name == charts.DIVERGED] == [3]

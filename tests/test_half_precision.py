@@ -271,3 +271,33 @@ def test_a_report_before_the_end_holds_models_a_lab_can_use():
     with torch.no_grad():
         logits = model(split.test_x[:50])
     assert logits.shape == (50, 10) and model.training                           # left in training mode
+
+
+@pytest.fixture(scope="module")
+def short_naive_race():
+    config = hp.RaceConfig(modes=("fp32", "fp16_naive"), hidden=32, steps=20, seed=3, device="cpu")
+    *_, last = hp.train_race(config, data.load_digits())
+    return config, last.extras["history"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_race_chart_marks_pure_fp16_where_its_loss_first_stops_being_finite(short_naive_race, lang, monkeypatch):
+    """Page 68's loss chart of a short CPU race: one ✕, in pure fp16's colour, at the first report whose
+    loss the engine gave as NaN or ∞ (found in the engine's own history), labelled in the learner's language."""
+    from ui import charts, i18n
+    from ui.i18n import translate
+
+    monkeypatch.setattr(i18n, "language", lambda: lang)
+    config, history = short_naive_race
+    step, value = charts.first_non_finite(history["step"], history["loss/fp16_naive"])
+    figure = charts.history_figure({f"loss/{mode}": mode for mode in config.modes}, "loss", "step")
+    charts.finish(charts.update_history(figure, history))
+    crosses = [t for t in figure.data if t.meta == charts.DIVERGED]
+    assert [t.x[0] for t in crosses] == [step]
+    assert crosses[0].marker.color == next(t.line.color for t in figure.data if t.name == "fp16_naive")
+    shown = "NaN" if math.isnan(value) else "∞"
+    labels = {translate("common.diverged", lang, line="fp16_naive", quantity=translate("common.diverged_loss", lang),
+                        value=shown, when=translate(f"common.diverged_{when}_step", lang, step=step))
+              for when in ("at", "by")}
+    assert crosses[0].hovertemplate.removesuffix("<extra></extra>") in labels
+    assert charts.first_non_finite(history["step"], history["loss/fp32"]) is None

@@ -76,6 +76,89 @@ def test_the_previous_run_is_added_faint_in_the_same_colours_with_one_legend_ent
     assert faint[0].line.color == current.data[0].line.color and faint[0].opacity < 0.5
 
 
+NAN, INF = float("nan"), float("inf")
+
+
+def marks(figure: go.Figure) -> dict[str, tuple]:
+    """The divergence marks `finish()` drew, by the label's text: (step, y, colour) of each ✕, after
+    checking that the ✕'s hover says what its label says and that there is one label per ✕."""
+    crosses = [t for t in figure.data if t.meta == charts.DIVERGED]
+    labels = [a.text for a in figure.layout.annotations if a.name == charts.DIVERGED]
+    hovers = [t.hovertemplate.removesuffix("<extra></extra>") for t in crosses]
+    assert labels == [charts.wrap(hover, charts.LABEL_CHARS) for hover in hovers]
+    assert all(t.marker.symbol == "x" and t.showlegend is False and t.cliponaxis is False for t in crosses)
+    return {hover: (t.x[0], t.y[0], t.marker.color) for hover, t in zip(hovers, crosses, strict=True)}
+
+
+def colour(figure: go.Figure, name: str) -> str:
+    return next(t.line.color for t in figure.data if t.name == name)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_curve_that_turns_nan_or_infinite_is_marked_once_at_that_step(lang, monkeypatch):
+    """Each diverged line gets one ✕ at the first step that is NaN or ∞, in its colour, at its last
+    finite value, and a label naming the line, the value and the step in the learner's language;
+    a line that stays finite gets none, and drawing the figure again does not add more."""
+    from ui import i18n
+
+    monkeypatch.setattr(i18n, "language", lambda: lang)
+    figure = charts.history_figure({"loss/a": "A", "loss/b": "B", "loss/c": "C"}, "t", "step")
+    charts.update_history(figure, {"step": [1, 2, 3, 4, 5, 6], "loss/a": [2.0, 1.5, 1.0, NAN, NAN, NAN],
+                                   "loss/b": [2.0, 1.0, 0.5, 0.3, 0.2, 0.1], "loss/c": [1.0, 0.9, INF, INF, NAN, NAN]})
+    for _ in range(2):
+        charts.finish(figure)
+    nan_at_4, inf_at_3 = {"en": ("A diverged: loss NaN at step 4", "C diverged: loss ∞ at step 3"),
+                          "zh": ("A 发散：第 4 步损失变为 NaN", "C 发散：第 3 步损失变为 ∞")}[lang]
+    assert marks(figure) == {nan_at_4: (4, 1.0, colour(figure, "A")), inf_at_3: (3, 0.9, colour(figure, "C"))}
+
+
+def test_finite_curves_and_figures_that_are_not_watched_get_no_mark():
+    figure = charts.history_figure({"loss/a": "A"}, "t", "step")
+    charts.finish(charts.update_history(figure, {"step": [1, 2, 3], "loss/a": [1.0, 0.5, 0.25]}))
+    epsilons = charts.finish(charts.lines_figure([0.0, 0.1], {"A": [1.0, NAN]}, "t", "ε", "accuracy"))
+    assert marks(figure) == {} and marks(epsilons) == {}
+    assert not [a for a in figure.layout.annotations if a.name == charts.DIVERGED]
+
+
+def test_a_curve_nan_from_its_first_point_is_marked_at_the_top_of_the_plotted_range():
+    figure = charts.history_figure({"loss/a": "A", "loss/b": "B"}, "t", "step")
+    charts.finish(charts.update_history(figure, {"step": [1, 2, 3], "loss/a": [NAN] * 3, "loss/b": [3.0, 2.0, 1.0]}))
+    assert marks(figure) == {"A diverged: loss NaN at step 1": (1, 3.0, colour(figure, "A"))}
+
+
+def test_the_mark_stays_on_a_log_axis_and_over_the_previous_runs_faint_curves():
+    """The ✕ lies where the log axis shows it (at the last value the line reaches, not at a 0 the
+    axis cannot show), is drawn after the previous run's faint curves, and those curves, diverged
+    or not, get no mark."""
+    current = charts.history_figure({"loss/a": "A"}, "t", "step")
+    charts.update_history(current, {"step": [1, 2, 3, 4], "loss/a": [0.5, 0.0, NAN, NAN]})
+    previous = charts.update_history(charts.history_figure({"loss/a": "A"}, "t", "step"),
+                                     {"step": [1, 2, 3, 4], "loss/a": [80.0, 40.0, INF, NAN]})
+    charts.finish(charts.with_previous(current, previous))
+    assert marks(current) == {"A diverged: loss NaN at step 3": (3, 0.5, colour(current, "A"))}
+    assert current.layout.yaxis.type == "log" and current.data[-1].meta == charts.DIVERGED
+
+
+def test_the_label_says_by_after_a_gap_and_names_the_quantity_and_the_unit(monkeypatch):
+    """Between reports 10 and 20 the value may have broken at any step: "by step 20". A chart whose
+    lines are the quantities names the line; a race counted from step 0 is marked at its own x."""
+    from ui import i18n
+
+    history = {"step": [1, 10, 20], "a": [0.5, 0.6, NAN]}
+    sparse = charts.history_figure({"a": "IoU"}, "t", "step", quantity=None)
+    evaluations = charts.history_figure({"a": "total"}, "t", "evaluations", quantity=None, unit="evaluation")
+    race = charts.watch_divergence(charts.lines_figure([0, 1, 2, 3], {"Adam": [4.0, 9.0, INF, INF]}, "t", "step",
+                                                       "distance", (0, 5)), "distance")
+    for figure in (sparse, evaluations):
+        charts.finish(charts.update_history(figure, history))
+    charts.finish(race)
+    assert list(marks(sparse)) == ["diverged: IoU NaN by step 20"]
+    assert list(marks(evaluations)) == ["diverged: total NaN by evaluation 20"]
+    assert marks(race) == {"Adam diverged: distance ∞ at step 2": (2, 5.0, colour(race, "Adam"))}  # in range
+    monkeypatch.setattr(i18n, "language", lambda: "zh")
+    assert list(marks(charts.finish(sparse))) == ["发散：到第 20 步时“IoU”变为 NaN"]
+
+
 def test_throttle_frames_give_a_fast_run_enough_reports():
     throttle = Throttle(800, frames=60)
     assert sum(throttle.due(step) for step in range(800)) >= 60

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import train
 from tests.test_pages import assert_clean
-from ui.charts import COINCIDE, LINE_CHARS, _columns, first_non_finite
+from ui.charts import COINCIDE, LABEL_CHARS, LINE_CHARS, _columns, first_non_finite, wrap
 from ui.i18n import translate
 
 
@@ -56,17 +56,24 @@ def test_half_precision_lab_race_and_speed_check(app, lang):
 
 
 def assert_divergence_marked(app_test, lang: str) -> None:
-    """Pure fp16's loss turns NaN: the loss chart marks the step where it did, by name, in the page's
-    language, with a vertical line there; the other modes' losses stay finite and are not marked."""
+    """Pure fp16's loss turns NaN: the loss chart marks the first report where it is, with an ✕ there
+    and a label naming the mode, in the page's language; the other modes' losses stay finite and
+    are not marked, and no accuracy (pure fp16's stays finite) is."""
     history = app_test.session_state["half_precision_train"].step.extras["history"]
     step, value = first_non_finite(history["step"], history["loss/fp16_naive"])
     assert math.isnan(value)
-    losses = next(spec for spec in (json.loads(c.proto.spec) for c in app_test.get("plotly_chart"))
-                  if any(trace.get("meta") == "loss/fp16_naive" for trace in spec["data"]))
-    marks = [note["text"] for note in losses["layout"]["annotations"] if note.get("name") == "diverged"]
-    line = translate("half_precision.short_fp16_naive", lang)
-    assert marks == [translate("common.diverged", lang, line=line, step=step, value="NaN")]
-    assert [shape["x0"] for shape in losses["layout"]["shapes"] if shape.get("name") == "diverged"] == [step]
+    index = history["step"].index(step)
+    when = "at" if (history["step"][index - 1] == step - 1 if index else step <= 1) else "by"
+    label = translate("common.diverged", lang, line=translate("half_precision.short_fp16_naive", lang),
+                      quantity=translate("common.diverged_loss", lang), value="NaN",
+                      when=translate(f"common.diverged_{when}_step", lang, step=step))
+    marked = {}
+    for spec in figures(app_test):
+        crosses = [t for t in spec["data"] if t.get("meta") == "diverged"]
+        notes = [a["text"] for a in spec["layout"].get("annotations", []) if a.get("name") == "diverged"]
+        if crosses or notes:
+            marked[spec["data"][0].get("meta")] = ([(t["x"], t["hovertemplate"]) for t in crosses], notes)
+    assert marked == {"loss/fp32": ([([step], f"{label}<extra></extra>")], [wrap(label, LABEL_CHARS)])}
     for mode in ("fp32", "bf16", "fp16_scaler"):
         assert first_non_finite(history["step"], history[f"loss/{mode}"]) is None, mode
 

@@ -198,6 +198,7 @@ def finish(figure: go.Figure) -> go.Figure:
             if _trace_colour(trace) is None:
                 _set_colour(trace, colour_of(trace.name, table))
             trace.name = wrap(trace.name, LINE_CHARS)
+    _mark_divergence(figure)
     layout = figure.layout
     for name in [n for n in layout.to_plotly_json() if n.startswith(("xaxis", "yaxis"))]:
         axis = layout[name]
@@ -259,12 +260,112 @@ def with_previous(figure: go.Figure, previous: go.Figure | None) -> go.Figure:
     return figure
 
 
+DIVERGED = "diverged"          # the figure's watch (layout.meta), and the name of the marks finish() draws
+LABEL_CHARS = 30               # wrap a divergence label after about this many columns (a phone's chart is narrow)
+
+
+def watch_divergence(figure: go.Figure, quantity: str | None = "loss", unit: str = "step") -> go.Figure:
+    """Have `finish()` mark where each curve of `figure` first turns NaN or infinite. The curves are a
+    run's values against its `unit`s ("step" or "evaluation": the x values); `quantity` ("loss",
+    "accuracy", "score", "error", "distance") is what every curve measures, None where each curve's
+    own name says it."""
+    figure.layout.meta = {DIVERGED: {"quantity": quantity, "unit": unit}}
+    return figure
+
+
+def _first_non_finite(values) -> int | None:
+    """Index of the first value that is NaN or infinite (None is a gap, not a failure), or None."""
+    return next((i for i, v in enumerate(values) if v is not None and not math.isfinite(v)), None)
+
+
+def first_non_finite(steps: list, values: list[float | None]) -> tuple[int, float] | None:
+    """(step, value) of the first value that is NaN or infinite, or None."""
+    index = _first_non_finite(values)
+    return None if index is None else (steps[index], values[index])
+
+
+def divergence_label(name: str, steps: list, index: int, value: float, quantity: str | None, unit: str) -> str:
+    """ "pure fp16 diverged: loss NaN at step 37", in the learner's language, for the curve `name` whose
+    value at `steps[index]` is `value`. "at" only where the curve has the step before as well: after a
+    gap between reports it is "by", since the value may have broken at any step in the gap."""
+    step = steps[index]
+    exact = steps[index - 1] == step - 1 if index else step <= 1
+    when = text(f"common.diverged_{'at' if exact else 'by'}_{unit}", step=f"{step:g}")
+    shown = "NaN" if math.isnan(value) else ("∞" if value > 0 else "−∞")
+    if quantity is None:
+        return text("common.diverged_self", line=name, value=shown, when=when)
+    return text("common.diverged", line=name, quantity=text(f"common.diverged_{quantity}"), value=shown, when=when)
+
+
+def _extent(figure: go.Figure, ref: str) -> tuple[float, float]:
+    """The lowest and highest value axis `ref` ("x", "y2") shows: its own range if it has one, else
+    the finite values drawn on it (log10 of the positive ones on a log axis); (0, 0) when none."""
+    letter = ref[0]
+    axis = figure.layout[f"{letter}axis{ref[1:]}"]
+    if axis.range is not None and axis.autorange is not True:
+        return float(min(axis.range)), float(max(axis.range))
+    log = axis.type == "log"
+    values = [float(v) for t in figure.data if (getattr(t, f"{letter}axis", None) or letter) == ref
+              and t.meta != DIVERGED and getattr(t, letter, None) is not None
+              for v in getattr(t, letter) if v is not None and math.isfinite(v) and (v > 0 or not log)]
+    values = [math.log10(v) for v in values] if log else values
+    return (min(values), max(values)) if values else (0.0, 0.0)
+
+
+def _mark_divergence(figure: go.Figure) -> None:
+    """On a watched figure, for each curve that turns NaN or infinite: an ✕ in its colour at that step
+    (at its last finite value, or at the top of the plotted range when it has none) and a label that
+    says so, which its hover repeats. A label starts beside its ✕, where the broken curve would have
+    gone, and stretches towards the middle of the plot, so a phone's narrow chart shows it whole; it
+    hangs down from a ✕ high in the plot and stands up from a low one, and a second label on the
+    same axes stands further off. Drawing the figure again replaces the marks."""
+    figure.data = [t for t in figure.data if t.meta != DIVERGED]
+    notes = [note for note in figure.layout.annotations if note.name != DIVERGED]
+    watch = figure.layout.meta.get(DIVERGED) if isinstance(figure.layout.meta, dict) else None
+    marks, stacked = [], {}
+    for trace in figure.data if watch else ():
+        if trace.type != "scatter" or not trace.name or trace.legendgroup == PREVIOUS_GROUP \
+                or trace.x is None or trace.y is None or (index := _first_non_finite(trace.y)) is None:
+            continue
+        refs = (trace.xaxis or "x", trace.yaxis or "y")
+        log = figure.layout["yaxis" + refs[1][1:]].type == "log"
+        low, high = _extent(figure, refs[1])
+        before = [v for v in trace.y[:index] if v is not None and math.isfinite(v) and (v > 0 or not log)]
+        last = (math.log10(before[-1]) if log else before[-1]) if before else high
+        at = min(max(last, low), high) if high > low else last
+        y = before[-1] if before and at == last else 10 ** at if log else at
+        left, right = _extent(figure, refs[0])
+        step = trace.x[index]
+        name = re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef])<br>|<br>(?=[\u3000-\u9fff\uff00-\uffef])", "",
+                      trace.name).replace("<br>", " ")          # the legend's wrapped name, on one line
+        label = divergence_label(name, list(trace.x), index, trace.y[index], watch["quantity"], watch["unit"])
+        colour = _trace_colour(trace) or NEUTRAL
+        k = stacked[refs] = stacked.get(refs, -1) + 1
+        high_up = high > low and (at - low) / (high - low) > 0.6
+        towards_left = right > left and (step - left) / (right - left) > 0.5
+        marks.append({"type": "scatter", "mode": "markers", "x": [step], "y": [y],
+                      "xaxis": refs[0], "yaxis": refs[1], "meta": DIVERGED, "showlegend": False,
+                      "cliponaxis": False, "hovertemplate": f"{label}<extra></extra>",
+                      "marker": {"symbol": "x", "size": 14, "color": colour, "line": {"color": "white", "width": 1}}})
+        notes.append({"name": DIVERGED, "xref": refs[0], "yref": refs[1], "x": step, "y": at,
+                      "text": wrap(label, LABEL_CHARS), "align": "left", "showarrow": True, "arrowhead": 0,
+                      "arrowwidth": 1.5, "arrowcolor": colour, "standoff": 8, "ax": -18 if towards_left else 18,
+                      "ay": (1 if high_up else -1) * 44 * k, "xanchor": "right" if towards_left else "left",
+                      "yanchor": "top" if high_up else "bottom",
+                      "bgcolor": "rgba(255,255,255,0.9)", "bordercolor": colour, "borderwidth": 1, "borderpad": 3,
+                      "font": {"size": 12, "color": "#222222"}})
+    if marks:
+        figure.add_traces(marks)
+    figure.layout.annotations = notes
+
+
 def history_figure(series: dict[str, str], title: str, x_title: str,
                    references: dict[str, float] | None = None, log_y: bool = True,
-                   y_title: str | None = None) -> go.Figure:
+                   y_title: str | None = None, quantity: str | None = "loss", unit: str = "step") -> go.Figure:
     """One line per `series` entry (history key -> label) plus dashed horizontal reference lines
-    (label -> value); empty until `update_history` fills it. Built from one dict: Plotly validates
-    a whole spec about 3x faster than a figure assembled with add_* calls."""
+    (label -> value); empty until `update_history` fills it. A line that turns NaN or infinite is
+    marked there (see `watch_divergence` for `quantity` and `unit`). Built from one dict: Plotly
+    validates a whole spec about 3x faster than a figure assembled with add_* calls."""
     lines = [{"type": "scatter", "mode": "lines", "x": [], "y": [], "name": label, "meta": key}
              for key, label in series.items()]
     shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": value, "y1": value,
@@ -273,49 +374,19 @@ def history_figure(series: dict[str, str], title: str, x_title: str,
               "xanchor": "left", "yanchor": "bottom"} for label, value in (references or {}).items()]
     if log_y:    # log axes place annotations by log10 of the value
         notes = [{**note, "y": math.log10(note["y"]) if note["y"] > 0 else 0} for note in notes]
-    return go.Figure({"data": lines, "layout": {
+    return watch_divergence(go.Figure({"data": lines, "layout": {
         "title": {"text": title}, "xaxis": {"title": {"text": x_title}},
         "yaxis": {"type": "log" if log_y else "linear", "title": {"text": y_title}}, "height": 330,
         "margin": {"t": 50, "b": 10},
         "legend": {"orientation": "h", "y": -0.25},
-        "shapes": shapes, "annotations": notes}})
-
-
-DIVERGED = "diverged"          # the name of the marks `update_history` draws, so a redraw replaces them
-
-
-def first_non_finite(steps: list, values: list[float]) -> tuple[int, float] | None:
-    """(step, value) of the first value that is NaN or infinite, or None."""
-    for step, value in zip(steps, values, strict=False):
-        if not math.isfinite(value):
-            return step, value
-    return None
+        "shapes": shapes, "annotations": notes}}), quantity, unit)
 
 
 def update_history(figure: go.Figure, history: dict[str, list[float]]) -> go.Figure:
-    """Plot `history[key]` against `history["step"]` on each line built by `history_figure`. A loss
-    line that became NaN or infinite has no points from there on, so the step where it did is marked:
-    a dotted vertical line and a note "<line> diverged: loss NaN at step k"."""
-    shapes = [shape for shape in figure.layout.shapes if shape.name != DIVERGED]
-    notes = [note for note in figure.layout.annotations if note.name != DIVERGED]
-    marked = 0
+    """Plot `history[key]` against `history["step"]` on each line built by `history_figure`."""
     for trace in figure.data:
-        if trace.meta not in history:          # not the previous run's faint copies
-            continue
-        trace.x, trace.y = history["step"], history[trace.meta]
-        broken = first_non_finite(history["step"], history[trace.meta]) if "loss" in trace.meta else None
-        if broken is None:
-            continue
-        step, value = broken
-        shapes.append({"type": "line", "name": DIVERGED, "xref": "x", "yref": "paper", "x0": step, "x1": step,
-                       "y0": 0, "y1": 1, "line": {"dash": "dot", "color": "#b3261e", "width": 2}})
-        notes.append({"name": DIVERGED, "xref": "x", "yref": "paper", "x": step, "y": 1 - 0.09 * marked,
-                      "xanchor": "left", "yanchor": "top", "showarrow": False, "bgcolor": "rgba(255,255,255,0.85)",
-                      "font": {"color": "#b3261e"},
-                      "text": text("common.diverged", line=trace.name, step=step,
-                                   value="NaN" if math.isnan(value) else ("∞" if value > 0 else "−∞"))})
-        marked += 1
-    figure.layout.shapes, figure.layout.annotations = shapes, notes
+        if trace.meta in history:              # not the previous run's faint copies
+            trace.x, trace.y = history["step"], history[trace.meta]
     return figure
 
 
