@@ -110,22 +110,28 @@ def test_the_race_sits_beside_its_settings_and_the_network_has_its_own_columns(a
     assert not any(b.key == "act_optimizers_network" for c in columns[:2] for b in c.get("button"))
 
 
-def test_a_race_card_is_judged_once_from_the_race_and_a_changed_setting_is_not_judged(app):
-    """The race has no Run button: a card's "Set up and run" redraws it at the card's settings and the
-    verdict quotes the race's own step counts; a prediction changed afterwards does not re-judge that
-    race; moving a setting the card fixes gets the note instead of a verdict."""
+def test_a_race_card_runs_in_the_card_is_judged_once_and_opens_in_the_race(app):
+    """A race card runs its race as a job in the card (one report: the race is computed whole, so it
+    draws no chart) and the verdict quotes the race's own step counts; a prediction changed
+    afterwards does not re-judge that race; "Open in the experiment" puts the page's race in the
+    card's settings, which the card's run left alone."""
+    from ui import runner
+
     test = app("pages/optimizers.py")
     test.radio(key="card_optimizers_bowl_prediction").set_value("momentum_3x").run()
     test.button(key="act_card_optimizers_bowl").click().run()
+    assert runner.wait_for_runs(), "the card's race did not end"
+    test.run()
     assert not test.exception
-    assert test.multiselect(key="optimizers_racers").value == ["sgd", "momentum"]
+    assert test.multiselect(key="optimizers_racers").value == list(DEFAULT_RACERS)
     verdict = translate("optimizers.card_bowl_result", "en", sgd_steps=172, momentum_steps=30)
     assert verdict in [m.value for m in test.markdown]
     assert any("Your prediction was right" in m.value for m in test.success)
+    assert not [c for c in test.get("plotly_chart") if "during training" in c.proto.spec]
     test.radio(key="card_optimizers_bowl_prediction").set_value("sgd").run()
     assert any("Your prediction was right" in m.value for m in test.success)      # judged when it ran
-    test.slider(key="optimizers_mu").set_value(0.6).run()
-    assert any("μ" in w.value for w in test.warning), [w.value for w in test.warning]
+    test.button(key="act_card_optimizers_bowl_open").click().run()
+    assert test.multiselect(key="optimizers_racers").value == ["sgd", "momentum"]
 
 
 @pytest.mark.slow

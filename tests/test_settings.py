@@ -123,11 +123,6 @@ def test_a_cards_run_is_a_setup_of_the_declared_widgets(slug, card, name, run):
     for key, value in run.items():
         assert experiment[key].allows(value), f"{slug}.{card}: {key}={value!r} is not a value its widget holds"
     assert experiment.build(values) == experiment.config(run)
-    module = MODULES[slug]
-    free = {key for card_ in module.CARDS for key in card_.free}
-    for key in free:
-        experiment_names = {e.name for e in experiments(slug).values() if any(s.name == key for s in e)}
-        assert experiment_names, f"{slug}: the free setting {key} is not declared"
 
 
 # The exported script of each experiment: its name in engine.export.PAGES and what the page passes

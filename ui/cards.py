@@ -1,14 +1,20 @@
-"""Experiment cards and the page's challenge, drawn under the experiment (engine/cards has the claims).
+"""Experiment cards and the page's challenge, drawn under the experiments (engine/cards has the claims).
 
-A card: a question with 2-4 answers to pick *before* running; "Set up and run" puts the page in the
-card's settings (through the linked widgets, so the address bar then holds the card, with
-`?card=<id>`) and starts the page's own experiment; once the run (or both runs of a comparison) has
-finished at the card's settings, the verdict: what the run measured, whether the prediction matched,
-and why. A run made after the learner changed a setting the card depends on is not judged; the card
-says which settings differ instead.
+A card: a question with 2-4 answers to pick *before* running; then one button, "Run" ("Run both" for
+a comparison of two runs), trains the card's runs inside the card (`ui.card_runs`), with their
+progress and a small live chart, and once every run has finished, the verdict: what the runs
+measured, whether the prediction matched, and why. The page's own experiment is left as the learner
+set it; "Open in the experiment" puts it in a card's settings (through the linked widgets, so the
+address bar then holds the card, `?card=<id>`) for a learner who wants to explore from there. A
+card's link opens the card.
 
-The learner's predictions, the runs' measures and the progress shown on the home page live in this
-session only (`PROGRESS`); nothing is stored on the server.
+The challenge: its goal, "Run with my settings" (the page's experiment started as its own Run button
+starts it), that run's progress, and the verdict on the learner's finished run; after a miss, a hint
+naming the settings to change (those in which the stated solution differs from the defaults, never
+their values).
+
+The learner's predictions, the cards' runs and the progress shown on the home page live in this
+session only (`PROGRESS`, `ui.card_runs.STORE`); nothing is stored on the server.
 """
 
 from collections.abc import Mapping
@@ -18,136 +24,191 @@ from typing import Any
 import streamlit as st
 
 from engine.cards import Card, Challenge, numbers
-from ui import links
-from ui.fields import spoken
-from ui.i18n import option_labels, text
+from ui import card_runs, controls, links
+from ui.experiment import QUEUED_REFRESH_SECONDS, REFRESH_SECONDS
+from ui.i18n import language, option_labels, text, translate
 from ui.progress import PROGRESS
-from ui.records import AUTORUN
+from ui.records import AUTORUN, RunRecord
+from ui.sessions import seen
 from ui.settings import Experiment, experiments
 
 CARD_PARAM = "card"            # ?card=<id>: the link of a card, which opens it
-STORE = "_cards"               # Session State: card key -> {"results": {run: measures}, "jobs": {run: job id}}
-
-
-def _expected(experiment: Experiment, run: Mapping[str, Any], name: str) -> Any:
-    """The value the card's `run` gives setting `name` (every name is declared: tests/test_settings.py)."""
-    return run[name] if name in run else experiment[name].default
-
-
-def differences(experiment: Experiment, card: Card, run: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
-    """The settings of a run (`settings`, name -> value) that are not those of the card's `run`."""
-    names = (set(settings) | set(run)) - set(card.free)
-    return sorted(name for name in names if not links.same(settings.get(name), _expected(experiment, run, name)))
-
-
-def _set_up(experiment: Experiment, card_id: str, run: Mapping[str, Any], start: bool) -> None:
-    """Button callback: every declared setting of the experiment at the card's value or its default."""
-    for setting in experiment:
-        value = run.get(setting.name, setting.default)
-        st.session_state[experiment.widget_key(setting.name)] = list(value) if isinstance(value, tuple) else value
-    st.query_params[CARD_PARAM] = card_id
-    if start:
-        st.session_state[AUTORUN.format(key=experiment.key)] = True
-
-
-def _record(experiment: str, records: Mapping[str, Any] | None):
-    record = (records or {}).get(experiment, st.session_state.get(experiment))
-    return record if getattr(record, "step", None) is not None else None
 
 
 def cards_section(slug: str, module: ModuleType, records: Mapping[str, Any] | None = None) -> None:
     """The page's cards, then its challenge. `records`: experiment key -> a record-like object (with
-    `.step`, `.settings`, `.complete`, `.job`) for an experiment whose record is not kept in Session
-    State under its key."""
+    `.step`, `.settings`, `.complete`, `.active`) for an experiment the page draws live, without a
+    Run button or a record in Session State (the optimizers' race); its challenge is judged from it."""
     st.header(text("common.cards_title"))
     st.caption(text("common.cards_help"))
     opened = st.query_params.get(CARD_PARAM)
     declared = experiments(slug)
     for number, card in enumerate(module.CARDS, start=1):
-        experiment = declared[card.experiment]
         with st.expander(f"{number} · {text(f'{slug}.card_{card.id}_title')}", expanded=opened == card.id):
-            _card(slug, card, experiment, _record(experiment.key, records))
+            _card(slug, module, card, declared[card.experiment])
     challenge = getattr(module, "CHALLENGE", None)
     if challenge is not None:
         experiment = declared[challenge.experiment]
-        _challenge(slug, challenge, experiment, _record(experiment.key, records))
+        _challenge(slug, challenge, experiment, (records or {}).get(experiment.key))
 
 
-def _card(slug: str, card: Card, experiment: Experiment, record) -> None:
+def _open(experiment: Experiment, card_id: str, run: Mapping[str, Any]) -> None:
+    """Button callback: every declared setting of the page's experiment at the card's run's value or
+    its default, and the card in the address."""
+    for setting in experiment:
+        value = run.get(setting.name, setting.default)
+        st.session_state[experiment.widget_key(setting.name)] = list(value) if isinstance(value, tuple) else value
+    st.query_params[CARD_PARAM] = card_id
+
+
+def _card(slug: str, module: ModuleType, card: Card, experiment: Experiment) -> None:
     name = f"{slug}.{card.id}"
-    state = st.session_state.setdefault(STORE, {}).setdefault(name, {"results": {}, "jobs": {}, "predicted": None})
+    runs = _runs(name)
+    active = runs is not None and runs.active
     prediction = st.radio(text(f"{slug}.card_{card.id}_question"), card.answers, index=None,
-                          key=f"card_{slug}_{card.id}_prediction",
+                          key=f"card_{slug}_{card.id}_prediction", disabled=active,
                           format_func=option_labels(f"{slug}.card_{card.id}_answer_"))
     pair = len(card.runs) == 2
     if pair:
         st.caption(text("common.card_two_runs"))
-    row = st.container(horizontal=True, gap="small")
+    button = f"act_card_{slug}_{card.id}"
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    row.button(text("common.card_run_both" if pair else "common.card_run"), type="primary", key=button,
+               icon=":material/play_arrow:", disabled=prediction is None or active,
+               help=text("common.card_predict_first") if prediction is None else None,
+               on_click=card_runs.start, args=(name, module, card, experiment, prediction))
+    if active:
+        row.button(text("common.stop"), key=f"{button}_stop", icon=":material/stop:", on_click=card_runs.stop,
+                   args=(runs,))
     for index, run in enumerate(card.runs):
-        suffix = f"_{index}" if pair else ""
-        row.button(text("common.card_run_n" if pair else "common.card_run", n=index + 1), type="primary",
-                   key=f"act_card_{slug}_{card.id}{suffix}", disabled=prediction is None,
-                   help=None if prediction is not None else text("common.card_predict_first"),
-                   on_click=_set_up, args=(experiment, card.id, run, True))
-        row.button(text("common.card_setup_n" if pair else "common.card_setup", n=index + 1),
-                   key=f"act_card_{slug}_{card.id}_setup{suffix}", type="tertiary",
-                   on_click=_set_up, args=(experiment, card.id, run, False))
+        row.button(text("common.card_open_n" if pair else "common.card_open", n=index + 1), type="tertiary",
+                   key=f"{button}_open_{index}" if pair else f"{button}_open",
+                   help=text("common.card_open_help_n" if pair else "common.card_open_help", n=index + 1),
+                   on_click=_open, args=(experiment, card.id, run))
+    _card_runs(slug, card, name, active)
 
-    if record is not None and getattr(record, "complete", False):
-        matched = [index for index, run in enumerate(card.runs)
-                   if not differences(experiment, card, run, record.settings)]
-        job = getattr(record, "identity", None) or id(record.job)      # one run, judged once
-        for index in matched:
-            if state["jobs"].get(index) != job:
-                state["jobs"][index] = job
-                state["results"][index] = card.measure(record.step)
-                state["predicted"] = prediction
-        if not matched and st.query_params.get(CARD_PARAM) == card.id:
-            nearest = min(card.runs, key=lambda run: len(differences(experiment, card, run, record.settings)))
-            changed = ", ".join(spoken(experiment, name, record.settings.get(name))
-                                for name in differences(experiment, card, nearest, record.settings))
-            st.warning(text("common.card_changed", settings=changed), icon=":material/tune:")
-    elif record is not None and st.query_params.get(CARD_PARAM) == card.id and not getattr(record, "active", False):
-        st.caption(text("common.card_unfinished"))
 
-    results = state["results"]
-    if pair and len(results) == 1:
-        st.caption(text("common.card_one_of_two", done=next(iter(results)) + 1,
-                        other=2 - next(iter(results))))
-    if len(results) < len(card.runs):
-        return
-    measures = [results[index] for index in range(len(card.runs))]
+def _card_runs(slug: str, card: Card, name: str, shown_active: bool) -> None:
+    """The card's runs in a fragment that redraws on a timer while they go: where they stand, the
+    verdict once all have finished, the chart. A change between going and done redraws the whole
+    page (the timer stops, the buttons follow)."""
+    refresh = None
+    if shown_active:
+        refresh = QUEUED_REFRESH_SECONDS if _runs(name).waiting else REFRESH_SECONDS
+
+    @st.fragment(run_every=refresh, key=f"fragment_card_{slug}_{card.id}")
+    def live() -> None:
+        runs = _runs(name)
+        if runs is None:
+            return
+        if runs.active:
+            seen()                          # watching a run is being here
+        state = "running" if runs.active else "done"
+        with st.container(key=f"runstate_card_{slug}_{card.id}_{state}"):     # the browser tests wait on it
+            card_runs.progress(runs)
+        card_runs.judge(runs, card)
+        if runs.measures is not None:
+            _verdict(slug, card, name, runs)
+        card_runs.chart(runs, key=f"card_chart_{slug}_{card.id}")
+        if runs.active != shown_active:
+            st.rerun()
+
+    live()
+
+
+def _runs(name: str) -> card_runs.CardRuns | None:
+    return st.session_state.get(card_runs.STORE, {}).get(name)
+
+
+def _verdict(slug: str, card: Card, name: str, runs: card_runs.CardRuns) -> None:
+    measures = runs.measures
     outcome = card.judge(measures)
-    guess = state["predicted"]
     said = text(f"{slug}.card_{card.id}_answer_{outcome}") if outcome in card.answers else None
-    if said is None:          # only if a `free` setting took the runs where no answer holds
+    if said is None:          # the runs gave none of the offered answers (the claims tests say they do)
         st.warning(text("common.card_no_answer"), icon=":material/help:")
-    elif guess is None:
-        st.info(text("common.card_no_prediction", answer=said), icon=":material/science:")
-    elif guess == outcome:
+    elif runs.guess == outcome:
         st.success(text("common.card_right", answer=said), icon=":material/check_circle:")
     else:
-        st.error(text("common.card_wrong", guess=text(f"{slug}.card_{card.id}_answer_{guess}"), answer=said),
+        st.error(text("common.card_wrong", guess=text(f"{slug}.card_{card.id}_answer_{runs.guess}"), answer=said),
                  icon=":material/cancel:")
     st.markdown(text(f"{slug}.card_{card.id}_result", **numbers(measures)))
     st.caption(text(f"{slug}.card_{card.id}_why"))
-    if guess is not None:
-        st.session_state.setdefault(PROGRESS, {}).setdefault("cards", {})[name] = guess == outcome
+    st.session_state.setdefault(PROGRESS, {}).setdefault("cards", {})[name] = runs.guess == outcome
 
 
-def _challenge(slug: str, challenge: Challenge, experiment: Experiment, record) -> None:
+def challenge_hint(experiment: Experiment, challenge: Challenge, language: str) -> str:
+    """"Try changing: Degree, Steps": the declared labels, in `language`, of the settings in which
+    the challenge's solution differs from the defaults; their values stay the learner's to find."""
+    defaults = experiment.defaults()
+    labels: list[str] = []
+    for name, value in challenge.solution.items():
+        label = translate(experiment.label_key(name), language)
+        if not links.same(value, defaults[name]) and label not in labels:
+            labels.append(label)
+    return translate("common.challenge_hint", language,
+                     settings=translate("common.list_separator", language).join(labels))
+
+
+def _run_page(key: str) -> None:
+    """Button callback: the page's experiment `key` starts in the script run this click causes, with
+    the learner's settings, as its own Run button starts it (`ui.experiment.experiment`)."""
+    st.session_state[AUTORUN.format(key=key)] = True
+
+
+def _challenge(slug: str, challenge: Challenge, experiment: Experiment, given: Any) -> None:
+    """`given`: the record the page hands over (drawn live, no Run button), else None and the
+    learner's run of the experiment is read from Session State."""
     with st.container(border=True, key=f"challenge_{slug}"):
         st.subheader(text("common.challenge_title"))
-        st.markdown(text(f"{slug}.challenge_goal"))
+        goal, action = st.columns([4, 1], vertical_alignment="center")
+        goal.markdown(text(f"{slug}.challenge_goal"))
+        if given is None:
+            action.button(text("common.challenge_run"), type="primary", key=f"act_challenge_{slug}",
+                          icon=":material/play_arrow:", help=text("common.challenge_run_help"),
+                          on_click=_run_page, args=(experiment.key,))
         st.caption(text(f"{slug}.challenge_rules"))
-        if record is None or not getattr(record, "complete", False):
-            st.caption(text("common.challenge_waiting"))
-            return
-        settings = {**experiment.defaults(), **record.settings}
-        measures = challenge.measure(record.step)
-        result = text(f"{slug}.challenge_result", **measures)
-        if challenge.met(measures, settings):
-            st.success(text("common.challenge_met", result=result), icon=":material/emoji_events:")
-            st.session_state.setdefault(PROGRESS, {}).setdefault("challenges", {})[slug] = True
+        # Said of every challenge because tests/test_claims.py checks it of every one: the defaults miss.
+        st.caption(text("common.challenge_defaults"))
+        if st.session_state.pop(AUTORUN.format(key=experiment.key), False):   # the page drew no such experiment
+            st.warning(text("common.challenge_not_shown"), icon=":material/visibility_off:")
+        _challenge_run(slug, challenge, experiment, given)
+
+
+def _challenge_run(slug: str, challenge: Challenge, experiment: Experiment, given: Any) -> None:
+    """The learner's run in a fragment that redraws on a timer while it goes: where it stands, then
+    the verdict on it once finished (with the hint after a miss)."""
+
+    def current() -> Any:
+        return given if given is not None else st.session_state.get(experiment.key)
+
+    shown_active = bool(getattr(current(), "active", False))
+
+    @st.fragment(run_every=REFRESH_SECONDS if shown_active else None, key=f"fragment_challenge_{slug}")
+    def live() -> None:
+        record = current()
+        active = bool(getattr(record, "active", False))
+        if active:
+            seen()
+        if isinstance(record, RunRecord) and not record.complete:
+            controls.status_line(record)
+        if record is None or not getattr(record, "complete", False) or record.step is None:
+            if not active:
+                st.caption(text("common.challenge_waiting"))
         else:
-            st.info(text("common.challenge_not_yet", result=result), icon=":material/flag:")
+            _challenge_verdict(slug, challenge, experiment, record)
+        if active != shown_active:
+            st.rerun()
+
+    live()
+
+
+def _challenge_verdict(slug: str, challenge: Challenge, experiment: Experiment, record: Any) -> None:
+    settings = {**experiment.defaults(), **record.settings}
+    measures = challenge.measure(record.step)
+    result = text(f"{slug}.challenge_result", **measures)
+    if challenge.met(measures, settings):
+        st.success(text("common.challenge_met", result=result), icon=":material/emoji_events:")
+        st.session_state.setdefault(PROGRESS, {}).setdefault("challenges", {})[slug] = True
+    else:
+        hint = challenge_hint(experiment, challenge, language())
+        st.info(f"{text('common.challenge_not_yet', result=result)}\n\n{hint}", icon=":material/flag:")

@@ -1,16 +1,19 @@
 """Experiment cards and challenges: the claims a page makes about its experiments, as code.
 
-A card asks the learner to predict what a run will show, sets the page up for it, and judges the
-prediction from the run's own numbers. Everything a card claims is here, not in the text: the
-settings of its run(s), how to read a run's final step (`measure`), and which answer the numbers
-give (`judge`). The claims tests (tests/test_claims.py) run every card at its own settings on three
-seeds and check that `judge` gives the card's stated `answer` each time.
+A card asks the learner to predict what a run will show, runs it, and judges the prediction from
+the run's own numbers. Everything a card claims is here, not in the text: the settings of its
+run(s), how to read a run's final step (`measure`), and which answer the numbers give (`judge`).
+The claims tests (tests/test_claims.py) run every card at its own settings on three seeds and check
+that `judge` gives the card's stated `answer` each time.
 
 Each page with cards has a module `engine/cards/<slug>.py` with:
-  run(built, seed) -> TrainingStep   the experiment that `built` describes (the (config, data key)
-               pair that the page's declared settings give, `ui.settings.Experiment.config`: the page
-               trains the same pair) with `seed`, trained on the CPU to its last step; seed 0 is what
-               the page runs;
+  steps(built, seed=0) -> Iterator[TrainingStep]   the training generator of the experiment that
+               `built` describes (the (config, data key) pair that the page's declared settings give,
+               `ui.settings.Experiment.config`: the page trains the same pair) with `seed`, on the
+               CPU. A card's run in the app is this generator with seed 0, driven by the page's
+               runner on a worker (`ui.card_runs`), report by report like the page's own runs;
+  run(built, seed=0) -> TrainingStep   `to_the_end(steps(built, seed))`, what the claims tests judge
+               (a module whose cards share runs keeps the finished ones in a cache);
   CARDS        a tuple of Card; CHALLENGE a Challenge.
 A card names settings by their bare names (`{"degree": 15}`), the names `ui/settings/<slug>.py`
 declares; this package knows no widget, session or locale key.
@@ -22,7 +25,7 @@ Locale entries live in the page's locale file: `card_<id>_question`, `card_<id>_
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.training import TrainingStep
@@ -39,7 +42,6 @@ class Card:
     answers: the answer codes offered, in order; answer: the code the runs give (tested, 3 seeds).
     measure: a run's final step -> the numbers the verdict quotes and `judge` reads.
     judge: the measures of every run, in order -> an answer code.
-    free: settings the learner may change without voiding the verdict (none by default).
     experiment: the name of the experiment judged (`ui.settings.Experiment.name`), None for the
       page's main one.
     """
@@ -50,7 +52,6 @@ class Card:
     answer: str
     measure: Callable[[TrainingStep], Measures]
     judge: Callable[[list[Measures]], str]
-    free: tuple[str, ...] = ()
     experiment: str | None = None
 
     def __post_init__(self) -> None:
@@ -90,6 +91,36 @@ def to_the_end(steps: Iterator[TrainingStep]) -> TrainingStep:
     if last is None:
         raise RuntimeError("the run reported nothing")
     return last
+
+
+# What a card's chart draws while its runs go (`ui.card_runs`): one scalar per report, by one rule.
+TRACE = "card_trace"       # a report's extras under `traced`: (the scalar's name, ((step, value), ...) so far)
+
+
+def watched(step: TrainingStep) -> tuple[str, float] | None:
+    """The scalar a card's chart follows in a report, by a rule every engine's reports fit: its loss
+    (the first metric whose name ends in "loss": `loss`, `train_loss`, `fp32/loss`), else its first
+    metric (an error or an accuracy: `train_mse`, `multihead/digit`); None for a report without
+    metrics (the optimizers' race, computed whole)."""
+    names = list(step.metrics)
+    chosen = next((name for name in names if name.endswith("loss")), names[0] if names else None)
+    return None if chosen is None else (chosen, float(step.metrics[chosen]))
+
+
+def traced(steps: Iterator[TrainingStep]) -> Iterator[TrainingStep]:
+    """The reports of `steps`, each carrying the watched scalar's points so far under `TRACE`: the
+    chart draws the whole run from any one report, a replay of this run included (its recording
+    holds these reports)."""
+    points: list[tuple[int, float]] = []
+    name = None
+    try:
+        for step in steps:
+            if (seen := watched(step)) is not None:
+                name = seen[0]
+                points.append((step.step, seen[1]))
+            yield replace(step, extras={**step.extras, TRACE: (name, tuple(points))})
+    finally:
+        steps.close()               # a Stop closes this generator: the engine's own cleanup runs now
 
 
 # Judging with a margin. A judge compares measured numbers with thresholds only through the helpers

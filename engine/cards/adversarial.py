@@ -1,7 +1,7 @@
 """Page 65's cards and challenge: what a standard model keeps under PGD, PGD against FGSM on the robust
 model, robustness beyond the training budget, and the robust model's lead at a smaller budget."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -19,16 +19,17 @@ def _digits() -> digits.ImageSplit:
     return digits.load_digits()
 
 
-@lru_cache(maxsize=8)
-def _run(model_config: adversarial.AdversarialConfig, seed: int) -> TrainingStep:
-    return to_the_end(adversarial.train(replace(model_config, seed=seed, device="cpu"), _digits()))
-
-
-def run(built: tuple[adversarial.AdversarialConfig, str], seed: int = 0) -> TrainingStep:
-    """The page's run of (config, dataset) on the bundled digits; `seed` draws the weights, batches and
-    attack starts. Cards whose settings give the same config share the run."""
+def steps(built: tuple[adversarial.AdversarialConfig, str], seed: int = 0) -> Iterator[TrainingStep]:
+    """The page's training of (config, dataset) on the bundled digits, on the CPU; `seed` draws the
+    weights, batches and attack starts."""
     model_config, _ = built
-    return _run(model_config, seed)
+    return adversarial.train(replace(model_config, seed=seed, device="cpu"), _digits())
+
+
+@lru_cache(maxsize=8)
+def run(built: tuple[adversarial.AdversarialConfig, str], seed: int = 0) -> TrainingStep:
+    """`steps` to the end, kept: every card judges the same short run."""
+    return to_the_end(steps(built, seed))
 
 
 def measure(step: TrainingStep) -> dict[str, float]:

@@ -3,7 +3,7 @@ ranks stay identical at every step, the all-reduce averages the gradients, and D
 process training on the global batch ends. Runs are tiny (2 ranks, 10 steps): every card starts
 processes, and their start-up is most of the time."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -12,11 +12,15 @@ from engine.cards import Card, Challenge, exceeds, smallest, to_the_end
 from engine.training import TrainingStep
 
 
-def run(built: tuple[distributed.DDPConfig, None], seed: int = 0) -> TrainingStep:
-    """The page's DDP run of `built` (config, no data key) on the CPU (Gloo); `seed` draws the initial
-    weights and the shuffles."""
+def steps(built: tuple[distributed.DDPConfig, None], seed: int = 0) -> Iterator[TrainingStep]:
+    """The page's DDP training of `built` (config, no data key) on the CPU (Gloo); `seed` draws the
+    initial weights and the shuffles."""
     config, _ = built
-    return to_the_end(distributed.train(replace(config, seed=seed, device="cpu")))
+    return distributed.train(replace(config, seed=seed, device="cpu"))
+
+
+def run(built: tuple[distributed.DDPConfig, None], seed: int = 0) -> TrainingStep:
+    return to_the_end(steps(built, seed))
 
 
 def measure(step: TrainingStep) -> dict[str, float]:

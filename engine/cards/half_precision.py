@@ -3,7 +3,7 @@ scaler, bf16 needs no scaler, and mixed precision matches fp32. Every claim is a
 formats (range, underflow, ε = 1e-8 rounding to 0), never of the CPU's speed in bf16 or fp16."""
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -13,10 +13,14 @@ from engine.data import load_digits
 from engine.training import TrainingStep
 
 
-def run(built: tuple[hp.RaceConfig, None], seed: int = 0) -> TrainingStep:
+def steps(built: tuple[hp.RaceConfig, None], seed: int = 0) -> Iterator[TrainingStep]:
     """The race on the bundled digits, on the CPU; `seed` draws the initial weights and the batches."""
     race, _ = built
-    return to_the_end(hp.train_race(replace(race, seed=seed, device="cpu"), load_digits()))
+    return hp.train_race(replace(race, seed=seed, device="cpu"), load_digits())
+
+
+def run(built: tuple[hp.RaceConfig, None], seed: int = 0) -> TrainingStep:
+    return to_the_end(steps(built, seed))
 
 
 def measure(step: TrainingStep) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Page 62's cards and challenge: carrying a series out of its training range, an LSTM against a
 linear autoregression, the long-memory race, digits read row by row."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -11,19 +11,23 @@ from engine.cards import Card, Challenge, exceeds, falls, smallest, to_the_end
 from engine.training import TrainingStep
 
 
-def run(built: tuple[Any, Any], seed: int = 0) -> TrainingStep:
-    """The run of `built` (config, data key) for whichever demo its config belongs to: the forecast
-    (data key: the synthetic series' config), the race (none) or the rows (the bundled digits).
-    `seed` draws the initial weights and the batches (and the series' noise, or the race's held-out
-    sequences)."""
+def steps(built: tuple[Any, Any], seed: int = 0) -> Iterator[TrainingStep]:
+    """The training of `built` (config, data key) on the CPU for whichever demo its config belongs
+    to: the forecast (data key: the synthetic series' config), the race (none) or the rows (the
+    bundled digits). `seed` draws the initial weights and the batches (and the series' noise, or
+    the race's held-out sequences)."""
     model_config, data_key = built
     model_config = replace(model_config, seed=seed, device="cpu")
     if isinstance(model_config, lstm.AddingConfig):
-        return to_the_end(lstm.train_adding(model_config))
+        return lstm.train_adding(model_config)
     if isinstance(model_config, lstm.RowsConfig):
-        return to_the_end(lstm.train_rows(model_config, digits.load_digits()))
+        return lstm.train_rows(model_config, digits.load_digits())
     values = lstm.synthetic_series(replace(data_key, seed=data_key.seed + seed))
-    return to_the_end(lstm.train_forecaster(model_config, values))
+    return lstm.train_forecaster(model_config, values)
+
+
+def run(built: tuple[Any, Any], seed: int = 0) -> TrainingStep:
+    return to_the_end(steps(built, seed))
 
 
 def measure_forecast(step: TrainingStep) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Page 61's cards and challenge: sharing against separate networks, a dominating task, learned
 uncertainty weights, how related the slant is, a starved trunk."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -20,11 +20,15 @@ def _digits() -> digits.ImageSplit:
     return _DIGITS
 
 
-def run(built: tuple[multitask.MultitaskConfig, str], seed: int = 0) -> TrainingStep:
-    """The page's run of `built` (config, data source) on the bundled digits (the cards and the
-    challenge train on those only); `seed` draws the initial weights and the batches."""
+def steps(built: tuple[multitask.MultitaskConfig, str], seed: int = 0) -> Iterator[TrainingStep]:
+    """The page's training of `built` (config, data source) on the bundled digits (the cards and the
+    challenge train on those only), on the CPU; `seed` draws the initial weights and the batches."""
     model_config, _ = built
-    return to_the_end(multitask.train(replace(model_config, seed=seed, device="cpu"), _digits()))
+    return multitask.train(replace(model_config, seed=seed, device="cpu"), _digits())
+
+
+def run(built: tuple[multitask.MultitaskConfig, str], seed: int = 0) -> TrainingStep:
+    return to_the_end(steps(built, seed))
 
 
 def measure(step: TrainingStep) -> dict[str, float]:

@@ -3,14 +3,14 @@ ill-conditioned bowl, Rosenbrock's valley, the saddle and the plateau.
 
 Two experiments: the network comparison (the page's main one, a Run button) and the race (named
 "race"), which the page draws without a Run button as its settings move; the page hands the race to
-the cards as a record-like object (`RaceRecord`). `run` tells them apart by what they train: a
+the cards as a record-like object (`RaceRecord`). `steps` tells them apart by what they train: a
 NetworkConfig, or the race (surface, racers, steps, start).
 The race is deterministic; seed s > 0 starts it from the page's start scaled by 1 + 0.02 s (so the
 claims hold near the start too, not only at one point).
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,17 +45,25 @@ class RaceRecord:
     active: bool = False
 
 
-def run(built: tuple[Any, Any], seed: int = 0) -> TrainingStep:
+def steps(built: tuple[Any, Any], seed: int = 0) -> Iterator[TrainingStep]:
     """The network comparison (a NetworkConfig, trained on the bundled digits) or the race (a race
     tuple, `ui.settings.optimizers.build_race`), on the CPU."""
     config, _ = built
     if isinstance(config, optimizers.NetworkConfig):
-        return to_the_end(optimizers.compare_on_network(replace(config, seed=seed, device="cpu"),
-                                                        image_data.load_digits()))
-    surface, racers, steps, (x, y) = config
+        return optimizers.compare_on_network(replace(config, seed=seed, device="cpu"), image_data.load_digits())
+    return _race_steps(config, seed)
+
+
+def _race_steps(race: tuple, seed: int) -> Iterator[TrainingStep]:
+    """The race, computed whole when first asked for (a blink): one report, its last."""
+    surface, racers, count, (x, y) = race
     scale = 1 + 0.02 * seed
-    result = optimizers.race(surface, {name: dict(hp) for name, hp in racers}, steps, (x * scale, y * scale))
-    return race_step(summarize(result), steps)
+    result = optimizers.race(surface, {name: dict(hp) for name, hp in racers}, count, (x * scale, y * scale))
+    yield race_step(summarize(result), count)
+
+
+def run(built: tuple[Any, Any], seed: int = 0) -> TrainingStep:
+    return to_the_end(steps(built, seed))
 
 
 def _steps(value: int | None) -> float:

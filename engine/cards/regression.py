@@ -1,6 +1,6 @@
 """Page 63's cards and challenge: overfitting, outliers, feature scaling, optimizers against least squares."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -9,11 +9,16 @@ from engine.cards import Card, Challenge, exceeds, falls, rises, to_the_end
 from engine.training import TrainingStep
 
 
-def run(built: tuple[regression.RegressionConfig, regression.DataConfig], seed: int = 0) -> TrainingStep:
-    """The page's run of (model config, data config); `seed` draws the data (and the initial weights) anew."""
+def steps(built: tuple[regression.RegressionConfig, regression.DataConfig], seed: int = 0) -> Iterator[TrainingStep]:
+    """The page's training of (model config, data config) on the CPU; `seed` draws the data (and the
+    initial weights) anew."""
     model_config, data_config = built
     data = regression.make_data(replace(data_config, seed=data_config.seed + seed))
-    return to_the_end(regression.train(replace(model_config, seed=seed, device="cpu"), data))
+    return regression.train(replace(model_config, seed=seed, device="cpu"), data)
+
+
+def run(built: tuple[regression.RegressionConfig, regression.DataConfig], seed: int = 0) -> TrainingStep:
+    return to_the_end(steps(built, seed))
 
 
 def measure(step: TrainingStep) -> dict[str, float]:

@@ -4,7 +4,7 @@ Every card runs small (128 px, 5 evaluations at full size, no coarse-to-fine) so
 fast on a CPU, and on the pixels themselves (no multi-scale image), the setting their claims were
 first measured with; the effects they claim show from the first evaluations on."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -21,8 +21,8 @@ def extractor() -> vgg.FeatureExtractor:
     return vgg.load_extractor(vgg.find_weights())
 
 
-def run(built: tuple[style_transfer.StyleConfig, tuple], seed: int = 0) -> TrainingStep:
-    """The page's run of (config, (content, style)) on the CPU, both pictures samples named by
+def steps(built: tuple[style_transfer.StyleConfig, tuple], seed: int = 0) -> Iterator[TrainingStep]:
+    """The page's transfer of (config, (content, style)) on the CPU, both pictures samples named by
     (kind, name). `seed` draws the noise of a noise start; seeds 1 and 2 also take the next sample
     photos as the content (a claim must hold for other pictures too)."""
     config, (content, style) = built
@@ -30,8 +30,12 @@ def run(built: tuple[style_transfer.StyleConfig, tuple], seed: int = 0) -> Train
     if seed and kind == "photo":
         photos = images.PHOTOS
         name = photos[(photos.index(name) + seed) % len(photos)]
-    return to_the_end(style_transfer.transfer(replace(config, seed=seed, device="cpu"), extractor(),
-                                              picture(kind, name), picture(*style)))
+    return style_transfer.transfer(replace(config, seed=seed, device="cpu"), extractor(),
+                                   picture(kind, name), picture(*style))
+
+
+def run(built: tuple[style_transfer.StyleConfig, tuple], seed: int = 0) -> TrainingStep:
+    return to_the_end(steps(built, seed))
 
 
 def measure(step: TrainingStep) -> dict[str, float]:

@@ -4,7 +4,7 @@ segmentation that reaches a good Dice in a quarter of the default steps.
 The cards' runs are shorter than the page's (300 steps instead of 400) so that the claims tests stay quick;
 every claim was measured at those settings on seeds 0, 1 and 2, with margins."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -14,17 +14,18 @@ from engine.cards import Card, Challenge, direction, to_the_end
 from engine.training import TrainingStep
 
 
+def steps(built: tuple[unet.SegmentationConfig, None], seed: int = 0) -> Iterator[TrainingStep]:
+    """The page's segmentation training of `built` (config, no data key) on the CPU; `seed` draws the
+    shapes and the initial weights anew."""
+    model, _ = built
+    return unet.train(replace(model, shapes=replace(model.shapes, seed=model.shapes.seed + seed),
+                              seed=seed, device="cpu"))
+
+
 @lru_cache(maxsize=8)
-def _final(model: unet.SegmentationConfig, seed: int) -> TrainingStep:
-    """A run's last step, kept: several cards share their first run (the short default run)."""
-    return to_the_end(unet.train(replace(model, shapes=replace(model.shapes, seed=model.shapes.seed + seed),
-                                         seed=seed, device="cpu")))
-
-
 def run(built: tuple[unet.SegmentationConfig, None], seed: int = 0) -> TrainingStep:
-    """The page's segmentation run of `built` (config, no data key); `seed` draws the shapes and the
-    initial weights anew."""
-    return _final(built[0], seed)
+    """`steps` to the end, kept: several cards share their first run (the short default run)."""
+    return to_the_end(steps(built, seed))
 
 
 def measure(step: TrainingStep) -> dict[str, float]:

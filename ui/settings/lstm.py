@@ -2,8 +2,9 @@
 `lstm_forecast_train`, the long-memory race `lstm_race_train`, digits row by row `lstm_rows_train`).
 
 The selector is a setting of all three experiments, declared once (`DEMO`): a card of the race or
-the rows names its demo, so that "Set up and run" opens the demo whose experiment it runs. The
-fourth demo ("inside") trains nothing.
+the rows names its demo, so that "Open in the experiment" opens the demo whose experiment it runs,
+and the challenge's hint names the demo when its solution is another demo's. The fourth demo
+("inside") trains nothing.
 """
 
 from typing import Any
