@@ -266,6 +266,27 @@ def train(config: AdversarialConfig, data: ImageSplit) -> Iterator[TrainingStep]
                 yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
+def untrained(config: AdversarialConfig) -> nn.Module:
+    """The network both models of a run start from (the robust one is a copy of it): built from the
+    run's seed as `train` builds it, on the CPU."""
+    return build(SmallCNN, RunRandom(config.seed).cpu)
+
+
+def step_zero(config: AdversarialConfig, data: ImageSplit, count: int = 10) -> TrainingStep:
+    """Before any run, on the CPU: `count` test digits (one class after another), the same digits
+    under FGSM at the training epsilon against the untrained network (what a perturbation of that
+    size looks like), and its answers to both. Extras: `digits`, `attacked` (count, 1, 28, 28),
+    `labels`, `clean_answers`, `attacked_answers` (count,); metrics: its accuracy on both."""
+    model = untrained(config).eval()
+    x, labels = evaluation_set(data, count)
+    attacked = fgsm(model, x, labels, config.epsilon)
+    with torch.inference_mode():
+        clean, fooled = model(x).argmax(1), model(attacked).argmax(1)
+    metrics = {"clean": (clean == labels).float().mean().item(), "fgsm": (fooled == labels).float().mean().item()}
+    extras = {"digits": x, "attacked": attacked, "labels": labels, "clean_answers": clean, "attacked_answers": fooled}
+    return TrainingStep(0, config.steps, metrics, extras)
+
+
 @dataclass(frozen=True)
 class AttackResult:
     adversarial: torch.Tensor          # (1, 28, 28)

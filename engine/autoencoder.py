@@ -190,6 +190,22 @@ def train(config: AutoencoderConfig, data: ImageSplit) -> Iterator[TrainingStep]
                 yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
+def untrained(config: AutoencoderConfig) -> Autoencoder:
+    """The autoencoder a run of `config` starts from: built from the run's seed as `train` builds it,
+    on the CPU."""
+    return build(lambda: Autoencoder(config), RunRandom(config.seed).cpu)
+
+
+@torch.inference_mode()
+def step_zero(config: AutoencoderConfig, data: ImageSplit) -> TrainingStep:
+    """Before any run, on the CPU: the first `config.grid` test digits as a report shows them (noisy
+    when denoising) and the untrained model's reconstructions (`inputs`, `outputs`), and its test MSE."""
+    model = untrained(config).eval()
+    shown = corrupt(data.test_x[: config.grid], config.noise, fixed_noise())
+    metrics = {"test_mse": evaluate(model, data.test_x, config.noise)}
+    return TrainingStep(0, config.steps, metrics, {"inputs": shown, "outputs": model(shown)[0]})
+
+
 @torch.no_grad()
 def encode(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
     """(N, 1, 28, 28) -> latent means (N, k), on the CPU (the model may be on another device)."""

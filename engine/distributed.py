@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from engine.data import load_digits
+from engine.data import ImageSplit, load_digits
 from engine.device import run_device
 from engine.distributed_worker import PIPELINE_WIDTH, build_model, pipeline_stage, shard_batches
 from engine.errors import InputError
@@ -463,6 +463,25 @@ def train(config: DDPConfig) -> Iterator[TrainingStep]:
 
 def max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+@torch.no_grad()
+def step_zero(config: DDPConfig, data: ImageSplit, shown: int = 8) -> TrainingStep:
+    """Before any run, in this process on the CPU: the `plan` (`shard_plan`), each rank's first batch
+    (`shards`: its indices; `digits`, `labels`: its first `shown` digits) and the loss of the untrained
+    model on it (`losses`, by rank: each rank's first loss), the model's `parameters`; the metric
+    `loss` is their mean, the loss of the global batch a single process sees."""
+    model = build_model(config.seed, config.hidden)
+    shards, digits, labels, losses = {}, {}, {}, {}
+    for rank in range(config.world_size):
+        _, index = next(shard_batches(len(data.train_x), rank, config.world_size, config.batch_size, config.seed))
+        shards[rank] = index.tolist()
+        digits[rank], labels[rank] = data.train_x[index[:shown]], data.train_y[index[:shown]]
+        losses[rank] = F.cross_entropy(model(data.train_x[index]), data.train_y[index]).item()
+    extras = {"plan": shard_plan(len(data.train_x), config.world_size, config.batch_size), "shards": shards,
+              "digits": digits, "labels": labels, "losses": losses,
+              "parameters": sum(p.numel() for p in model.parameters())}
+    return TrainingStep(0, config.steps, {"loss": sum(losses.values()) / len(losses)}, extras)
 
 
 # ---------------------------------------------------------------- ring all-reduce, step by step

@@ -374,6 +374,41 @@ def train_race(config: RaceConfig, data) -> Iterator[TrainingStep]:
             yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
+def untrained(config: RaceConfig) -> nn.Module:
+    """The model every mode of a race of `config` starts from (each trains a copy; pure fp16 a
+    half-precision one): built from the run's seed as `train_race` builds it, on the CPU."""
+    return build(lambda: DigitMLP(config.hidden), torch.Generator().manual_seed(config.seed))
+
+
+@torch.no_grad()
+def race_step_zero(config: RaceConfig, data) -> TrainingStep:
+    """Before any run, on the CPU: the race's start in `history` at step 0. Per mode, the loss of the
+    untrained model on the race's first batch computed as `step_once` computes it in that mode (the
+    loss the first report shows), and its accuracy on the held-out digits a report scores; the loss
+    scaler's starting scale."""
+    if not config.modes:
+        raise InputError("half_no_mode")
+    start = untrained(config)
+    index = next(minibatches(len(data.train_x), config.batch_size, torch.Generator().manual_seed(config.seed)))
+    x, labels = data.train_x[index], data.train_y[index]
+    history: dict[str, list[float]] = {"step": [0]}
+    for mode in config.modes:
+        model = copy.deepcopy(start).half() if mode == "fp16_naive" else start
+        if mode == "fp16_naive":
+            loss = F.cross_entropy(model(x.half()).float(), labels) * config.loss_factor
+        else:
+            low = {"bf16": torch.bfloat16, "fp16_scaler": torch.float16, "fp16_autocast": torch.float16}.get(mode)
+            with torch.autocast("cpu", dtype=low or torch.float32, enabled=low is not None):
+                loss = F.cross_entropy(model(x), labels) * config.loss_factor
+        history[f"loss/{mode}"] = [loss.float().item() / config.loss_factor]
+        history[f"accuracy/{mode}"] = [_accuracy(mode, model, data.test_x[: config.live_size],
+                                                 data.test_y[: config.live_size])]
+        if mode == "fp16_scaler":
+            history[f"scale/{mode}"] = [make_scaler(mode, torch.device("cpu"), config.growth_interval).get_scale()]
+    metrics = {f"{mode}/{name}": history[f"{name}/{mode}"][0] for mode in config.modes for name in ("loss", "accuracy")}
+    return TrainingStep(0, config.steps, metrics, {"history": history})
+
+
 def _step_memory(mode: str, run: dict, x: torch.Tensor, labels: torch.Tensor, loss_factor: float) -> int:
     """Bytes one training step needs in `mode`: the allocator's peak on CUDA, measured tensors elsewhere."""
     if x.device.type == "cuda":

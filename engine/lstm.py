@@ -294,6 +294,30 @@ def train_forecaster(config: ForecastConfig, values: np.ndarray) -> Iterator[Tra
         model.train()                   # a lab may have read it in eval mode while the run was paused
 
 
+def untrained_forecaster(config: ForecastConfig) -> SequenceModel:
+    """The forecaster a run of `config` starts from: built from the run's seed as
+    `train_forecaster` builds it, on the CPU."""
+    return new_model(torch.Generator().manual_seed(config.seed), torch.device("cpu"),
+                     1, config.hidden, 1, "lstm", config.layers, config.bidirectional)
+
+
+@torch.inference_mode()
+def forecast_step_zero(config: ForecastConfig, values: np.ndarray) -> TrainingStep:
+    """Before any run, on the CPU: the series as a run cleans it (`series`, `dropped`), and the
+    untrained forecaster's one-step and recursive forecasts of its held-out part (`forecast`) with
+    their RMSEs, as a report has them."""
+    values, dropped = clean_series(values, config.window)
+    split = len(values) - max(int(len(values) * config.test_share), config.window)
+    mean, std = values[:split].mean(), values[:split].std() or 1.0
+    series = torch.tensor((values - mean) / std, dtype=torch.float32)
+    one_step, recursive = forecast(untrained_forecaster(config), series, config.window, split, config.relative)
+    one_step, recursive = one_step * std + mean, recursive * std + mean
+    metrics = {f"{name}_rmse": float(np.sqrt(np.mean((predicted - values[split:]) ** 2)))
+               for name, predicted in (("one_step", one_step), ("recursive", recursive))}
+    return TrainingStep(0, config.steps, metrics,
+                        {"series": values, "forecast": Forecast(split, one_step, recursive), "dropped": dropped})
+
+
 # ---------------------------------------------------------------- 2. the adding problem
 
 MEAN_BASELINE = 1 / 6       # predicting the mean sum (1) always: the variance of the sum of two U(0, 1)
@@ -364,6 +388,25 @@ def train_adding(config: AddingConfig) -> Iterator[TrainingStep]:
             yield TrainingStep(step + 1, config.steps, errors, extras, throttle.training_seconds)
         for model in models.values():       # a lab may have read them in eval mode while the run was paused
             model.train()
+
+
+def untrained_adding(config: AddingConfig) -> dict[str, SequenceModel]:
+    """The networks a race of `config` starts, by cell: each built from the run's seed as
+    `train_adding` builds them, on the CPU."""
+    return {cell: new_model(torch.Generator().manual_seed(config.seed), torch.device("cpu"), 2, config.hidden, 1, cell)
+            for cell in config.cells}
+
+
+@torch.inference_mode()
+def adding_step_zero(config: AddingConfig) -> TrainingStep:
+    """Before any run, on the CPU: each untrained network's held-out MSE (the metrics, and `history` at
+    step 0, the start of the race's curves) and its answer for held-out sequence 0 (`answers`)."""
+    test_x, test_y = adding_problem(config.test_size, config.length, torch.Generator().manual_seed(config.seed + 1))
+    models = untrained_adding(config)
+    errors = {cell: F.mse_loss(model(test_x).squeeze(1), test_y).item() for cell, model in models.items()}
+    extras = {"history": {"step": [0], **{cell: [error] for cell, error in errors.items()}},
+              "answers": answers(models, example_sequence(config.length, 0)[0])}
+    return TrainingStep(0, config.steps, errors, extras)
 
 
 def example_sequence(length: int, number: int) -> tuple[torch.Tensor, float]:
@@ -442,6 +485,28 @@ def train_rows(config: RowsConfig, data: ImageSplit) -> Iterator[TrainingStep]:
             yield TrainingStep(step + 1, config.steps, {"accuracy": accuracy, "loss": train_loss}, extras,
                                throttle.training_seconds)
         model.train()                   # a lab may have read it in eval mode while the run was paused
+
+
+def untrained_rows(config: RowsConfig) -> SequenceModel:
+    """The digit reader a run of `config` starts from: built from the run's seed as `train_rows`
+    builds it, on the CPU."""
+    return new_model(torch.Generator().manual_seed(config.seed), torch.device("cpu"),
+                     28, config.hidden, 10, "lstm", config.layers, config.bidirectional, config.pooling)
+
+
+@torch.inference_mode()
+def rows_step_zero(config: RowsConfig, data: ImageSplit, count: int = 10) -> TrainingStep:
+    """Before any run, on the CPU: the untrained reader's accuracy on the digits a report scores (the
+    metric, and `history` at step 0) and its answers (`answers`) for the first `count` test digits
+    (`digits`, `labels`)."""
+    model = untrained_rows(config)
+    accuracy = row_accuracy(model, data.test_x[: config.live_size], data.test_y[: config.live_size])
+    digits = data.test_x[:count]
+    with evaluating(model):
+        answered = model(as_rows(digits)).argmax(1)
+    extras = {"history": {"step": [0], "test": [accuracy]}, "digits": digits, "labels": data.test_y[:count],
+              "answers": answered}
+    return TrainingStep(0, config.steps, {"accuracy": accuracy}, extras)
 
 
 @torch.no_grad()

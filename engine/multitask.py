@@ -340,6 +340,33 @@ def train(config: MultitaskConfig, data: ImageSplit) -> Iterator[TrainingStep]:
             yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
+def untrained(config: MultitaskConfig) -> dict[str, nn.Module]:
+    """The networks a run of `config` starts from, by name (the chosen architecture, then the separate
+    baselines if asked): each built from the run's seed as `train` builds it, on the CPU."""
+    tasks = tuple(t for t in TASKS if t in config.tasks)
+    names = [config.architecture] + (["separate"] if config.baselines and config.architecture != "separate" else [])
+    return {name: build(lambda name=name: build_network(name, tasks, config.width),
+                        torch.Generator().manual_seed(config.seed)) for name in names}
+
+
+@torch.inference_mode()
+def step_zero(config: MultitaskConfig, data: ImageSplit, count: int = 8) -> TrainingStep:
+    """Before any run, on the CPU: the first `count` test digits (`digits`), every chosen task's true
+    answer for each (`truth`) and the untrained model's (`answers`), {task: [count values]} in natural
+    units; metrics: its held-out scores (`<architecture>/<task>`) on the digits a report scores."""
+    check(config)
+    model = untrained(config)[config.architecture]
+    prepared = prepare(data)
+    digits = data.test_x[:count]
+    truth = {task: values[:count] for task, values in raw_targets(digits, data.test_y[:count]).items()}
+    answers = [predict_one(model, digit, prepared.scale) for digit in digits]
+    held_out = {task: values[: config.live_size] for task, values in prepared.test.items()}
+    scores = evaluate(model, prepared.test_x[: config.live_size], held_out)
+    extras = {"digits": digits, "truth": {t: truth[t].tolist() for t in scores},
+              "answers": {t: [a[t] for a in answers] for t in scores}}
+    return TrainingStep(0, config.steps, {f"{config.architecture}/{t}": v for t, v in scores.items()}, extras)
+
+
 @torch.no_grad()
 def predict_one(model: nn.Module, image: torch.Tensor, scale: dict[str, tuple[float, float]]) -> dict[str, float]:
     """A trained model's answers for one (1, 28, 28) image, in natural units: the digit, the

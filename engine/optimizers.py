@@ -356,6 +356,27 @@ def compare_on_network(config: NetworkConfig, data: ImageSplit) -> Iterator[Trai
             yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
+def untrained_network(config: NetworkConfig) -> torch.nn.Module:
+    """The network every optimizer of a comparison of `config` starts from (each trains a copy):
+    built from the run's seed as `compare_on_network` builds it, on the CPU."""
+    return build(lambda: _network(config.hidden), RunRandom(config.seed).cpu)
+
+
+@torch.no_grad()
+def network_step_zero(config: NetworkConfig, data: ImageSplit) -> TrainingStep:
+    """Before any run, on the CPU: where every optimizer starts, `history` at step 0 as a report has
+    it. All start from the same untrained network: its loss on the first batch (the first loss each
+    curve shows) and its accuracy on the test digits."""
+    model = untrained_network(config)
+    index = next(minibatches(len(data.train_x), config.batch_size, torch.Generator().manual_seed(config.seed)))
+    loss = torch.nn.functional.cross_entropy(model(data.train_x[index]), data.train_y[index]).item()
+    accuracy = (model(data.test_x).argmax(1) == data.test_y).float().mean().item()
+    history = {name: {"step": [0], "loss": [loss], "eval_step": [0], "accuracy": [accuracy]}
+               for name in config.optimizers}
+    return TrainingStep(0, config.steps, {f"{name}_accuracy": accuracy for name in config.optimizers},
+                        {"history": history})
+
+
 def log_heights(surface: str, points: list[list[float]], resolution: int = 120) -> list[float]:
     """log(1 + loss - grid minimum) at each point: the 3-D paths' heights on contour_grid's scale."""
     spec = SURFACES[surface]

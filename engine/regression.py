@@ -281,6 +281,24 @@ def train(config: RegressionConfig, data: RegressionData) -> Iterator[TrainingSt
             return
 
 
+def untrained(config: RegressionConfig, data: RegressionData) -> Regressor:
+    """The model a run of `config` on `data` starts from: built from the run's seed as `train`
+    builds it, on the CPU."""
+    return Regressor(config, data, RunRandom(config.seed).cpu)
+
+
+@torch.inference_mode()
+def step_zero(config: RegressionConfig, data: RegressionData) -> TrainingStep:
+    """Before any run, on the CPU: the untrained model's curve (`grid_x`, `grid_y` as a report has
+    them), the exact least-squares fit it will be compared with, and its training and test MSE."""
+    model = untrained(config, data)
+    x_grid = grid(data, config.grid_points)
+    values = evaluate(model, nn.MSELoss(), (data.x_train, data.y_train, data.x_test, data.y_test)).tolist()
+    extras = {"grid_x": x_grid.squeeze(1), "grid_y": model(x_grid).squeeze(1),
+              "least_squares": least_squares(config, data)}
+    return TrainingStep(0, config.num_steps, dict(zip(METRICS, values, strict=True)), extras)
+
+
 @torch.no_grad()
 def predict(model: Regressor, xs: list[float]) -> list[float]:
     """The trained model's y for each x, in the data's units."""

@@ -338,6 +338,17 @@ def transfer(config: StyleConfig, extractor: FeatureExtractor, content: torch.Te
                 yield TrainingStep(done, total, metrics, extras, throttle.training_seconds)
 
 
+@torch.no_grad()
+def starting_image(config: StyleConfig, content: torch.Tensor) -> torch.Tensor:
+    """Before any run: the image the optimisation starts from, (3, h, w) in [0, 1] on the CPU, as a
+    report shows images: the content (3, H, W) at the first stage's size, or noise drawn from the
+    run's own generator where the run draws it."""
+    device = run_device(config.device)
+    small = resize_to(content.to(device), _stages(config)[0][0])
+    start = _start_image(config, small, None, RunRandom(config.seed, device).device).clamp(0, 1)
+    return _result_image(config, start, small)
+
+
 def _keep_snapshot(snapshots: list, done: int, image: torch.Tensor, limit: int) -> list:
     """Add a 128-px thumbnail; beyond `limit` frames, drop every other old one (keeps the span)."""
     thumbnail = resize_to(image, 128)[0]

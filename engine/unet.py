@@ -276,6 +276,25 @@ def train(config: SegmentationConfig) -> Iterator[TrainingStep]:
             yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
 
 
+def untrained(config: SegmentationConfig) -> UNet:
+    """The network a run of `config` starts from: built from the run's seed as `train` builds it,
+    on the CPU."""
+    return build_unet(torch.Generator().manual_seed(config.seed), depth=config.depth, base=config.base,
+                      skips=config.skips, upsampling=config.upsampling)
+
+
+@torch.inference_mode()
+def step_zero(config: SegmentationConfig) -> TrainingStep:
+    """Before any run, on the CPU: the first `config.shown` held-out images, their true masks and the
+    untrained network's predictions (`images`, `masks`, `predicted`, as a report has them), and the
+    Dice and IoU of those predictions."""
+    shown = make_shapes(config.shapes, config.val_images, seed_offset=2)    # the run's held-out set
+    images, masks = shown.images[: config.shown], shown.masks[: config.shown]
+    predicted = predict(untrained(config), images)
+    return TrainingStep(0, config.steps, scores(predicted, masks),
+                        {"images": images, "masks": masks, "predicted": predicted})
+
+
 def _evaluated(model: UNet, images: torch.Tensor, features: dict | None = None) -> torch.Tensor:
     """`model` in eval mode on `images` moved to its device; the model's own mode is restored after."""
     training = model.training
@@ -364,6 +383,13 @@ def denoise(config: DenoiseConfig, clean: torch.Tensor) -> Iterator[TrainingStep
         extras = {"clean": clean, "noisy": noisy, "denoised": restored.cpu(), "model": model, "device": str(device)}
         with throttle.reporting():
             yield TrainingStep(step + 1, config.steps, metrics, extras, throttle.training_seconds)
+
+
+def denoise_step_zero(config: DenoiseConfig, clean: torch.Tensor) -> TrainingStep:
+    """Before any run: the noisy picture a run of `config` cleans (`noisy`, drawn from the run's seed
+    as `denoise` draws it) beside `clean`, and its PSNR."""
+    noisy = add_noise(clean, config.sigma, RunRandom(config.seed).cpu)
+    return TrainingStep(0, config.steps, {"noisy_psnr": psnr(noisy, clean)}, {"clean": clean, "noisy": noisy})
 
 
 PALETTE = torch.tensor([[0.05, 0.05, 0.05], [0.9, 0.2, 0.2], [0.2, 0.8, 0.3], [0.25, 0.45, 0.95]])

@@ -74,6 +74,28 @@ def draw(record: RunRecord) -> None:
                           f"{step.metrics[f'{name}_{attack}']:.1%}")
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def untrained_step(config: adversarial.AdversarialConfig, source: str, _data):
+    """The untrained network on test digits of `source` (the digits themselves are not hashed on every rerun)."""
+    return adversarial.step_zero(config, _data)
+
+
+def digit_row(digits, labels: list[int], answers: list[int]) -> None:
+    """Digits in one row (wrapping on a phone), each captioned "true → answered", as the gallery does."""
+    st.image([images.to_image(d).resize((56, 56), Image.Resampling.NEAREST) for d in digits], width=56,
+             caption=[f"{label} → {answer}" for label, answer in zip(labels, answers, strict=True)])
+
+
+def preview(config: adversarial.AdversarialConfig, data) -> None:
+    """Before a run: test digits with the untrained network's answers, and the same digits moved by
+    the training ε along its gradient's sign (what the budget allows)."""
+    step = untrained_step(config, data.source, data)
+    extras, labels = step.extras, step.extras["labels"].tolist()
+    digit_row(extras["digits"], labels, extras["clean_answers"].tolist())
+    digit_row(extras["attacked"], labels, extras["attacked_answers"].tolist())
+    st.caption(text("adversarial.preview", count=len(labels), clean=step.metrics["clean"], epsilon=config.epsilon))
+
+
 def upload_digit(raw: bytes):
     """An uploaded image as an MNIST-like (1, 28, 28) digit; InputError if it is not a usable image."""
     return images.to_digit(images.load_image(raw, limits=image_limits()).image).tensor
@@ -240,7 +262,7 @@ with run_column:
     record = experiment(TRAIN.key,
                         Training(lambda: adversarial.train(config, data), config, data_key, form=form,
                                  take_home=TakeHome("adversarial", {"dataset": data_key, "config": config})),
-                        draw=draw, idle=text("adversarial.press_train"))
+                        draw=draw, idle=text("adversarial.press_train"), preview=lambda: preview(config, data))
 
 if record is not None and record.usable(data.source):
     attack_lab(record, data)

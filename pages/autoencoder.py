@@ -61,11 +61,29 @@ def draw(record: RunRecord) -> None:
     if before is not None:
         with_previous(figure, loss_chart(before.metrics["pca_mse"], before.extras["history"]))
     show(figure)
+    reconstructions(step, config, source)
+
+
+def reconstructions(step, config: autoencoder.AutoencoderConfig, source: str) -> None:
+    """The report's test digits above and their reconstructions below, as one picture."""
     pairs = autoencoder.comparison_grid(step.extras["inputs"], step.extras["outputs"])
     with st.container(width=560):
         st.image(images.to_image(pairs), width="stretch", caption=says(
             "autoencoder.grid_caption", source, step=step.step,
             noisy=text("autoencoder.noisy") if config.noise else ""))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def untrained_step(config: autoencoder.AutoencoderConfig, source: str, _data):
+    """The untrained autoencoder on test digits of `source` (the digits are not hashed on every rerun)."""
+    return autoencoder.step_zero(config, _data)
+
+
+def preview(config: autoencoder.AutoencoderConfig, data) -> None:
+    """Before a run: the digits the run shows and what the untrained network makes of them."""
+    step = untrained_step(config, data.source, data)
+    reconstructions(step, config, data.source)
+    st.caption(says("autoencoder.preview", data.source, mse=number_format(step.metrics["test_mse"])))
 
 
 def latent_view(model, data) -> dict:
@@ -183,7 +201,7 @@ with run_column:
     record = experiment(TRAIN.key,
                         Training(lambda: autoencoder.train(config, data), config, data_key, form=form,
                                  take_home=TakeHome("autoencoder", {"dataset": data_key, "config": config})),
-                        draw=draw, idle=text("autoencoder.press_train"))
+                        draw=draw, idle=text("autoencoder.press_train"), preview=lambda: preview(config, data))
 
 if record is not None and record.usable(data.source):
     latent_section(record, data)

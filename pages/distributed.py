@@ -4,12 +4,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
-from engine import distributed, export
+from engine import distributed, export, images
 from engine.cards import distributed as distributed_cards
 from engine.device import usable_cores
 from ui.cards import cards_section
 from ui.charts import history_figure, ring_figure, show, timeline_figure, update_history, with_previous
+from ui.data_widgets import dataset
 from ui.experiment import RunRecord, TakeHome, Training, experiment
 from ui.fields import Form
 from ui.i18n import text
@@ -83,6 +85,30 @@ def loss_chart(config) -> go.Figure:
                           y_title=text("distributed.loss_axis"))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def untrained_step(config: distributed.DDPConfig, source: str, _digits):
+    """The run's plan and start on digits of `source` (the digits themselves are not hashed on every rerun)."""
+    return distributed.step_zero(config, _digits)
+
+
+def preview(config: distributed.DDPConfig) -> None:
+    """Before a run: each rank's first batch (its first digits) and the untrained model's loss on it,
+    then the plan for every epoch and the model every rank starts from."""
+    digits, _ = dataset("subset")
+    step = untrained_step(config, digits.source, digits)
+    extras = step.extras
+    for column, (rank, batch) in zip(st.columns(config.world_size), extras["digits"].items(), strict=True):
+        picture = images.to_image(images.tile(batch, 4))
+        column.image(picture.resize((picture.width * 2, picture.height * 2), Image.Resampling.NEAREST),
+                     width=min(2 * picture.width, 240),
+                     caption=text("distributed.preview_rank", rank=rank, count=config.batch_size,
+                                  loss=number_format(extras["losses"][rank])))
+    st.caption(text("distributed.preview", shown=len(extras["digits"][0]), batch=config.batch_size,
+                    hidden=config.hidden, parameters=f"{extras['parameters']:,}",
+                    loss=number_format(step.metrics["loss"]), global_batch=config.world_size * config.batch_size,
+                    world=config.world_size, **extras["plan"]))
+
+
 def run_section() -> None:
     settings_column, run_column = lab_columns()
     with settings_column:
@@ -96,7 +122,7 @@ def run_section() -> None:
         experiment(TRAIN.key,
                    Training(lambda: distributed.train(config), config, replay=TRAIN.replays, form=form,
                             take_home=TakeHome("distributed", export.distributed_settings(config))),
-                   draw=draw, idle=text("distributed.press_train"))
+                   draw=draw, idle=text("distributed.press_train"), preview=lambda: preview(config))
 
 
 def curve_gap(a: list[float], b: list[float]) -> float:

@@ -283,6 +283,29 @@ def gradient_histogram(step, history: dict[str, list[float]]) -> tuple[go.Figure
     return figure.update_layout(yaxis_title_text=text("half_precision.gradients_y")), scale
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def untrained_race(config: hp.RaceConfig, source: str, _digits):
+    """The race's start on digits of `source` (the digits themselves are not hashed on every rerun)."""
+    return hp.race_step_zero(config, _digits)
+
+
+def race_preview(config: hp.RaceConfig, digits) -> None:
+    """Before a run: each mode's loss and accuracy at step 0, the first points of the race's charts."""
+    step = untrained_race(config, digits.source, digits)
+    figures = race_figures(config, step.extras["history"])
+    for figure in figures.values():             # one point per mode, on the race's whole length
+        figure.update_traces(mode="lines+markers").update_xaxes(range=[-0.02 * config.steps, config.steps])
+    figures["accuracy"].update_yaxes(range=[0, 100])
+    losses = [v for mode in config.modes if math.isfinite(v := step.metrics[f"{mode}/loss"]) and v > 0]
+    if losses:                                  # whole decades, where the tick labels are (not a 10⁻⁵ sliver)
+        figures["losses"].update_yaxes(range=[math.floor(math.log10(min(losses))) - 0.05,
+                                              math.ceil(math.log10(max(losses))) + 0.05])
+    left, right = st.columns(2)
+    show(figures["losses"], left)
+    show(figures["accuracy"], right)
+    st.caption(text("half_precision.preview", batch=config.batch_size, count=config.live_size))
+
+
 def race_section(label: str, checks) -> None:
     for mode in hp.MODES:         # the race's modes take the palette's first, most distinct colours
         colour_of(mode_name(mode))
@@ -299,7 +322,8 @@ def race_section(label: str, checks) -> None:
                             take_home=TakeHome("half_precision", {"dataset": digits.source, "config": config}),
                             form=form),
                    draw=draw_race, idle=text("half_precision.press_race"),
-                   error=None if config.modes else InputError("half_no_mode"))
+                   error=None if config.modes else InputError("half_no_mode"),
+                   preview=(lambda: race_preview(config, digits)) if config.modes else None)
 
 
 # ---------------------------------------------------------------- is it faster here?

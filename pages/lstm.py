@@ -7,6 +7,7 @@ from engine.cards import lstm as lstm_cards
 from engine.errors import InputError
 from ui.cards import cards_section
 from ui.charts import (
+    NEUTRAL,
     bar_figure,
     forecast_figure,
     history_figure,
@@ -108,6 +109,26 @@ def series_figure(values: list[float], split: int):
     return figure.update_layout(height=CHART_HEIGHT).update_yaxes(title_text=text("lstm.value_axis"))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def untrained_forecast(config: lstm.ForecastConfig, series_key, _values):
+    """The untrained forecaster on the series `series_key` names (the values are not hashed on every rerun)."""
+    return lstm.forecast_step_zero(config, _values)
+
+
+def forecast_preview(config: lstm.ForecastConfig, values, series_key) -> None:
+    """Before a run: the series, the window the model reads (shaded, before the first held-out
+    value) and the untrained model's forecasts, on the chart the run then draws into."""
+    step = untrained_forecast(config, series_key, values)
+    result = step.extras["forecast"]
+    figure = series_figure(step.extras["series"].tolist(), result.split)
+    figure.add_vrect(x0=result.split - config.window - 0.5, x1=result.split - 0.5, fillcolor=NEUTRAL, opacity=0.25,
+                     line_width=0, layer="below")
+    show(update_forecast(figure, result.split, result.one_step.tolist(), result.recursive.tolist()))
+    st.caption(text("lstm.preview_forecast", window=config.window,
+                    one_step=number_format(step.metrics["one_step_rmse"]),
+                    recursive=number_format(step.metrics["recursive_rmse"])))
+
+
 def forecast_demo(values, series_key, config: lstm.ForecastConfig, form: Form) -> None:
     if values is None:
         st.markdown(text("lstm.forecast_intro"))
@@ -122,8 +143,9 @@ def forecast_demo(values, series_key, config: lstm.ForecastConfig, form: Form) -
                                  take_home=TakeHome("lstm_forecast", {
                                      "series": series_key if isinstance(series_key, lstm.SeriesConfig) else values,
                                      "config": config}), form=form),
-                        draw=draw_forecast, idle=text("lstm.press_forecast"), error=error)
-    if kept is not None and (record is None or record.data_key != series_key):    # the series a run would use
+                        draw=draw_forecast, idle=text("lstm.press_forecast"), error=error,
+                        preview=None if error is not None else lambda: forecast_preview(config, values, series_key))
+    if kept is not None and record is not None and record.data_key != series_key:   # the series a new run would use
         split = len(kept) - max(int(len(kept) * config.test_share), config.window)
         show(series_figure(kept.tolist(), split))
     st.markdown(text("lstm.forecast_intro"))
@@ -154,12 +176,32 @@ def draw_race(record: RunRecord) -> None:
     show(chart)
     if record.active or record.model is None:        # a replay paused or stopped before its end has no model
         return
-    x, y = lstm.example_sequence(record.config.length, 0)
+    x, _ = lstm.example_sequence(record.config.length, 0)
+    example_answers(record.config.length, record.cached("example", lambda: lstm.answers(record.model, x)))
+
+
+def example_answers(length: int, answers: dict[str, float]) -> None:
+    """Held-out sequence 0 of this length, its answer, and each network's."""
+    x, y = lstm.example_sequence(length, 0)
     marked = x[:, 0][x[:, 1] == 1].tolist()
     st.markdown(text("lstm.race_example", a=marked[0], b=marked[1], total=y))
-    answers = record.cached("example", lambda: lstm.answers(record.model, x))
     st.markdown(" · ".join(text("lstm.race_answer", cell=text(f"lstm.cell_{cell}"), value=value)
                            for cell, value in answers.items()))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def untrained_race(config: lstm.AddingConfig):
+    return lstm.adding_step_zero(config)
+
+
+def race_preview(config: lstm.AddingConfig) -> None:
+    """Before a run: where each network starts the race (its held-out MSE at step 0, against
+    predicting the mean), and its answer for one held-out sequence."""
+    step = untrained_race(config)
+    chart = update_history(race_chart(config), step.extras["history"])    # one point each, on the race's length
+    show(chart.update_traces(mode="lines+markers").update_xaxes(range=[-0.02 * config.steps, config.steps]))
+    example_answers(config.length, step.extras["answers"])
+    st.caption(text("lstm.preview_race", length=config.length))
 
 
 def race_chart(config: lstm.AddingConfig):
@@ -175,7 +217,8 @@ def race_demo(config: lstm.AddingConfig, form: Form) -> None:
     experiment(RACE.key,
                Training(lambda: lstm.train_adding(config), config, take_home=TakeHome("lstm_race", {"config": config}),
                         form=form),
-               draw=draw_race, idle=text("lstm.press_race"), error=error)
+               draw=draw_race, idle=text("lstm.press_race"), error=error,
+               preview=None if error is not None else lambda: race_preview(config))
     st.markdown(text("lstm.race_intro"))
 
 
@@ -210,11 +253,31 @@ def rows_chart(history: dict[str, list[float]]):
     return update_history(chart, {"step": history["step"], "test": [100 * v for v in history["test"]]})
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def untrained_rows(config: lstm.RowsConfig, source: str, _digits):
+    """The untrained reader on digits of `source` (the digits themselves are not hashed on every rerun)."""
+    return lstm.rows_step_zero(config, _digits)
+
+
+def rows_preview(config: lstm.RowsConfig, digits) -> None:
+    """Before a run: the untrained reader's accuracy where the curve starts, and its answers for a
+    few test digits."""
+    step = untrained_rows(config, digits.source, digits)
+    chart = rows_chart(step.extras["history"]).update_traces(mode="lines+markers")     # the curve's first point
+    show(chart.update_xaxes(range=[-0.02 * config.steps, config.steps]).update_yaxes(range=[0, 100]))
+    st.image([images.to_image(digit).resize((56, 56)) for digit in step.extras["digits"]], width=56,
+             caption=[f"{label} → {answer}" for label, answer in
+                      zip(step.extras["labels"].tolist(), step.extras["answers"].tolist(), strict=True)])
+    st.caption(text("lstm.preview_rows", count=config.live_size,
+                    accuracy=text("lstm.percent", value=f"{100 * step.metrics['accuracy']:.1f}")))
+
+
 def rows_demo(config: lstm.RowsConfig, digits, form: Form) -> None:
     experiment(ROWS.key,
                Training(lambda: lstm.train_rows(config, digits), config, digits.source,
                         take_home=TakeHome("lstm_rows", {"dataset": digits.source, "config": config}), form=form),
-               draw=lambda record: draw_rows(record, len(digits.test_x)), idle=text("lstm.press_rows"))
+               draw=lambda record: draw_rows(record, len(digits.test_x)), idle=text("lstm.press_rows"),
+               preview=lambda: rows_preview(config, digits))
     st.markdown(text("lstm.rows_intro"))
 
 

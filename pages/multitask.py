@@ -122,6 +122,29 @@ def draw(record: RunRecord) -> None:
         comparison_table(step, config)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def untrained_step(config: multitask.MultitaskConfig, source: str, _data):
+    """The untrained model on digits of `source` (the digits themselves are not hashed on every rerun)."""
+    return multitask.step_zero(config, _data)
+
+
+def preview(config: multitask.MultitaskConfig, data) -> None:
+    """Before a run: the untrained model's held-out scores (as a run's first row shows them), and its
+    answers for a few test digits beside the true ones."""
+    step = untrained_step(config, data.source, data)
+    truth, answers = step.extras["truth"], step.extras["answers"]
+    for column, task in zip(st.columns(len(config.tasks)), config.tasks, strict=True):
+        column.metric(score_label(task), score_text(task, step.metrics[f"{config.architecture}/{task}"]))
+    numbers = [str(n) for n in range(1, len(step.extras["digits"]) + 1)]
+    st.image([images.to_image(digit).resize((56, 56)) for digit in step.extras["digits"]], width=56, caption=numbers)
+    rows = [{text("multitask.preview_digit"): number,
+             **{task_name(t): text("multitask.preview_answer", truth=answer_text(t, truth[t][i], exact=True),
+                                   answer=answer_text(t, answers[t][i])) for t in config.tasks}}
+            for i, number in enumerate(numbers)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(text("multitask.preview", count=config.live_size))
+
+
 def comparison_table(step, config) -> None:
     st.subheader(text("multitask.table_title"))
     rows = []
@@ -202,7 +225,8 @@ with run_column:
                         Training(lambda: multitask.train(config, data), config, data.source,
                                  take_home=TakeHome("multitask", {"dataset": data.source, "config": config}),
                                  form=form),
-                        draw=draw, idle=text("multitask.press_train"), error=error)
+                        draw=draw, idle=text("multitask.press_train"), error=error,
+                        preview=None if error is not None else lambda: preview(config, data))
 
 st.header(text("multitask.predict_title"))
 if record is not None and record.usable(data.source):

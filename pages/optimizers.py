@@ -234,6 +234,27 @@ def network_figures(history: dict) -> tuple[go.Figure, go.Figure]:
     return figures[0], figures[1]
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def untrained_network(config: optimizers.NetworkConfig, source: str, _data):
+    """The comparison's start on digits of `source` (the digits themselves are not hashed on every rerun)."""
+    return optimizers.network_step_zero(config, _data)
+
+
+def network_preview(config: optimizers.NetworkConfig, data) -> None:
+    """Before a run: every optimizer's first point, the same untrained network, on the run's charts."""
+    step = untrained_network(config, data.source, data)
+    loss, accuracy = network_figures(step.extras["history"])
+    for figure in (loss, accuracy):              # the one starting point, on the run's whole length
+        figure.update_xaxes(range=[-0.02 * config.steps, config.steps])
+    accuracy.update_yaxes(range=[0, 100])
+    left, right = st.columns(2)
+    show(loss, left)
+    show(accuracy, right)
+    start = next(iter(step.extras["history"].values()))
+    st.caption(text("optimizers.network_preview", loss=number_format(start["loss"][0]),
+                    accuracy=f"{start['accuracy'][0]:.0%}"))
+
+
 def draw_network(record: RunRecord) -> None:
     """The comparison's latest step: loss and accuracy curves (the previous run's faint), the table,
     the effective step sizes."""
@@ -289,7 +310,8 @@ with network_run:
                Training(lambda: optimizers.compare_on_network(config, data), config, data.source,
                         take_home=TakeHome("optimizers", {"dataset": data.source, "config": config}),
                         form=network_form),
-               draw=draw_network, run_label=text("optimizers.network_run"), idle=text("optimizers.network_idle"))
+               draw=draw_network, run_label=text("optimizers.network_run"), idle=text("optimizers.network_idle"),
+               preview=lambda: network_preview(config, data))
 
 st.header(text("optimizers.ideas_title"))
 with st.expander(text("optimizers.rules_title"), expanded=False):

@@ -137,6 +137,21 @@ def draw(record: RunRecord) -> None:
     show(loss_chart)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def untrained_step(config: regression.RegressionConfig, data_key, _data: regression.RegressionData):
+    """The untrained model on the data `data_key` names (the data itself is not hashed on every rerun)."""
+    return regression.step_zero(config, _data)
+
+
+def preview(config: regression.RegressionConfig, data: regression.RegressionData, data_key) -> None:
+    """Before a run: the points to fit, the least-squares fit and the untrained model's curve, on the
+    chart the run then draws into."""
+    step = untrained_step(config, data_key, data)
+    show(update_regression_fit(regression_fit_figure(data, step.extras["least_squares"]), step))
+    st.caption(text("regression.preview", train=number_format(step.metrics["train_mse"]),
+                    test=number_format(step.metrics["test_mse"])))
+
+
 @lab
 def predict_section(record: RunRecord) -> None:
     """The prediction lab: changing x reruns only this part of the page."""
@@ -166,7 +181,8 @@ with run_column:
                                  ready=not waiting,
                                  take_home=None if export_data is None else TakeHome(
                                      "regression", {"data": export_data, "config": config}), form=form),
-                        draw=draw, idle=None if waiting else text("regression.press_train"), error=error)
+                        draw=draw, idle=None if waiting else text("regression.press_train"), error=error,
+                        preview=None if data is None else lambda: preview(config, data, data_key))
 
 st.subheader(text("regression.predict_title"))
 if record is not None and record.usable(data_key):

@@ -141,6 +141,22 @@ def side_by_side(content, style, result=None, caption: str = "") -> list:
     return columns
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def starting_image(config, content_key, _content):
+    """The run's starting image from the content `content_key` names (not hashed on every rerun)."""
+    return style_transfer.starting_image(config, _content)
+
+
+def preview(config, content, style, content_key) -> None:
+    """Before a run: the content and style, and the image the optimisation starts from (step 0)."""
+    if content is None:
+        side_by_side(content, style)
+        return
+    start = starting_image(config, content_key, content)
+    side_by_side(content, style, start, text("style_transfer.start_caption"))
+    st.caption(text(f"style_transfer.preview_{config.init}", size=max(start.shape[-2:])))
+
+
 def draw(record: RunRecord) -> None:
     """The run's content, style and image so far side by side, and the loss curves, live and after."""
     step = record.step
@@ -210,9 +226,9 @@ with run_column:
                                      "style_transfer", {"config": config},
                                      lambda: {"content.png": images.png_bytes(content),
                                               "style.png": images.png_bytes(style)})),
-                        draw=draw, idle=text("style_transfer.press_run"), run_label=text("style_transfer.run"))
-    if record is None:
-        side_by_side(content, style)
+                        draw=draw, idle=text("style_transfer.press_run"), run_label=text("style_transfer.run"),
+                        preview=lambda: preview(config, content, style,
+                                                None if content is None else samples[0] or images.digest(content)))
     if pretrained:
         st.caption(weights_note)
 

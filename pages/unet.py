@@ -64,6 +64,24 @@ def draw(record: RunRecord) -> None:
     show(figure, curves)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def untrained_step(config: unet.SegmentationConfig):
+    return unet.step_zero(config)
+
+
+def preview(config: unet.SegmentationConfig) -> None:
+    """Before a run: the generated shapes, their true masks and the untrained network's masks, laid
+    out as a run draws its predictions."""
+    step = untrained_step(config)
+    grid, scores = st.columns([1, 1.2])
+    with grid:
+        prediction_rows(step.extras, step.step)
+    columns = scores.columns(2)
+    columns[0].metric(text("unet.metric_dice"), number_format(step.metrics["dice"]))
+    columns[1].metric(text("unet.metric_iou"), number_format(step.metrics["iou"]))
+    scores.caption(text("unet.preview", count=len(step.extras["images"])))
+
+
 def skips_comparison(record: RunRecord | None, config: unet.SegmentationConfig) -> None:
     """The final Dice of this setting against the same setting with the skips switched, when both ran to the end."""
     dice = st.session_state.setdefault("unet_dice", {})     # final Dice of every finished run, keyed by its settings
@@ -130,6 +148,22 @@ def draw_denoised(record: RunRecord) -> None:
     columns[2].image(images.to_image(step.extras["clean"]), width="stretch", caption=text("unet.original"))
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def noisy_start(config: unet.DenoiseConfig, digest: str, _clean):
+    """The run's noisy picture from the photo `digest` names (the photo is not hashed on every rerun)."""
+    return unet.denoise_step_zero(config, _clean)
+
+
+def denoise_preview(config: unet.DenoiseConfig, clean, digest: str) -> None:
+    """Before a run: the noisy picture the network will clean, beside the original, as a run lays them out."""
+    step = noisy_start(config, digest, clean)
+    columns = st.columns(3)
+    columns[0].image(images.to_image(step.extras["noisy"]), width="stretch",
+                     caption=text("unet.noisy", psnr=step.metrics["noisy_psnr"]))
+    columns[1].caption(text("unet.denoised_here"))
+    columns[2].image(images.to_image(step.extras["clean"]), width="stretch", caption=text("unet.original"))
+
+
 def denoise_section() -> None:
     """The second experiment: its settings on the left, its run on the right."""
     st.header(text("unet.denoise_title"))
@@ -148,11 +182,12 @@ def denoise_section() -> None:
         form("denoise_steps")
         config, _ = form.config()
     with run_column:
+        digest = None if clean is None else images.digest(clean)
         experiment(DENOISE.key,
-                   Training(lambda: unet.denoise(config, clean), config,
-                            None if clean is None else images.digest(clean), ready=clean is not None, form=form),
+                   Training(lambda: unet.denoise(config, clean), config, digest, ready=clean is not None, form=form),
                    draw=draw_denoised, idle=text("style_transfer.need_upload") if clean is None else None,
-                   run_label=text("unet.denoise_run"))
+                   run_label=text("unet.denoise_run"),
+                   preview=None if clean is None else lambda: denoise_preview(config, clean, digest))
 
 
 page_title(66, "unet")
@@ -167,7 +202,7 @@ with run_column:
     record = experiment(TRAIN.key,
                         Training(lambda: unet.train(config), config, form=form,
                                  take_home=TakeHome("unet", {"config": config})),
-                        draw=draw, idle=text("unet.press_train"))
+                        draw=draw, idle=text("unet.press_train"), preview=lambda: preview(config))
     skips_comparison(record, config)
 
 if record is not None and record.usable():

@@ -207,6 +207,21 @@ def first_screen_problems(page, key: str | None) -> list[str]:
     return problems
 
 
+def step_zero_problems(page, key: str | None) -> list[str]:
+    """Before any run, at 1400x900 without scrolling: a chart or picture of the data begins on the
+    first screen (experiment `key`'s step 0, drawn by `experiment(preview=...)`; key None: the
+    page's first chart, which its settings drive without a button)."""
+    where = page.locator(f".st-key-preview_{key}") if key else lab(page, None)[1]
+    picture = where.locator(RESULT).first
+    picture.wait_for(timeout=WAIT_MS)
+    box = picture.bounding_box()
+    if box is None:
+        return ["step 0: no chart or picture drawn"]
+    if box["y"] > LAPTOP["height"] - 120:           # at least its top on the first screen
+        return [f"step 0: the first chart or picture starts at y {box['y']:.0f}, below the first screen"]
+    return []
+
+
 def after_the_run(page, key: str, status, run_column) -> list[str]:
     """The first screen, plus the run's status line and its first chart or picture, all in view."""
     problems = first_screen_problems(page, key)

@@ -1,7 +1,8 @@
 """Every page in real Chromium, in both languages, at 1400x900, with one run: opened from a link
 that carries small settings, its first screen (the main settings and the Run button, without
 scrolling) checked in one language and then the other; its demo run with its own button, where the
-Run button, the run's status and its first chart stay in view while it runs and when it has ended;
+Run button, the run's status and its first chart stay in view while it runs and when it has ended
+(and before it, step 0: a chart or picture of the data on the first screen);
 an image uploaded through the real file input on the image pages; no exception box; its charts and
 images drawn; then the first language again through the switch (the finished run survives it), with
 every word on the Chinese page Chinese and a whole-page screenshot saved in each language.
@@ -28,6 +29,7 @@ from tests.browser import (
     first_screen_problems,
     lab,
     scroll_top,
+    step_zero_problems,
     streamlit_server,
     switch_language,
     wait_for_app,
@@ -203,6 +205,7 @@ def test_every_page_in_chromium_first_screen_demo_and_both_languages(browser, se
         if not value.isalpha():
             assert f"{setting}={value}" in page.url, (setting, page.url)
     problems = [f"before ({first}): {p}" for p in first_screen_problems(page, key)]
+    problems += [f"before ({first}): {p}" for p in step_zero_problems(page, key)]     # the data, before any run
     switch_language(page, second)
     problems += [f"before ({second}): {p}" for p in first_screen_problems(page, key)]
 

@@ -222,7 +222,7 @@ def test_adversarial_trains_attacks_and_takes_an_upload(app, lang):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_optimizers_race_and_network(app, lang):
     app_test = app("pages/optimizers.py", lang)
-    assert len(app_test.get("plotly_chart")) == 3                                   # paths, loss, distance
+    assert len(app_test.get("plotly_chart")) == 5          # paths, loss, distance; the network's start: loss, accuracy
     app_test.selectbox(key="optimizers_surface").set_value("rosenbrock").run()
     assert app_test.slider(key="optimizers_steps").value == 1000                     # recommended settings
     app_test.slider(key="optimizers_steps").set_value(200).run()

@@ -122,6 +122,28 @@ def wait_words(seconds: float) -> str:
     return text("common.wait_minutes", n=math.ceil(seconds / 60))
 
 
+def duration_words(seconds: float) -> str:
+    """A run's length as measured, not rounded up to the queue's steps: "0.4 s", "23 s", "3 min"."""
+    if seconds < 9.95:
+        return text("common.wait_seconds", n=f"{seconds:.1f}")
+    if seconds < 59.5:
+        return text("common.wait_seconds", n=round(seconds))
+    return text("common.wait_minutes", n=round(seconds / 60))
+
+
+def usual_duration(key: str, training: Training) -> None:
+    """Beside Run: how long finished runs of experiment `key` took on this server, runs with the
+    learner's settings when some finished (`ui.queue_times.usual`); nothing before any has finished."""
+    runner = jobs.existing()
+    settings = replay_key(key, training.config, training.data_key) if training.replay else None
+    usual = runner.usual_duration(key, settings) if runner is not None else None
+    if usual is None:
+        return
+    seconds, count, same = usual
+    words = ("common.took_settings" if same else "common.took_experiment") + ("_one" if count == 1 else "")
+    st.caption(text(words, time=duration_words(seconds), count=count), help=text("common.took_help"))
+
+
 def ago_words(seconds: float) -> str:
     """How long ago, as a learner reads it: "10 s", "3 min", "2 h"."""
     seconds = max(seconds, 0.0)

@@ -64,7 +64,8 @@ def lab(function: Callable[..., None]) -> Callable[..., None]:
 
 
 def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], *, idle: str | None = None,
-               error: InputError | None = None, run_label: str | None = None) -> RunRecord | None:
+               error: InputError | None = None, run_label: str | None = None,
+               preview: Callable[[], None] | None = None) -> RunRecord | None:
     """The experiment `key` of this page: the learner's record is `st.session_state[key]`, the Run
     button's key is `act_<key>` (e.g. key "multitask_train", button "act_multitask_train") and the
     others `act_<key>_pause`, `act_<key>_step`, `act_<key>_stop`.
@@ -74,6 +75,9 @@ def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], 
     draw: draws a record's latest step (called whenever there is one, live and afterwards).
     idle: the text shown before the first run. error: the settings' InputError; it disables Run.
     run_label: the Run button's words, when not "Train".
+    preview: draws, before the first run, step 0 for the current settings: the data and what the
+    untrained model makes of it, which is where a run starts (and `idle` becomes a caption under it).
+    It is drawn again while a new run with these settings has no report yet, so the picture stays.
     The run records the values of `training.form` (its declared settings): a new run lists those
     that changed under its status, beside the faint previous run (`record.previous`, which the
     page's `draw` may show with `ui.charts.with_previous`).
@@ -143,9 +147,15 @@ def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], 
             controls.take_home_button(take_home, row, disabled=blocked)
         if error is not None:
             show_input_error(error)
+        if record is None or (record.job.done and not record.matches(config, data_key)):
+            controls.usual_duration(key, training)          # what the next run may take on this server
         if record is None:
-            if idle:
+            if idle and preview is not None:
+                st.caption(idle)                            # what to press; the picture below teaches
+            elif idle:
                 st.info(idle)
+            if preview is not None:
+                step_zero(preview)
             return
         with st.container(key=f"runstate_{key}_{state}"):      # the state, for the browser tests too
             controls.status_line(record)
@@ -154,6 +164,14 @@ def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], 
         controls.previous_note(record, shown)
         if record.step is not None:
             draw(record)
+        elif preview is not None and record.matches(config, data_key):
+            step_zero(preview)                              # the picture stays until the first report
+
+    def step_zero(preview: Callable[[], None]) -> None:
+        jobs.runner()           # the server's thread policy (set with its runner) before computing here
+        with st.container(key=f"preview_{key}"):           # the browser tests find the picture by this key
+            st.caption(text("common.preview_caption"))
+            preview()
 
     live()
     record = st.session_state.get(key)

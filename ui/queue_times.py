@@ -6,21 +6,50 @@ finished runs of its kind took (of any kind when none of its kind has finished y
 equal to a run before it, which is played back when that run ends and holds no worker; so is the
 job itself in that case.
 
+Beside the Run button, before a run, the page says how long finished runs of the experiment took on
+this server (`usual`): runs of the learner's very settings when some finished, else of the
+experiment; the runner keeps those per settings with `remember`.
+
 This module never imports streamlit or another `ui` module but `ui.jobs`.
 """
 
 import heapq
 import statistics
 import time
+from collections import OrderedDict, deque
 from typing import Any
 
 from ui.jobs import RUNNING, Job
+
+RUNS_KEPT = 20             # finished runs remembered per settings, as `Runner.durations` keeps per experiment
+SETTINGS_KEPT = 200        # settings remembered: the ones used least recently are forgotten first
 
 
 def typical(durations: dict, kind: str) -> float | None:
     """The median seconds of recent finished runs of `kind` (of every kind if none)."""
     times = durations.get(kind) or [t for runs in durations.values() for t in runs]
     return statistics.median(times) if times else None
+
+
+def remember(by_settings: OrderedDict, key: Any, seconds: float, kept: int = SETTINGS_KEPT) -> None:
+    """Add a finished run's `seconds` under its settings `key` (a replay key); the key becomes the most
+    recent, and beyond `kept` keys the least recent is forgotten (lock held)."""
+    runs = by_settings.pop(key, None) or deque(maxlen=RUNS_KEPT)
+    runs.append(seconds)
+    by_settings[key] = runs
+    while len(by_settings) > kept:
+        by_settings.popitem(last=False)
+
+
+def usual(durations: dict, by_settings: dict, kind: str, key: Any) -> tuple[float, int, bool] | None:
+    """How long a run of experiment `kind` with settings `key` may take here: (the median seconds, how
+    many finished runs that is the median of, whether they had these very settings). Runs of equal
+    settings when any finished, else any run of `kind`; None when none did (never a guess)."""
+    same = by_settings.get(key) if key is not None else None
+    times = same or durations.get(kind)
+    if not times:
+        return None
+    return statistics.median(times), len(times), bool(same)
 
 
 def remaining(durations: dict, job: Job, now: float) -> float | None:

@@ -19,7 +19,7 @@ gives the runner its hooks (`gone`, `shared`, `size_of`).
 import os
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -51,6 +51,8 @@ class Runner(Loop):
         super().__init__(workers or default_workers())
         # kind -> the seconds recent finished runs of it held a worker (the queue's wait estimate)
         self.durations: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=20))
+        # replay key -> the same for runs with equal settings (the time shown beside Run, `usual_duration`)
+        self.settings_durations: OrderedDict[Any, deque[float]] = OrderedDict()
         self.replays = False                         # play runs equal to a recorded one (hosted mode)
         self.recorded = Recordings()
         self.keeper = Keeper(self._lock)
@@ -88,6 +90,12 @@ class Runner(Loop):
         """Seconds until the waiting `job` should get a worker (`ui.queue_times.estimate`)."""
         with self._lock:
             return queue_times.estimate(self, job)
+
+    def usual_duration(self, kind: str, key: Any) -> tuple[float, int, bool] | None:
+        """How long finished runs of experiment `kind` took here, of settings `key` if any
+        (`ui.queue_times.usual`): (median seconds, runs, same settings), or None."""
+        with self._lock:
+            return queue_times.usual(self.durations, self.settings_durations, kind, key)
 
     def replayable_key(self, job: Job) -> bool:
         """Replays on, `job` has a key and is not a Step: equal runs may stand in for it."""
@@ -141,7 +149,10 @@ class Runner(Loop):
         final = own_copy(job.last, self.shared()) if recorded else None     # copied before taking the lock
         with self._lock:
             if job.kind:
-                self.durations[job.kind].append(job.running_seconds())
+                seconds = job.running_seconds()
+                self.durations[job.kind].append(seconds)
+                if job.replay_key is not None:
+                    queue_times.remember(self.settings_durations, job.replay_key, seconds)
             if final is not None:
                 self._record(job, final)
 
