@@ -201,7 +201,8 @@ def step_zero(config: AutoencoderConfig, data: ImageSplit) -> TrainingStep:
     """Before any run, on the CPU: the first `config.grid` test digits as a report shows them (noisy
     when denoising) and the untrained model's reconstructions (`inputs`, `outputs`), and its test MSE."""
     model = untrained(config).eval()
-    shown = corrupt(data.test_x[: config.grid], config.noise, fixed_noise())
+    # a copy, not a view of the dataset: the page caches the result, and a pickled view takes its whole storage
+    shown = corrupt(data.test_x[: config.grid].clone(), config.noise, fixed_noise())
     metrics = {"test_mse": evaluate(model, data.test_x, config.noise)}
     return TrainingStep(0, config.steps, metrics, {"inputs": shown, "outputs": model(shown)[0]})
 

@@ -501,10 +501,10 @@ def rows_step_zero(config: RowsConfig, data: ImageSplit, count: int = 10) -> Tra
     (`digits`, `labels`)."""
     model = untrained_rows(config)
     accuracy = row_accuracy(model, data.test_x[: config.live_size], data.test_y[: config.live_size])
-    digits = data.test_x[:count]
+    digits = data.test_x[:count].clone()      # not a view: the page caches the result, pickled with its storage
     with evaluating(model):
         answered = model(as_rows(digits)).argmax(1)
-    extras = {"history": {"step": [0], "test": [accuracy]}, "digits": digits, "labels": data.test_y[:count],
+    extras = {"history": {"step": [0], "test": [accuracy]}, "digits": digits, "labels": data.test_y[:count].clone(),
               "answers": answered}
     return TrainingStep(0, config.steps, {"accuracy": accuracy}, extras)
 

@@ -357,7 +357,7 @@ def step_zero(config: MultitaskConfig, data: ImageSplit, count: int = 8) -> Trai
     check(config)
     model = untrained(config)[config.architecture]
     prepared = prepare(data)
-    digits = data.test_x[:count]
+    digits = data.test_x[:count].clone()      # not a view: the page caches the result, pickled with its storage
     truth = {task: values[:count] for task, values in raw_targets(digits, data.test_y[:count]).items()}
     answers = [predict_one(model, digit, prepared.scale) for digit in digits]
     held_out = {task: values[: config.live_size] for task, values in prepared.test.items()}

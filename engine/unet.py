@@ -289,7 +289,7 @@ def step_zero(config: SegmentationConfig) -> TrainingStep:
     untrained network's predictions (`images`, `masks`, `predicted`, as a report has them), and the
     Dice and IoU of those predictions."""
     shown = make_shapes(config.shapes, config.val_images, seed_offset=2)    # the run's held-out set
-    images, masks = shown.images[: config.shown], shown.masks[: config.shown]
+    images, masks = shown.images[: config.shown].clone(), shown.masks[: config.shown].clone()   # not views: cached
     predicted = predict(untrained(config), images)
     return TrainingStep(0, config.steps, scores(predicted, masks),
                         {"images": images, "masks": masks, "predicted": predicted})

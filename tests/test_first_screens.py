@@ -8,6 +8,7 @@ starting image), the step-0 function gives that very value.
 """
 
 import copy
+import pickle
 from collections import OrderedDict, defaultdict, deque
 
 import pytest
@@ -159,6 +160,28 @@ def test_the_starting_image_is_the_first_image_a_run_shows(init):
     first = next(steps)
     steps.close()
     assert torch.equal(style_transfer.starting_image(config, content), first.extras["image"])
+
+
+STEP_ZERO = {                          # what each page caches per config (st.cache_data pickles it)
+    "multitask": lambda: multitask.step_zero(multitask.MultitaskConfig(), DIGITS),
+    "lstm_forecast": lambda: lstm.forecast_step_zero(lstm.ForecastConfig(), SERIES),
+    "lstm_race": lambda: lstm.adding_step_zero(lstm.AddingConfig()),
+    "lstm_rows": lambda: lstm.rows_step_zero(lstm.RowsConfig(), DIGITS),
+    "regression": lambda: regression.step_zero(regression.RegressionConfig(), POINTS),
+    "optimizers": lambda: optimizers.network_step_zero(optimizers.NetworkConfig(), DIGITS),
+    "adversarial": lambda: adversarial.step_zero(adversarial.AdversarialConfig(), DIGITS),
+    "unet": lambda: unet.step_zero(unet.SegmentationConfig()),
+    "autoencoder": lambda: autoencoder.step_zero(autoencoder.AutoencoderConfig(), DIGITS),
+    "half_precision": lambda: half_precision.race_step_zero(half_precision.RaceConfig(), DIGITS),
+    "distributed": lambda: distributed.step_zero(distributed.DDPConfig(world_size=4), DIGITS),
+}
+
+
+@pytest.mark.parametrize("name", STEP_ZERO)
+def test_a_cached_step_zero_holds_no_view_of_the_dataset(name):
+    """A tensor pickles with its whole storage: a slice of the shared digits would put all 5,000 of
+    them (16 MB) into every cache entry."""
+    assert len(pickle.dumps(STEP_ZERO[name]())) < 500_000
 
 
 # ------------------------------------------------------------------ the pages' first screens
