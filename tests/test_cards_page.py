@@ -6,11 +6,12 @@ page up; the challenge says the defaults miss it, runs the page's experiment wit
 settings and, after a miss, names the settings to change (never their values); the home page counts
 the learner's progress."""
 
+import json
 import threading
 
 import pytest
 
-from engine.cards import numbers
+from engine.cards import TRACE, numbers, watched
 from engine.cards import regression as regression_cards
 from engine.training import TrainingStep
 from tests.conftest import WAIT, wait_until
@@ -96,8 +97,21 @@ def test_a_card_runs_in_the_card_and_judges_from_its_runs_numbers(app, submitted
     messages = [e.value for e in (test.success if outcome == card.answer else test.error)]
     assert any(translate(f"{slug}.card_{card.id}_answer_{outcome}", lang) in m for m in messages)
     assert all(job.last.extras.get("model") is None for job in runs.jobs), "a judged card keeps a model"
+    traces = [job.last.extras[TRACE] for job in runs.jobs]       # every report's watched scalar, so far
+    assert all(name and found for name, found in traces), f"a run reported nothing to chart: {traces}"
+    title = translate("common.card_chart_title", lang, name=" / ".join(sorted({name for name, _ in traces})))
+    layouts = [json.loads(chart.proto.spec)["layout"] for chart in test.get("plotly_chart")]
+    titles = [layout.get("title", {}).get("text", "") for layout in layouts]
+    assert any(title in shown for shown in titles) == any(len(found) > 1 for _, found in traces), titles
     assert test.run().session_state[STORE][f"{slug}.{card.id}"].measures == runs.measures
     assert verdict in _shown(test), "the card forgot its verdict on a rerun"
+
+
+def test_a_cards_chart_follows_the_loss_else_the_first_metric():
+    assert watched(TrainingStep(1, 9, {"accuracy": 0.5, "train_loss": 2.0, "test_loss": 3.0})) == ("train_loss", 2.0)
+    assert watched(TrainingStep(1, 9, {"fp32/accuracy": 0.5, "fp32/loss": 2.0})) == ("fp32/loss", 2.0)
+    assert watched(TrainingStep(1, 9, {"multihead/digit": 0.8, "multihead/ink": 0.1})) == ("multihead/digit", 0.8)
+    assert watched(TrainingStep(9, 9, {}, {"race": {}})) is None        # a race computed whole: nothing to follow
 
 
 def test_a_judged_card_stays_judged_opens_in_the_experiment_and_home_counts_progress(app):
