@@ -186,9 +186,15 @@ def outside(page, locator, name: str, size: dict) -> list[str]:
 
 
 def lab(page, key: str | None):
-    """The experiment's two columns: (settings column, run column); key None: the page's first ones."""
-    anchor = page.locator(f".st-key-act_{key}" if key else '[data-testid="stHorizontalBlock"] .js-plotly-plot')
-    run_column = page.locator('[data-testid="stColumn"]').filter(has=anchor).first
+    """The experiment's two columns: (settings column, run column); key None: those of the page's
+    first row of columns with a chart (in document order, before the rows nested in it and before a
+    later experiment's step-0 charts)."""
+    if key is None:
+        chart = page.locator(".js-plotly-plot")
+        columns = page.locator('[data-testid="stHorizontalBlock"]').filter(has=chart).first.locator(
+            ':scope > [data-testid="stColumn"]')
+        return columns.first, columns.filter(has=chart).first
+    run_column = page.locator('[data-testid="stColumn"]').filter(has=page.locator(f".st-key-act_{key}")).first
     row = page.locator('[data-testid="stHorizontalBlock"]').filter(has=run_column).last
     return row.locator(':scope > [data-testid="stColumn"]').first, run_column
 
