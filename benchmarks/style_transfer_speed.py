@@ -12,7 +12,7 @@ optimises the pixels instead: the default against `--pixels` is what the multi-s
 gains. `--fp32` turns bf16 off, as it is on a CPU without native bf16.
 
     python benchmarks/style_transfer_speed.py [--layers gatys|tutorial] [--size 256] [--reference-steps 100]
-                                              [--pixels] [--fp32]
+                                              [--pixels] [--fp32] [--coarse 20]
 """
 
 import argparse
@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--reference-steps", type=int, default=100)
     parser.add_argument("--pixels", action="store_true", help="optimise the pixels, not the multi-scale image")
     parser.add_argument("--fp32", action="store_true", help="no bf16 fast math, whatever the CPU")
+    parser.add_argument("--coarse", type=int, nargs="*", default=[],
+                        help="evaluations at smaller sizes first, coarsest first (each level half the next)")
     args = parser.parse_args()
     content_layer, style_layers = LAYER_SETS[args.layers]
     source = vgg.find_weights()
@@ -55,7 +57,7 @@ def main() -> None:
     config = style_transfer.StyleConfig(size=args.size, content_layer=content_layer, style_layers=style_layers,
                                         layer_weights=(1.0,) * len(style_layers), tv_weight=0.0,
                                         pyramid_levels=1 if args.pixels else style_transfer.StyleConfig.pyramid_levels,
-                                        fast_math=False if args.fp32 else None)
+                                        fast_math=False if args.fp32 else None, coarse_steps=tuple(args.coarse))
     judge = style_transfer.Objective(vgg.FeatureExtractor(features, source.preprocessing), config, content, style,
                                      fast=False)
 
@@ -66,7 +68,8 @@ def main() -> None:
     print(f"CPU: {cpu_name()}; bf16 in hardware: {bool(cpu_flags() & {'avx512_bf16', 'amx_bf16'})}; "
           f"{torch.get_num_threads()} threads")
     print(f"weights: {source.kind}; layers: {args.layers}; {content.shape[-1]}x{content.shape[-2]} px; "
-          f"ours: {'pixels' if args.pixels else f'{config.pyramid_levels}-level multi-scale image'}, "
+          f"ours: {'pixels' if args.pixels else f'{config.pyramid_levels}-level multi-scale image'}"
+          f"{f', coarse-to-fine {args.coarse} evaluations first' if args.coarse else ''}, "
           f"bf16 fast math: {style_transfer.use_fast_math(config, content.device)}")
     model, content_losses, style_losses = style_reference.build(features, source.preprocessing, content, style,
                                                                 (content_layer,), style_layers)

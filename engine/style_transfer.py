@@ -277,6 +277,7 @@ def transfer(config: StyleConfig, extractor: FeatureExtractor, content: torch.Te
 
     `content` and `style` are (3, H, W) in [0, 1], any sizes. `extractor` may be shared by every
     user: it is used as it is when it lives on the run's device, else through a copy there.
+    The first report, step 0, comes before any evaluation: the starting image, no metrics yet.
     Metrics: total, content, style, tv. Extras: `image` (3, h, w) in [0, 1], `stage` (px), `history`,
     `snapshots` [(step, thumbnail)], `fast_math`, `device`, and `model`: the image with the content
     and style it came from (what the page's Gram lab compares), so a stopped run is usable too.
@@ -296,8 +297,15 @@ def transfer(config: StyleConfig, extractor: FeatureExtractor, content: torch.Te
     content_on, style_on = content.to(device), style.to(device)      # moved once for the run
     for size, steps in stages:
         content_small = resize_to(content_on, size)
-        objective = Objective(extractor, config, content_small, resize_to(style_on, size), fast)
         start = _start_image(config, content_small, image, random.device).clamp(0, 1)
+        if image is None:             # step 0, at once: the image the optimisation starts from, before
+            shown = _result_image(config, start, content_small)     # VGG's first pass (over a second)
+            extras = {"image": shown, "stage": size, "history": {k: [] for k in history}, "snapshots": [],
+                      "fast_math": fast, "device": str(device), "inputs": {"content": content, "style": style},
+                      "model": {"image": shown, "content": content, "style": style}}
+            with throttle.reporting():
+                yield TrainingStep(0, total, {}, extras, 0.0)
+        objective = Objective(extractor, config, content_small, resize_to(style_on, size), fast)
         pyramid = Pyramid(start, config.pyramid_levels)
         optimizer, best = _optimizer(config, pyramid.levels), BestSoFar()
         stage_end = terms.get("evaluations", 0) + steps

@@ -31,14 +31,14 @@ def settings_ui(form: Form) -> distributed.DDPConfig:
 
 def draw(record: RunRecord) -> None:
     step, config = record.step, record.config
-    ranks = step.extras["ranks"]
-    chart = update_history(loss_chart(config), step.extras["history"])
     if step.step == 0:                  # the workers are starting: what they will do, before any step
         st.info(text("distributed.starting", world=config.world_size,
                      pids=", ".join(str(pid) for pid in step.extras["pids"])), icon=":material/hourglass_top:")
         st.caption(text("distributed.plan_caption", world=config.world_size, batch=config.batch_size,
                         **step.extras["plan"]))
         return
+    ranks = step.extras["ranks"]
+    chart = update_history(loss_chart(config), step.extras["history"])
     if record.previous is not None:                                   # the previous run's ranks, faint
         with_previous(chart, update_history(loss_chart(record.previous.config),
                                             record.previous.step.extras["history"]))

@@ -24,8 +24,9 @@ OBJECTIVE_TEX = (r"\mathcal{L}(x) = \alpha\,\frac{\lVert F^{c}(x) - F^{c}(p)\rVe
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def feature_extractor(source: vgg.WeightsSource) -> vgg.FeatureExtractor:
-    """Shared by every user and never trained (all parameters frozen): read-only."""
-    return audit.shared("vgg_features", vgg.load_extractor(source))
+    """Shared by every user and never trained (all parameters frozen): read-only. The same object the
+    cards' runs train with (`engine.cards.style_transfer.extractor`): one VGG in memory."""
+    return audit.shared("vgg_features", style_transfer_cards.extractor(source))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -177,7 +178,7 @@ def draw(record: RunRecord) -> None:
 def show_result(record: RunRecord, extractor: vgg.FeatureExtractor) -> None:
     step = record.step
     st.header(text("style_transfer.result_title"))
-    st.caption(text("style_transfer.timing", seconds=step.seconds, per_step=1000 * step.seconds / step.step,
+    st.caption(text("style_transfer.timing", seconds=step.seconds, per_step=1000 * step.seconds / max(step.step, 1),
                     fast=text("style_transfer.yes" if step.extras["fast_math"] else "style_transfer.no")))
     st.subheader(text("style_transfer.filmstrip_title"))
     frames = step.extras["snapshots"]            # one list of 128-px frames: it wraps to the width of a phone

@@ -15,24 +15,17 @@ the other caps are applied where uploads and datasets are read. Defaults are nev
 so a default run is the same in both modes.
 """
 
-import os
-
 import streamlit as st
 
 from engine.images import ImageLimits
 from engine.tabular import TableLimits
 from ui.i18n import text
+from ui.mode import ENV, hosted  # noqa: F401  (hosted.ENV and hosted.hosted, where callers read them)
 from ui.settings import Setting
-
-ENV = "PTLAB_HOSTED"
 
 HOSTED_UPLOAD_BYTES, HOSTED_IMAGE_PIXELS = 8_000_000, 16_000_000
 HOSTED_TABLE_ROWS = 5_000
 HOSTED_DATASETS = ("subset",)
-
-
-def hosted() -> bool:
-    return os.environ.get(ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def cap(setting: Setting) -> float | None:

@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from engine.cards import traced
 from ui import recordings
 from ui.jobs import FINISHED, PAUSED, Job
 from ui.records import replay_key
@@ -80,7 +81,9 @@ def _record_one(runner, page: str, experiment, settings: dict) -> bool:
         if key is None or runner.recorded.get(key) is not None:
             return key is not None
     module = importlib.import_module(f"engine.cards.{page}")
-    job = Job(lambda: module.steps(built, 0), owner=OWNER, page=page, kind=experiment.key, replay_key=key)
+    # traced: the reports carry the card chart's points, so a card's replay draws its whole chart
+    job = Job(lambda: traced(module.steps(built, 0)), owner=OWNER, page=page, kind=experiment.key,
+              replay_key=key)
     while _learners_training(runner):
         time.sleep(POLL_SECONDS)
     runner.submit(job)

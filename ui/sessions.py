@@ -92,7 +92,7 @@ _PRERECORDING: list[threading.Thread] = []
 def start_prerecording() -> None:
     """Hosted mode, on a server without a GPU: record the pages' default runs and the cards' runs
     in the background (`ui.prerecord`), once per server process, from its first session on."""
-    from ui.hosted import hosted
+    from ui.mode import hosted  # not ui.hosted: the home page never loads torch
 
     if _PRERECORDING or not hosted():
         return

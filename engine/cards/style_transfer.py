@@ -16,9 +16,16 @@ from engine.training import TrainingStep
 picture = cache(artwork.sample_image)      # the claims tests run many cards on the same few pictures
 
 
+def extractor(source: vgg.WeightsSource | None = None) -> vgg.FeatureExtractor:
+    """The frozen VGG features the cards' runs use (the found weights by default), loaded once per
+    source: the page shares this very object (`pages/style_transfer.feature_extractor`), so a card's
+    run and the page keep one VGG in memory, not two."""
+    return _loaded(source or vgg.find_weights())
+
+
 @cache
-def extractor() -> vgg.FeatureExtractor:
-    return vgg.load_extractor(vgg.find_weights())
+def _loaded(source: vgg.WeightsSource) -> vgg.FeatureExtractor:
+    return vgg.load_extractor(source)
 
 
 def steps(built: tuple[style_transfer.StyleConfig, tuple], seed: int = 0) -> Iterator[TrainingStep]:
