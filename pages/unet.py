@@ -49,15 +49,22 @@ def prediction_rows(extras: dict, step: int) -> None:
     st.caption(text("unet.row_colours"))
 
 
+def predictions_and_scores(step) -> "st.delta_generator.DeltaGenerator":
+    """A report's predictions beside its Dice and IoU (a run's, or the untrained network's at step 0);
+    returns the column under the scores, for what follows them."""
+    grid, scores = st.columns([1, 1.2])
+    with grid:
+        prediction_rows(step.extras, step.step)
+    columns = scores.columns(2)
+    columns[0].metric(text("unet.metric_dice"), number_format(step.metrics["dice"]))
+    columns[1].metric(text("unet.metric_iou"), number_format(step.metrics["iou"]))
+    return scores
+
+
 def draw(record: RunRecord) -> None:
     """The predictions so far beside the Dice and IoU curves (this run's, and the previous run's faintly)."""
     step = record.step
-    grid, curves = st.columns([1, 1.2])
-    with grid:
-        prediction_rows(step.extras, step.step)
-    columns = curves.columns(2)
-    columns[0].metric(text("unet.metric_dice"), number_format(step.metrics["dice"]))
-    columns[1].metric(text("unet.metric_iou"), number_format(step.metrics["iou"]))
+    curves = predictions_and_scores(step)
     figure = scores_figure(step.extras["history"])
     if record.previous is not None:
         with_previous(figure, scores_figure(record.previous.step.extras["history"]))
@@ -73,12 +80,7 @@ def preview(config: unet.SegmentationConfig) -> None:
     """Before a run: the generated shapes, their true masks and the untrained network's masks, laid
     out as a run draws its predictions."""
     step = untrained_step(config)
-    grid, scores = st.columns([1, 1.2])
-    with grid:
-        prediction_rows(step.extras, step.step)
-    columns = scores.columns(2)
-    columns[0].metric(text("unet.metric_dice"), number_format(step.metrics["dice"]))
-    columns[1].metric(text("unet.metric_iou"), number_format(step.metrics["iou"]))
+    scores = predictions_and_scores(step)
     scores.caption(text("unet.preview", count=len(step.extras["images"])))
 
 
