@@ -16,7 +16,7 @@ from engine.cards import regression as regression_cards
 from engine.training import TrainingStep
 from tests.conftest import WAIT, wait_until
 from tests.test_claims import MODULES
-from ui import links, runner
+from ui import card_runs, links, runner
 from ui.card_runs import STORE
 from ui.cards import challenge_hint
 from ui.catalog import CONCEPTS
@@ -99,7 +99,8 @@ def test_a_card_runs_in_the_card_and_judges_from_its_runs_numbers(app, submitted
     assert all(job.last.extras.get("model") is None for job in runs.jobs), "a judged card keeps a model"
     traces = [job.last.extras[TRACE] for job in runs.jobs]       # every report's watched scalar, so far
     assert all(name and found for name, found in traces), f"a run reported nothing to chart: {traces}"
-    title = translate("common.card_chart_title", lang, name=" / ".join(sorted({name for name, _ in traces})))
+    kind = card_runs.quantity({name for name, _ in traces})          # named in words, not by the metric's key
+    title = translate("common.card_chart_title", lang, name=translate(f"common.diverged_{kind}", lang))
     layouts = [json.loads(chart.proto.spec)["layout"] for chart in test.get("plotly_chart")]
     titles = [layout.get("title", {}).get("text", "") for layout in layouts]
     assert any(title in shown for shown in titles) == any(len(found) > 1 for _, found in traces), titles
@@ -112,6 +113,8 @@ def test_a_cards_chart_follows_the_loss_else_the_first_metric():
     assert watched(TrainingStep(1, 9, {"fp32/accuracy": 0.5, "fp32/loss": 2.0})) == ("fp32/loss", 2.0)
     assert watched(TrainingStep(1, 9, {"multihead/digit": 0.8, "multihead/ink": 0.1})) == ("multihead/digit", 0.8)
     assert watched(TrainingStep(9, 9, {}, {"race": {}})) is None        # a race computed whole: nothing to follow
+    assert card_runs.quantity({"train_loss"}) == "loss" and card_runs.quantity({"train_mse"}) == "error"
+    assert card_runs.quantity({"multihead/digit"}) == "score"
 
 
 def test_a_judged_card_stays_judged_opens_in_the_experiment_and_home_counts_progress(app):

@@ -145,6 +145,14 @@ def points(runs: CardRuns, index: int) -> tuple[str | None, list[tuple[int, floa
     return name, [(at, value) for at, value in found if math.isfinite(value)]
 
 
+def quantity(names: set[str]) -> str:
+    """What the watched metrics measure, in words a learner reads (a `common.diverged_<kind>` entry),
+    not their keys ("train_mse", "multihead/digit"): a loss, an error (an MSE) or else a score."""
+    if all(name.endswith("loss") for name in names):
+        return "loss"
+    return "error" if any("mse" in name or "error" in name for name in names) else "score"
+
+
 def chart(runs: CardRuns, key: str) -> None:
     """One line per run of the watched scalar; nothing for runs that report once (no line to draw)."""
     traced_runs = [points(runs, index) for index in range(len(runs.jobs))]
@@ -152,12 +160,13 @@ def chart(runs: CardRuns, key: str) -> None:
     if not names or max(len(found) for _, found in traced_runs) < 2:
         return
     pair = len(runs.jobs) > 1
-    lines = {f"run_{index}": text("common.card_run_name", n=index + 1) if pair else name
-             for index, (name, _) in enumerate(traced_runs)}
+    kind = quantity(names)
+    lines = {f"run_{index}": text("common.card_run_name", n=index + 1) if pair else text(f"common.diverged_{kind}")
+             for index in range(len(traced_runs))}
     values = [value for _, found in traced_runs for _, value in found]
     spread = min(values) > 0 and max(values) >= 10 * min(values)          # a loss falling by decades
-    figure = history_figure(lines, text("common.card_chart_title", name=" / ".join(sorted(names))),
-                            text("common.card_chart_step"), log_y=spread)
+    figure = history_figure(lines, text("common.card_chart_title", name=text(f"common.diverged_{kind}")),
+                            text("common.card_chart_step"), log_y=spread, quantity=kind)
     for trace, (_, found) in zip(figure.data, traced_runs, strict=True):
         trace.x, trace.y = [at for at, _ in found], [value for _, value in found]
         trace.showlegend = pair             # one run: the title names its line

@@ -94,7 +94,7 @@ def experiment(key: str, training: Training, draw: Callable[[RunRecord], None], 
     settings = dict(form.values) if form is not None else {}
     shown = form.shown() if form is not None else {}
     if st.session_state.pop(AUTORUN.format(key=key), False) and not blocked:
-        # a card's "Set up and run" (stops a live run)
+        # the challenge's "Run with my settings" (ui.cards) (stops a live run)
         controls.start_run(key, training, settings)
         record = st.session_state.get(key)
         shown_active = isinstance(record, RunRecord) and record.active
