@@ -22,6 +22,9 @@ def pytest_configure(config):
     and the servers it starts, trains with one thread: two processes never fight over a core."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault("PTLAB_THREADS", "1")
+    # Hosted-mode pages would start recording every default and card run in the background of this
+    # process (ui.prerecord): tests/test_prerecord.py tests that; elsewhere it is off.
+    os.environ.setdefault("PTLAB_PRERECORD", "0")
 
 
 @pytest.hookimpl(tryfirst=True)

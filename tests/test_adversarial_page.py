@@ -36,8 +36,9 @@ def test_metrics_and_curves_at_the_largest_training_epsilon(app, lang):
             assert max(curve) >= slider.max                     # the grid reaches the slider's end
             label = translate(f"adversarial.metric_{attack}", lang, model=model, epsilon=slider.max)
             assert "0.35" in label and metrics[label] == f"{curve[slider.max]:.1%}"
-    caption = translate("adversarial.curve_caption", lang, count=200, per_class=20, total=200, live=100,
-                        steps=10)   # the last report
+    config = adversarial.AdversarialConfig()      # the last report attacks every evaluation digit
+    caption = translate("adversarial.curve_caption", lang, count=config.eval_size, per_class=config.eval_size // 10,
+                        total=config.eval_size, live=config.live_count, steps=config.eval_pgd_steps)
     assert caption in [c.value for c in app_test.caption]
 
 
