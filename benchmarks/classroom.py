@@ -304,7 +304,8 @@ def main() -> int:
     args = parser.parse_args()
     env = {} if args.local else {"PTLAB_HOSTED": "1"}
     status = Path(tempfile.mkdtemp()) / "prerecord.json"
-    env |= {"PTLAB_PRERECORD": "0"} if args.no_prerecord else {"PTLAB_PRERECORD_STATUS": str(status)}
+    env |= {"PTLAB_PRERECORD": "0"} if args.no_prerecord else {"PTLAB_PRERECORD": "1",    # tests' servers: off
+                                                                "PTLAB_PRERECORD_STATUS": str(status)}
     if args.workers:
         env["PTLAB_WORKERS"] = str(args.workers)
     if args.no_replays:
