@@ -321,6 +321,17 @@ def forecast_step_zero(config: ForecastConfig, values: np.ndarray) -> TrainingSt
 # ---------------------------------------------------------------- 2. the adding problem
 
 MEAN_BASELINE = 1 / 6       # predicting the mean sum (1) always: the variance of the sum of two U(0, 1)
+SECOND_ONLY = 1 / 12        # remembering only the second marked value: the variance of the first, U(0, 1)
+SOLVED_BELOW = 0.05         # a held-out MSE under this has carried the first marked value to the end
+
+
+def adding_verdict(error: float) -> str | None:
+    """What a held-out MSE on the adding problem says: "solved" below SOLVED_BELOW, "stuck" within 10 %
+    of the mean predictor's MSE, else nothing (in between lies, for instance, remembering only the
+    second value)."""
+    if error < SOLVED_BELOW:
+        return "solved"
+    return "stuck" if error > 0.9 * MEAN_BASELINE else None
 
 
 def adding_problem(count: int, length: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -166,7 +166,7 @@ def draw_race(record: RunRecord) -> None:
     step = record.step
     columns = st.columns(max(len(step.metrics), 1))
     for column, (cell, error) in zip(columns, step.metrics.items(), strict=True):
-        verdict = "solved" if error < 0.05 else "stuck" if error > 0.1 else None
+        verdict = lstm.adding_verdict(error)
         column.metric(text("lstm.race_metric", cell=text(f"lstm.cell_{cell}")), number_format(error),
                       text(f"lstm.race_verdict_{verdict}") if verdict and step.finished else None,
                       delta_color="normal" if verdict == "solved" else "inverse")

@@ -1,5 +1,6 @@
 """Page 68's engine: number formats from torch.finfo, exact bit round trips, underflow, the training race."""
 
+import copy
 import math
 import random
 
@@ -8,6 +9,8 @@ import torch
 
 from engine import data
 from engine import half_precision as hp
+from engine.data import minibatches
+from engine.rng import build
 
 
 @pytest.mark.parametrize("name", list(hp.DTYPES))
@@ -301,3 +304,26 @@ def test_the_race_chart_marks_pure_fp16_where_its_loss_first_stops_being_finite(
               for when in ("at", "by")}
     assert crosses[0].hovertemplate.removesuffix("<extra></extra>") in labels
     assert charts.first_non_finite(history["step"], history["loss/fp32"]) is None
+
+
+def test_pure_fp16_adam_breaks_mostly_by_underflow_to_infinity_not_by_zero_over_zero():
+    """The page's reason pure fp16 fails: Adam's (1 - beta2) g^2 underflows to 0 in fp16 for small
+    gradients, and eps = 1e-8 is stored as 0, so m / (sqrt(v) + eps) is +-inf; 0/0 = NaN only where
+    (1 - beta1) g is 0 too. One step of the race's pure fp16 model, from its start on its first batch:
+    every weight that broke did so by exactly this rule, and more became +-inf than NaN."""
+    assert torch.tensor(1e-8, dtype=torch.float16).item() == 0.0
+    config = hp.RaceConfig()
+    digits = data.load_digits()
+    model = copy.deepcopy(build(lambda: hp.DigitMLP(config.hidden), torch.Generator().manual_seed(config.seed))).half()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    index = next(minibatches(len(digits.train_x), config.batch_size, torch.Generator().manual_seed(config.seed)))
+    hp.step_once("fp16_naive", model, optimizer, hp.make_scaler("fp16_naive", torch.device("cpu")),
+                 digits.train_x[index], digits.train_y[index], config.loss_factor)
+    weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+    gradient = torch.cat([p.grad.flatten() for p in model.parameters()]).float()
+    beta1, beta2 = optimizer.defaults["betas"]
+    no_moment = ((1 - beta1) * gradient).half() == 0
+    no_second = ((1 - beta2) * gradient * gradient).half() == 0
+    assert torch.equal(weights.isinf(), no_second & ~no_moment)
+    assert torch.equal(weights.isnan(), no_second & no_moment)
+    assert weights.isinf().sum() > weights.isnan().sum() > 0

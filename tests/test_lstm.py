@@ -28,6 +28,18 @@ def test_adding_problem_targets_and_the_mean_baseline():
     assert ((y - 1.0) ** 2).mean().item() == pytest.approx(lstm.MEAN_BASELINE, rel=0.03)   # Var(U1 + U2) = 1/6
 
 
+def test_the_race_verdicts_name_what_a_predictor_remembers():
+    """"stuck at the mean" only for an error near the mean predictor's; remembering only the second
+    marked value (error 1/12) earns no verdict; the exact sum is solved."""
+    x, y = lstm.adding_problem(20000, 50, torch.Generator().manual_seed(1))
+    second = (x[:, 25:, 0] * x[:, 25:, 1]).sum(1)
+    errors = {"mean": ((y - 1.0) ** 2).mean().item(), "second only": ((y - (second + 0.5)) ** 2).mean().item(),
+              "exact": 0.0}
+    assert errors["second only"] == pytest.approx(lstm.SECOND_ONLY, rel=0.03)
+    assert {name: lstm.adding_verdict(error) for name, error in errors.items()} == \
+        {"mean": "stuck", "second only": None, "exact": "solved"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_lstm_and_gru_solve_the_adding_problem_and_the_rnn_does_not(seed):

@@ -192,3 +192,26 @@ def test_an_unfinished_run_already_has_models_that_answer(digits):
     assert first.step < first.total
     answers = multitask.predict_one(first.extras["model"]["multihead"], digits.test_x[0], first.extras["scale"])
     assert set(answers) == {"digit", "parity", "ink"} and 0 <= answers["digit"] <= 9
+
+
+def test_an_uncertainty_weight_rises_exactly_while_its_loss_is_below_one_over_twice_the_weight():
+    """The uncertainty card's reason: d/ds of c e^-s L + s/2 is 1/2 - w L, so gradient descent on s
+    raises the weight w = c e^-s while L < 1/(2w) and lowers it above. The ink (c = 1/2) starts with
+    the threshold 1, the classification tasks (c = 1) with 1/2."""
+    weighting = multitask.UncertaintyWeights(("digit", "parity", "ink"))
+    assert weighting.effective() == {"digit": 1.0, "parity": 1.0, "ink": 0.5}
+    for log_variance in (-1.0, 0.0, 0.7):
+        with torch.no_grad():
+            weighting.log_variance.fill_(log_variance)
+        weights = weighting.effective()
+        for task, weight in weights.items():
+            threshold = 1 / (2 * weight)
+            for loss_value in (0.8 * threshold, 1.25 * threshold):
+                losses = {t: torch.tensor(threshold if t == task else 1.0) for t in weights}
+                losses[task] = torch.tensor(loss_value)
+                weighting.zero_grad()
+                weighting(losses).backward()
+                gradient = weighting.log_variance.grad[weighting.tasks.index(task)].item()
+                assert gradient == pytest.approx(0.5 - weight * loss_value, rel=1e-5, abs=1e-7)
+                rises = gradient > 0                   # s falls under gradient descent, so w rises
+                assert rises == (loss_value < threshold), (task, log_variance, loss_value)

@@ -228,7 +228,7 @@ def test_adagrad_and_adam_set_off_at_45_degrees_on_the_bowl():
 def test_on_the_plateau_only_the_methods_that_divide_by_the_gradient_cross():
     surface = optimizers.SURFACES["plateau"]
     result = optimizers.race("plateau", {n: surface.recommended[n] for n in optimizers.OPTIMIZERS}, surface.steps)
-    for name in ("sgd", "momentum", "nesterov", "adadelta"):       # Adadelta: its numerator starts at sqrt(eps)
+    for name in ("sgd", "momentum", "nesterov", "adadelta"):       # Adadelta: a step of lr * g there (below)
         assert (result[name].points[-1] - result[name].points[0]).norm() < 0.01, name
     for name in ("adagrad", "rmsprop", "adam"):
         assert result[name].steps_to_tolerance is not None, name
@@ -279,3 +279,34 @@ def test_adadelta_first_step_is_sqrt_eps_over_one_minus_rho():
         p.grad = torch.tensor([gradient], dtype=torch.float64)
         optimizer.step()
         assert 1 - p.item() == pytest.approx(math.sqrt(1e-6 / (1 - 0.9)), rel=1e-3)
+
+
+def test_on_the_plateau_adadelta_steps_lr_times_the_gradient_as_sgd_does():
+    """The plateau card's reason: there g^2 (about 1e-13) is far below eps = 1e-6, so Adadelta's two
+    roots are both about sqrt(eps) and its step is lr * g, SGD's rule. On a steep slope, where
+    (1 - rho) g^2 >> eps, the first step is lr * sqrt(eps / (1 - rho)) whatever g is."""
+    surface = optimizers.SURFACES["plateau"]
+    start = torch.tensor(surface.start, dtype=torch.float64)
+    point = start.clone().requires_grad_(True)
+    gradient = torch.autograd.grad(surface.function(*point), point)[0]
+    assert gradient.square().max() < 1e-12                            # far below eps = 1e-6
+    lr = surface.recommended["adadelta"]["lr"]
+    moved = {}
+    for name, optimizer in (("adadelta", torch.optim.Adadelta), ("sgd", torch.optim.SGD)):
+        point = start.clone().requires_grad_(True)
+        step = optimizer([point], lr=lr)
+        for _ in range(3):
+            step.zero_grad()
+            surface.function(*point).backward()
+            step.step()
+        moved[name] = point.detach() - start
+    assert torch.allclose(moved["adadelta"], moved["sgd"], rtol=1e-6)  # three steps of -lr * g each
+    assert torch.allclose(moved["sgd"], -3 * lr * gradient, rtol=1e-5)
+
+    rho, eps = 0.9, 1e-6                                              # torch.optim.Adadelta's defaults
+    for slope in (0.1, 3.0, 50.0):
+        point = torch.tensor([0.0], dtype=torch.float64, requires_grad=True)
+        step = torch.optim.Adadelta([point], lr=1.0)
+        (slope * point).sum().backward()
+        step.step()
+        assert -point.item() == pytest.approx(math.sqrt(eps / (1 - rho)), rel=1e-3)

@@ -116,15 +116,6 @@ def number_format(value: float) -> str:
     return f"{value:.4g}"
 
 
-def misconceptions_and_prompts(slug: str, prompts: str = "try") -> None:
-    """The page's 'What to try' prompts (`<slug>.<prompts>`) and its 'Common misconceptions' box."""
-    st.header(text("common.try_title"))
-    st.markdown(text(f"{slug}.{prompts}"))
-    with st.container(border=True):
-        st.subheader(text("common.misconceptions_title"))
-        st.markdown(text(f"{slug}.misconceptions"))
-
-
 def misconceptions(slug: str) -> None:
     """The page's 'Common misconceptions' box (`<slug>.misconceptions`)."""
     with st.container(border=True):
