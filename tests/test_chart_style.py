@@ -7,7 +7,7 @@ against the house rules of ui/charts.py:
 - log axes are ticked at readable values: powers of ten (with 2x and 5x on a narrow range);
 - a trace name that appears in two charts of a page has the same colour in both, and every
   named trace has an explicit colour from the palette (or the neutral grey of references);
-- no markers on dense lines; the legend lies flat under the plot; no Plotly toolbar.
+- a dense line shows at most MARKERS_SHOWN markers; the legend lies flat under the plot; no Plotly toolbar.
 """
 
 import json
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.conftest import train
-from ui.charts import DENSE_POINTS, NEUTRAL, PALETTE
+from ui.charts import DENSE_POINTS, MARKERS_SHOWN, NEUTRAL, PALETTE, SYMBOLS
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +112,8 @@ def problems_of(figure: dict) -> list[str]:
                 found.append(f"{title}: log axis {name} tick {label!r} at {value}")
     for trace in figure["data"]:
         mode = trace.get("mode", "")
-        if "lines" in mode and "markers" in mode and len(trace.get("x") or ()) > DENSE_POINTS:
+        shown = (trace.get("marker") or {}).get("maxdisplayed") or len(trace.get("x") or ())
+        if "lines" in mode and "markers" in mode and len(trace.get("x") or ()) > DENSE_POINTS and shown > MARKERS_SHOWN:
             found.append(f"{title}: {trace.get('name')} has markers on {len(trace['x'])} points")
         if trace.get("name") and trace.get("type", "scatter") not in NO_AXES | {"heatmap", "contour"}:
             colour = trace_colour(trace)
@@ -154,3 +155,18 @@ def test_the_style_rules_catch_what_the_issue_saw():
                   "no colour of its own", "toolbar"):
         assert fault in found
     assert PALETTE[0] != NEUTRAL
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2.2's relative luminance of a #RRGGBB colour."""
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_every_series_colour_and_the_reference_grey_stand_out_from_the_white_plot():
+    """WCAG 1.4.11: a chart's lines need 3:1 against their background; and each palette colour has
+    its own marker symbol (1.4.1: colour is not the only carrier)."""
+    for colour in (*PALETTE, NEUTRAL):
+        assert (1.05) / (_luminance(colour) + 0.05) >= 3.0, colour
+    assert len(set(SYMBOLS)) == len(SYMBOLS) == len(PALETTE)

@@ -22,14 +22,19 @@ from engine import regression
 from engine.training import TrainingStep
 from ui.i18n import text
 
-# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision
-# deficiency. Ordered so that the first few are distinct hues (no two blues early on).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442")
+# Okabe & Ito's (2008) "Color Universal Design" hues, distinguishable with every common colour-vision
+# deficiency, darkened where needed so that every line has at least 3:1 contrast with the white plot
+# (WCAG 2.2, 1.4.11): blue 5.2, orange 3.8, green 3.4, purple 4.4, vermilion 3.9, black 21, olive 5.4,
+# sky blue 4.1 (tests/test_chart_style.py computes them). Ordered so that the first few are distinct
+# hues (no two blues early on). Each colour has its marker symbol, so colour is never the only carrier.
+PALETTE = ("#0072B2", "#B07800", "#009E73", "#B8559A", "#D55E00", "#000000", "#7A6A00", "#2D84B8")
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "triangle-down", "cross", "star")
+MARKERS_SHOWN = 12             # a dense line shows at most this many of its markers (Plotly's maxdisplayed)
 NEUTRAL = "#888888"            # references: least squares, true curves, limits
 PLOTLY_CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
 COLOURS_KEY = "_chart_colours"  # Session State: page -> {series name: colour}
 PREVIOUS_GROUP = "previous"     # legendgroup of the faint copy of the previous run's curves
-DENSE_POINTS = 40               # a line with more points than this gets no markers
+DENSE_POINTS = 40               # a line with more points than this shows only MARKERS_SHOWN markers
 COINCIDE = 1e-3                 # two curves within 0.1 % of each other everywhere "coincide"
 LINE_CHARS = 34                 # wrap legend entries after about this many columns (a CJK character is two)
 TITLE_CHARS = 42               # a title line that fits a phone's chart (about 45 characters)
@@ -98,6 +103,23 @@ def _set_colour(trace, colour: str) -> None:
         trace.line.color = colour
     if trace.mode is None or "markers" in trace.mode:
         trace.marker.color = colour
+
+
+def _mark_series(trace) -> None:
+    """Give a palette-coloured line its colour's marker symbol, so that a series differs by shape as
+    well as by colour (WCAG 1.4.1); a dense line shows only MARKERS_SHOWN of its markers."""
+    if trace.type not in ("scatter", "scattergl") or trace.mode is None or "lines" not in trace.mode:
+        return
+    colour = _trace_colour(trace)
+    if colour not in PALETTE or (trace.line is not None and trace.line.dash == "dot"):   # a previous run's copy
+        return
+    trace.mode = "lines+markers"
+    trace.marker.symbol = SYMBOLS[PALETTE.index(colour)]
+    trace.marker.color = colour
+    if trace.marker.size is None:
+        trace.marker.size = 7
+    if trace.x is not None and len(trace.x) > DENSE_POINTS:
+        trace.marker.maxdisplayed = MARKERS_SHOWN
 
 
 def _axis_values(figure: go.Figure, axis: str) -> list[float]:
@@ -191,12 +213,10 @@ def finish(figure: go.Figure) -> go.Figure:
     for trace in figure.data:
         if trace.type not in COLOURED:
             continue
-        if trace.type in ("scatter", "scattergl") and trace.mode and "lines" in trace.mode and \
-                "markers" in trace.mode and trace.x is not None and len(trace.x) > DENSE_POINTS:
-            trace.mode = "lines"
         if trace.name:
             if _trace_colour(trace) is None:
                 _set_colour(trace, colour_of(trace.name, table))
+            _mark_series(trace)
             trace.name = wrap(trace.name, LINE_CHARS)
     _mark_divergence(figure)
     layout = figure.layout

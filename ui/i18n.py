@@ -14,6 +14,7 @@ import streamlit as st
 
 LOCALES = Path(__file__).with_name("locales")
 LANGUAGES = {"en": "English", "zh": "简体中文"}
+HTML_LANG = {"en": "en", "zh": "zh-CN"}   # the document's `lang` (BCP 47) per language: a screen reader's voice
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_KEY = "lang"     # session-state key and URL parameter (?lang=zh)
 

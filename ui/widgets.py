@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine.errors import InputError
-from ui.i18n import text
+from ui.i18n import HTML_LANG, language, text
 from ui.router import ensure_routed
 
 TITLE_SLOT = "_title_slot"     # Session State, within one script run: where the page's title goes
@@ -42,9 +42,13 @@ def _asset(name: str) -> str:
 
 def page_assets() -> None:
     """The app's stylesheet and the script that closes the phone's page menu after a tap (both in
-    assets/, read once per process and drawn with Streamlit's public `st.html`)."""
+    assets/, read once per process and drawn with Streamlit's public `st.html`), and the document's
+    language: Streamlit's page says `lang="en"` whatever the learner reads, so a screen reader would
+    read Chinese with an English voice (WCAG 3.1.1)."""
     st.html(f"<style>{_asset('app.css')}</style>")
-    st.html(_asset("menu_closer.html"), unsafe_allow_javascript=True, width=1)
+    lang = HTML_LANG[language()]
+    st.html(f"{_asset('menu_closer.html')}\n<script>document.documentElement.lang = \"{lang}\";</script>",
+            unsafe_allow_javascript=True, width=1)
 
 
 def title_row(title: str, share: bool = True) -> None:
