@@ -16,7 +16,7 @@ from ui.hosted import cap, image_limits
 from ui.i18n import option_labels, text
 from ui.links import linked
 from ui.settings.adversarial import ATTACK_STEPS, TRAIN
-from ui.widgets import clamp_state, lab_columns, misconceptions, page_title, show_source
+from ui.widgets import alt_of, clamp_state, lab_columns, misconceptions, page_title, show_source
 
 FGSM_TEX = (r"\tilde{x} = \operatorname{clip}_{[0,1]}\!\big(x + \epsilon\,"
             r"\operatorname{sign}(\nabla_x \mathcal{L}(f_\theta(x), y))\big)")
@@ -83,7 +83,9 @@ def untrained_step(config: adversarial.AdversarialConfig, source: str, _data):
 def digit_row(digits, labels: list[int], answers: list[int]) -> None:
     """Digits in one row (wrapping on a phone), each captioned "true → answered", as the gallery does."""
     st.image([images.to_image(d).resize((56, 56), Image.Resampling.NEAREST) for d in digits], width=56,
-             caption=[f"{label} → {answer}" for label, answer in zip(labels, answers, strict=True)])
+             caption=[f"{label} → {answer}" for label, answer in zip(labels, answers, strict=True)],
+             alt=[text("common.alt_digit_answer", label=label, answer=answer)
+                  for label, answer in zip(labels, answers, strict=True)])
 
 
 def preview(config: adversarial.AdversarialConfig, data) -> None:
@@ -211,10 +213,11 @@ def attack_lab(record: RunRecord, data) -> None:
             size_max = float(result.perturbation.abs().max())
             scale = 0.5 / max(size_max, 1e-6)
             pictures = [image, result.perturbation * scale + 0.5, result.adversarial]     # one row, even on a phone
-            st.image([images.to_image(p).resize((112, 112)) for p in pictures], width=112, caption=[
-                text("adversarial.original", label=answer(before), p=max(before)),
-                text("adversarial.perturbation", scale=scale, size=size_max),
-                text("adversarial.adversarial", label=answer(after), p=max(after))])
+            captions = [text("adversarial.original", label=answer(before), p=max(before)),
+                        text("adversarial.perturbation", scale=scale, size=size_max),
+                        text("adversarial.adversarial", label=answer(after), p=max(after))]
+            st.image([images.to_image(p).resize((112, 112)) for p in pictures], width=112, caption=captions,
+                     alt=alt_of(text("adversarial.alt_attack"), captions))
             show(probability_bars(result, goal), key=f"bars_{name}")
     if goal is not None and epsilon > 0:
         rates = record.cached("targeted", lambda *_: targeted_rates(record, data, epsilon, method, steps, size),
@@ -247,7 +250,7 @@ def gallery(record: RunRecord, data) -> None:
                         total=GALLERY, per_class=GALLERY // 10, model=text(f"adversarial.{name}"),
                         shown=len(pictures)))
         if pictures:
-            st.image(pictures, caption=captions, width=84)
+            st.image(pictures, caption=captions, width=84, alt=alt_of(text("adversarial.alt_fooled"), captions))
 
 
 page_title(65, "adversarial")

@@ -13,7 +13,7 @@ from ui.fields import Form
 from ui.hosted import image_limits
 from ui.i18n import text
 from ui.settings.autoencoder import TRAIN
-from ui.widgets import clamp_state, lab_columns, misconceptions, number_format, page_title, show_source
+from ui.widgets import alt_of, clamp_state, lab_columns, misconceptions, number_format, page_title, show_source
 
 OBJECTIVE_TEX = (r"\hat x = g_\phi(f_\theta(x)), \qquad "
                  r"\min_{\theta,\phi}\; \frac{1}{N}\sum_i \lVert \hat x_i - x_i \rVert^2")
@@ -70,7 +70,7 @@ def reconstructions(step, config: autoencoder.AutoencoderConfig, source: str) ->
     with st.container(width=560):
         st.image(images.to_image(pairs), width="stretch", caption=says(
             "autoencoder.grid_caption", source, step=step.step,
-            noisy=text("autoencoder.noisy") if config.noise else ""))
+            noisy=text("autoencoder.noisy") if config.noise else ""), alt=text("autoencoder.alt_grid", step=step.step))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -123,7 +123,7 @@ def latent_section(record: RunRecord, data) -> None:
         st.subheader(says("autoencoder.samples_title", data.source))
         samples = record.cached("samples", lambda: images.to_image(images.tile(autoencoder.sample(model, 32), 16)))
         with st.container(width=700):
-            st.image(samples, width="stretch")
+            st.image(samples, width="stretch", alt=text("autoencoder.alt_samples"))
 
 
 @lab
@@ -140,7 +140,8 @@ def explorer(record: RunRecord, view: dict) -> None:
             clamp_state(f"autoencoder_z{i}", lo, hi)
             chosen.append(st.slider(text("autoencoder.coordinate", index=i + 1), lo, hi,
                                     min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
-    picture.image(images.to_image(autoencoder.decode_point(record.model, chosen + middle[len(chosen):])), width=196)
+    picture.image(images.to_image(autoencoder.decode_point(record.model, chosen + middle[len(chosen):])), width=196,
+                  alt=text("autoencoder.alt_decoded"))
 
 
 @lab
@@ -156,7 +157,8 @@ def interpolation(record: RunRecord, data) -> None:
                             key="autoencoder_second")
     frames = autoencoder.interpolate(record.model, data.test_x[first], data.test_x[second], steps=10)
     with st.container(width=700):
-        st.image(images.to_image(images.tile(frames, 10)), width="stretch")
+        st.image(images.to_image(images.tile(frames, 10)), width="stretch",
+                 alt=text("autoencoder.alt_interpolation", first=first, second=second))
 
 
 def upload_digit(raw: bytes):
@@ -176,9 +178,11 @@ def upload_section(record: RunRecord, data) -> None:
     digit = kept[1]
     columns = st.columns(len(digit.stages) + 1)
     for column, (name, picture) in zip(columns, digit.stages.items(), strict=False):
-        column.image(picture, caption=text(f"autoencoder.stage_{name}"), width=112)
+        column.image(picture, caption=text(f"autoencoder.stage_{name}"), width=112,
+                     alt=alt_of(text("autoencoder.alt_yours"), text(f"autoencoder.stage_{name}")))
     reconstruction = autoencoder.reconstruct(model, digit.tensor)
-    columns[-1].image(images.to_image(reconstruction).resize((112, 112)), caption=text("autoencoder.reconstruction"))
+    columns[-1].image(images.to_image(reconstruction).resize((112, 112)), caption=text("autoencoder.reconstruction"),
+                      alt=text("autoencoder.alt_reconstruction"))
     st.caption(says("autoencoder.stages_caption", data.source))
     errors = record.cached("errors", lambda _: autoencoder.reconstruction_errors(model, data.test_x), data.source)
     error = autoencoder.reconstruction_errors(model, digit.tensor.unsqueeze(0))[0].item()

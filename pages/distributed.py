@@ -16,7 +16,7 @@ from ui.experiment import RunRecord, TakeHome, Training, experiment
 from ui.fields import Form
 from ui.i18n import text
 from ui.settings.distributed import PIPELINE, TRAIN
-from ui.widgets import lab_columns, misconceptions, number_format, page_title, show_source
+from ui.widgets import alt_of, lab_columns, misconceptions, number_format, page_title, show_source
 
 
 def settings_ui(form: Form) -> distributed.DDPConfig:
@@ -99,10 +99,11 @@ def preview(config: distributed.DDPConfig) -> None:
     extras = step.extras
     for column, (rank, batch) in zip(st.columns(config.world_size), extras["digits"].items(), strict=True):
         picture = images.to_image(images.tile(batch, 4))
+        caption = text("distributed.preview_rank", rank=rank, count=config.batch_size,
+                       loss=number_format(extras["losses"][rank]))
         column.image(picture.resize((picture.width * 2, picture.height * 2), Image.Resampling.NEAREST),
-                     width=min(2 * picture.width, 240),
-                     caption=text("distributed.preview_rank", rank=rank, count=config.batch_size,
-                                  loss=number_format(extras["losses"][rank])))
+                     width=min(2 * picture.width, 240), caption=caption,
+                     alt=alt_of(text("distributed.alt_batch"), caption))
     st.caption(text("distributed.preview", shown=len(extras["digits"][0]), batch=config.batch_size,
                     hidden=config.hidden, parameters=f"{extras['parameters']:,}",
                     loss=number_format(step.metrics["loss"]), global_batch=config.world_size * config.batch_size,

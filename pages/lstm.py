@@ -267,7 +267,9 @@ def rows_preview(config: lstm.RowsConfig, digits) -> None:
     show(chart.update_xaxes(range=[-0.02 * config.steps, config.steps]).update_yaxes(range=[0, 100]))
     st.image([images.to_image(digit).resize((56, 56)) for digit in step.extras["digits"]], width=56,
              caption=[f"{label} → {answer}" for label, answer in
-                      zip(step.extras["labels"].tolist(), step.extras["answers"].tolist(), strict=True)])
+                      zip(step.extras["labels"].tolist(), step.extras["answers"].tolist(), strict=True)],
+             alt=[text("common.alt_digit_answer", label=label, answer=answer) for label, answer in
+                  zip(step.extras["labels"].tolist(), step.extras["answers"].tolist(), strict=True)])
     st.caption(text("lstm.preview_rows", count=config.live_size,
                     accuracy=text("lstm.percent", value=f"{100 * step.metrics['accuracy']:.1f}")))
 
@@ -339,7 +341,7 @@ def inside_lab(records: dict[str, RunRecord], digits) -> None:
     read = inside["layers"][layer - 1][direction]
     if chosen == "rows":
         left, right = st.columns([1, 3])
-        left.image(images.to_image(x.unsqueeze(0)).resize((112, 112)), width=112)
+        left.image(images.to_image(x.unsqueeze(0)).resize((112, 112)), width=112, alt=text("lstm.alt_rows_digit"))
         probabilities = inside["output"].softmax(0)
         right.markdown(text("lstm.inside_prediction", digit=int(probabilities.argmax()),
                             confidence=100 * float(probabilities.max())))

@@ -136,7 +136,8 @@ def preview(config: multitask.MultitaskConfig, data) -> None:
     for column, task in zip(st.columns(len(config.tasks)), config.tasks, strict=True):
         column.metric(score_label(task), score_text(task, step.metrics[f"{config.architecture}/{task}"]))
     numbers = [str(n) for n in range(1, len(step.extras["digits"]) + 1)]
-    st.image([images.to_image(digit).resize((56, 56)) for digit in step.extras["digits"]], width=56, caption=numbers)
+    st.image([images.to_image(digit).resize((56, 56)) for digit in step.extras["digits"]], width=56, caption=numbers,
+             alt=[text("common.alt_test_digit", number=n) for n in numbers])
     rows = [{text("multitask.preview_digit"): number,
              **{task_name(t): text("multitask.preview_answer", truth=answer_text(t, truth[t][i], exact=True),
                                    answer=answer_text(t, answers[t][i])) for t in config.tasks}}
@@ -177,7 +178,7 @@ def predict_section(record: RunRecord, data) -> None:
         image = kept[1]
     truth |= multitask.measured(image)
     left, right = st.columns([1, 4])
-    left.image(images.to_image(image).resize((112, 112)), width=112)
+    left.image(images.to_image(image).resize((112, 112)), width=112, alt=text("multitask.alt_your_digit"))
     rows = [{text("multitask.table_model"): text("multitask.prediction_true"),
              **{task_name(t): answer_text(t, truth.get(t), exact=True) for t in config.tasks}}]
     for name, model in record.model.items():

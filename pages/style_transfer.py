@@ -14,7 +14,7 @@ from ui.hosted import image_limits
 from ui.i18n import text
 from ui.links import linked
 from ui.settings.style_transfer import LAYER_WEIGHTS, RUN
-from ui.widgets import chosen_option, lab_columns, misconceptions, page_title, show_source
+from ui.widgets import alt_of, chosen_option, lab_columns, misconceptions, page_title, show_source
 
 THUMBNAIL = 64             # px: the chosen picture beside its picker
 OBJECTIVE_TEX = (r"\mathcal{L}(x) = \alpha\,\frac{\lVert F^{c}(x) - F^{c}(p)\rVert^2}{\lVert F^{c}(p)\rVert^2}"
@@ -69,8 +69,10 @@ def image_ui(form: Form, role: str):
     source = form(f"{role}_source")
     if source in artwork.SAMPLES:
         pick, thumbnail = st.columns([4, 1], vertical_alignment="center")
-        tensor = sample_image(source, form(f"{role}_{source}", where=pick))
-        thumbnail.image(images.to_image(tensor), width=THUMBNAIL)
+        name = form(f"{role}_{source}", where=pick)
+        tensor = sample_image(source, name)
+        thumbnail.image(images.to_image(tensor), width=THUMBNAIL,
+                        alt=alt_of(text(f"style_transfer.{role}_header"), text(f"style_transfer.sample_{name}")))
         return tensor
     camera = source == "camera"
     label = text("style_transfer.camera") if camera else text("style_transfer.upload")
@@ -81,7 +83,7 @@ def image_ui(form: Form, role: str):
     _, (tensor, notes) = upload
     for note in notes:
         st.caption(text(f"errors.note_{note}"))
-    st.image(images.to_image(tensor), width=THUMBNAIL)
+    st.image(images.to_image(tensor), width=THUMBNAIL, alt=alt_of(text(f"style_transfer.{role}_header"), label))
     return tensor
 
 
@@ -134,11 +136,13 @@ def side_by_side(content, style, result=None, caption: str = "") -> list:
     columns = st.columns(3)
     for column, tensor, role in ((columns[0], content, "content"), (columns[1], style, "style")):
         if tensor is not None:
-            column.image(images.to_image(tensor), caption=text(f"style_transfer.{role}_header"), width="stretch")
+            column.image(images.to_image(tensor), caption=text(f"style_transfer.{role}_header"), width="stretch",
+                         alt=text(f"style_transfer.{role}_header"))
     if result is None:
         columns[2].caption(text("style_transfer.result_here"))
     else:
-        columns[2].image(images.to_image(result), caption=caption, width="stretch")
+        columns[2].image(images.to_image(result), caption=caption, width="stretch",
+                         alt=alt_of(text("style_transfer.alt_result"), caption))
     return columns
 
 
@@ -182,8 +186,9 @@ def show_result(record: RunRecord, extractor: vgg.FeatureExtractor) -> None:
                     fast=text("style_transfer.yes" if step.extras["fast_math"] else "style_transfer.no")))
     st.subheader(text("style_transfer.filmstrip_title"))
     frames = step.extras["snapshots"]            # one list of 128-px frames: it wraps to the width of a phone
-    st.image([images.to_image(thumbnail) for _, thumbnail in frames],
-             caption=[text("style_transfer.preview", step=number) for number, _ in frames])
+    captions = [text("style_transfer.preview", step=number) for number, _ in frames]
+    st.image([images.to_image(thumbnail) for _, thumbnail in frames], caption=captions,
+             alt=alt_of(text("style_transfer.alt_frame"), captions))
     gram_lab(record, extractor)
 
 

@@ -12,7 +12,7 @@ from ui.fields import Form
 from ui.hosted import image_limits
 from ui.i18n import text
 from ui.settings.unet import DENOISE, TRAIN
-from ui.widgets import lab_columns, misconceptions, number_format, page_title, show_source
+from ui.widgets import alt_of, lab_columns, misconceptions, number_format, page_title, show_source
 
 ROWS = ("input", "truth", "prediction")       # the prediction grid's rows, one labelled image each
 
@@ -44,8 +44,10 @@ def prediction_rows(extras: dict, step: int) -> None:
     as the column (so the grid fits a phone)."""
     rows = unet.panel_rows(extras["images"], extras["masks"], extras["predicted"])
     for name, row in zip(ROWS, rows, strict=True):
-        st.image(images.to_image(images.tile(row, len(row))), width="stretch",
-                 caption=text(f"unet.row_{name}", step=step))
+        caption = text(f"unet.row_{name}", step=step)
+        described = caption if name == "images" else f"{caption}. {text('unet.row_colours')}"    # masks: the colours
+        st.image(images.to_image(images.tile(row, len(row))), width="stretch", caption=caption,
+                 alt=alt_of(text("unet.alt_shapes"), described))
     st.caption(text("unet.row_colours"))
 
 
@@ -105,8 +107,9 @@ def level_image(maps: dict, name: str, column) -> None:
     """One level's feature maps as one image in a row, as wide as its column."""
     kind, _, level = name.partition(" ")                     # "encoder 2" -> the encoder's level 2
     level_maps = maps[name]
+    caption = text(f"unet.level_{kind}", level=level)
     column.image(images.to_image(images.tile(level_maps.unsqueeze(1), len(level_maps))), width="stretch",
-                 caption=text(f"unet.level_{kind}", level=level))
+                 caption=caption, alt=alt_of(text("unet.alt_maps"), caption))
 
 
 @lab
@@ -130,9 +133,11 @@ def inside_and_upload(record: RunRecord) -> None:
     prepared = unet.shapes_input(picture, size)
     predicted = record.cached("shapes", lambda _: unet.predict(model, prepared.unsqueeze(0)), (name, size))
     left, middle, right = st.columns(3)
-    left.image(picture, width="stretch")
-    middle.image(images.to_image(prepared).resize((256, 256)), width="stretch")
-    right.image(images.to_image(unet.colour_masks(predicted)[0]).resize((256, 256)), width="stretch")
+    left.image(picture, width="stretch", alt=text("unet.alt_picture"))
+    middle.image(images.to_image(prepared).resize((256, 256)), width="stretch",
+                 alt=text("unet.alt_prepared", size=size))
+    right.image(images.to_image(unet.colour_masks(predicted)[0]).resize((256, 256)), width="stretch",
+                alt=text("unet.alt_mask", colours=text("unet.row_colours")))
     st.caption(text("unet.shapes_caption", size=size))
 
 
@@ -143,11 +148,14 @@ def read_photo(data: bytes):
 def draw_denoised(record: RunRecord) -> None:
     step = record.step
     columns = st.columns(3)
-    columns[0].image(images.to_image(step.extras["noisy"]), width="stretch",
-                     caption=text("unet.noisy", psnr=step.metrics["noisy_psnr"]))
-    columns[1].image(images.to_image(step.extras["denoised"]), width="stretch",
-                     caption=text("unet.denoised", psnr=step.metrics["denoised_psnr"]))
-    columns[2].image(images.to_image(step.extras["clean"]), width="stretch", caption=text("unet.original"))
+    noisy = text("unet.noisy", psnr=step.metrics["noisy_psnr"])
+    columns[0].image(images.to_image(step.extras["noisy"]), width="stretch", caption=noisy,
+                     alt=alt_of(text("unet.alt_photo"), noisy))
+    denoised = text("unet.denoised", psnr=step.metrics["denoised_psnr"])
+    columns[1].image(images.to_image(step.extras["denoised"]), width="stretch", caption=denoised,
+                     alt=alt_of(text("unet.alt_photo"), denoised))
+    columns[2].image(images.to_image(step.extras["clean"]), width="stretch", caption=text("unet.original"),
+                     alt=alt_of(text("unet.alt_photo"), text("unet.original")))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -160,10 +168,12 @@ def denoise_preview(config: unet.DenoiseConfig, clean, digest: str) -> None:
     """Before a run: the noisy picture the network will clean, beside the original, as a run lays them out."""
     step = noisy_start(config, digest, clean)
     columns = st.columns(3)
-    columns[0].image(images.to_image(step.extras["noisy"]), width="stretch",
-                     caption=text("unet.noisy", psnr=step.metrics["noisy_psnr"]))
+    noisy = text("unet.noisy", psnr=step.metrics["noisy_psnr"])
+    columns[0].image(images.to_image(step.extras["noisy"]), width="stretch", caption=noisy,
+                     alt=alt_of(text("unet.alt_photo"), noisy))
     columns[1].caption(text("unet.denoised_here"))
-    columns[2].image(images.to_image(step.extras["clean"]), width="stretch", caption=text("unet.original"))
+    columns[2].image(images.to_image(step.extras["clean"]), width="stretch", caption=text("unet.original"),
+                     alt=alt_of(text("unet.alt_photo"), text("unet.original")))
 
 
 def denoise_section() -> None:

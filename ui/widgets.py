@@ -120,6 +120,18 @@ def number_format(value: float) -> str:
     return f"{value:.4g}"
 
 
+def plain(markdown: str) -> str:
+    """Markdown text as plain text for an image's alt attribute: emphasis, code and maths marks removed."""
+    return re.sub(r"[*_`$]", "", markdown).strip()
+
+
+def alt_of(kind: str, captions: str | list[str]) -> str | list[str]:
+    """Alt text for captioned images: "<kind>: <caption>", one per caption (WCAG 1.1.1: the caption
+    says which picture it is, `kind` what it shows)."""
+    one = lambda caption: text("common.alt_captioned", kind=kind, caption=plain(caption))   # noqa: E731
+    return one(captions) if isinstance(captions, str) else [one(c) for c in captions]
+
+
 def misconceptions(slug: str) -> None:
     """The page's 'Common misconceptions' box (`<slug>.misconceptions`)."""
     with st.container(border=True):
