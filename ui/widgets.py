@@ -45,10 +45,12 @@ def page_assets() -> None:
     assets/, read once per process and drawn with Streamlit's public `st.html`), and the document's
     language: Streamlit's page says `lang="en"` whatever the learner reads, so a screen reader would
     read Chinese with an English voice (WCAG 3.1.1)."""
-    st.html(f"<style>{_asset('app.css')}</style>")
     lang = HTML_LANG[language()]
-    st.html(f"{_asset('menu_closer.html')}\n<script>document.documentElement.lang = \"{lang}\";</script>",
-            unsafe_allow_javascript=True, width=1)
+    # One element: the stylesheet is in place when the script marks the document (`data-ptlab-lang`,
+    # which the browser tests wait for before they judge a page).
+    st.html(f"<style>{_asset('app.css')}</style>\n{_asset('menu_closer.html')}\n"
+            f"<script>document.documentElement.lang = document.documentElement.dataset.ptlabLang = \"{lang}\";"
+            "</script>", unsafe_allow_javascript=True, width=1)
 
 
 def title_row(title: str, share: bool = True) -> None:
