@@ -10,15 +10,19 @@ against the house rules of ui/charts.py:
 - a dense line shows at most MARKERS_SHOWN markers; the legend lies flat under the plot; no Plotly toolbar.
 """
 
+import base64
 import json
 import math
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
 from tests.conftest import train
+from ui import chart_text
 from ui.charts import DENSE_POINTS, MARKERS_SHOWN, NEUTRAL, PALETTE, SYMBOLS
+from ui.i18n import translate
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +64,11 @@ def page_figures(app, slug: str, lang: str) -> list[dict]:
         for key in view.runs:
             train(test, key)
         assert not test.exception, [e.value for e in test.exception]
-        figures += [json.loads(chart.proto.spec) | {"_config": json.loads(chart.proto.config or "{}")}
-                    for chart in test.get("plotly_chart")]
+        charts = test.get("plotly_chart")
+        boxes = sum(e.label == translate("common.chart_as_text", lang) for e in test.expander)
+        figures += [json.loads(chart.proto.spec) | {"_config": json.loads(chart.proto.config or "{}"),
+                                                     "_alt": chart.proto.alt, "_boxes": boxes, "_charts": len(charts)}
+                    for chart in charts]
     return figures
 
 
@@ -142,7 +149,39 @@ def test_every_figure_of_a_page_follows_the_chart_style(app, slug, lang):
             if name and colour and trace.get("legendgroup") != "previous":
                 colours.setdefault(name, set()).add(colour.upper())
     problems += [f"{name!r} drawn in {sorted(found)}" for name, found in colours.items() if len(found) > 1]
+    problems += [problem for figure in figures for problem in text_problems(figure, lang)]
     assert not problems, "\n".join(problems)
+
+
+def text_problems(figure: dict, lang: str) -> list[str]:
+    """Issue 31: the chart's text alternative is there, in the page's language, and says its data (a
+    finite value of its data, as ui.chart_text formats numbers, is in it); each chart has its
+    "Chart as text and data" box."""
+    title = (figure["layout"].get("title") or {}).get("text") or "(untitled)"
+    alt, found = figure["_alt"], []
+    if not alt:
+        return [f"{title}: no text alternative"]
+    if (lang == "zh") != bool(CJK.search(alt)):
+        found.append(f"{title}: text alternative not in {lang}: {alt[:80]!r}")
+    values = {chart_text.number(v) for trace in figure["data"] if trace.get("legendgroup") != "previous"
+              for key in ("x", "y", "z") for v in flat(trace.get(key))}
+    if values and not any(value in alt for value in values):
+        found.append(f"{title}: text alternative names none of its values: {alt[:120]!r}")
+    if figure["_boxes"] < figure["_charts"]:
+        found.append(f"{title}: {figure['_charts']} charts, {figure['_boxes']} 'chart as text' boxes")
+    return found
+
+
+def flat(values) -> list[float]:
+    """The finite numbers of a figure JSON's x, y or z (nested for a heatmap)."""
+    if isinstance(values, (int, float)) and not isinstance(values, bool):
+        return [values] if math.isfinite(values) else []
+    if isinstance(values, list):
+        return [v for item in values for v in flat(item)]
+    if isinstance(values, dict) and "bdata" in values:          # Plotly's typed-array encoding of numpy data
+        array = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        return [float(v) for v in array if np.isfinite(v)]
+    return []
 
 
 def test_the_style_rules_catch_what_the_issue_saw():

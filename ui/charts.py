@@ -20,6 +20,8 @@ import streamlit as st
 
 from engine import regression
 from engine.training import TrainingStep
+from ui import chart_text
+from ui.chart_text import DIVERGED, PREVIOUS_GROUP  # the previous run's faint copy; the divergence marks
 from ui.i18n import text
 
 # Okabe & Ito's (2008) "Color Universal Design" hues, distinguishable with every common colour-vision
@@ -33,7 +35,6 @@ MARKERS_SHOWN = 12             # a dense line shows at most this many of its mar
 NEUTRAL = "#888888"            # references: least squares, true curves, limits
 PLOTLY_CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
 COLOURS_KEY = "_chart_colours"  # Session State: page -> {series name: colour}
-PREVIOUS_GROUP = "previous"     # legendgroup of the faint copy of the previous run's curves
 DENSE_POINTS = 40               # a line with more points than this shows only MARKERS_SHOWN markers
 COINCIDE = 1e-3                 # two curves within 0.1 % of each other everywhere "coincide"
 LINE_CHARS = 34                 # wrap legend entries after about this many columns (a CJK character is two)
@@ -253,8 +254,19 @@ def _legend_rows(figure: go.Figure) -> int:
 
 
 def show(figure: go.Figure, container=None, key: str | None = None) -> None:
-    """Draw `figure` in the house style, full width of its container (or column)."""
-    (container or st).plotly_chart(finish(figure), width="stretch", config=PLOTLY_CONFIG, key=key)
+    """Draw `figure` in the house style, full width of its container (or column), with its text
+    alternative computed from its data (`ui.chart_text`): the chart's accessible name, and, under a
+    "Chart as text and data" expander a learner opens on request, the same sentences and a table of
+    the data (WCAG 1.1.1)."""
+    finished = finish(figure)
+    summary = chart_text.describe(finished)
+    box = (container or st).container()
+    box.plotly_chart(finished, width="stretch", config=PLOTLY_CONFIG, key=key, alt=summary)
+    with box.expander(text("common.chart_as_text")):
+        st.markdown(chart_text.markdown_escaped(summary))
+        data = chart_text.table(finished)
+        if data:
+            st.markdown(data)
 
 
 def with_previous(figure: go.Figure, previous: go.Figure | None) -> go.Figure:
@@ -280,7 +292,6 @@ def with_previous(figure: go.Figure, previous: go.Figure | None) -> go.Figure:
     return figure
 
 
-DIVERGED = "diverged"          # the figure's watch (layout.meta), and the name of the marks finish() draws
 LABEL_CHARS = 30               # wrap a divergence label after about this many columns (a phone's chart is narrow)
 
 
