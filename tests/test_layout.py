@@ -46,7 +46,7 @@ def test_curves_within_a_tenth_of_a_percent_are_drawn_as_coinciding_and_said_to(
     assert "fp16" not in figure.layout.title.text
 
 
-def test_one_name_one_colour_across_charts_distinct_hues_and_no_markers_on_dense_lines():
+def test_one_name_one_colour_across_charts_distinct_hues_and_few_markers_on_dense_lines():
     table: dict[str, str] = {}
     first = go.Figure({"data": [line("Adam", [1, 2]), line("SGD", [2, 1])]})
     second = go.Figure({"data": [line("SGD", [0.0] * 100, mode="lines+markers"), line("Adam", [1.0] * 100)]})
@@ -56,7 +56,9 @@ def test_one_name_one_colour_across_charts_distinct_hues_and_no_markers_on_dense
     assert first.data[0].line.color == second.data[1].line.color != first.data[1].line.color
     assert set(charts.PALETTE[:2]) == {first.data[0].line.color, first.data[1].line.color}
     charts.finish(second)
-    assert second.data[0].mode == "lines"
+    dense = second.data[0]                               # shapes mark each series, a few of them on a dense line
+    assert dense.mode == "lines+markers" and dense.marker.maxdisplayed == charts.MARKERS_SHOWN
+    assert dense.marker.symbol == charts.SYMBOLS[charts.PALETTE.index(dense.line.color)]
 
 
 def test_a_cjk_y_title_is_set_horizontally_above_its_axis():
