@@ -1,6 +1,8 @@
 """Draw your own digit (issue 18), in real Chromium: on each page that reads a digit, a short run from a
 link, then "Draw it", mouse strokes on the canvas, and the page reads the drawing (prediction, attack
-or reconstruction). Screenshots of the drawing area at desktop and phone sizes go to screenshots/."""
+or reconstruction); then the canvas's alternative without dragging (issue 31, WCAG 2.5.7), from the
+keyboard alone: a bundled test digit picked by class and number, read the same way. Screenshots of
+the drawing area at desktop and phone sizes go to screenshots/."""
 
 import re
 from urllib.parse import urlencode
@@ -54,8 +56,8 @@ def shows_reading(page, slug: str, tables: int) -> str:
     """What each page shows for a digit it was given (none of it shows before one is given)."""
     if slug == "multitask":          # the prediction table (after the `tables` the page had before)
         table = page.locator('[data-testid="stDataFrame"]').nth(tables)
-        table.wait_for(timeout=WAIT_MS)
-        return table.inner_text()
+        table.wait_for(timeout=WAIT_MS)          # drawn on a canvas: its text is not in the page; the digit is
+        return table.inner_text() + page.locator('[data-testid="stImage"] img').last.get_attribute("src")
     if slug == "adversarial":        # the standard model's reading, which the attack takes as the true class
         caption = page.locator('[data-testid="stCaptionContainer"]', has_text="普通模型自己的判断").first
     else:                            # the reconstruction's error against the test digits
@@ -96,8 +98,33 @@ def test_a_drawn_digit_is_read_like_an_upload(browser, server, slug, link, butto
     assert page.locator(f".st-key-act_{key} input[type=file]").count() == 0    # the canvas replaces the uploader
     tables = page.locator('[data-testid="stDataFrame"]').count()
     draw(page, area.locator("canvas").last, SEVEN)
-    print(slug, "reads the drawing:", shows_reading(page, slug, tables))
+    drawn = shows_reading(page, slug, tables)
+    print(slug, "reads the drawing:", drawn)
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     no_exception(page)
     screenshot_drawing_area(page, slug, key)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    pick_without_dragging(page, key)
+    picked = shows_reading(page, slug, tables)
+    print(slug, "reads test digit 3, example 5:", picked)
+    assert picked != drawn and page.locator('[data-testid="stAlertContentError"]').count() == 0
+    no_exception(page)
     page.close()
+
+
+def pick_without_dragging(page, key: str) -> None:
+    """WCAG 2.5.7's alternative to the canvas, from the keyboard alone: the source's radio moved on
+    with an arrow key to "Pick a test digit", the class typed into its box, the example's number typed."""
+    page.locator(f".st-key-act_{key}_source input[type=radio]:checked").focus()
+    page.keyboard.press("ArrowRight")                            # "Draw it" -> "Pick a test digit"
+    settle(page)
+    assert page.locator(f".st-key-act_{key}_canvas canvas").count() == 0
+    page.locator(f".st-key-act_{key}_pick_class input").focus()
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")
+    settle(page)
+    page.locator(f".st-key-act_{key}_pick_number input").focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("5")
+    page.keyboard.press("Enter")
+    settle(page)

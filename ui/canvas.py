@@ -1,8 +1,10 @@
-"""Draw your own digit (issue 18): a drawing canvas beside the upload on the pages that read a digit.
+"""Draw your own digit (issue 18): a drawing canvas beside the upload on the pages that read a digit,
+and, for a learner who cannot drag (WCAG 2.2, 2.5.7), a third way that needs no dragging: pick one of
+the bundled test digits by its class and number, with the keyboard or single clicks (issue 31).
 
 The canvas is `streamlit-drawable-canvas` 0.13.0 (MIT), a components-v2 package that works with
-Streamlit 1.67 in Chromium (checked with mouse strokes). A drawing is sent back as PNG bytes and goes
-through the page's own upload decoder, so it is preprocessed exactly like an uploaded picture.
+Streamlit 1.67 in Chromium (checked with mouse strokes). A drawing, like a picked digit, is sent on as
+PNG bytes through the page's own upload decoder, so it is preprocessed exactly like an uploaded picture.
 """
 
 import hashlib
@@ -12,6 +14,7 @@ import streamlit as st
 from ui.i18n import option_labels, text
 
 SIZE = 280       # ten canvas pixels per MNIST pixel
+SOURCES = ["upload", "draw", "pick"]      # a picture, a drawing, or a bundled test digit (no dragging)
 STROKE = 20      # about two MNIST pixels once a digit's ink is scaled to 20x20, like MNIST's pen
 
 
@@ -38,13 +41,16 @@ def upload_or_draw(key: str, label: str, decode, types: list[str] | None = None)
     from ui.data_widgets import kept_upload
     from ui.widgets import show_input_error
 
-    source = st.radio(text("common.digit_source"), ["upload", "draw"], key=f"act_{key}_source", horizontal=True,
+    source = st.radio(text("common.digit_source"), SOURCES, key=f"act_{key}_source", horizontal=True,
                       format_func=option_labels("common.digit_source_"))
     if source == "upload":
         return kept_upload(key, label, decode, types)
-    st.space("small")                    # room for the toolbar, which floats above the canvas
-    drawn = digit_canvas(f"act_{key}_canvas")
-    st.caption(text("common.canvas_hint"))
+    if source == "pick":
+        drawn, name = picked_digit(key)
+    else:
+        st.space("small")                    # room for the toolbar, which floats above the canvas
+        drawn, name = digit_canvas(f"act_{key}_canvas"), text("common.drawing_name")
+        st.caption(text("common.canvas_hint"))
     if drawn is None:
         return None
     digest, decoded = hashlib.sha256(drawn).hexdigest(), f"{key}_drawn"
@@ -55,4 +61,27 @@ def upload_or_draw(key: str, label: str, decode, types: list[str] | None = None)
         except InputError as error:
             show_input_error(error)
             return None
-    return text("common.drawing_name"), st.session_state[decoded][1]
+    return name, st.session_state[decoded][1]
+
+
+@st.cache_resource(show_spinner=False)
+def bundled_test_digits() -> tuple:
+    """The bundled subset's test digits and labels (shared, only indexed)."""
+    from engine import data
+
+    split = data.load_digits()
+    return split.test_x, split.test_y
+
+
+def picked_digit(key: str) -> tuple[bytes, str]:
+    """A bundled test digit chosen by its class and its number among that class's test digits (keys
+    `act_<key>_pick_class`, `act_<key>_pick_number`), as PNG bytes, and its name."""
+    from engine import images
+
+    digits, labels = bundled_test_digits()
+    kind, which = st.columns(2)
+    label = kind.selectbox(text("common.pick_class"), list(range(10)), key=f"act_{key}_pick_class")
+    among = (labels == label).nonzero().flatten()
+    number = which.number_input(text("common.pick_number", count=len(among)), 1, len(among), 1,
+                                key=f"act_{key}_pick_number")
+    return images.png_bytes(digits[among[number - 1]]), text("common.picked_name", label=label, number=number)
