@@ -77,3 +77,25 @@ def test_every_page_meets_wcag_aa_in_both_languages_before_and_after_a_run(brows
     finally:
         page.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("motion", ["reduce", "no-preference"])
+def test_the_browsers_reduced_motion_reaches_the_session(browser, server, motion):  # noqa: F811
+    """The page's script presses the hidden probe only when the browser prefers reduced motion; the
+    session then knows (tests/test_motion.py: its paced runs and replays are shown at once), and the
+    probe is drawn no more."""
+    context = browser.new_context(reduced_motion=motion, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/regression")
+        wait_for_app(page)
+        page.wait_for_function("() => document.documentElement.dataset.ptlabLang === 'en'", timeout=WAIT_MS)
+        probe = page.locator(".st-key-motion_probe")
+        if motion == "reduce":
+            probe.wait_for(state="detached", timeout=WAIT_MS)
+        else:
+            page.reload()                     # a second script run: the probe is still there, unpressed
+            wait_for_app(page)
+            assert probe.count() == 1 and not probe.is_visible()
+    finally:
+        context.close()

@@ -30,7 +30,7 @@ from ui.jobs import without_model
 from ui.records import PAGE_KEY, replay_key
 from ui.sessions import configure, session_id
 from ui.settings import Experiment
-from ui.widgets import show_input_error
+from ui.widgets import reduced_motion, show_input_error
 
 STORE = "_cards"               # Session State: "<slug>.<card id>" -> CardRuns
 CHART_HEIGHT = 240             # small: the card's question and verdict stay the point
@@ -82,6 +82,7 @@ def start(name: str, module: ModuleType, card: Card, experiment: Experiment, gue
                                kind=experiment.key, replay_key=key))
     store[name] = CardRuns(made, guess, polled=[[] for _ in made])
     for job in made:
+        job._skip = reduced_motion()        # a replay plays at once for a learner who asked for reduced motion
         pool.submit(job)
 
 

@@ -13,7 +13,7 @@ from ui import runner as jobs
 from ui.i18n import text
 from ui.records import PAGE_KEY, RunRecord, TakeHome, Training, faded, replay_key
 from ui.sessions import configure, session_id
-from ui.widgets import show_input_error
+from ui.widgets import reduced_motion, show_input_error
 
 
 def take_home_button(take_home: TakeHome, where=st, disabled: bool = False) -> None:
@@ -45,10 +45,12 @@ def start_run(key: str, training: Training, settings: dict, stepping: bool = Fal
     old = st.session_state.get(key)
     if isinstance(old, RunRecord) and not old.job.done:
         runner.stop(old.job)
-    pace = 0.0 if stepping else training.pace * float(os.environ.get("PTLAB_PACE_SCALE", "1"))   # tests: 0
+    still = reduced_motion()                # no paced show for a learner who asked for reduced motion
+    pace = 0.0 if stepping or still else training.pace * float(os.environ.get("PTLAB_PACE_SCALE", "1"))   # tests: 0
     config, data_key = training.config, training.data_key
     job = jobs.Job(training.start, owner=session_id(), page=st.session_state.get(PAGE_KEY, ""), pace=pace, kind=key,
                    replay_key=replay_key(key, config, data_key) if training.replay else None)
+    job._skip = still                      # a replay then plays its reports at once
     previous = faded(old) if isinstance(old, RunRecord) else None
     st.session_state[key] = RunRecord(config, data_key, job, settings=settings, previous=previous)
     runner.submit(job, paused_after_first=stepping)

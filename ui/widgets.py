@@ -40,6 +40,31 @@ def _asset(name: str) -> str:
     return (ASSETS / name).read_text()
 
 
+REDUCED_MOTION = "reduced_motion"     # Session State: the learner's browser asks for reduced motion
+# Pressed by the script below when the browser prefers reduced motion: how that preference, which only
+# the browser knows, reaches this session (the button is never shown).
+MOTION_PROBE = """<script>(function probe(tries) {
+  if (!window.matchMedia('(prefers-reduced-motion: reduce)').matches) return;
+  const button = document.querySelector('.st-key-motion_probe button');
+  if (button) { if (!button.dataset.pressed) { button.dataset.pressed = '1'; button.click(); } return; }
+  if (tries < 40) setTimeout(() => probe(tries + 1), 250);
+})(0);</script>"""
+
+
+def reduced_motion() -> bool:
+    """Whether this learner's browser asks for reduced motion (WCAG 2.3.3): runs paced for watching
+    and replays are then shown at once, and the stylesheet stops animations."""
+    return bool(st.session_state.get(REDUCED_MOTION))
+
+
+def _motion_probe() -> None:
+    if reduced_motion():
+        return
+    with st.container(key="motion_probe"):
+        st.button(text("common.reduce_motion"), key="motion_probe_button",
+                  on_click=lambda: st.session_state.__setitem__(REDUCED_MOTION, True))
+
+
 def page_assets() -> None:
     """The app's stylesheet and the script that closes the phone's page menu after a tap (both in
     assets/, read once per process and drawn with Streamlit's public `st.html`), and the document's
@@ -48,7 +73,8 @@ def page_assets() -> None:
     lang = HTML_LANG[language()]
     # One element: the stylesheet is in place when the script marks the document (`data-ptlab-lang`,
     # which the browser tests wait for before they judge a page).
-    st.html(f"<style>{_asset('app.css')}</style>\n{_asset('menu_closer.html')}\n"
+    _motion_probe()
+    st.html(f"<style>{_asset('app.css')}</style>\n{_asset('menu_closer.html')}\n{MOTION_PROBE}\n"
             f"<script>document.documentElement.lang = document.documentElement.dataset.ptlabLang = \"{lang}\";"
             "</script>", unsafe_allow_javascript=True, width=1)
 
