@@ -113,7 +113,7 @@ def preview(config: distributed.DDPConfig) -> None:
 def run_section() -> None:
     settings_column, run_column = lab_columns()
     with settings_column:
-        st.subheader(text("distributed.run_title"))
+        st.header(text("distributed.run_title"))
         form = Form(TRAIN)
         config = settings_ui(form)
         st.caption(text("distributed.backend_note", backend=distributed.backend_for(config),

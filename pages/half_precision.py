@@ -311,7 +311,7 @@ def race_section(label: str, checks) -> None:
         colour_of(mode_name(mode))
     settings_column, run_column = lab_columns()
     with settings_column:
-        st.subheader(text("half_precision.race_settings"))
+        st.header(text("half_precision.race_settings"))
         form = Form(TRAIN)
         config = race_settings(form, checks)
         availability_table(checks, label)

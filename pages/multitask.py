@@ -147,7 +147,7 @@ def preview(config: multitask.MultitaskConfig, data) -> None:
 
 
 def comparison_table(step, config) -> None:
-    st.subheader(text("multitask.table_title"))
+    st.markdown(f"**{text('multitask.table_title')}**")      # the table's title, inside the run (no heading level)
     rows = []
     for name, parameters in step.extras["parameters"].items():
         row = {text("multitask.table_model"): model_name(name)}

@@ -70,7 +70,7 @@ def surface_grid(surface: str) -> tuple:
 def race_settings_ui(form: Form) -> tuple[str, tuple, int, tuple[float, float]]:
     """The race's settings, drawn for the chosen surface (its rates, window and length as the
     defaults); the race as the cards build it."""
-    st.subheader(text("optimizers.race_title"))
+    st.header(text("optimizers.race_title"))
     surface = form("surface", on_change=recommend)
     spec = optimizers.SURFACES[surface]
     racers = form("racers")

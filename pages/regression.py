@@ -184,7 +184,7 @@ with run_column:
                         draw=draw, idle=None if waiting else text("regression.press_train"), error=error,
                         preview=None if data is None else lambda: preview(config, data, data_key))
 
-st.subheader(text("regression.predict_title"))
+st.header(text("regression.predict_title"))
 if record is not None and record.usable(data_key):
     predict_section(record)
 else:

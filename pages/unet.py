@@ -205,12 +205,12 @@ def denoise_section() -> None:
 page_title(66, "unet")
 st.markdown(text("unet.intro"))
 
+st.header(text("unet.segmentation_title"))     # a section of the page, as "2 · Your image" is (headings in order)
 settings_column, run_column = lab_columns()
 with settings_column:
     form = Form(TRAIN)
     config = settings_ui(form)
 with run_column:
-    st.subheader(text("unet.segmentation_title"))
     record = experiment(TRAIN.key,
                         Training(lambda: unet.train(config), config, form=form,
                                  take_home=TakeHome("unet", {"config": config})),

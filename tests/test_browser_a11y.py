@@ -49,6 +49,12 @@ def check(page, where: str, lang: str) -> list[str]:
     wait_for_app(page)
     blocking, other = violations(page)
     problems += [f"{where}: {line}" for line in blocking]
+    levels = page.evaluate("() => [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]"
+                           ".filter(h => h.checkVisibility())"
+                           ".map(h => [Number(h.tagName[1]), h.innerText.slice(0, 40)])")
+    for (before, _), (level, heading) in zip([(0, ""), *levels], levels, strict=False):
+        if level > before + 1:             # axe's heading-order (a best practice, moderate): a level skipped
+            problems.append(f"{where}: heading h{level} {heading!r} follows h{before}")
     for line in other:                     # reported, not failed (the issue asks 0 serious and 0 critical)
         print(f"{where}: {line}")
     return problems
