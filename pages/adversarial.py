@@ -80,11 +80,13 @@ def untrained_step(config: adversarial.AdversarialConfig, source: str, _data):
     return adversarial.step_zero(config, _data)
 
 
-def digit_row(digits, labels: list[int], answers: list[int]) -> None:
-    """Digits in one row (wrapping on a phone), each captioned "true → answered", as the gallery does."""
+def digit_row(digits, labels: list[int], answers: list[int], epsilon: float | None = None) -> None:
+    """Digits in one row (wrapping on a phone), each captioned "true → answered", as the gallery does;
+    `epsilon`: these are the digits attacked by FGSM at that budget (their alt text says so)."""
     st.image([images.to_image(d).resize((56, 56), Image.Resampling.NEAREST) for d in digits], width=56,
              caption=[f"{label} → {answer}" for label, answer in zip(labels, answers, strict=True)],
-             alt=[text("common.alt_digit_answer", label=label, answer=answer)
+             alt=[text("common.alt_digit_answer", label=label, answer=answer) if epsilon is None else
+                  text("adversarial.alt_attacked_digit", epsilon=f"{epsilon:g}", label=label, answer=answer)
                   for label, answer in zip(labels, answers, strict=True)])
 
 
@@ -94,7 +96,7 @@ def preview(config: adversarial.AdversarialConfig, data) -> None:
     step = untrained_step(config, data.source, data)
     extras, labels = step.extras, step.extras["labels"].tolist()
     digit_row(extras["digits"], labels, extras["clean_answers"].tolist())
-    digit_row(extras["attacked"], labels, extras["attacked_answers"].tolist())
+    digit_row(extras["attacked"], labels, extras["attacked_answers"].tolist(), epsilon=config.epsilon)
     st.caption(text("adversarial.preview", count=len(labels), clean=step.metrics["clean"], epsilon=config.epsilon))
 
 
@@ -217,7 +219,7 @@ def attack_lab(record: RunRecord, data) -> None:
                         text("adversarial.perturbation", scale=scale, size=size_max),
                         text("adversarial.adversarial", label=answer(after), p=max(after))]
             st.image([images.to_image(p).resize((112, 112)) for p in pictures], width=112, caption=captions,
-                     alt=alt_of(text("adversarial.alt_attack"), captions))
+                     alt=alt_of(text("adversarial.alt_attack", model=text(f"adversarial.{name}")), captions))
             show(probability_bars(result, goal), key=f"bars_{name}")
     if goal is not None and epsilon > 0:
         rates = record.cached("targeted", lambda *_: targeted_rates(record, data, epsilon, method, steps, size),
@@ -250,7 +252,9 @@ def gallery(record: RunRecord, data) -> None:
                         total=GALLERY, per_class=GALLERY // 10, model=text(f"adversarial.{name}"),
                         shown=len(pictures)))
         if pictures:
-            st.image(pictures, caption=captions, width=84, alt=alt_of(text("adversarial.alt_fooled"), captions))
+            st.image(pictures, caption=captions, width=84,
+                     alt=[text("adversarial.alt_fooled", label=true, answer=answer)
+                          for true, _, answer in (caption.partition(" → ") for caption in captions)])
 
 
 page_title(65, "adversarial")

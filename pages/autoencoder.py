@@ -68,9 +68,10 @@ def reconstructions(step, config: autoencoder.AutoencoderConfig, source: str) ->
     """The report's test digits above and their reconstructions below, as one picture."""
     pairs = autoencoder.comparison_grid(step.extras["inputs"], step.extras["outputs"])
     with st.container(width=560):
-        st.image(images.to_image(pairs), width="stretch", caption=says(
-            "autoencoder.grid_caption", source, step=step.step,
-            noisy=text("autoencoder.noisy") if config.noise else ""), alt=text("autoencoder.alt_grid", step=step.step))
+        noisy = text("autoencoder.noisy") if config.noise else ""
+        st.image(images.to_image(pairs), width="stretch",
+                 caption=says("autoencoder.grid_caption", source, step=step.step, noisy=noisy),
+                 alt=says("autoencoder.alt_grid", source, step=step.step, noisy=noisy))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -123,7 +124,7 @@ def latent_section(record: RunRecord, data) -> None:
         st.subheader(says("autoencoder.samples_title", data.source))
         samples = record.cached("samples", lambda: images.to_image(images.tile(autoencoder.sample(model, 32), 16)))
         with st.container(width=700):
-            st.image(samples, width="stretch", alt=text("autoencoder.alt_samples"))
+            st.image(samples, width="stretch", alt=says("autoencoder.alt_samples", data.source))
 
 
 @lab
@@ -141,7 +142,7 @@ def explorer(record: RunRecord, view: dict) -> None:
             chosen.append(st.slider(text("autoencoder.coordinate", index=i + 1), lo, hi,
                                     min(max(float(middle[i]), lo), hi), key=f"autoencoder_z{i}"))
     picture.image(images.to_image(autoencoder.decode_point(record.model, chosen + middle[len(chosen):])), width=196,
-                  alt=text("autoencoder.alt_decoded"))
+                  alt=says("autoencoder.alt_decoded", record.data_key))
 
 
 @lab
@@ -158,7 +159,7 @@ def interpolation(record: RunRecord, data) -> None:
     frames = autoencoder.interpolate(record.model, data.test_x[first], data.test_x[second], steps=10)
     with st.container(width=700):
         st.image(images.to_image(images.tile(frames, 10)), width="stretch",
-                 alt=text("autoencoder.alt_interpolation", first=first, second=second))
+                 alt=says("autoencoder.alt_interpolation", data.source, first=first, second=second))
 
 
 def upload_digit(raw: bytes):

@@ -341,7 +341,8 @@ def inside_lab(records: dict[str, RunRecord], digits) -> None:
     read = inside["layers"][layer - 1][direction]
     if chosen == "rows":
         left, right = st.columns([1, 3])
-        left.image(images.to_image(x.unsqueeze(0)).resize((112, 112)), width=112, alt=text("lstm.alt_rows_digit"))
+        left.image(images.to_image(x.unsqueeze(0)).resize((112, 112)), width=112,
+                   alt=text("lstm.alt_rows_digit", index=index, label=int(digits.test_y[index])))
         probabilities = inside["output"].softmax(0)
         right.markdown(text("lstm.inside_prediction", digit=int(probabilities.argmax()),
                             confidence=100 * float(probabilities.max())))

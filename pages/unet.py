@@ -45,7 +45,7 @@ def prediction_rows(extras: dict, step: int) -> None:
     rows = unet.panel_rows(extras["images"], extras["masks"], extras["predicted"])
     for name, row in zip(ROWS, rows, strict=True):
         caption = text(f"unet.row_{name}", step=step)
-        described = caption if name == "images" else f"{caption}. {text('unet.row_colours')}"    # masks: the colours
+        described = caption if name == "input" else f"{caption}. {text('unet.row_colours')}"    # masks: the colours
         st.image(images.to_image(images.tile(row, len(row))), width="stretch", caption=caption,
                  alt=alt_of(text("unet.alt_shapes"), described))
     st.caption(text("unet.row_colours"))

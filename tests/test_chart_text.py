@@ -50,11 +50,13 @@ def test_bars_histograms_points_and_grids(lang):
                         go.Heatmap(z=[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]], name="Gram")])
     said = chart_text.describe(figure)
     separator = translate("common.chart_alt_separator", lang)
-    assert translate("common.chart_alt_bars", lang, name="accuracy", values=f"fp32 97.5{separator}bf16 96.25") in said
+    bars = separator.join(translate("common.chart_alt_bar", lang, category=c, value=v)
+                          for c, v in (("fp32", "97.5"), ("bf16", "96.25")))
+    assert translate("common.chart_alt_bars", lang, name="accuracy", values=bars) in said
     assert translate("common.chart_alt_histogram", lang, name="gradients", count=4, low="1", high="10",
                      median="2.5") in said
-    assert translate("common.chart_alt_points", lang, name="data", count=2, x="", y="", x_low="0", x_high="4",
-                     y_low="-1", y_high="3") in said
+    assert chart_text.spaced(translate("common.chart_alt_points", lang, name="data", count=2, x="x", y="y",
+                                       x_low="0", x_high="4", y_low="-1", y_high="3")) in said
     assert translate("common.chart_alt_grid", lang, name="Gram", rows=2, columns=3, low="0", high="5") in said
 
 
@@ -85,3 +87,16 @@ def test_markdown_characters_in_a_name_stay_text(lang):
 
 def test_chinese_and_latin_are_spaced_as_the_app_writes_them():
     assert chart_text.spaced("fp32从 2.3（训练步 1）到第8步。 fp16") == "fp32 从 2.3（训练步 1）到第 8 步。fp16"
+
+
+def test_a_percent_axis_and_a_reference_line_are_read_as_drawn(lang):
+    """Values on an axis drawn as percentages read as percentages; a dashed reference line (a layout
+    shape with its label) is said, with its value, and listed in the table."""
+    figure = charts.history_figure({"robust": "robust"}, "Accuracy under attack", "ε", references={"PCA": 0.25},
+                                   log_y=False, y_title="accuracy")
+    figure = charts.update_history(figure, {"step": [0.0, 0.3], "robust": [0.98, 0.766]})
+    figure.update_layout(yaxis_tickformat=".0%")
+    said = chart_text.describe(figure)
+    assert "98%" in said and "76.6%" in said
+    assert translate("common.chart_alt_reference", lang, label="PCA", value="0.25") in said
+    assert translate("common.chart_table_reference", lang, label="PCA") in chart_text.table(figure)

@@ -21,6 +21,7 @@ TABLE_ROWS = 40          # rows of a series in the data table: evenly thinned be
 NAMED_BARS = 12          # bars named in the text alternative; the table has them all
 PREVIOUS_GROUP = "previous"
 DIVERGED = "diverged"
+REFERENCE = "reference"  # an annotation named "reference <value>" labels a dashed reference line (ui.charts)
 
 
 def plain(label) -> str:
@@ -46,9 +47,20 @@ def _axis_title(figure: go.Figure, ref: str) -> str:
 
 
 def _where(figure: go.Figure, trace, at) -> str:
-    title = _axis_title(figure, getattr(trace, "xaxis", None) or "x")
-    shown = number(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else plain(at)
+    """ "step 40": the x axis's title without its bracketed gloss or unit, and the value."""
+    title = re.sub(r"\s*[（(][^（）()]*[)）]\s*$", "", _axis_title(figure, getattr(trace, "xaxis", None) or "x"))
+    shown = _formatter(figure, trace, "x")(at) if isinstance(at, (int, float)) and not isinstance(at, bool) \
+        else plain(at)
     return f"{title} {shown}".strip()
+
+
+def _formatter(figure: go.Figure, trace, letter: str):
+    """How a value on the trace's `letter` axis reads: as a percentage where the axis shows one."""
+    ref = getattr(trace, f"{letter}axis", None) or letter
+    axis = figure.layout[f"{letter}axis{ref[1:]}"]
+    if axis is not None and axis.tickformat and axis.tickformat.endswith("%"):
+        return lambda value: f"{100 * value:.3g}%"
+    return number
 
 
 def _values(sequence) -> list:
@@ -63,8 +75,11 @@ def _line(figure: go.Figure, trace, name: str) -> str | None:
     ys = _values(trace.y)
     xs = _values(trace.x) or list(range(1, len(ys) + 1))
     good = _finite(ys)
+    broken = next((i for i, v in enumerate(ys) if isinstance(v, (int, float)) and not math.isfinite(v)), None)
     if not good:
-        return None
+        return None if broken is None else text("common.chart_alt_point", name=name, value="NaN",
+                                                 where=_where(figure, trace, xs[broken]))
+    number = _formatter(figure, trace, "y")
     first, last = good[0], good[-1]
     low = min(good, key=lambda i: ys[i])
     high = max(good, key=lambda i: ys[i])
@@ -79,7 +94,6 @@ def _line(figure: go.Figure, trace, name: str) -> str | None:
                         start=_where(figure, trace, xs[first]), end=_where(figure, trace, xs[last]),
                         low=number(ys[low]), low_at=_where(figure, trace, xs[low]),
                         high=number(ys[high]), high_at=_where(figure, trace, xs[high]))
-    broken = next((i for i, v in enumerate(ys) if isinstance(v, (int, float)) and not math.isfinite(v)), None)
     if broken is not None:
         sentence += " " + text("common.chart_alt_broken", where=_where(figure, trace, xs[broken]))
     return sentence
@@ -91,20 +105,22 @@ def _points(figure: go.Figure, trace, name: str) -> str | None:
              and math.isfinite(x) and math.isfinite(y)]
     if not pairs:
         return None
-    x_title = _axis_title(figure, getattr(trace, "xaxis", None) or "x")
-    y_title = _axis_title(figure, getattr(trace, "yaxis", None) or "y")
+    x_title = _axis_title(figure, getattr(trace, "xaxis", None) or "x") or text("common.chart_table_x")
+    y_title = _axis_title(figure, getattr(trace, "yaxis", None) or "y") or text("common.chart_table_y")
+    x_number, y_number = _formatter(figure, trace, "x"), _formatter(figure, trace, "y")
     return text("common.chart_alt_points", name=name, count=len(pairs), x=x_title, y=y_title,
-                x_low=number(min(p[0] for p in pairs)), x_high=number(max(p[0] for p in pairs)),
-                y_low=number(min(p[1] for p in pairs)), y_high=number(max(p[1] for p in pairs)))
+                x_low=x_number(min(p[0] for p in pairs)), x_high=x_number(max(p[0] for p in pairs)),
+                y_low=y_number(min(p[1] for p in pairs)), y_high=y_number(max(p[1] for p in pairs)))
 
 
-def _bars(trace, name: str) -> str | None:
+def _bars(figure: go.Figure, trace, name: str) -> str | None:
     horizontal = trace.orientation == "h"
+    number = _formatter(figure, trace, "x" if horizontal else "y")
     categories, values = (_values(trace.y), _values(trace.x)) if horizontal else (_values(trace.x), _values(trace.y))
     if not values:
         return None
     categories = categories or list(range(1, len(values) + 1))
-    named = [f"{plain(c) if isinstance(c, str) else number(c)} {number(v)}"
+    named = [text("common.chart_alt_bar", category=plain(c) if isinstance(c, str) else f"{c:.4g}", value=number(v))
              for c, v in list(zip(categories, values, strict=False))[:NAMED_BARS] if isinstance(v, (int, float))]
     more = text("common.chart_alt_more", count=len(values) - NAMED_BARS) if len(values) > NAMED_BARS else ""
     return text("common.chart_alt_bars", name=name, values=text("common.chart_alt_separator").join(named) + more)
@@ -153,7 +169,7 @@ def describe(figure: go.Figure) -> str:
             lines = trace.mode is None or "lines" in trace.mode
             said = _line(figure, trace, name) if lines else _points(figure, trace, name)
         elif kind == "bar":
-            said = _bars(trace, name)
+            said = _bars(figure, trace, name)
         elif kind == "histogram":
             said = _histogram(trace, name)
         elif kind in ("heatmap", "contour"):
@@ -162,6 +178,8 @@ def describe(figure: go.Figure) -> str:
             said = None
         if said:
             sentences.append(said)
+    sentences += [text("common.chart_alt_reference", label=label, value=number(value))
+                  for label, value in references(figure)]
     if not sentences:
         sentences.append(text("common.chart_alt_empty"))
     if title:
@@ -175,6 +193,15 @@ def spaced(sentence: str) -> str:
     name like "fp32" meets the template's 从), and none after a full-width stop."""
     sentence = re.sub(r"(?<=[。；！？])\s+", "", sentence)
     return re.sub(r"(?<=[A-Za-z0-9%)\]])(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])(?=[A-Za-z0-9(\[])", " ", sentence)
+
+
+def references(figure: go.Figure) -> list[tuple[str, float]]:
+    """The figure's dashed reference lines: (label, value), from their annotations."""
+    found = []
+    for note in figure.layout.annotations or ():
+        if note.name and note.name.startswith(REFERENCE + " "):
+            found.append((plain(note.text), float(note.name.split(" ", 1)[1])))
+    return found
 
 
 def _thinned(count: int) -> list[int]:
@@ -234,6 +261,8 @@ def table(figure: go.Figure) -> str:
         picked = _thinned(len(ys))
         thinned |= len(picked) < len(ys)
         rows += [[name, _cell(xs[i]) if i < len(xs) else "", _cell(ys[i])] for i in picked]
+    rows += [[text("common.chart_table_reference", label=label), "", number(value)]
+             for label, value in references(figure)]
     if not rows:
         return ""
     header = [_cell(h) for h in header]

@@ -402,7 +402,8 @@ def history_figure(series: dict[str, str], title: str, x_title: str,
     shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": value, "y1": value,
                "line": {"dash": "dash", "color": "grey"}} for value in (references or {}).values()]
     notes = [{"xref": "paper", "x": 0, "y": value, "yref": "y", "text": label, "showarrow": False,
-              "xanchor": "left", "yanchor": "bottom"} for label, value in (references or {}).items()]
+              "xanchor": "left", "yanchor": "bottom", "name": f"{chart_text.REFERENCE} {value!r}"}
+             for label, value in (references or {}).items()]
     if log_y:    # log axes place annotations by log10 of the value
         notes = [{**note, "y": math.log10(note["y"]) if note["y"] > 0 else 0} for note in notes]
     return watch_divergence(go.Figure({"data": lines, "layout": {
@@ -644,7 +645,8 @@ def histogram_with_lines(values: dict[str, list[float]], lines: dict[str, float]
     shapes = [{"type": "line", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1,
                "line": {"dash": "dash", "color": "black"}} for x in lines.values()]
     notes = [{"x": x, "y": 1 - 0.08 * k, "yref": "paper", "text": label, "showarrow": False, "xanchor": "left",
-              "font": {"size": 11}} for k, (label, x) in enumerate(lines.items())]
+              "font": {"size": 11}, "name": f"{chart_text.REFERENCE} {x!r}"}
+             for k, (label, x) in enumerate(lines.items())]
     return go.Figure({"data": [{"type": "histogram", "x": v, "name": name, "opacity": 0.6, "nbinsx": 80}
                                for name, v in values.items()],
                       "layout": {"title": {"text": title}, "barmode": "overlay", "height": 340,
