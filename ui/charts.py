@@ -445,7 +445,7 @@ def regression_fit_figure(data: regression.RegressionData, fit: regression.Least
     y_all = points["train_y"] + points["test_y"]
     span = max(y_all) - min(y_all) or 1.0
     return go.Figure({"data": traces, "layout": {
-        "xaxis": {"title": {"text": "x"}}, "height": 390, "margin": {"t": 50, "b": 10},
+        "xaxis": {"title": {"text": "x"}}, "height": 370, "margin": {"t": 50, "b": 10},
         "yaxis": {"title": {"text": "y"}, "range": [min(y_all) - 0.25 * span, max(y_all) + 0.25 * span]}}})
 
 

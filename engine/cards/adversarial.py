@@ -59,7 +59,7 @@ CARDS = (
     Card("pgd_fgsm", (SHORT,), ("pgd_lower", "same", "pgd_higher"), "pgd_lower", measure,
          lambda runs: _gap(runs, "robust_pgd_25", "robust_fgsm_25", ("pgd_lower", "same", "pgd_higher"), 5)),
     Card("beyond", (SHORT,), ("low", "middle", "high"), "low", measure,
-         lambda runs: _band(runs[0]["robust_pgd_35"], 5, 30)),
+         lambda runs: _band(runs[0]["robust_pgd_35"], 10, 30)),    # 10: 3.3 % on seed 2 of the bf16 CPU
     Card("smaller", (SHORT,), ("robust", "same", "standard"), "robust", measure,
          lambda runs: _gap(runs, "standard_pgd_15", "robust_pgd_15", ("robust", "same", "standard"), 10)),
 )
