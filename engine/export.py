@@ -403,6 +403,7 @@ if rank == 0:
         finish="""\
 if rank == 0:
     print("final metrics:", json.dumps(metrics))
+dist.barrier()                  # every process is done before the group goes: none loses its peer mid-exit
 dist.destroy_process_group()
 """,
         imports=("import argparse", "import json", "import os", "from pathlib import Path", "import torch",

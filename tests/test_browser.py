@@ -140,7 +140,7 @@ def _worker_processes() -> list[int]:
 
 def test_leaving_the_distributed_page_mid_run_stops_every_worker(browser, server):
     page = open_page(browser, f"{server}/distributed")
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     for _ in range(240):                              # until both ranks are running (each imports torch)
         if len(_worker_processes()) == 2:
             break
