@@ -16,6 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ui.i18n import text
+from ui.widgets import number_format
 
 TABLE_ROWS = 40          # rows of a series in the data table: evenly thinned beyond this, first and last kept
 NAMED_BARS = 12          # bars named in the text alternative; the table has them all
@@ -29,8 +30,7 @@ def plain(label) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", str(label or ""))).strip()
 
 
-def number(value) -> str:
-    return f"{value:.4g}"
+number = number_format          # the app's one number format (4 significant digits)
 
 
 def _axis_title(figure: go.Figure, ref: str) -> str:
