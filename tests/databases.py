@@ -1,0 +1,77 @@
+"""The lessons' two databases for the tests: SQLite in a temporary folder, and a real PostgreSQL.
+
+PostgreSQL: `.ci/run` starts one (`scripts/test_postgres.sh`) and exports its URL and folder in
+`PTLAB_TEST_POSTGRES_URL` and `PTLAB_TEST_POSTGRES_DIR`; without them, the first test that needs it
+starts its own in a temporary folder (root, or sudo, and Debian's `postgresql` package). Each test
+gets a fresh database on that server. On CI (`CI` set) a missing PostgreSQL is a failure; elsewhere
+those tests skip with the install hint.
+"""
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.browser import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "test_postgres.sh"
+URL_ENV, DIR_ENV = "PTLAB_TEST_POSTGRES_URL", "PTLAB_TEST_POSTGRES_DIR"
+BACKENDS = ("sqlite", "postgresql")
+_server: dict[str, str] = {}
+
+
+def _unavailable(why: str) -> None:
+    message = f"PostgreSQL for the lesson tests: {why} (apt-get install -y postgresql; .ci/run starts it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def postgres_server() -> tuple[str, str]:
+    """(URL of the server's `postgres` database, its folder), starting a server once per process
+    if `.ci/run` did not."""
+    if not _server:
+        if os.environ.get(URL_ENV) and os.environ.get(DIR_ENV):
+            _server.update(url=os.environ[URL_ENV], dir=os.environ[DIR_ENV])
+        else:
+            if not shutil.which("runuser") or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+                _unavailable("not installed")
+            folder = tempfile.mkdtemp(prefix="ptlab-pg-")
+            started = subprocess.run([str(SCRIPT), "start", folder, str(free_port())], capture_output=True, text=True)
+            if started.returncode:
+                _unavailable(started.stderr.strip())
+            _server.update(url=started.stdout.strip(), dir=folder)
+            import atexit
+
+            atexit.register(subprocess.run, [str(SCRIPT), "stop", folder], capture_output=True)
+    return _server["url"], _server["dir"]
+
+
+def restart_postgres() -> None:
+    subprocess.run([str(SCRIPT), "restart", postgres_server()[1]], check=True, capture_output=True)
+
+
+def fresh_postgres_database() -> str:
+    """The URL of a new, empty database on the test server."""
+    import psycopg
+
+    url, _ = postgres_server()
+    name = f"ptlab_{secrets.token_hex(6)}"
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")         # a name made here, never input
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request, tmp_path) -> Iterator[dict[str, str]]:
+    """The environment that points the app at a fresh database of each kind."""
+    if request.param == "sqlite":
+        yield {"PTLAB_DATA_DIR": str(tmp_path / "data"), "PTLAB_DATABASE_URL": ""}
+    else:
+        yield {"PTLAB_DATABASE_URL": fresh_postgres_database(), "PTLAB_DATA_DIR": str(tmp_path / "unused")}
