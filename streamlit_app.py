@@ -12,6 +12,7 @@ import streamlit as st
 from ui import audit
 from ui.catalog import navigation
 from ui.i18n import read_language
+from ui.lessons import lesson_bar
 from ui.links import fill_share_control
 from ui.router import routed
 from ui.sessions import enter_page, start_prerecording
@@ -25,6 +26,7 @@ title_bar()            # the page's title, "Share this setup" and the language s
 page_assets()           # the app's CSS and the phone menu's closer (assets/)
 enter_page(page.url_path)      # the learner's runs on other pages stop (their results stay)
 start_prerecording()   # hosted: the default and card runs recorded in the background, once per server
+lesson_bar(page.url_path)   # a class link: the lesson's step, Previous / Next (a teacher's link: their view)
 with routed():
     page.run()
 fill_share_control()   # after the page: the link holds every setting drawn in this run

@@ -204,9 +204,11 @@ def test_retention_deletes_a_lesson_thirty_days_after_it_closes(database):  # no
     assert store.lesson(forgotten) is None and store.lesson(kept) is None
 
 
-@pytest.mark.parametrize("typed, expected", [("7K3M-Q9XA-2BCD-E", "7k3mq9xa2bcde"), ("7k3m q9xa 2bcd e", "7k3mq9xa2bcde"),
+@pytest.mark.parametrize("typed, expected", [("7K3M-Q9XA-2BCD-E", "7k3mq9xa2bcde"),
+                                             ("7k3m q9xa 2bcd e", "7k3mq9xa2bcde"),
                                              ("OIL0000000000", "0110000000000"), ("7k3m", None), ("' OR 1=1 --", None),
-                                             ("x" * 10_000, None), (None, None), ("7k3mq9xa2bcdu", None)])
+                                             ("x" * 10_000, None), (None, None), ("7k3mq9xa2bcdu", None)],
+                         ids=["dashed", "spaced", "look-alikes", "short", "sql", "10k", "none", "u"])
 def test_class_codes_are_read_forgivingly_and_nothing_else_passes(typed, expected):
     assert lesson_plan.read_code(typed) == expected
 
@@ -215,7 +217,8 @@ def test_class_codes_are_read_forgivingly_and_nothing_else_passes(typed, expecte
                                          ("x" * 10_000, "lesson.error_name_long"),
                                          ("tab\there", "lesson.error_name_control"),
                                          ("nul\x00", "lesson.error_name_control"),
-                                         ("bidi\u202eevil", "lesson.error_name_control")])
+                                         ("bidi\u202eevil", "lesson.error_name_control")],
+                         ids=["empty", "blank", "10k", "tab", "nul", "bidi"])
 def test_a_bad_lesson_name_is_refused_with_its_reason(name, error):
     with pytest.raises(lesson_plan.PlanError) as refused:
         lesson_plan.read_name(name)

@@ -24,7 +24,7 @@ from typing import Any
 import streamlit as st
 
 from engine.cards import Card, Challenge, numbers
-from ui import card_runs, controls, links
+from ui import card_runs, controls, lessons, links
 from ui.experiment import QUEUED_REFRESH_SECONDS, REFRESH_SECONDS
 from ui.i18n import language, option_labels, text, translate
 from ui.progress import PROGRESS
@@ -95,6 +95,9 @@ def _card_runs(slug: str, card: Card, name: str, shown_active: bool) -> None:
     refresh = None
     if shown_active:
         refresh = QUEUED_REFRESH_SECONDS if _runs(name).waiting else REFRESH_SECONDS
+    elif (done := _runs(name)) is not None and done.measures is not None and lessons.held(slug):
+        refresh = lessons.LIVE_SECONDS              # a held verdict: look again for the teacher's reveal
+    polling_for_reveal = not shown_active and refresh is not None
 
     @st.fragment(run_every=refresh, key=f"fragment_card_{slug}_{card.id}")
     def live() -> None:
@@ -107,10 +110,20 @@ def _card_runs(slug: str, card: Card, name: str, shown_active: bool) -> None:
         with st.container(key=f"runstate_card_{slug}_{card.id}_{state}"):     # the browser tests wait on it
             card_runs.progress(runs)
         card_runs.judge(runs, card)
+        held = lessons.held(slug)
         if runs.measures is not None:
-            _verdict(slug, card, name, runs)
-        card_runs.chart(runs, key=f"card_chart_{slug}_{card.id}")
-        if runs.active != shown_active:
+            if not runs.reported:                    # a lesson records the runs' answer once
+                runs.reported = True
+                lessons.judged(slug, card.id, runs.guess, card.judge(runs.measures))
+            if held:
+                st.info(text("lesson.verdict_held", guess=text(f"{slug}.card_{card.id}_answer_{runs.guess}")),
+                        icon=":material/hourglass_top:")
+            else:
+                _verdict(slug, card, name, runs)
+        if not held:                                 # the curves would tell the answer before the teacher does
+            card_runs.chart(runs, key=f"card_chart_{slug}_{card.id}")
+        waiting_for_reveal = held and runs.measures is not None
+        if runs.active != shown_active or (not runs.active and waiting_for_reveal != polling_for_reveal):
             st.rerun()
 
     live()
@@ -209,6 +222,7 @@ def _challenge_verdict(slug: str, challenge: Challenge, experiment: Experiment, 
     if challenge.met(measures, settings):
         st.success(text("common.challenge_met", result=result), icon=":material/emoji_events:")
         st.session_state.setdefault(PROGRESS, {}).setdefault("challenges", {})[slug] = True
+        lessons.challenge_met(slug)
     else:
         hint = challenge_hint(experiment, challenge, language())
         st.info(f"{text('common.challenge_not_yet', result=result)}\n\n{hint}", icon=":material/flag:")
