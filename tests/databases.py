@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,9 +64,16 @@ def fresh_postgres_database() -> str:
 
     url, _ = postgres_server()
     name = f"ptlab_{secrets.token_hex(6)}"
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")         # a name made here, never input
-    return url.rsplit("/", 1)[0] + "/" + name
+    deadline = time.monotonic() + 60          # another test may be restarting the shared server
+    while True:
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as connection:
+                connection.execute(f"CREATE DATABASE {name}")         # a name made here, never input
+            return url.rsplit("/", 1)[0] + "/" + name
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -188,7 +188,6 @@ def _join(typed: str) -> Attending | None:
     if progress is None:
         st.error(text("lesson.error_saving"), icon=":material/cloud_off:")
         return None
-    _set_cookie(COOKIE_PREFIX + code, learner)
     attending = Attending(code, learner, min(progress.step, len(lesson.steps) - 1), lesson, time.monotonic(),
                           switch=True, renewed=renewed)    # to their step's page: a reload or a return continues
     for (step, card), (prediction, _) in progress.answers.items():    # their predictions, as they left them
@@ -264,6 +263,9 @@ def _bar(attending: Attending) -> None:
         if attending.page != step.page:
             where.button(text("lesson.back_to_step", step=attending.step + 1), key="lesson_back",
                          on_click=lambda: setattr(attending, "switch", True))
+        # The learner's id, into their browser (again each run: a run cut short by a page switch
+        # never reaches the browser).
+        _set_cookie(COOKIE_PREFIX + attending.code, attending.learner)
         if attending.renewed:
             attending.renewed = False
             st.caption(text("lesson.learner_id_renewed"))
