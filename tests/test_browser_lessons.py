@@ -13,6 +13,7 @@ import csv
 import io
 from collections import Counter
 from contextlib import suppress
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -21,6 +22,7 @@ from engine.cards import regression as regression_cards
 from tests.browser import WAIT_MS, streamlit_server, visible_text, wait_for_app
 from tests.databases import fresh_postgres_database, restart_postgres
 from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
+from tests.test_browser_a11y import check
 from tests.test_browser_replicas import replicas_behind_proxy
 from ui.catalog import CONCEPTS
 from ui.i18n import translate
@@ -70,8 +72,9 @@ def add_step(page, slug: str, card: str | None, mode: str) -> None:
     settle(page)
 
 
-def make_lesson(browser, base: str):  # noqa: F811
-    """The teacher's page, on the teacher view of a new lesson; (page, class link)."""
+def make_lesson(browser, base: str, problems: list[str] | None = None):  # noqa: F811
+    """The teacher's page, on the teacher view of a new lesson; (page, class link). With `problems`,
+    the editor and the teacher's view are scanned by axe (WCAG 2.2 AA) and what it finds is added."""
     page = browser.new_context(viewport=VIEW).new_page()
     page.set_default_timeout(WAIT_MS)
     page.goto(base)
@@ -86,10 +89,14 @@ def make_lesson(browser, base: str):  # noqa: F811
     add_step(page, "optimizers", None, "open")
     page.locator(".st-key-lesson_hold label").click()
     settle(page)
+    if problems is not None:
+        problems += check(page, "the lesson editor", "en")
     page.locator(".st-key-lesson_create button").click()
     page.get_by_text(translate("lesson.live_title", "en"), exact=True).wait_for()
     wait_for_app(page, WAIT_MS, runs=False)
     no_exception(page)
+    if problems is not None:
+        problems += check(page, "the teacher's view", "en")
     link = page.locator('[data-testid="stCode"]').first.inner_text().strip()
     assert "lesson=" in link and "teacher" not in link
     qr = page.locator('[data-testid="stImage"] img').first
@@ -130,6 +137,9 @@ def held_everywhere(learners: list[tuple]) -> None:
         held = translate("lesson.verdict_held", lang, guess="\0").split("\0")[0].replace("**", "")
         page.get_by_text(held.strip()).first.wait_for()
         text = said(page)
+        label = translate(f"regression.card_{CARD.id}_answer_{guess}", lang)
+        mine = " ".join(translate("lesson.verdict_held", lang, guess=label).replace("**", "").split())
+        assert mine in text, "the held card does not repeat the learner's own prediction"
         assert not any(word.strip() in text for word in verdict_words(lang)), "a held verdict is shown"
         no_exception(page)
 
@@ -151,7 +161,7 @@ def teacher_sees(page, learners: list[tuple]) -> None:
         assert rows[label] == (predicted[answer], LEARNERS if answer == CARD.answer else 0), rows
     with page.expect_download() as download:
         page.locator(".st-key-lesson_csv button").click()
-    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
     cards = [row for row in rows if row["card"] == CARD.id]
     assert Counter(row["prediction"] for row in cards) == predicted
     assert Counter(row["outcome"] for row in cards) == {CARD.answer: LEARNERS}
@@ -192,10 +202,12 @@ def close_all(learners: list[tuple]) -> None:
 
 def test_a_lesson_on_one_server_with_sqlite_survives_a_restart(browser, tmp_path):  # noqa: F811
     environment = {"PTLAB_HOSTED": "1", "PTLAB_DATA_DIR": str(tmp_path / "data"), "PTLAB_DATABASE_URL": ""}
+    problems: list[str] = []
     with streamlit_server(env=environment) as server:
-        teacher, link = make_lesson(browser, server)
+        teacher, link = make_lesson(browser, server, problems)
         learners = learners_join_and_predict(browser, link, server)
         held_everywhere(learners)
+        problems += check(learners[1][0], "a learner's held card", "zh")
         teacher_sees(teacher, learners)
         reveal_and_see(teacher, learners)
         reload_continues(learners)
@@ -209,6 +221,7 @@ def test_a_lesson_on_one_server_with_sqlite_survives_a_restart(browser, tmp_path
         wait_for_app(page, WAIT_MS, runs=False)
         teacher_sees(page, learners)
         page.context.close()
+    assert not problems, "\n".join(problems)
 
 
 def test_a_lesson_over_two_replicas_sharing_postgresql_survives_its_restart(browser, tmp_path, monkeypatch):  # noqa: F811

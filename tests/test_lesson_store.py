@@ -31,6 +31,15 @@ def open_store(environment: dict[str, str], clock=None) -> Store:
     return Store(url=url or "", folder=Path(environment["PTLAB_DATA_DIR"]), **({"clock": clock} if clock else {}))
 
 
+def one_learner(store: Store, name: str, step: int) -> tuple[str, str, str]:
+    """A new lesson with one learner who predicted "worse" on step `step`'s card: (code, token, learner)."""
+    code, token = store.create(name, STEPS, hold=True)
+    learner = new_learner()
+    store.join(code, learner)
+    store.predict(code, learner, step, "overfit", "worse")
+    return code, token, learner
+
+
 def test_migrations_apply_once_in_order_and_again_find_nothing_to_do(database):  # noqa: F811
     store = open_store(database)
     latest = max(version for version, _ in MIGRATIONS)
@@ -108,10 +117,7 @@ def test_a_learner_reads_only_their_own_records_and_predictions_stay_first(datab
 
 def test_the_database_holds_no_learner_id_and_no_token(database):  # noqa: F811
     store = open_store(database)
-    code, token = store.create("secrets", STEPS, hold=False)
-    learner = new_learner()
-    store.join(code, learner)
-    store.predict(code, learner, 0, "overfit", "worse")
+    code, token, learner = one_learner(store, "secrets", 0)
     dumped = " ".join(str(value) for table in ("lessons", "learners", "answers")
                       for row in store._do(lambda cursor, t=table: cursor.all(f"SELECT * FROM {t}")) for value in row)
     assert learner not in dumped and token not in dumped
@@ -162,10 +168,7 @@ def test_thirty_learners_writing_at_once_lose_no_record(database):  # noqa: F811
 
 def test_a_restart_loses_nothing_committed(database):  # noqa: F811
     store = open_store(database)
-    code, token = store.create("restart", STEPS, hold=True)
-    learner = new_learner()
-    store.join(code, learner)
-    store.predict(code, learner, 1, "overfit", "worse")
+    code, token, learner = one_learner(store, "restart", 1)
     if store.backend == "postgresql":
         restart_postgres()
         reopened = store                                # the same replica: its next connection is new

@@ -105,7 +105,7 @@ def test_a_link_of_another_page_is_refused_and_a_pages_link_sets_the_step(app, s
     test.selectbox(key="lesson_page").select("regression").run()
     test.text_input(key="lesson_link").input("http://localhost:8501/optimizers?optimizers_steps=50").run()
     test.button(key="lesson_add_button").click().run()
-    assert any("not a link to the page" in text for text in shown(test))
+    assert translate("lesson.error_link_page", "en", page="63 · Regression") in shown(test)
     test.text_input(key="lesson_link").input(
         "http://localhost:8501/regression?regression_degree=4&regression_noise=9e99&regression_x=%27").run()
     test.button(key="lesson_add_button").click().run()

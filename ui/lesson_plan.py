@@ -35,6 +35,7 @@ LEARNER = re.compile(r"[A-Za-z0-9_-]{22}")           # token_urlsafe(16): 128 bi
 NAME_LIMIT = 120                                     # characters in a lesson's name
 STEP_LIMIT = 12                                      # steps in a lesson
 MODES = ("open", "locked", "only")
+JOINERS = {"\u200c", "\u200d"}    # zero-width (non-)joiners: part of some emoji and of Persian or Hindi text
 
 
 class PlanError(ValueError):
@@ -89,7 +90,8 @@ def learner_key(code: str, learner: str) -> str:
 
 def read_name(typed: object) -> str:
     """A lesson's name: any script, 1 to NAME_LIMIT characters once trimmed, no control characters
-    (a tab, a newline, a NUL, a bidirectional override). Raises PlanError."""
+    (a tab, a newline, a NUL, a bidirectional override; the zero-width joiners that emoji and some
+    scripts need are kept). Raises PlanError."""
     if not isinstance(typed, str):
         raise PlanError("lesson.error_name_empty")
     name = unicodedata.normalize("NFC", typed).strip()
@@ -97,7 +99,8 @@ def read_name(typed: object) -> str:
         raise PlanError("lesson.error_name_empty")
     if len(name) > NAME_LIMIT:
         raise PlanError("lesson.error_name_long", limit=NAME_LIMIT, length=len(name))
-    if any(unicodedata.category(character) in ("Cc", "Cf", "Cs", "Co", "Cn") for character in name):
+    if any(unicodedata.category(character) in ("Cc", "Cf", "Cs", "Co", "Cn") and character not in JOINERS
+           for character in name):
         raise PlanError("lesson.error_name_control")
     return name
 

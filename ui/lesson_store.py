@@ -21,7 +21,8 @@ What is stored, and nothing more (no names, no addresses, no session data):
 Each operation opens its own connection and transaction. A database that restarts (or a replica's
 file that is briefly locked) is retried for up to `RETRY_SECONDS`; what was committed before stays.
 Retention: a lesson and its records are deleted `RETENTION_DAYS` after it closes; a lesson nobody
-closes closes itself `OPEN_DAYS` after it was made (`purge`, run at start and on each creation).
+closes closes itself `OPEN_DAYS` after it was made (`purge`: when a store opens, when a lesson is
+made, and at most every `PURGE_SECONDS` while lessons are read).
 """
 
 import hmac
@@ -45,6 +46,7 @@ RETENTION_DAYS = 30
 OPEN_DAYS = 30
 DAY = 86_400.0
 RETRY_SECONDS = 30.0
+PURGE_SECONDS = 3600.0          # the retention sweep runs at most this often in a process (and at start)
 ACTIVE_SECONDS = 300.0          # a learner seen this recently counts as in class now
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -143,6 +145,7 @@ class Summary:
     active_on_step: dict[int, int]
     answers: list[Answer]
     challenges: dict[int, int]
+    challengers: list[tuple[int, int]]          # (learner number, step) of every challenge met
 
 
 class Store:
@@ -165,6 +168,7 @@ class Store:
             self._errors = (sqlite3.OperationalError,)
         self.migrate()
         self.purge()
+        self._purged_at = self.clock()
 
     # -------------------------------------------------------------- connections and statements
     def _connect(self) -> Any:
@@ -253,7 +257,15 @@ class Store:
         return self._do(lambda cursor: cursor.one("SELECT COUNT(*) FROM lessons WHERE created_at > ?",
                                                   (moment,))[0])
 
+    def due(self) -> None:
+        """Sweep for retention if the last sweep of this process is PURGE_SECONDS old."""
+        if self.clock() - self._purged_at >= PURGE_SECONDS:
+            self._purged_at = self.clock()
+            self.purge()
+
     def lesson(self, code: str) -> Lesson | None:
+        self.due()
+
         def work(cursor: _Cursor) -> Lesson | None:
             row = cursor.one("SELECT code, name, plan, hold, created_at, closed_at FROM lessons WHERE code = ?",
                              (code,))
@@ -315,6 +327,10 @@ class Store:
     def progress(self, code: str, learner: str) -> Progress | None:
         return self._do(lambda cursor: _progress(cursor, code, learner_key(code, learner)))
 
+    def seen(self, code: str, learner: str) -> bool:
+        """The learner has the lesson open now (the teacher's view counts them active)."""
+        return self._learner_write(code, learner, None, lambda key, now: ())
+
     def move(self, code: str, learner: str, step: int) -> bool:
         """The learner is now on step `step` (an open lesson only); whether it was recorded."""
         return self._learner_write(code, learner, "UPDATE learners SET step = ?, seen_at = ? "
@@ -340,7 +356,7 @@ class Store:
             code, learner, "INSERT INTO challenges (code, learner, step) VALUES (?, ?, ?) "
             "ON CONFLICT (code, learner, step) DO NOTHING", lambda key, now: (code, key, step))
 
-    def _learner_write(self, code: str, learner: str, statement: str,
+    def _learner_write(self, code: str, learner: str, statement: str | None,
                        values: Callable[[str, float], tuple]) -> bool:
         key, now = learner_key(code, learner), self.clock()
 
@@ -350,7 +366,8 @@ class Store:
                                (code, key))
             if known is None:
                 return False
-            cursor.execute(statement, values(key, now))
+            if statement is not None:
+                cursor.execute(statement, values(key, now))
             cursor.execute("UPDATE learners SET seen_at = ? WHERE code = ? AND learner = ?", (now, code, key))
             return True
 
@@ -375,8 +392,12 @@ class Store:
                            "SELECT learner, step, card, prediction, outcome, matched FROM answers WHERE code = ?",
                            (code,))]
             answers.sort(key=lambda answer: (answer.step, answer.card, answer.learner))
-            challenges = dict(cursor.all("SELECT step, COUNT(*) FROM challenges WHERE code = ? GROUP BY step", (code,)))
-            return Summary(len(learners), on_step, active, answers, challenges)
+            challengers = sorted((number[key], step) for key, step in cursor.all(
+                "SELECT learner, step FROM challenges WHERE code = ?", (code,)))
+            challenges: dict[int, int] = {}
+            for _, step in challengers:
+                challenges[step] = challenges.get(step, 0) + 1
+            return Summary(len(learners), on_step, active, answers, challenges, challengers)
 
         return self._do(work)
 

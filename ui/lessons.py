@@ -35,7 +35,7 @@ from ui.catalog import CONCEPTS, ROOT, concept_title
 from ui.chart_text import markdown_escaped
 from ui.i18n import language, text
 from ui.lesson_plan import MODES, PlanError, Step
-from ui.lesson_store import OPEN_DAYS, RETENTION_DAYS, Lesson, store
+from ui.lesson_store import ACTIVE_SECONDS, OPEN_DAYS, RETENTION_DAYS, Lesson, store
 
 LESSON_PARAM, TEACHER_PARAM = "lesson", "teacher"        # the class link, the teacher's link
 CARD_PARAM = "card"                                       # as ui.cards: the card a link opens
@@ -51,6 +51,8 @@ FRESH_SECONDS = 2.0             # a lesson's row read within this is read again 
 HOSTED_PER_HOUR = 30            # hosted: lessons the whole server makes per hour
 HOSTED_PER_SESSION = 5          # hosted: lessons one visitor makes per hour
 SLUGS = {concept.slug: concept for concept in CONCEPTS}
+SEEN_SECONDS = 60.0             # a learner's page marks them active at most this often
+UNREACHABLE = object()          # what `_safely` returns when the database cannot be reached
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Attending:
     switch: bool = False
     reported: set[tuple[int, str]] = field(default_factory=set)
     renewed: bool = False           # the browser's id was malformed and replaced (said once)
+    seen_at: float = 0.0            # when this session last marked the learner active
 
     @property
     def current(self) -> Step:
@@ -143,6 +146,9 @@ def lesson_bar(page: str) -> None:
         return
     attending.page = page
     _refresh(attending)
+    if time.monotonic() - attending.seen_at >= SEEN_SECONDS:       # the teacher's "active" count
+        attending.seen_at = time.monotonic()
+        _safely(lambda: store().seen(attending.code, attending.learner), False)
     if attending.lesson.closed:
         st.session_state.pop(ATTENDING, None)
         params.pop(LESSON_PARAM, None)
@@ -158,7 +164,11 @@ def lesson_bar(page: str) -> None:
 
 def _open_teacher(typed_code: Any, typed_token: Any) -> None:
     code, token = lesson_plan.read_code(typed_code), lesson_plan.read_token(typed_token)
-    if code is None or token is None or not _safely(lambda: store().teacher(code, token), False):
+    valid = code is not None and token is not None and _safely(lambda: store().teacher(code, token), UNREACHABLE)
+    if valid is UNREACHABLE:            # the link may be fine: keep it, say why nothing shows
+        st.error(text("lesson.error_reading"), icon=":material/cloud_off:")
+        return
+    if not valid:
         st.query_params.pop(TEACHER_PARAM, None)
         st.query_params.pop(LESSON_PARAM, None)
         st.session_state.pop(TEACHING, None)
@@ -174,7 +184,10 @@ def _join(typed: str) -> Attending | None:
         st.query_params.pop(LESSON_PARAM, None)
         st.error(text("lesson.error_code"), icon=":material/link_off:")
         return None
-    lesson = _safely(lambda: store().lesson(code), None)
+    lesson = _safely(lambda: store().lesson(code), UNREACHABLE)
+    if lesson is UNREACHABLE:
+        st.error(text("lesson.error_reading"), icon=":material/cloud_off:")
+        return None
     if lesson is None or lesson.closed:
         st.query_params.pop(LESSON_PARAM, None)
         st.error(text("lesson.error_no_lesson" if lesson is None else "lesson.closed_for_learner",
@@ -184,11 +197,13 @@ def _join(typed: str) -> Attending | None:
     learner = lesson_plan.read_learner(given)
     renewed = given is not None and learner is None       # said in the bar, after the move to the step's page
     learner = learner or lesson_plan.new_learner()
-    progress = _safely(lambda: store().join(code, learner), None)
-    if progress is None:
-        st.error(text("lesson.error_saving"), icon=":material/cloud_off:")
+    progress = _safely(lambda: store().join(code, learner), UNREACHABLE)
+    if progress is UNREACHABLE or progress is None:      # unreachable, or closed this very moment
+        st.error(text("lesson.error_step" if progress is UNREACHABLE else "lesson.error_no_lesson"),
+                 icon=":material/cloud_off:")
         return None
     attending = Attending(code, learner, min(progress.step, len(lesson.steps) - 1), lesson, time.monotonic(),
+                          seen_at=time.monotonic(),
                           switch=True, renewed=renewed)    # to their step's page: a reload or a return continues
     for (step, card), (prediction, _) in progress.answers.items():    # their predictions, as they left them
         page = lesson.steps[step].page if step < len(lesson.steps) else None
@@ -246,7 +261,7 @@ def _move(attending: Attending, to: int) -> None:
         attending.step, attending.switch = to, True
         attending.applied = {key for key in attending.applied if key[0] != to}
     else:
-        st.session_state["_lesson_move_failed"] = True
+        st.session_state["_lesson_move_failed"] = True      # said in the bar, in the learner's language
 
 
 def _bar(attending: Attending) -> None:
@@ -270,7 +285,7 @@ def _bar(attending: Attending) -> None:
             attending.renewed = False
             st.caption(text("lesson.learner_id_renewed"))
         if st.session_state.pop("_lesson_move_failed", False):
-            st.error(text("lesson.error_saving"), icon=":material/cloud_off:")
+            st.error(text("lesson.error_step"), icon=":material/cloud_off:")
         notes = [text(f"lesson.mode_{step.mode}")] if step.mode != "open" else []
         if lesson.held(attending.step):
             notes.append(text("lesson.held_note"))
@@ -456,13 +471,13 @@ def _reorder(index: int, to: int) -> None:
 
 
 def describe_step(step: Step) -> str:
-    from ui.fields import spoken
+    from ui.fields import labelled, spoken
 
     experiment = experiment_for(step)
     parts = [text(f"lesson.mode_label_{step.mode}")]
     if step.mode == "only":
-        parts.append(text("lesson.only_these", names=", ".join(
-            spoken(experiment, name, step_values(step)[name]).split(" = ")[0] for name in step.shown)))
+        parts.append(text("lesson.only_these", names=text("common.list_separator").join(
+            labelled(experiment, experiment[name])[0] for name in step.shown)))
     if step.settings:
         parts.append(", ".join(spoken(experiment, name, value) for name, value in step.settings.items()))
     return markdown_escaped(" · ".join(parts))
@@ -502,7 +517,10 @@ def class_link(code: str) -> str:
 
 def teacher_view() -> None:
     code, token = st.session_state[TEACHING]
-    lesson = _safely(lambda: store().lesson(code), None)
+    lesson = _safely(lambda: store().lesson(code), UNREACHABLE)
+    if lesson is UNREACHABLE:
+        st.error(text("lesson.error_reading"), icon=":material/cloud_off:")
+        return
     if lesson is None:
         st.session_state.pop(TEACHING, None)
         st.query_params.pop(TEACHER_PARAM, None)
@@ -513,7 +531,7 @@ def teacher_view() -> None:
     st.button(text("lesson.leave_teacher"), key="lesson_leave", type="tertiary", icon=":material/logout:",
               on_click=_leave_teaching)
     if lesson.closed:
-        st.warning(text("lesson.closed_for_teacher"), icon=":material/event_busy:")
+        st.warning(text("lesson.closed_for_teacher", days=RETENTION_DAYS), icon=":material/event_busy:")
     link = class_link(code)
     left, right = st.columns([2, 1])
     with left:
@@ -562,11 +580,10 @@ def _live(code: str) -> None:
             st.markdown(f"**{index + 1}. {step_title(step)}**")
             cards, challenge = cards_of(step.page)
             met = summary.challenges.get(index, 0)
-            st.markdown(text("lesson.live_step", on=summary.on_step.get(index, 0),
-                             active=summary.active_on_step.get(index, 0), met=met,
-                             learners=summary.learners) if challenge is not None else
-                        text("lesson.live_step_no_challenge", on=summary.on_step.get(index, 0),
-                             active=summary.active_on_step.get(index, 0)))
+            counts = {"on": summary.on_step.get(index, 0), "active": summary.active_on_step.get(index, 0),
+                      "minutes": round(ACTIVE_SECONDS / 60)}
+            st.markdown(text("lesson.live_step", met=met, learners=summary.learners, **counts)
+                        if challenge is not None else text("lesson.live_step_no_challenge", **counts))
             shown = [card for card in cards if card.id == step.card or (step.card is None and any(
                 answer.step == index and answer.card == card.id for answer in summary.answers))]
             for card in shown:
@@ -577,7 +594,7 @@ def _live(code: str) -> None:
             if lesson.held(index) and not lesson.closed:
                 st.button(text("lesson.reveal"), key=f"lesson_reveal_{index}", icon=":material/visibility:",
                           on_click=lambda at=index: _safely(lambda: store().reveal(code, at), None))
-            elif lesson.hold:
+            elif lesson.hold and index in lesson.revealed:
                 st.caption(text("lesson.revealed"))
     st.download_button(text("lesson.csv"), results_csv(lesson, summary), file_name=f"lesson-{code}.csv",
                        mime="text/csv", key="lesson_csv", icon=":material/download:", on_click="ignore")
@@ -608,11 +625,13 @@ def _card_table(page: str, card: Any, answers: list) -> str:
                                                        judged=judged_n, right=right) + "\n\n" + "\n".join(rows))
 
 
-CSV_COLUMNS = ("step", "page", "card", "learner", "prediction", "outcome", "matched")
+CSV_COLUMNS = ("step", "page", "card", "learner", "prediction", "outcome", "matched")   # codes, for spreadsheets
+CHALLENGE_ROW = "challenge"     # the `card` of a row that says a learner met a step's challenge
 
 
 def results_csv(lesson: Lesson, summary: Any) -> str:
-    """Every recorded answer and challenge met, one row each; learners are numbers in order of joining."""
+    """Every recorded answer and challenge met, one row each, in codes (answer codes, page slugs) that
+    stay the same in both languages; learners are numbers in order of joining."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
@@ -620,9 +639,9 @@ def results_csv(lesson: Lesson, summary: Any) -> str:
         page = lesson.steps[answer.step].page if answer.step < len(lesson.steps) else ""
         writer.writerow((answer.step + 1, page, answer.card, answer.learner, answer.prediction, answer.outcome or "",
                          "" if answer.matched is None else int(answer.matched)))
-    for step, count in sorted(summary.challenges.items()):
+    for learner, step in summary.challengers:
         page = lesson.steps[step].page if step < len(lesson.steps) else ""
-        writer.writerow((step + 1, page, "challenge", "", "", "met", count))
+        writer.writerow((step + 1, page, CHALLENGE_ROW, learner, "", "met", ""))
     return buffer.getvalue()
 
 
@@ -639,12 +658,12 @@ def _answers(lesson: Lesson) -> None:
             for card in cards:
                 if step.card is not None and card.id != step.card:
                     continue
-                lines.append(f"- {text(f'{step.page}.card_{card.id}_question')} → "
-                             f"**{text(f'{step.page}.card_{card.id}_answer_{card.answer}')}**. "
-                             f"{text(f'{step.page}.card_{card.id}_why')}")
+                lines.append("- " + text("lesson.answer_line", question=text(f"{step.page}.card_{card.id}_question"),
+                                         answer=text(f"{step.page}.card_{card.id}_answer_{card.answer}"),
+                                         why=text(f"{step.page}.card_{card.id}_why")))
             if challenge is not None and step.card is None:
-                lines.append(f"- {text('common.challenge_title')}: {text(f'{step.page}.challenge_goal')} "
-                             f"{challenge_hint(experiments(step.page)[challenge.experiment], challenge, language())}")
+                hint = challenge_hint(experiments(step.page)[challenge.experiment], challenge, language())
+                lines.append("- " + text("lesson.challenge_line", goal=text(f"{step.page}.challenge_goal"), hint=hint))
             st.markdown("\n".join(lines))
 
 
