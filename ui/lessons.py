@@ -278,9 +278,8 @@ def _bar(attending: Attending) -> None:
         if attending.page != step.page:
             where.button(text("lesson.back_to_step", step=attending.step + 1), key="lesson_back",
                          on_click=lambda: setattr(attending, "switch", True))
-        # The learner's id, into their browser (again each run: a run cut short by a page switch
-        # never reaches the browser).
-        _set_cookie(COOKIE_PREFIX + attending.code, attending.learner)
+        with where:     # the learner's id, into their browser (every run: one cut short by a page switch never arrives)
+            _set_cookie(COOKIE_PREFIX + attending.code, attending.learner)
         if attending.renewed:
             attending.renewed = False
             st.caption(text("lesson.learner_id_renewed"))
@@ -574,7 +573,7 @@ def _live(code: str) -> None:
         st.warning(text("lesson.error_reading"), icon=":material/cloud_off:")
         return
     st.subheader(text("lesson.live_title"))
-    st.markdown(text("lesson.live_total", learners=summary.learners) + " " + _queue_words())
+    st.markdown(text("lesson.live_total", learners=summary.learners) + " · " + _queue_words())
     for index, step in enumerate(lesson.steps):
         with st.container(border=True, key=f"lesson_live_{index}"):
             st.markdown(f"**{index + 1}. {step_title(step)}**")
@@ -583,7 +582,8 @@ def _live(code: str) -> None:
             counts = {"on": summary.on_step.get(index, 0), "active": summary.active_on_step.get(index, 0),
                       "minutes": round(ACTIVE_SECONDS / 60)}
             st.markdown(text("lesson.live_step", met=met, learners=summary.learners, **counts)
-                        if challenge is not None else text("lesson.live_step_no_challenge", **counts))
+                        if challenge is not None and step.card is None           # a card's step has none
+                        else text("lesson.live_step_no_challenge", **counts))
             shown = [card for card in cards if card.id == step.card or (step.card is None and any(
                 answer.step == index and answer.card == card.id for answer in summary.answers))]
             for card in shown:
