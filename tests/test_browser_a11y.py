@@ -102,6 +102,8 @@ def test_the_browsers_reduced_motion_reaches_the_session(browser, server, motion
         else:
             page.reload()                     # a second script run: the probe is still there, unpressed
             wait_for_app(page)
+            # the stylesheet that hides the probe is in place (the same element marks the document)
+            page.wait_for_function("() => document.documentElement.dataset.ptlabLang === 'en'", timeout=WAIT_MS)
             assert probe.count() == 1 and not probe.is_visible()
     finally:
         context.close()

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import WAIT
 from tests.databases import database  # noqa: F401  (the fixture)
-from ui import lesson_plan, lesson_store, lessons, runner
+from ui import lesson_plan, lesson_state, lesson_store, lessons, runner
 from ui.i18n import translate
 from ui.lesson_plan import Step, new_learner
 
@@ -26,8 +26,14 @@ def store(database, monkeypatch):  # noqa: F811
     for name, value in database.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(lesson_store, "_STORE", None)
-    monkeypatch.setattr(lessons, "FRESH_SECONDS", 0.0)      # every script run reads the lesson's row again
+    monkeypatch.setattr(lesson_state, "FRESH_SECONDS", 0.0)      # every script run reads the lesson's row again
     return lesson_store.store()
+
+
+def editor(app):
+    """The home page with "Make a lesson" switched on."""
+    test = app()
+    return test.toggle(key="lesson_editor").set_value(True).run()
 
 
 def learner_app(app, code: str, learner: str, lang: str = "en"):
@@ -51,7 +57,7 @@ def ended(test):
 
 
 def test_the_editor_makes_a_lesson_and_opens_its_teacher_view(app, store):
-    test = app()
+    test = editor(app)
     test.text_input(key="lesson_name").input("Overfitting · 过拟合 · <b>'; DROP TABLE lessons;--").run()
     test.selectbox(key="lesson_page").select("regression").run()
     test.selectbox(key="lesson_card_regression").select("overfit").run()
@@ -81,7 +87,7 @@ def test_the_editor_makes_a_lesson_and_opens_its_teacher_view(app, store):
                                          ("tab\tand\u202eoverride", "lesson.error_name_control")],
                          ids=["empty", "bell", "tab-and-override"])
 def test_a_bad_name_is_refused_and_the_draft_stays(app, store, name, error):
-    test = app()
+    test = editor(app)
     test.button(key="lesson_add_button").click().run()
     test.session_state["lesson_name"] = name          # as a crafted request would send it, past max_chars
     test.button(key="lesson_create").click().run()
@@ -91,7 +97,7 @@ def test_a_bad_name_is_refused_and_the_draft_stays(app, store, name, error):
 
 
 def test_a_ten_kilobyte_name_never_reaches_the_database_whole(app, store):
-    test = app()
+    test = editor(app)
     test.button(key="lesson_add_button").click().run()
     test.session_state["lesson_name"] = "名" * 10_000           # a crafted request: the widget keeps NAME_LIMIT
     test.button(key="lesson_create").click().run()
@@ -101,7 +107,7 @@ def test_a_ten_kilobyte_name_never_reaches_the_database_whole(app, store):
 
 
 def test_a_link_of_another_page_is_refused_and_a_pages_link_sets_the_step(app, store):
-    test = app()
+    test = editor(app)
     test.selectbox(key="lesson_page").select("regression").run()
     test.text_input(key="lesson_link").input("http://localhost:8501/optimizers?optimizers_steps=50").run()
     test.button(key="lesson_add_button").click().run()
@@ -177,13 +183,14 @@ def test_bad_codes_tokens_and_ids_get_a_message_and_see_nothing(app, store):
 
 def test_hosted_lesson_making_is_rate_limited_per_visitor(app, store, monkeypatch):
     monkeypatch.setenv("PTLAB_HOSTED", "1")
-    test = app()
+    test = editor(app)
     test.button(key="lesson_add_button").click().run()
     for _ in range(lessons.HOSTED_PER_SESSION):
         test.text_input(key="lesson_name").input("again").run()
         test.button(key="lesson_create").click().run()
         assert "teacher" in test.query_params, shown(test)[-3:]
-        test.button(key="lesson_leave").click().run()       # back to the editor, the draft kept
+        test.button(key="lesson_leave").click().run()       # back to the home page, the draft kept
+        test.toggle(key="lesson_editor").set_value(True).run()
     test.text_input(key="lesson_name").input("again").run()
     test.button(key="lesson_create").click().run()
     assert translate("lesson.error_rate", "en", minutes=60) in shown(test)

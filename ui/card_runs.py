@@ -23,7 +23,7 @@ import streamlit as st
 from engine.cards import TRACE, Card, Measures, traced, watched
 from engine.errors import InputError
 from engine.training import TrainingStep
-from ui import lessons, runner
+from ui import lesson_state, runner
 from ui.charts import history_figure, show
 from ui.i18n import text
 from ui.jobs import without_model
@@ -82,7 +82,7 @@ def start(name: str, module: ModuleType, card: Card, experiment: Experiment, gue
         made.append(runner.Job(functools.partial(_trained, module.steps, (config, data_key)), owner=owner, page=page,
                                kind=experiment.key, replay_key=key))
     store[name] = CardRuns(made, guess, polled=[[] for _ in made])
-    lessons.predicted(experiment.page, card.id, guess)       # in a lesson: the prediction, before any verdict
+    lesson_state.predicted(experiment.page, card.id, guess)       # in a lesson: the prediction, before any verdict
     for job in made:
         job._skip = reduced_motion()        # a replay plays at once for a learner who asked for reduced motion
         pool.submit(job)

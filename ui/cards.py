@@ -24,7 +24,7 @@ from typing import Any
 import streamlit as st
 
 from engine.cards import Card, Challenge, numbers
-from ui import card_runs, controls, lessons, links
+from ui import card_runs, controls, lesson_state, links
 from ui.experiment import QUEUED_REFRESH_SECONDS, REFRESH_SECONDS
 from ui.i18n import language, option_labels, text, translate
 from ui.progress import PROGRESS
@@ -95,8 +95,8 @@ def _card_runs(slug: str, card: Card, name: str, shown_active: bool) -> None:
     refresh = None
     if shown_active:
         refresh = QUEUED_REFRESH_SECONDS if _runs(name).waiting else REFRESH_SECONDS
-    elif (done := _runs(name)) is not None and done.measures is not None and lessons.held(slug):
-        refresh = lessons.LIVE_SECONDS              # a held verdict: look again for the teacher's reveal
+    elif (done := _runs(name)) is not None and done.measures is not None and lesson_state.held(slug):
+        refresh = lesson_state.LIVE_SECONDS              # a held verdict: look again for the teacher's reveal
     polling_for_reveal = not shown_active and refresh is not None
 
     @st.fragment(run_every=refresh, key=f"fragment_card_{slug}_{card.id}")
@@ -110,11 +110,11 @@ def _card_runs(slug: str, card: Card, name: str, shown_active: bool) -> None:
         with st.container(key=f"runstate_card_{slug}_{card.id}_{state}"):     # the browser tests wait on it
             card_runs.progress(runs)
         card_runs.judge(runs, card)
-        held = lessons.held(slug)
+        held = lesson_state.held(slug)
         if runs.measures is not None:
             if not runs.reported:                    # a lesson records the runs' answer once
                 runs.reported = True
-                lessons.judged(slug, card.id, runs.guess, card.judge(runs.measures))
+                lesson_state.judged(slug, card.id, runs.guess, card.judge(runs.measures))
             if held:
                 st.info(text("lesson.verdict_held", guess=text(f"{slug}.card_{card.id}_answer_{runs.guess}")),
                         icon=":material/hourglass_top:")
@@ -222,7 +222,7 @@ def _challenge_verdict(slug: str, challenge: Challenge, experiment: Experiment, 
     if challenge.met(measures, settings):
         st.success(text("common.challenge_met", result=result), icon=":material/emoji_events:")
         st.session_state.setdefault(PROGRESS, {}).setdefault("challenges", {})[slug] = True
-        lessons.challenge_met(slug)
+        lesson_state.challenge_met(slug)
     else:
         hint = challenge_hint(experiment, challenge, language())
         st.info(f"{text('common.challenge_not_yet', result=result)}\n\n{hint}", icon=":material/flag:")

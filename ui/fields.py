@@ -8,7 +8,7 @@
 The form keeps the values it drew in this script run; `Training(..., form=form)` hands them to
 `ui.experiment.experiment`, which records them with the run (the cards judge a run by them).
 A setting the page did not draw this time (a hidden one) counts at its default. In a lesson
-(`ui.lessons.rule`), a step starts its settings at the teacher's values, draws a locked one disabled,
+(`ui.lesson_state.rule`), a step starts its settings at the teacher's values, draws a locked one disabled,
 and leaves out one the teacher did not choose to show (it counts at the step's value).
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui import hosted, lessons
+from ui import hosted, lesson_state
 from ui.i18n import option_labels, text
 from ui.links import describe, linked
 from ui.settings import Experiment, Setting
@@ -41,7 +41,7 @@ class Form:
         widget = getattr(where if where is not None else st, setting.widget)
         label = text(self.experiment.label_key(name))
         key = self.experiment.widget_key(name)
-        if (step := lessons.rule(self.experiment, name)) is not None:      # a lesson's step sets it
+        if (step := lesson_state.rule(self.experiment, name)) is not None:      # a lesson's step sets it
             value, fixed, drawn, first = step
             if fixed or first:
                 st.session_state[key] = value

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+LESSON_PARAM, TEACHER_PARAM = "lesson", "teacher"        # in the URL: the class link, the teacher's link
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"       # Crockford's base 32: no i, l, o, u
 CODE_LENGTH = 13                                     # 65 random bits
 CODE = re.compile(f"[{ALPHABET}]{{{CODE_LENGTH}}}")

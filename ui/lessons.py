@@ -20,11 +20,8 @@ text. Only the records `ui.lesson_store` lists are written.
 """
 
 import csv
-import functools
-import importlib
 import io
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -34,83 +31,33 @@ from ui import lesson_plan, mode
 from ui.catalog import CONCEPTS, ROOT, concept_title
 from ui.chart_text import markdown_escaped
 from ui.i18n import language, text
-from ui.lesson_plan import MODES, PlanError, Step
+from ui.lesson_plan import LESSON_PARAM, MODES, TEACHER_PARAM, PlanError, Step
+from ui.lesson_state import (
+    ATTENDING,
+    LIVE_SECONDS,
+    UNREACHABLE,
+    Attending,
+    cards_of,
+    experiment_for,
+    refresh,
+    safely,
+)
 from ui.lesson_store import ACTIVE_SECONDS, OPEN_DAYS, RETENTION_DAYS, Lesson, store
 
-LESSON_PARAM, TEACHER_PARAM = "lesson", "teacher"        # the class link, the teacher's link
 CARD_PARAM = "card"                                       # as ui.cards: the card a link opens
 COOKIE_PREFIX = "ptlab_learner_"
 COOKIE_DAYS = 60
-ATTENDING = "_lesson"           # Session State: this learner's place in a lesson (Attending)
 TEACHING = "_teaching"          # Session State: (code, token) of the lesson this session teaches
 DRAFT = "_lesson_draft"         # Session State: the editor's steps
 MADE = "_lessons_made"          # Session State: times this session made a lesson (hosted rate limit)
 BROWSER_ID = "_lesson_browser_id"   # Session State: a learner id given by the test harness instead of a cookie
-LIVE_SECONDS = 3                # the teacher's view and a held verdict look again this often
-FRESH_SECONDS = 2.0             # a lesson's row read within this is read again only after it
 HOSTED_PER_HOUR = 30            # hosted: lessons the whole server makes per hour
 HOSTED_PER_SESSION = 5          # hosted: lessons one visitor makes per hour
 SLUGS = {concept.slug: concept for concept in CONCEPTS}
 SEEN_SECONDS = 60.0             # a learner's page marks them active at most this often
-UNREACHABLE = object()          # what `_safely` returns when the database cannot be reached
-
-
-@dataclass
-class Attending:
-    """A learner's place in a lesson, in their session. `applied`: (step, widget key) pairs whose
-    starting value was put in place (an open setting is set once per visit to its step)."""
-
-    code: str
-    learner: str
-    step: int
-    lesson: Lesson
-    read_at: float
-    page: str = ""
-    applied: set[tuple[int, str]] = field(default_factory=set)
-    switch: bool = False
-    reported: set[tuple[int, str]] = field(default_factory=set)
-    renewed: bool = False           # the browser's id was malformed and replaced (said once)
-    seen_at: float = 0.0            # when this session last marked the learner active
-
-    @property
-    def current(self) -> Step:
-        return self.lesson.steps[self.step]
-
-    def step_for(self, slug: str) -> int | None:
-        """The step a card of page `slug` counts for: the learner's own step when it is on that page,
-        else the first step on it; None when the lesson never visits the page."""
-        if self.current.page == slug:
-            return self.step
-        return next((index for index, step in enumerate(self.lesson.steps) if step.page == slug), None)
 
 
 # ------------------------------------------------------------------------------ what a plan may name
-@functools.cache
-def cards_of(slug: str) -> tuple:
-    """The page's cards and challenge (imports the page's engine: torch)."""
-    module = importlib.import_module(f"engine.cards.{slug}")
-    return tuple(module.CARDS), getattr(module, "CHALLENGE", None)
-
-
-def experiment_for(step: Step):
-    """The experiment a step starts: its card's, or the page's main one."""
-    from ui.settings import experiments
-
-    name = None
-    if step.card is not None:
-        name = next(card.experiment for card in cards_of(step.page)[0] if card.id == step.card)
-    return experiments(step.page)[name]
-
-
-def step_values(step: Step) -> dict[str, Any]:
-    """Every setting of the step's experiment: its card's first run (or the defaults), then the step's."""
-    experiment = experiment_for(step)
-    start = {}
-    if step.card is not None:
-        start = dict(next(card.runs[0] for card in cards_of(step.page)[0] if card.id == step.card))
-    return experiment.complete({**start, **step.settings})
-
-
 def catalogue() -> lesson_plan.Catalogue:
     from ui.settings import experiments
 
@@ -145,10 +92,10 @@ def lesson_bar(page: str) -> None:
     if attending is None:
         return
     attending.page = page
-    _refresh(attending)
+    refresh(attending)
     if time.monotonic() - attending.seen_at >= SEEN_SECONDS:       # the teacher's "active" count
         attending.seen_at = time.monotonic()
-        _safely(lambda: store().seen(attending.code, attending.learner), False)
+        safely(lambda: store().seen(attending.code, attending.learner), False)
     if attending.lesson.closed:
         st.session_state.pop(ATTENDING, None)
         params.pop(LESSON_PARAM, None)
@@ -164,7 +111,7 @@ def lesson_bar(page: str) -> None:
 
 def _open_teacher(typed_code: Any, typed_token: Any) -> None:
     code, token = lesson_plan.read_code(typed_code), lesson_plan.read_token(typed_token)
-    valid = code is not None and token is not None and _safely(lambda: store().teacher(code, token), UNREACHABLE)
+    valid = code is not None and token is not None and safely(lambda: store().teacher(code, token), UNREACHABLE)
     if valid is UNREACHABLE:            # the link may be fine: keep it, say why nothing shows
         st.error(text("lesson.error_reading"), icon=":material/cloud_off:")
         return
@@ -184,7 +131,7 @@ def _join(typed: str) -> Attending | None:
         st.query_params.pop(LESSON_PARAM, None)
         st.error(text("lesson.error_code"), icon=":material/link_off:")
         return None
-    lesson = _safely(lambda: store().lesson(code), UNREACHABLE)
+    lesson = safely(lambda: store().lesson(code), UNREACHABLE)
     if lesson is UNREACHABLE:
         st.error(text("lesson.error_reading"), icon=":material/cloud_off:")
         return None
@@ -197,7 +144,7 @@ def _join(typed: str) -> Attending | None:
     learner = lesson_plan.read_learner(given)
     renewed = given is not None and learner is None       # said in the bar, after the move to the step's page
     learner = learner or lesson_plan.new_learner()
-    progress = _safely(lambda: store().join(code, learner), UNREACHABLE)
+    progress = safely(lambda: store().join(code, learner), UNREACHABLE)
     if progress is UNREACHABLE or progress is None:      # unreachable, or closed this very moment
         st.error(text("lesson.error_step" if progress is UNREACHABLE else "lesson.error_no_lesson"),
                  icon=":material/cloud_off:")
@@ -227,15 +174,6 @@ def _set_cookie(name: str, value: str) -> None:
             "</script>", unsafe_allow_javascript=True, width=1)
 
 
-def _refresh(attending: Attending, now: float | None = None) -> None:
-    """Read the lesson's row again (hold, reveals, closed) when the last read is older than FRESH_SECONDS."""
-    now = time.monotonic() if now is None else now
-    if now - attending.read_at >= FRESH_SECONDS:
-        lesson = _safely(lambda: store().lesson(attending.code), attending.lesson)
-        attending.lesson = lesson or attending.lesson
-        attending.read_at = now
-
-
 def _go(attending: Attending) -> None:
     """Take the learner to their step's page, its card open."""
     step = attending.current
@@ -257,7 +195,7 @@ def _move(attending: Attending, to: int) -> None:
     """Previous / Next (button callback)."""
     if not 0 <= to < len(attending.lesson.steps):
         return
-    if _safely(lambda: store().move(attending.code, attending.learner, to), False):
+    if safely(lambda: store().move(attending.code, attending.learner, to), False):
         attending.step, attending.switch = to, True
         attending.applied = {key for key in attending.applied if key[0] != to}
     else:
@@ -303,64 +241,6 @@ def _name(name: str) -> str:
     return markdown_escaped(name)
 
 
-def _safely(work, fallback):
-    """`work()`, or `fallback` when the database cannot be reached (the page says so where it matters)."""
-    try:
-        return work()
-    except Exception:  # noqa: BLE001 - a lost database never breaks the page
-        return fallback
-
-
-# ------------------------------------------------------------------------------ what the pages ask
-def attending() -> Attending | None:
-    return st.session_state.get(ATTENDING)
-
-
-def rule(experiment: Any, name: str) -> tuple[Any, bool, bool, bool] | None:
-    """For `ui.fields.Form`: (value, fixed, drawn, first) when the learner's current step sets this
-    setting (its page and experiment), else None. `first`: the first draw in this visit to the step."""
-    here = attending()
-    if here is None or here.page != here.current.page:
-        return None
-    step = here.current
-    if experiment.page != step.page or experiment.key != experiment_for(step).key:
-        return None
-    key = (here.step, experiment.widget_key(name))
-    first = key not in here.applied
-    here.applied.add(key)
-    return step_values(step)[name], step.fixed(name), step.drawn(name), first
-
-
-def held(slug: str) -> bool:
-    """Whether a card's verdict on page `slug` waits for the teacher (read afresh every FRESH_SECONDS)."""
-    here = attending()
-    if here is None or (step := here.step_for(slug)) is None:
-        return False
-    _refresh(here)
-    return here.lesson.held(step)
-
-
-def predicted(slug: str, card: str, prediction: str) -> None:
-    here = attending()
-    if here is not None and (step := here.step_for(slug)) is not None:
-        _safely(lambda: store().predict(here.code, here.learner, step, card, prediction), False)
-
-
-def judged(slug: str, card: str, prediction: str, outcome: str) -> None:
-    """The runs' verdict on a card (recorded once per run of the card; the first verdict stays)."""
-    here = attending()
-    if here is not None and (step := here.step_for(slug)) is not None:
-        _safely(lambda: store().judge(here.code, here.learner, step, card, outcome, prediction == outcome), False)
-
-
-def challenge_met(slug: str) -> None:
-    here = attending()
-    if here is None or (step := here.step_for(slug)) is None or (step, "challenge") in here.reported:
-        return
-    if _safely(lambda: store().challenge(here.code, here.learner, step), False):
-        here.reported.add((step, "challenge"))
-
-
 def teaching() -> tuple[str, str] | None:
     return st.session_state.get(TEACHING)
 
@@ -370,7 +250,11 @@ def editor() -> None:
     """"Teach a class", at the end of the home page."""
     st.header(text("lesson.editor_title"))
     st.markdown(text("lesson.editor_intro"))
-    with st.expander(text("lesson.editor_open"), icon=":material/co_present:"):
+    # A switch, not an expander: the editor reads the pages' cards (torch), which the home page never
+    # imports until a teacher asks for it (an expander's body runs even while it is closed).
+    if not st.toggle(text("lesson.editor_open"), key="lesson_editor"):
+        return
+    with st.container(border=True, key="lesson_editor_body"):
         draft: list[Step] = st.session_state.setdefault(DRAFT, [])
         st.text_input(text("lesson.name"), key="lesson_name", max_chars=lesson_plan.NAME_LIMIT,
                       placeholder=text("lesson.name_placeholder"))
@@ -516,7 +400,7 @@ def class_link(code: str) -> str:
 
 def teacher_view() -> None:
     code, token = st.session_state[TEACHING]
-    lesson = _safely(lambda: store().lesson(code), UNREACHABLE)
+    lesson = safely(lambda: store().lesson(code), UNREACHABLE)
     if lesson is UNREACHABLE:
         st.error(text("lesson.error_reading"), icon=":material/cloud_off:")
         return
@@ -544,7 +428,7 @@ def teacher_view() -> None:
         st.image(qr_png(link), width=220, alt=text("lesson.qr_alt", code=lesson_plan.spaced(code)))
     if not lesson.closed:
         st.toggle(text("lesson.hold"), value=lesson.hold, key="lesson_teacher_hold", help=text("lesson.hold_help"),
-                  on_change=lambda: _safely(lambda: store().set_hold(code, st.session_state.lesson_teacher_hold),
+                  on_change=lambda: safely(lambda: store().set_hold(code, st.session_state.lesson_teacher_hold),
                                             None))
     _live(code)
     _answers(lesson)
@@ -567,8 +451,8 @@ def qr_png(link: str) -> bytes:
 
 @st.fragment(run_every=LIVE_SECONDS)
 def _live(code: str) -> None:
-    lesson = _safely(lambda: store().lesson(code), None)
-    summary = _safely(lambda: store().summary(code), None)
+    lesson = safely(lambda: store().lesson(code), None)
+    summary = safely(lambda: store().summary(code), None)
     if lesson is None or summary is None:
         st.warning(text("lesson.error_reading"), icon=":material/cloud_off:")
         return
@@ -593,7 +477,7 @@ def _live(code: str) -> None:
                 st.caption(text("lesson.live_no_answers"))
             if lesson.held(index) and not lesson.closed:
                 st.button(text("lesson.reveal"), key=f"lesson_reveal_{index}", icon=":material/visibility:",
-                          on_click=lambda at=index: _safely(lambda: store().reveal(code, at), None))
+                          on_click=lambda at=index: safely(lambda: store().reveal(code, at), None))
             elif lesson.hold and index in lesson.revealed:
                 st.caption(text("lesson.revealed"))
     st.download_button(text("lesson.csv"), results_csv(lesson, summary), file_name=f"lesson-{code}.csv",
@@ -671,8 +555,8 @@ def _closing(code: str, lesson: Lesson) -> None:
     with st.container(horizontal=True, gap="small", key="lesson_closing"):
         if not lesson.closed:
             st.button(text("lesson.close"), key="lesson_close", icon=":material/event_busy:",
-                      on_click=lambda: _safely(lambda: store().close(code), None))
+                      on_click=lambda: safely(lambda: store().close(code), None))
         confirm = st.checkbox(text("lesson.delete_confirm"), key="lesson_delete_confirm")
         st.button(text("lesson.delete"), key="lesson_delete", icon=":material/delete_forever:", disabled=not confirm,
-                  on_click=lambda: _safely(lambda: store().delete(code), None))
+                  on_click=lambda: safely(lambda: store().delete(code), None))
     st.caption(text("lesson.retention", days=RETENTION_DAYS, open_days=OPEN_DAYS))

@@ -117,7 +117,7 @@ def share_url(path: str | None = None) -> str:
     from ui.i18n import DEFAULT_LANGUAGE, LANGUAGE_KEY, language
 
     parts = urlsplit(base or "http://localhost:8501/")
-    from ui.lessons import LESSON_PARAM, TEACHER_PARAM
+    from ui.lesson_plan import LESSON_PARAM, TEACHER_PARAM
 
     private = {LANGUAGE_KEY, LESSON_PARAM, TEACHER_PARAM}      # a setup's link is not the class's, nor the teacher's
     pairs = [(k, v) for k in st.query_params if k not in private for v in st.query_params.get_all(k)]
