@@ -38,6 +38,7 @@ class Attending:
     reported: set[tuple[int, str]] = field(default_factory=set)
     renewed: bool = False           # the browser's id was malformed and replaced (said once)
     seen_at: float = 0.0            # when this session last marked the learner active
+    predictions: dict[tuple[str, str], str] = field(default_factory=dict)   # (page, card) -> kept prediction
 
     @property
     def current(self) -> Step:
@@ -122,8 +123,16 @@ def held(slug: str) -> bool:
     return here.lesson.held(step)
 
 
+def kept_prediction(slug: str, card: str) -> str | None:
+    """The learner's recorded prediction for a card (a reload or a later visit shows it again)."""
+    here = attending()
+    return None if here is None else here.predictions.get((slug, card))
+
+
 def predicted(slug: str, card: str, prediction: str) -> None:
     here = attending()
+    if here is not None:
+        here.predictions.setdefault((slug, card), prediction)
     if here is not None and (step := here.step_for(slug)) is not None:
         safely(lambda: store().predict(here.code, here.learner, step, card, prediction), False)
 

@@ -153,9 +153,8 @@ def _join(typed: str) -> Attending | None:
                           seen_at=time.monotonic(),
                           switch=True, renewed=renewed)    # to their step's page: a reload or a return continues
     for (step, card), (prediction, _) in progress.answers.items():    # their predictions, as they left them
-        page = lesson.steps[step].page if step < len(lesson.steps) else None
-        if page is not None:
-            st.session_state.setdefault(f"card_{page}_{card}_prediction", prediction)
+        if step < len(lesson.steps):
+            attending.predictions[(lesson.steps[step].page, card)] = prediction
     st.session_state[ATTENDING] = attending
     return attending
 
