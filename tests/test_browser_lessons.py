@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from engine.cards import regression as regression_cards
-from tests.browser import WAIT_MS, streamlit_server, visible_text, wait_for_app
+from tests.browser import RETRY_MS, WAIT_MS, streamlit_server, visible_text, wait_for_app
 from tests.databases import fresh_postgres_database, restart_postgres
 from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
 from tests.test_browser_a11y import check
@@ -188,8 +188,15 @@ def reload_continues(learners: list[tuple]) -> None:
     page.locator(".st-key-lesson_bar").wait_for()
     wait_for_app(page, WAIT_MS)
     assert step_two.replace("**", "").strip() in said(page)
-    page.get_by_text(f"1 · {translate(f'regression.card_{CARD.id}_title', lang)}", exact=True).click()   # step 1's card
-    settle(page)
+    radios = page.locator(f".st-key-card_regression_{CARD.id}_prediction")       # the card's question
+    title = page.get_by_text(f"1 · {translate(f'regression.card_{CARD.id}_title', lang)}", exact=True)
+    for _ in range(3):        # open step 1's card (a click during a rerun on a busy box can be lost)
+        if radios.first.is_visible():
+            break
+        title.click()
+        settle(page)
+        with suppress(PlaywrightError):
+            radios.first.wait_for(state="visible", timeout=RETRY_MS)
     chosen = page.locator(f".st-key-card_regression_{CARD.id}_prediction input[type='radio']:checked")
     assert chosen.count() == 1, "the prediction was not kept"
     label = chosen.locator("xpath=ancestor::label[1]").inner_text()
