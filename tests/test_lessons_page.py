@@ -15,7 +15,6 @@ from ui import lesson_plan, lesson_state, lesson_store, lessons, runner
 from ui.i18n import translate
 from ui.lesson_plan import Step, new_learner
 
-PAGES = {"regression": "pages/regression.py", "optimizers": "pages/optimizers.py"}
 PLAN = [Step("regression", "overfit", {}, "locked"), Step("regression", None, {"degree": 3}, "only", ("steps",)),
         Step("optimizers")]
 

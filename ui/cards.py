@@ -27,12 +27,11 @@ from engine.cards import Card, Challenge, numbers
 from ui import card_runs, controls, lesson_state, links
 from ui.experiment import QUEUED_REFRESH_SECONDS, REFRESH_SECONDS
 from ui.i18n import language, option_labels, text, translate
+from ui.links import CARD_PARAM
 from ui.progress import PROGRESS
 from ui.records import AUTORUN, RunRecord
 from ui.sessions import seen
 from ui.settings import Experiment, experiments
-
-CARD_PARAM = "card"            # ?card=<id>: the link of a card, which opens it
 
 
 def cards_section(slug: str, module: ModuleType, records: Mapping[str, Any] | None = None) -> None:

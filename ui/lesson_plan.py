@@ -132,7 +132,7 @@ class Step:
 
 
 # What a plan may name, given from outside (`ui.lessons` reads the pages' declarations): page ->
-# (its cards' ids, setting name -> a check of a value, the cards' own settings by card id).
+# (its cards' ids, setting name -> a check that the setting's widget can hold a value).
 Catalogue = Mapping[str, tuple[Sequence[str], Mapping[str, Callable[[Any], bool]]]]
 
 

@@ -43,8 +43,8 @@ from ui.lesson_state import (
     safely,
 )
 from ui.lesson_store import ACTIVE_SECONDS, OPEN_DAYS, RETENTION_DAYS, Lesson, store
+from ui.links import CARD_PARAM
 
-CARD_PARAM = "card"                                       # as ui.cards: the card a link opens
 COOKIE_PREFIX = "ptlab_learner_"
 COOKIE_DAYS = 60
 TEACHING = "_teaching"          # Session State: (code, token) of the lesson this session teaches

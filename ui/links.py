@@ -28,6 +28,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui.i18n import text
 
+CARD_PARAM = "card"           # ?card=<id>: the link of a card, which opens it (ui.cards, ui.lessons)
 SEEN = "_links_seen"          # Session State: key -> the URL values this session last read or wrote
 MAX_TEXT = 200                # longest free text taken from a URL
 TRUE = {"1", "true", "yes", "on"}
