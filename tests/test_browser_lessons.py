@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from engine.cards import regression as regression_cards
-from tests.browser import RETRY_MS, WAIT_MS, streamlit_server, visible_text, wait_for_app
-from tests.databases import fresh_postgres_database, restart_postgres
+from tests.browser import RETRY_MS, SCREENSHOTS, WAIT_MS, streamlit_server, visible_text, wait_for_app
+from tests.databases import own_postgres, restart_postgres
 from tests.test_browser import browser, no_exception  # noqa: F401  (the fixture)
 from tests.test_browser_a11y import check
 from tests.test_browser_replicas import replicas_behind_proxy
@@ -198,7 +198,12 @@ def reload_continues(learners: list[tuple]) -> None:
         with suppress(PlaywrightError):
             radios.first.wait_for(state="visible", timeout=RETRY_MS)
     chosen = page.locator(f".st-key-card_regression_{CARD.id}_prediction input[type='radio']:checked")
-    assert chosen.count() == 1, "the prediction was not kept"
+    with suppress(PlaywrightError):                  # the question may be drawn before its answer arrives
+        chosen.first.wait_for(state="attached", timeout=RETRY_MS)
+    if chosen.count() != 1:
+        page.screenshot(path=str(SCREENSHOTS / "lesson_reload_failed.png"), full_page=True)
+    assert chosen.count() == 1, (f"the prediction was not kept (the question shown: {radios.first.is_visible()}, "
+                                 f"radios: {radios.locator('input').count()}; {page.url}; {said(page)[:3000]})")
     label = chosen.locator("xpath=ancestor::label[1]").inner_text()
     assert translate(f"regression.card_{CARD.id}_answer_{guess}", lang) in label
 
@@ -233,14 +238,15 @@ def test_a_lesson_on_one_server_with_sqlite_survives_a_restart(browser, tmp_path
 
 
 def test_a_lesson_over_two_replicas_sharing_postgresql_survives_its_restart(browser, tmp_path, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("PTLAB_DATABASE_URL", fresh_postgres_database())
-    with replicas_behind_proxy(2, tmp_path / "replicas.log") as proxy:
-        teacher, link = make_lesson(browser, proxy.url)
-        learners = learners_join_and_predict(browser, link, proxy.url)
-        held_everywhere(learners)
-        restart_postgres()                                   # mid-lesson: what was written stays
-        teacher_sees(teacher, learners)
-        reveal_and_see(teacher, learners)
-        reload_continues(learners)
-        close_all(learners)
-        teacher.context.close()
+    with own_postgres() as (url, folder):              # a server of its own: the shared one never restarts
+        monkeypatch.setenv("PTLAB_DATABASE_URL", url)
+        with replicas_behind_proxy(2, tmp_path / "replicas.log") as proxy:
+            teacher, link = make_lesson(browser, proxy.url)
+            learners = learners_join_and_predict(browser, link, proxy.url)
+            held_everywhere(learners)
+            restart_postgres(folder)                         # mid-lesson: what was written stays
+            teacher_sees(teacher, learners)
+            reveal_and_see(teacher, learners)
+            reload_continues(learners)
+            close_all(learners)
+            teacher.context.close()

@@ -64,10 +64,11 @@ def _card(slug: str, module: ModuleType, card: Card, experiment: Experiment) -> 
     name = f"{slug}.{card.id}"
     runs = _runs(name)
     active = runs is not None and runs.active
+    key = f"card_{slug}_{card.id}_prediction"
     kept = lesson_state.kept_prediction(slug, card.id)       # in a lesson: as the learner left it
-    prediction = st.radio(text(f"{slug}.card_{card.id}_question"), card.answers,
-                          index=card.answers.index(kept) if kept in card.answers else None,
-                          key=f"card_{slug}_{card.id}_prediction", disabled=active,
+    if kept in card.answers and st.session_state.get(key) is None:
+        st.session_state[key] = kept    # also after a run that drew the card before the lesson was known
+    prediction = st.radio(text(f"{slug}.card_{card.id}_question"), card.answers, index=None, key=key, disabled=active,
                           format_func=option_labels(f"{slug}.card_{card.id}_answer_"))
     pair = len(card.runs) == 2
     if pair:
