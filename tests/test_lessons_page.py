@@ -188,8 +188,9 @@ def test_hosted_lesson_making_is_rate_limited_per_visitor(app, store, monkeypatc
         test.text_input(key="lesson_name").input("again").run()
         test.button(key="lesson_create").click().run()
         assert "teacher" in test.query_params, shown(test)[-3:]
-        test.button(key="lesson_leave").click().run()       # back to the home page, the draft kept
-        test.toggle(key="lesson_editor").set_value(True).run()
+        test.button(key="lesson_leave").click().run()       # back to the home page, the editor as it was
+        assert test.toggle(key="lesson_editor").value and test.text_input(key="lesson_name").value == "again"
+        assert len(test.session_state[lessons.DRAFT]) == 1
     test.text_input(key="lesson_name").input("again").run()
     test.button(key="lesson_create").click().run()
     assert translate("lesson.error_rate", "en", minutes=60) in shown(test)

@@ -14,7 +14,9 @@ naming the settings to change (those in which the stated solution differs from t
 their values).
 
 The learner's predictions, the cards' runs and the progress shown on the home page live in this
-session only (`PROGRESS`, `ui.card_runs.STORE`); nothing is stored on the server.
+session only (`PROGRESS`, `ui.card_runs.STORE`). In a lesson, the first prediction per card and the
+runs' answer also go to the lessons' database, under the learner's hashed id (`ui.lesson_state`),
+and a reload or a later visit shows that prediction again.
 """
 
 from collections.abc import Mapping

@@ -50,6 +50,8 @@ COOKIE_DAYS = 60
 TEACHING = "_teaching"          # Session State: (code, token) of the lesson this session teaches
 DRAFT = "_lesson_draft"         # Session State: the editor's steps
 MADE = "_lessons_made"          # Session State: times this session made a lesson (hosted rate limit)
+EDITOR_KEPT = "_lesson_editor_kept"  # Session State: the editor's switch, name and hold while teaching
+EDITOR_WIDGETS = ("lesson_editor", "lesson_name", "lesson_hold")   # (widgets not drawn lose their values)
 BROWSER_ID = "_lesson_browser_id"   # Session State: a learner id given by the test harness instead of a cookie
 HOSTED_PER_HOUR = 30            # hosted: lessons the whole server makes per hour
 HOSTED_PER_SESSION = 5          # hosted: lessons one visitor makes per hour
@@ -383,6 +385,7 @@ def _create() -> None:
         st.session_state["_lesson_error"] = text("lesson.error_saving")
         return
     st.session_state[TEACHING] = (code, token)
+    st.session_state[EDITOR_KEPT] = {key: st.session_state[key] for key in EDITOR_WIDGETS if key in st.session_state}
     st.session_state.pop(ATTENDING, None)
     st.query_params[LESSON_PARAM], st.query_params[TEACHER_PARAM] = code, token
 
@@ -435,7 +438,10 @@ def teacher_view() -> None:
 
 
 def _leave_teaching() -> None:
+    """Button callback: back to the home page, the editor as the teacher left it (draft, name, hold)."""
     st.session_state.pop(TEACHING, None)
+    for key, value in st.session_state.pop(EDITOR_KEPT, {}).items():
+        st.session_state[key] = value
     st.query_params.pop(TEACHER_PARAM, None)
     st.query_params.pop(LESSON_PARAM, None)
 
