@@ -168,7 +168,8 @@ LANGUAGES = {"en": "English", "zh": "简体中文"}
 
 
 def outside(page, locator, name: str, size: dict) -> list[str]:
-    """Why `locator` is not wholly inside the viewport `size` (empty when it is)."""
+    """Why `locator` is not wholly inside the viewport `size` (empty when it is); a height of None
+    checks the width only (where the page may still scroll under it)."""
     box = None
     for _ in range(10):              # a live redraw may be replacing the element this very moment
         box = locator.bounding_box()
@@ -178,7 +179,7 @@ def outside(page, locator, name: str, size: dict) -> list[str]:
     if box is None:
         return [f"{name}: not drawn"]
     problems = []
-    if box["y"] < -1 or box["y"] + box["height"] > size["height"] + 1:
+    if size["height"] is not None and (box["y"] < -1 or box["y"] + box["height"] > size["height"] + 1):
         problems.append(f"{name}: y {box['y']:.0f} to {box['y'] + box['height']:.0f} (screen {size['height']})")
     if box["x"] < -1 or box["x"] + box["width"] > size["width"] + 1:
         problems.append(f"{name}: x {box['x']:.0f} to {box['x'] + box['width']:.0f} (screen {size['width']})")
