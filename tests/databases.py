@@ -34,7 +34,7 @@ def _unavailable(why: str) -> None:
     message = f"PostgreSQL for the lesson tests: {why} (apt-get install -y postgresql; .ci/run starts it)"
     if os.environ.get("CI"):
         pytest.fail(message)
-    pytest.skip(message)
+    pytest.skip(message)                # a developer machine without PostgreSQL; CI installs it
 
 
 def _start() -> tuple[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import database, own_postgres, restart_postgres  # noqa: F401  (the fixture)
+from tests.databases import BACKENDS, database, own_postgres, restart_postgres  # noqa: F401  (the fixture)
 from ui import lesson_plan, lesson_store
 from ui.lesson_plan import Step, learner_key, new_learner
 from ui.lesson_store import DAY, MIGRATIONS, OPEN_DAYS, RETENTION_DAYS, Store
@@ -166,17 +166,18 @@ def test_thirty_learners_writing_at_once_lose_no_record(database):  # noqa: F811
     assert len(summary.answers) == 90 and all(answer.matched for answer in summary.answers)
 
 
-def test_a_restart_loses_nothing_committed(database):  # noqa: F811
-    if database["PTLAB_DATABASE_URL"]:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_restart_loses_nothing_committed(backend, tmp_path):
+    if backend == "postgresql":
         with own_postgres() as (url, folder):       # a server of its own: the shared one never restarts
             store = Store(url=url)
             code, token, learner = one_learner(store, "restart", 1)
             restart_postgres(folder)
             reopened_after_restart(store, code, token, learner)    # the same replica: its next connection is new
         return
-    store = open_store(database)
+    store = Store(url="", folder=tmp_path)
     code, token, learner = one_learner(store, "restart", 1)
-    reopened_after_restart(open_store(database), code, token, learner)   # a new server process on the same file
+    reopened_after_restart(Store(url="", folder=tmp_path), code, token, learner)   # a new process on the same file
 
 
 def reopened_after_restart(reopened: Store, code: str, token: str, learner: str) -> None:
